@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The whole pg_memshard test suite: build with -Werror, pg_regress tests
+# (sql/, expected/) against a temporary instance with the library preloaded,
+# then the TAP tests (test/*.pl) with PostgreSQL::Test::Cluster.
+#
+# Run as root (CI, a fresh machine): installs what is missing, copies the
+# tree to a folder owned by the postgres OS user and runs itself there as
+# that user.  Run as any other user: runs in place.
+#
+# Prints "N passed, N failed" last and exits non-zero on any failure.
+# TESTS="regress" or TESTS="tap" runs one half; TAP_FILES="test/x.pl" a
+# subset of the TAP tests.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/common.sh"
+
+if [ "$(id -u)" = 0 ]; then
+    bash "$top/scripts/install-deps.sh" || exit 1
+    work=${MEMSHARD_TEST_DIR:-/tmp/pg_memshard-test}
+    copy_tree_for_postgres "$top" "$work"
+    rc=0
+    runuser -u postgres -- env TESTS="${TESTS:-all}" TAP_FILES="${TAP_FILES:-}" \
+        bash "$work/scripts/test.sh" || rc=$?
+    rm -rf "$top/tmp_check"
+    cp -a "$work/tmp_check" "$top/tmp_check" 2>/dev/null || true
+    exit $rc
+fi
+
+cd "$top"
+TESTS=${TESTS:-all}
+passed=0
+failed=0
+
+echo "== build"
+make -s clean >/dev/null
+if ! make -s PG_CONFIG="$PG_CONFIG" >/dev/null; then
+    echo "build failed"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+make_private_install "$top"
+export PATH="$BINDIR:$PATH"
+rm -rf tmp_check
+mkdir -p tmp_check
+
+run_regress() {
+    local tests out
+    tests=$(ls sql/*.sql | sed 's|sql/||; s|\.sql$||' | sort)
+    echo "== pg_regress"
+    out=$("$PG_REGRESS" --temp-instance=tmp_check/regress \
+        --temp-config=test/regress.conf --bindir="$BINDIR" \
+        --inputdir=. --outputdir=tmp_check --dbname=contrib_regression \
+        $tests 2>&1)
+    echo "$out"
+    local ok bad
+    ok=$(echo "$out" | grep -cE '^(test |     |ok )?.* \.\.\. ok' || true)
+    bad=$(echo "$out" | grep -cE '\.\.\. (FAILED|failed)' || true)
+    passed=$((passed + ok))
+    failed=$((failed + bad))
+    if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then
+        failed=$((failed + 1))
+    fi
+    if [ -f tmp_check/regression.diffs ]; then
+        echo "-- regression.diffs (first 200 lines)"
+        head -200 tmp_check/regression.diffs
+    fi
+}
+
+run_tap() {
+    local files f
+    files=${TAP_FILES:-$(ls test/*.pl 2>/dev/null | sort)}
+    echo "== TAP"
+    mkdir -p "$top/tmp_check/tap/tmp_check/log"
+    for f in $files; do
+        if TESTDIR="$top/tmp_check/tap" PG_REGRESS="$PG_REGRESS" \
+            PERL5LIB="$PG_PERL_LIB${PERL5LIB:+:$PERL5LIB}" \
+            prove -I "$PG_PERL_LIB" "$f"; then
+            passed=$((passed + 1))
+        else
+            failed=$((failed + 1))
+            echo "-- logs of $f"
+            tail -n 60 "$top"/tmp_check/tap/tmp_check/log/regress_log_"$(basename "$f" .pl)" 2>/dev/null
+        fi
+    done
+}
+
+case "$TESTS" in
+    regress) run_regress ;;
+    tap) run_tap ;;
+    *) run_regress; run_tap ;;
+esac
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

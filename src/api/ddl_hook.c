@@ -1,0 +1,124 @@
+/*-------------------------------------------------------------------------
+ *
+ * ddl_hook.c
+ *		ProcessUtility hook: clean-up that DROP EXTENSION alone cannot do.
+ *
+ * The control file names schema memshard; CREATE EXTENSION creates it when
+ * missing, but the schema does not become a member of the extension (a
+ * schema cannot be added to an extension that lives in it), so DROP
+ * EXTENSION would leave it behind.  After DROP EXTENSION pg_memshard we drop
+ * the schema if nothing is left in it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_namespace.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+
+#include "api/ddl_hook.h"
+
+#define MEMSHARD_SCHEMA "memshard"
+#define MEMSHARD_EXTENSION "pg_memshard"
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+static bool drops_this_extension(Node *parsetree);
+static bool schema_is_empty(Oid nspoid);
+static void drop_schema_if_empty(void);
+static void memshard_process_utility(PlannedStmt *pstmt, const char *queryString,
+									 bool readOnlyTree,
+									 ProcessUtilityContext context,
+									 ParamListInfo params,
+									 QueryEnvironment *queryEnv,
+									 DestReceiver *dest, QueryCompletion *qc);
+
+void
+ddl_hook_install(void)
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = memshard_process_utility;
+}
+
+static void
+memshard_process_utility(PlannedStmt *pstmt, const char *queryString,
+						 bool readOnlyTree, ProcessUtilityContext context,
+						 ParamListInfo params, QueryEnvironment *queryEnv,
+						 DestReceiver *dest, QueryCompletion *qc)
+{
+	bool		dropping = drops_this_extension(pstmt->utilityStmt);
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+
+	if (dropping)
+		drop_schema_if_empty();
+}
+
+static bool
+drops_this_extension(Node *parsetree)
+{
+	DropStmt   *stmt;
+	ListCell   *lc;
+
+	if (!IsA(parsetree, DropStmt))
+		return false;
+	stmt = (DropStmt *) parsetree;
+	if (stmt->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, stmt->objects)
+	{
+		if (strcmp(strVal(lfirst(lc)), MEMSHARD_EXTENSION) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* true when no object depends on (lives in) the schema */
+static bool
+schema_is_empty(Oid nspoid)
+{
+	Relation	depRel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	bool		empty;
+
+	depRel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(NamespaceRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(nspoid));
+	scan = systable_beginscan(depRel, DependReferenceIndexId, true, NULL, 2, key);
+	empty = !HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(depRel, AccessShareLock);
+	return empty;
+}
+
+static void
+drop_schema_if_empty(void)
+{
+	Oid			nspoid = get_namespace_oid(MEMSHARD_SCHEMA, true);
+	ObjectAddress schema;
+
+	if (!OidIsValid(nspoid) || !schema_is_empty(nspoid))
+		return;
+	CommandCounterIncrement();
+	ObjectAddressSet(schema, NamespaceRelationId, nspoid);
+	performDeletion(&schema, DROP_RESTRICT, 0);
+}

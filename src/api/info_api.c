@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * info_api.c
+ *		SQL entry points that describe the extension itself.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#define MEMSHARD_VERSION "1.0"
+
+PG_FUNCTION_INFO_V1(memshard_version);
+
+/* version of the loaded library (the catalog's version is in pg_extension) */
+Datum
+memshard_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(MEMSHARD_VERSION));
+}

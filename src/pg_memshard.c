@@ -1,0 +1,181 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_memshard.c
+ *		Module entry point: GUC definitions and the shared-memory hooks.
+ *
+ * This file owns nothing but start-up.  The cache itself lives in
+ * src/store, which tells us how much shared memory and how many LWLocks it
+ * needs; we request them in shmem_request_hook (new in PostgreSQL 15) and let
+ * the store lay out its segment in shmem_startup_hook, as
+ * pg_stat_statements does.
+ *
+ * When the library is not in shared_preload_libraries, _PG_init still
+ * defines the per-session settings (so the pure partitioning functions and
+ * the catalogs work), but no shared memory exists: functions that need it
+ * raise an error with a HINT (see store_require_ready).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/guc.h"
+
+#include "api/ddl_hook.h"
+#include "pg_memshard.h"
+#include "store/store.h"
+
+PG_MODULE_MAGIC;
+
+int			memshard_memory_kb = 64 * 1024;
+int			memshard_partitions = 16;
+int			memshard_max_item_size = 1024 * 1024;
+int			memshard_max_maps = 1024;
+int			memshard_connect_timeout_ms = 5000;
+int			memshard_remote_timeout_ms = 10000;
+bool		memshard_preloaded = false;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+
+static bool check_partitions(int *newval, void **extra, GucSource source);
+static void memshard_shmem_request(void);
+static void memshard_shmem_startup(void);
+static void define_postmaster_settings(void);
+static void define_session_settings(void);
+
+void
+_PG_init(void)
+{
+	define_session_settings();
+	ddl_hook_install();
+
+	/*
+	 * Shared memory can only be requested by a library loaded at postmaster
+	 * start.  Otherwise stay quiet: functions needing it report the problem.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+	{
+		MarkGUCPrefixReserved("pg_memshard");
+		return;
+	}
+
+	define_postmaster_settings();
+	MarkGUCPrefixReserved("pg_memshard");
+	memshard_preloaded = true;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = memshard_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = memshard_shmem_startup;
+}
+
+static void
+define_postmaster_settings(void)
+{
+	DefineCustomIntVariable("pg_memshard.memory",
+							"Shared memory budget of the cache (everything: items, index, metadata).",
+							NULL,
+							&memshard_memory_kb,
+							64 * 1024,
+							4 * 1024,
+							INT_MAX,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.partitions",
+							"Number of cache partitions, each with its own lock (a power of two).",
+							NULL,
+							&memshard_partitions,
+							16,
+							1,
+							1024,
+							PGC_POSTMASTER,
+							0,
+							check_partitions, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.max_item_size",
+							"Largest item (key plus value) the cache accepts.",
+							NULL,
+							&memshard_max_item_size,
+							1024 * 1024,
+							4096,
+							16 * 1024 * 1024 - 4096,
+							PGC_POSTMASTER,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.max_maps",
+							"Number of maps (over all databases) whose counters shared memory can hold.",
+							NULL,
+							&memshard_max_maps,
+							1024,
+							16,
+							65535,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+}
+
+static void
+define_session_settings(void)
+{
+	DefineCustomIntVariable("pg_memshard.connect_timeout",
+							"Time allowed to connect to a remote node.",
+							NULL,
+							&memshard_connect_timeout_ms,
+							5000,
+							1,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.remote_timeout",
+							"Time allowed for a remote node to answer a request.",
+							NULL,
+							&memshard_remote_timeout_ms,
+							10000,
+							1,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+}
+
+static bool
+check_partitions(int *newval, void **extra, GucSource source)
+{
+	if (*newval <= 0 || (*newval & (*newval - 1)) != 0)
+	{
+		GUC_check_errdetail("pg_memshard.partitions must be a power of two.");
+		return false;
+	}
+	return true;
+}
+
+static void
+memshard_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+
+	RequestAddinShmemSpace(store_shmem_size());
+	RequestNamedLWLockTranche(STORE_LWLOCK_TRANCHE, store_lwlock_count());
+}
+
+static void
+memshard_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	store_shmem_startup();
+}

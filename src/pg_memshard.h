@@ -1,0 +1,31 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_memshard.h
+ *		Settings (GUCs) shared by all rooms of pg_memshard.
+ *
+ * The variables are defined and registered in pg_memshard.c; the other
+ * rooms read them.  Postmaster-level settings are fixed once shared memory
+ * has been sized.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PG_MEMSHARD_H
+#define PG_MEMSHARD_H
+
+/* postmaster settings: they size the shared segment */
+extern int	memshard_memory_kb;		/* pg_memshard.memory */
+extern int	memshard_partitions;	/* pg_memshard.partitions */
+extern int	memshard_max_item_size; /* pg_memshard.max_item_size, bytes */
+extern int	memshard_max_maps;		/* pg_memshard.max_maps */
+
+/* per-session settings for remote nodes */
+extern int	memshard_connect_timeout_ms;	/* pg_memshard.connect_timeout */
+extern int	memshard_remote_timeout_ms; /* pg_memshard.remote_timeout */
+
+/* largest key in bytes (fixed, documented) */
+#define MEMSHARD_MAX_KEY_SIZE	1024
+
+/* true once _PG_init ran from shared_preload_libraries */
+extern bool memshard_preloaded;
+
+#endif							/* PG_MEMSHARD_H */

@@ -1,0 +1,132 @@
+/*-------------------------------------------------------------------------
+ *
+ * store.h
+ *		The local shared-memory cache: what the store room offers.
+ *
+ * Bytes in, bytes out.  The store knows nothing of SQL types, map names or
+ * remote nodes: a map is a "slot" (an index into shared memory's map table)
+ * attached for a (database OID, map id) pair.  Every function releases every
+ * lock it took before returning and never raises an ERROR while holding
+ * one; failures come back as a StoreResult for the caller to report.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMSHARD_STORE_H
+#define MEMSHARD_STORE_H
+
+#define STORE_LWLOCK_TRANCHE "pg_memshard"
+
+/* outcome of a store operation */
+typedef enum StoreResult
+{
+	STORE_OK,					/* done */
+	STORE_NOT_FOUND,			/* key absent or expired */
+	STORE_EXISTS,				/* add: key already present */
+	STORE_NO_MEMORY,			/* no room and nothing evictable (53200) */
+	STORE_NOT_NUMBER,			/* incr: value is not an integer (22P02) */
+	STORE_OVERFLOW,				/* incr: result out of bigint range (22003) */
+	STORE_MAP_GONE				/* the slot no longer belongs to this map */
+} StoreResult;
+
+typedef enum StoreSetMode
+{
+	STORE_SET,					/* store unconditionally */
+	STORE_ADD,					/* only if absent */
+	STORE_REPLACE				/* only if present */
+} StoreSetMode;
+
+/* how a map behaves, fixed when it is attached */
+typedef struct StoreMapOptions
+{
+	int64		max_memory;		/* quota in bytes, 0 = none */
+	bool		evictable;		/* false: eviction => 'none' */
+} StoreMapOptions;
+
+/* one set of counters, as the stats views show them */
+typedef struct StoreCounters
+{
+	int64		items;
+	int64		bytes_used;		/* chunk bytes held by items */
+	int64		payload_bytes;	/* key + value bytes */
+	int64		hits;
+	int64		misses;
+	int64		sets;
+	int64		deletes;
+	int64		evictions;
+	int64		expirations;
+} StoreCounters;
+
+/* one size class, for memshard.slab_stats */
+typedef struct StoreClassStats
+{
+	int			class_id;
+	int64		chunk_size;
+	int64		pages;
+	int64		chunks_per_page;
+	int64		chunks_used;
+	int64		chunks_free;
+	int64		wasted_bytes;	/* chunk bytes not used by header+key+value */
+	int64		evictions;
+	int64		pages_moved_in;
+	int64		pages_moved_out;
+} StoreClassStats;
+
+/* whole-cache figures, for memshard.stats */
+typedef struct StoreGlobalStats
+{
+	int64		memory_budget;	/* bytes of the shared segment */
+	int64		page_size;
+	int64		pages_total;
+	int64		pages_free;
+	int64		index_bytes;	/* hash index */
+	int64		metadata_bytes; /* everything but pages and index */
+	int64		item_header_bytes;	/* per-item header size */
+	StoreCounters counters;
+} StoreGlobalStats;
+
+/* sizing and start-up, called from pg_memshard.c */
+extern Size store_shmem_size(void);
+extern int	store_lwlock_count(void);
+extern void store_shmem_startup(void);
+
+/* ERROR (55000, HINT shared_preload_libraries) unless shared memory exists */
+extern void store_require_ready(void);
+
+/* maps */
+extern int	store_map_attach(Oid dboid, int32 mapid, const StoreMapOptions *opts);
+extern void store_map_detach(int slot, Oid dboid, int32 mapid);
+extern bool store_map_owned(int slot, Oid dboid, int32 mapid);
+
+/*
+ * Items.  ttl_ms is a time to live in milliseconds, 0 for none.  Keys and
+ * values are plain bytes; the caller has checked their sizes against
+ * store_max_key_size() and store_max_item_size().
+ */
+extern StoreResult store_set(int slot, const char *key, int keylen,
+							 const char *value, int vallen,
+							 int64 ttl_ms, StoreSetMode mode);
+/*
+ * store_get returns a palloc'd buffer of prefix + *vallen bytes with the value
+ * at offset prefix (room for a varlena header), or NULL on a miss.
+ */
+extern char *store_get(int slot, const char *key, int keylen, Size prefix,
+					   int *vallen);
+extern StoreResult store_delete(int slot, const char *key, int keylen);
+extern StoreResult store_incr(int slot, const char *key, int keylen,
+							  int64 delta, int64 ttl_ms, int64 *result);
+extern StoreResult store_touch(int slot, const char *key, int keylen,
+							   int64 ttl_ms);
+extern int64 store_flush_map(int slot);
+
+extern int	store_max_item_size(void);
+
+/* statistics */
+extern void store_global_stats(StoreGlobalStats *stats);
+extern int	store_partition_count(void);
+extern void store_partition_stats(int partition, StoreCounters *counters);
+extern int	store_class_count(void);
+extern void store_class_stats(int class_id, StoreClassStats *stats);
+extern void store_map_stats(int slot, StoreCounters *counters);
+extern void store_stats_reset(void);
+
+#endif							/* MEMSHARD_STORE_H */
