@@ -17,7 +17,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ "$(id -u)" = 0 ]; then
     bash "$top/scripts/install-deps.sh" || exit 1
-    work=${MEMSHARD_TEST_DIR:-/tmp/pg_memshard-test}
+    # one copy per checkout, so that several checkouts can test at once
+    work=${MEMSHARD_TEST_DIR:-/tmp/pg_memshard-test-$(echo "$top" | cksum | cut -d' ' -f1)}
     copy_tree_for_postgres "$top" "$work"
     rc=0
     runuser -u postgres -- env TESTS="${TESTS:-all}" TAP_FILES="${TAP_FILES:-}" \
@@ -41,6 +42,9 @@ if ! make -s PG_CONFIG="$PG_CONFIG" >/dev/null; then
 fi
 make_private_install "$top"
 export PATH="$BINDIR:$PATH"
+# TAP nodes of every checkout reserve their ports in one place
+export PG_TEST_PORT_DIR=/tmp/pg_memshard-portlock
+mkdir -p "$PG_TEST_PORT_DIR" 2>/dev/null || true
 rm -rf tmp_check
 mkdir -p tmp_check
 
@@ -48,7 +52,9 @@ run_regress() {
     local tests out
     tests=$(ls sql/*.sql | sed 's|sql/||; s|\.sql$||' | sort)
     echo "== pg_regress"
-    out=$("$PG_REGRESS" --temp-instance=tmp_check/regress \
+    # a port of our own per checkout (pg_regress only probes a few ports)
+    local port=$((50000 + $(echo "$top" | cksum | cut -d' ' -f1) % 5000))
+    out=$("$PG_REGRESS" --temp-instance=tmp_check/regress --port="$port" \
         --temp-config=test/regress.conf --bindir="$BINDIR" \
         --inputdir=. --outputdir=tmp_check --dbname=contrib_regression \
         $tests 2>&1)
