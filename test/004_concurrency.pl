@@ -131,22 +131,22 @@ for my $row (@log)
 
 	if ($op eq 'set')
 	{
-		$expected = 't';
+		$expected = 'true';
 		$model{$key} = $arg;
 	}
 	elsif ($op eq 'add')
 	{
-		$expected = defined $before ? 'f' : 't';
+		$expected = defined $before ? 'false' : 'true';
 		$model{$key} = $arg unless defined $before;
 	}
 	elsif ($op eq 'replace')
 	{
-		$expected = defined $before ? 't' : 'f';
+		$expected = defined $before ? 'true' : 'false';
 		$model{$key} = $arg if defined $before;
 	}
 	elsif ($op eq 'delete')
 	{
-		$expected = defined $before ? 't' : 'f';
+		$expected = defined $before ? 'true' : 'false';
 		delete $model{$key};
 	}
 	elsif ($op eq 'get')

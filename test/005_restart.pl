@@ -11,7 +11,8 @@ use Test::More;
 my $node = PostgreSQL::Test::Cluster->new('restart');
 $node->init;
 $node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'pg_memshard'\npg_memshard.memory = 16MB\n");
+	"shared_preload_libraries = 'pg_memshard'\npg_memshard.memory = 16MB\n"
+	  . "restart_after_crash = on\n");
 $node->start;
 
 $node->safe_psql(
