@@ -13,7 +13,7 @@
 # what it started.
 #
 # Knobs (environment): PGBENCH_SECONDS (5) per pgbench run, PGBENCH_ROUNDS
-# (3) runs of each pgbench script (the best counts), RUNS (3) runs
+# (3) runs of each pgbench script (the best counts), RUNS (5) runs
 # per timed statement (the best counts), MC_OPS (20000) memcached calls per
 # statement, EFF_KEYS (2000000) keys of the memory test.
 set -euo pipefail
@@ -23,7 +23,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-5}
 PGBENCH_ROUNDS=${PGBENCH_ROUNDS:-3}
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-5}
 MC_OPS=${MC_OPS:-20000}
 EFF_KEYS=${EFF_KEYS:-2000000}
 BUDGET_MB=64
@@ -111,19 +111,32 @@ q() {
 
 q -f "$top/bench/cache_bench.sql" >>"$log"
 
-# the best of RUNS runs of a statement, in ns per operation; PRE (optional)
-# runs before each run
-best_ns() {
-    local ops=$1 sql=$2 pre=${3:-} best= ns
+# Timed statements are registered with "measure NAME OPS SQL [PRE]" and run
+# by "run_measures": RUNS rounds in which each statement runs once (PRE,
+# optional, before it), so that a burst of load from elsewhere on the
+# machine hurts them alike.  r[NAME] gets the best ns per operation.
+m_names=()
+declare -A m_ops m_sql m_pre
+measure() {
+    m_names+=("$1")
+    m_ops[$1]=$2
+    m_sql[$1]=$3
+    m_pre[$1]=${4:-}
+}
+
+run_measures() {
+    local name ns
     for _ in $(seq "$RUNS"); do
-        [ -n "$pre" ] && q -c "$pre"
-        ns=$(q -c "SELECT round(bench_ns(\$q\$$sql\$q\$, $ops)::numeric, 1)")
-        echo "  $ns ns/op: $sql" >>"$log"
-        if [ -z "$best" ] || awk "BEGIN { exit !($ns < $best) }"; then
-            best=$ns
-        fi
+        for name in "${m_names[@]}"; do
+            [ -n "${m_pre[$name]}" ] && q -c "${m_pre[$name]}"
+            ns=$(q -c "SELECT round(bench_ns(\$q\$${m_sql[$name]}\$q\$, ${m_ops[$name]})::numeric, 1)")
+            echo "  $ns ns/op: ${m_sql[$name]}" >>"$log"
+            if [ -z "${r[$name]:-}" ] || awk "BEGIN { exit !($ns < ${r[$name]}) }"; then
+                r[$name]=$ns
+            fi
+        done
     done
-    echo "$best"
+    m_names=()
 }
 
 # fail loudly when a check query does not give the expected answer
@@ -156,18 +169,20 @@ if ! q -c "EXPLAIN SELECT count((SELECT v FROM kv WHERE k = 'k' || (i % 100000))
     exit 1
 fi
 
-echo "== gets: one statement, 1,000,000 lookups over 100,000 keys"
-r[floor]=$(best_ns 1000000 "SELECT count(length('k'||i)) FROM generate_series(1,1000000) i")
-r[get]=$(best_ns 1000000 "SELECT count(memshard.get('bench', 'k' || (i % 100000))) FROM generate_series(1, 1000000) i")
-r[get_unlogged]=$(best_ns 1000000 "SELECT count((SELECT v FROM kv WHERE k = 'k' || (i % 100000))) FROM generate_series(1, 1000000) i")
-r[get_memcached]=$(best_ns "$MC_OPS" "SELECT count(memcache_get('k' || ((i * 7) % 100000))) FROM generate_series(1, $MC_OPS) i")
+echo "== gets: one statement, 1,000,000 lookups over 100,000 keys ($RUNS rounds)"
+measure floor 1000000 "SELECT count(length('k'||i)) FROM generate_series(1,1000000) i"
+measure get 1000000 "SELECT count(memshard.get('bench', 'k' || (i % 100000))) FROM generate_series(1, 1000000) i"
+measure get_unlogged 1000000 "SELECT count((SELECT v FROM kv WHERE k = 'k' || (i % 100000))) FROM generate_series(1, 1000000) i"
+measure get_memcached "$MC_OPS" "SELECT count(memcache_get('k' || ((i * 7) % 100000))) FROM generate_series(1, $MC_OPS) i"
+run_measures
 
 # the value of every set: a constant, folded at plan time, so that the
 # statements time the writes and not the making of values
-echo "== sets: one statement, 100,000 keys"
-r[set]=$(best_ns 100000 "SELECT count(*) FILTER (WHERE memshard.set('bench', 'k' || i, repeat('v', 100))) FROM generate_series(0, 99999) i")
-r[set_unlogged]=$(best_ns 100000 "INSERT INTO kv SELECT 'k' || i, repeat('v', 100) FROM generate_series(0, 99999) i ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v" "VACUUM kv")
-r[set_memcached]=$(best_ns "$MC_OPS" "SELECT count(*) FILTER (WHERE memcache_set('k' || i, repeat('v', 100))) FROM generate_series(0, $MC_OPS - 1) i")
+echo "== sets: one statement, 100,000 keys ($RUNS rounds)"
+measure set 100000 "SELECT count(*) FILTER (WHERE memshard.set('bench', 'k' || i, repeat('v', 100))) FROM generate_series(0, 99999) i"
+measure set_unlogged 100000 "INSERT INTO kv SELECT 'k' || i, repeat('v', 100) FROM generate_series(0, 99999) i ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v" "VACUUM kv"
+measure set_memcached "$MC_OPS" "SELECT count(*) FILTER (WHERE memcache_set('k' || i, repeat('v', 100))) FROM generate_series(0, $MC_OPS - 1) i"
+run_measures
 
 echo "== pgbench -M prepared, $PGBENCH_ROUNDS rounds of ${PGBENCH_SECONDS}s per script"
 tps() {
