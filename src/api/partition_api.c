@@ -103,11 +103,13 @@ hash_call_site(FunctionCallInfo fcinfo)
 {
 	HashCallSite *site = fcinfo->flinfo->fn_extra;
 	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
-	Oid			argtype = argument_type(fcinfo, 0);
+	Oid			argtype;
 
-	if (site != NULL && site->argtype == argtype)
+	/* the argument's type is that of the call's expression: fixed */
+	if (site != NULL)
 		return site;
 
+	argtype = argument_type(fcinfo, 0);
 	site = MemoryContextAllocZero(mcxt, sizeof(HashCallSite));
 	site->argtype = argtype;
 	site->is_row = argtype == RECORDOID;
