@@ -31,13 +31,17 @@ BEGIN
         END LOOP;
         EXECUTE format('INSERT INTO hp SELECT * FROM (%s) s', source);
         EXECUTE format($q$
+            WITH part AS MATERIALIZED (
+                SELECT c.oid, (regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                            'modulus %s, remainder (\d+)'))[1]::int AS remainder
+                  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = 'hp'::regclass)
             SELECT count(*) AS rows,
                    count(*) FILTER (WHERE NOT hp IS NOT NULL) AS with_null,
                    count(DISTINCT hp.tableoid) AS hit,
-                   count(*) FILTER (WHERE memshard.hash_partition(%s, %s) IS DISTINCT FROM
-                        (regexp_match(pg_get_expr(c.relpartbound, c.oid),
-                                      'modulus %s, remainder (\d+)'))[1]::int) AS bad
-              FROM hp JOIN pg_class c ON c.oid = hp.tableoid$q$, hasharg, m, m)
+                   count(*) FILTER (WHERE memshard.hash_partition(%s, %s)
+                                    IS DISTINCT FROM part.remainder) AS bad
+              FROM hp JOIN part ON part.oid = hp.tableoid$q$, m, hasharg, m)
             INTO r;
         rows := r.rows;
         with_null := r.with_null;

@@ -98,6 +98,22 @@ argument_is_const(FunctionCallInfo fcinfo, int argnum)
  * ---------------------------------------------------------------------------
  */
 
+/*
+ * Prepare to hash a key column of type typid.  An untyped literal, as in
+ * hash_partition('abc', 8) or ROW('abc', 1), is text: PostgreSQL's reading
+ * of it.  (Its value is a C string, which the callers turn into text.)
+ */
+static void
+hash_column_init(PartitionType *column, Oid typid, Oid collation,
+				 MemoryContext mcxt)
+{
+	if (typid == UNKNOWNOID)
+		partition_type_init(column, PARTITION_BY_HASH, TEXTOID,
+							DEFAULT_COLLATION_OID, mcxt);
+	else
+		partition_type_init(column, PARTITION_BY_HASH, typid, collation, mcxt);
+}
+
 static HashCallSite *
 hash_call_site(FunctionCallInfo fcinfo)
 {
@@ -117,14 +133,7 @@ hash_call_site(FunctionCallInfo fcinfo)
 	{
 		site->ncolumns = 1;
 		site->columns = MemoryContextAlloc(mcxt, sizeof(PartitionType));
-
-		/* an untyped literal is hashed as text, PostgreSQL's reading of it */
-		if (argtype == UNKNOWNOID)
-			partition_hash_type_init(site->columns, TEXTOID,
-									 DEFAULT_COLLATION_OID, mcxt);
-		else
-			partition_hash_type_init(site->columns, argtype,
-									 PG_GET_COLLATION(), mcxt);
+		hash_column_init(site->columns, argtype, PG_GET_COLLATION(), mcxt);
 	}
 	fcinfo->flinfo->fn_extra = site;
 	return site;
@@ -162,13 +171,7 @@ hash_site_set_row_type(FunctionCallInfo fcinfo, HashCallSite *site, int32 typmod
 	{
 		Form_pg_attribute att = TupleDescAttr(site->row_desc, i);
 
-		/* an untyped literal column, as in ROW('abc', 1), is text */
-		if (att->atttypid == UNKNOWNOID)
-			partition_hash_type_init(&site->columns[i], TEXTOID,
-									 DEFAULT_COLLATION_OID, mcxt);
-		else
-			partition_hash_type_init(&site->columns[i], att->atttypid,
-									 att->attcollation, mcxt);
+		hash_column_init(&site->columns[i], att->atttypid, att->attcollation, mcxt);
 	}
 	site->ncolumns = natts;
 	site->row_typmod = typmod;
@@ -304,10 +307,10 @@ range_call_site(FunctionCallInfo fcinfo)
 		getTypeInputInfo(site->valtype, &input, &site->value_ioparam);
 		fmgr_info_cxt(input, &site->value_input, mcxt);
 	}
-	partition_range_type_init(&site->ptype, site->valtype,
-							  site->value_unknown && site->bounds_unknown ?
-							  DEFAULT_COLLATION_OID : PG_GET_COLLATION(),
-							  mcxt);
+	partition_type_init(&site->ptype, PARTITION_BY_RANGE, site->valtype,
+						site->value_unknown && site->bounds_unknown ?
+						DEFAULT_COLLATION_OID : PG_GET_COLLATION(),
+						mcxt);
 	site->bounds_cxt = AllocSetContextCreate(mcxt, "memshard range bounds",
 											 ALLOCSET_SMALL_SIZES);
 	fcinfo->flinfo->fn_extra = site;

@@ -95,29 +95,41 @@ collation_hashes_bytes(Oid collation)
 }
 
 void
-partition_hash_type_init(PartitionType *ptype, Oid typid, Oid collation,
-						 MemoryContext mcxt)
+partition_type_init(PartitionType *ptype, PartitionMethod method, Oid typid,
+					Oid collation, MemoryContext mcxt)
 {
+	bool		by_hash = method == PARTITION_BY_HASH;
 	TypeCacheEntry *typentry;
+	Oid			proc;
 
 	/*
-	 * The default hash opclass of the base type, as GetDefaultOpClass finds
-	 * it for a partition key column; the type cache also drops the proc of
-	 * containers (arrays, records, ranges) whose elements cannot be hashed.
+	 * The default opclass of the base type, as GetDefaultOpClass finds it
+	 * for a partition key column; the type cache also drops the procs of
+	 * containers (arrays, records, ranges) whose elements lack them.
 	 */
-	typentry = lookup_type_cache(getBaseType(typid), TYPECACHE_HASH_EXTENDED_PROC);
-	if (!OidIsValid(typentry->hash_extended_proc))
+	typentry = lookup_type_cache(getBaseType(typid),
+								 by_hash ? TYPECACHE_HASH_EXTENDED_PROC : TYPECACHE_CMP_PROC);
+	proc = by_hash ? typentry->hash_extended_proc : typentry->cmp_proc;
+	if (!OidIsValid(proc) && by_hash)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("could not identify an extended hash function for type %s",
 						format_type_be(typid)),
 				 errhint("Hash partitioning needs a type with a default hash operator class.")));
+	if (!OidIsValid(proc))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("could not identify a comparison function for type %s",
+						format_type_be(typid)),
+				 errhint("Range partitioning needs a type with a default btree operator class.")));
 
 	ptype->typid = typid;
 	ptype->collation = collation;
-	fmgr_info_cxt(typentry->hash_extended_proc, &ptype->support, mcxt);
-	ptype->is_text = typentry->hash_extended_proc == F_HASHTEXTEXTENDED &&
-		collation_hashes_bytes(collation);
+	fmgr_info_cxt(proc, &ptype->support, mcxt);
+	if (by_hash)
+		ptype->is_text = proc == F_HASHTEXTEXTENDED && collation_hashes_bytes(collation);
+	else
+		ptype->is_text = proc == F_BTTEXTCMP;
 }
 
 uint64
@@ -149,26 +161,6 @@ partition_hash_row(const PartitionType *columns, int ncolumns,
 		rowhash = hash_combine64(rowhash, hash);
 	}
 	return rowhash;
-}
-
-void
-partition_range_type_init(PartitionType *ptype, Oid typid, Oid collation,
-						  MemoryContext mcxt)
-{
-	TypeCacheEntry *typentry;
-
-	typentry = lookup_type_cache(getBaseType(typid), TYPECACHE_CMP_PROC);
-	if (!OidIsValid(typentry->cmp_proc))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("could not identify a comparison function for type %s",
-						format_type_be(typid)),
-				 errhint("Range partitioning needs a type with a default btree operator class.")));
-
-	ptype->typid = typid;
-	ptype->collation = collation;
-	fmgr_info_cxt(typentry->cmp_proc, &ptype->support, mcxt);
-	ptype->is_text = typentry->cmp_proc == F_BTTEXTCMP;
 }
 
 static int

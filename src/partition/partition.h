@@ -35,8 +35,8 @@ extern int	partition_range_text(const char *key, int keylen,
  * How values of one type are hashed or ordered for partitioning, under one
  * collation: the support functions of the type's default hash or btree
  * operator class, the ones native partitioning uses for a key column of that
- * type.  Filled by partition_hash_type_init or partition_range_type_init;
- * the FmgrInfo lives in the memory context given there.
+ * type.  Filled by partition_type_init; the FmgrInfo lives in the memory
+ * context given there.
  */
 typedef struct PartitionType
 {
@@ -55,9 +55,18 @@ typedef struct PartitionType
 /* ERROR 22023 unless modulus > 0 */
 extern void partition_check_modulus(int modulus);
 
-/* ERROR 42883 if typid has no default hash operator class */
-extern void partition_hash_type_init(PartitionType *ptype, Oid typid,
-									 Oid collation, MemoryContext mcxt);
+typedef enum PartitionMethod
+{
+	PARTITION_BY_HASH,
+	PARTITION_BY_RANGE
+} PartitionMethod;
+
+/*
+ * Fill ptype for 'method' on values of typid under 'collation'; ERROR 42883
+ * if the type has no default hash (or btree) operator class.
+ */
+extern void partition_type_init(PartitionType *ptype, PartitionMethod method,
+								Oid typid, Oid collation, MemoryContext mcxt);
 
 /*
  * The hash of one partition key row, as compute_partition_hash_value:
@@ -68,10 +77,6 @@ extern uint64 partition_hash_row(const PartitionType *columns, int ncolumns,
 
 /* the remainder of 'rowhash' modulo 'modulus', in uint64 as native routing */
 extern int	partition_hash_remainder(uint64 rowhash, int modulus);
-
-/* ERROR 42883 if typid has no default btree operator class */
-extern void partition_range_type_init(PartitionType *ptype, Oid typid,
-									  Oid collation, MemoryContext mcxt);
 
 /*
  * ERROR 22023 unless the bounds are non-NULL and strictly ascending under
