@@ -164,6 +164,10 @@ SELECT memshard.hash_partition(NULL::int, 8) AS null_int,
        memshard.hash_partition(NULL, 3) AS null_literal,
        memshard.hash_partition(ROW(NULL, NULL), 8) AS null_row,
        memshard.hash_partition(42, NULL) AS null_modulus;
+-- a composite value is one column, not its fields as columns (ROW((v).*))
+SELECT count(*) FILTER (WHERE memshard.hash_partition(v, 17) = memshard.hash_partition(ROW((v).*), 17))
+           < count(*) AS composite_is_not_its_fields
+  FROM (SELECT ROW(i, md5(i::text))::hash_pair AS v FROM generate_series(1, 200) i) s;
 -- a one-column ROW(...) is that column; an untyped literal is text
 SELECT memshard.hash_partition(ROW(12345), 17) = memshard.hash_partition(12345, 17) AS one_column_row,
        memshard.hash_partition('abc', 8) = memshard.hash_partition('abc'::text, 8) AS literal_is_text,

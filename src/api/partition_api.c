@@ -41,7 +41,8 @@ typedef struct HashCallSite
 {
 	Oid			argtype;		/* type of the value argument */
 	bool		is_row;			/* argtype is RECORD: a multi-column key */
-	int32		row_typmod;		/* the row type the columns below describe */
+	Oid			row_typid;		/* the row type the columns below describe */
+	int32		row_typmod;
 	TupleDesc	row_desc;		/* a copy of that row type */
 	int			ncolumns;
 	PartitionType *columns;
@@ -140,14 +141,16 @@ hash_call_site(FunctionCallInfo fcinfo)
 }
 
 /*
- * Prepare the columns of a ROW(...) key of row type 'typmod'.  Each column
- * keeps its own collation, as each column of a partition key does.
+ * Prepare the columns of a row key of row type (typid, typmod): that of a
+ * ROW(...), or a named composite type cast to record.  Each column keeps its
+ * own collation, as each column of a partition key does.
  */
 static void
-hash_site_set_row_type(FunctionCallInfo fcinfo, HashCallSite *site, int32 typmod)
+hash_site_set_row_type(FunctionCallInfo fcinfo, HashCallSite *site,
+					   Oid typid, int32 typmod)
 {
 	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
-	TupleDesc	tupdesc = lookup_rowtype_tupdesc(RECORDOID, typmod);
+	TupleDesc	tupdesc = lookup_rowtype_tupdesc(typid, typmod);
 	MemoryContext oldcxt = MemoryContextSwitchTo(mcxt);
 	int			natts = tupdesc->natts;
 	int			i;
@@ -159,7 +162,7 @@ hash_site_set_row_type(FunctionCallInfo fcinfo, HashCallSite *site, int32 typmod
 		pfree(site->values);
 		pfree(site->isnull);
 	}
-	site->row_typmod = -1;		/* no row type, until the columns are ready */
+	site->row_typid = InvalidOid;	/* no row type, until the columns are ready */
 	site->row_desc = CreateTupleDescCopy(tupdesc);
 	ReleaseTupleDesc(tupdesc);
 	site->columns = palloc(sizeof(PartitionType) * Max(natts, 1));
@@ -174,6 +177,7 @@ hash_site_set_row_type(FunctionCallInfo fcinfo, HashCallSite *site, int32 typmod
 		hash_column_init(&site->columns[i], att->atttypid, att->attcollation, mcxt);
 	}
 	site->ncolumns = natts;
+	site->row_typid = typid;
 	site->row_typmod = typmod;
 }
 
@@ -181,11 +185,13 @@ hash_site_set_row_type(FunctionCallInfo fcinfo, HashCallSite *site, int32 typmod
 static uint64
 hash_row_key(FunctionCallInfo fcinfo, HashCallSite *site, HeapTupleHeader row)
 {
+	Oid			typid = HeapTupleHeaderGetTypeId(row);
+	int32		typmod = HeapTupleHeaderGetTypMod(row);
 	HeapTupleData tuple;
 	int			i;
 
-	if (site->row_desc == NULL || site->row_typmod != HeapTupleHeaderGetTypMod(row))
-		hash_site_set_row_type(fcinfo, site, HeapTupleHeaderGetTypMod(row));
+	if (site->row_typid != typid || site->row_typmod != typmod)
+		hash_site_set_row_type(fcinfo, site, typid, typmod);
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(row);
 	ItemPointerSetInvalid(&tuple.t_self);
