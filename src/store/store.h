@@ -91,23 +91,33 @@ extern void store_shmem_startup(void);
 
 /* ERROR (55000, HINT shared_preload_libraries) unless shared memory exists */
 extern void store_require_ready(void);
+extern bool store_is_ready(void);
 
-/* maps */
+/*
+ * Maps.  store_map_attach returns a handle ("slot") for (dboid, mapid):
+ * the same handle for every backend while the map lives, -1 when
+ * pg_memshard.max_maps maps are attached already.  store_map_detach removes
+ * the map's items and invalidates the handle: later calls with it get
+ * STORE_MAP_GONE (or NULL from store_get with *vallen = -1).
+ */
 extern int	store_map_attach(Oid dboid, int32 mapid, const StoreMapOptions *opts);
 extern void store_map_detach(int slot, Oid dboid, int32 mapid);
 extern bool store_map_owned(int slot, Oid dboid, int32 mapid);
+extern int64 store_flush_database(Oid dboid);
 
 /*
- * Items.  ttl_ms is a time to live in milliseconds, 0 for none.  Keys and
- * values are plain bytes; the caller has checked their sizes against
- * store_max_key_size() and store_max_item_size().
+ * Items.  ttl_ms is a time to live in milliseconds, 0 for none (for incr
+ * and an existing counter, 0 keeps its expiry; a new one gets none).  Keys
+ * and values are plain bytes; the caller has checked their sizes against
+ * MEMSHARD_MAX_KEY_SIZE and store_max_item_size() (key + value).
  */
 extern StoreResult store_set(int slot, const char *key, int keylen,
 							 const char *value, int vallen,
 							 int64 ttl_ms, StoreSetMode mode);
 /*
  * store_get returns a palloc'd buffer of prefix + *vallen bytes with the value
- * at offset prefix (room for a varlena header), or NULL on a miss.
+ * at offset prefix (room for a varlena header), or NULL on a miss (*vallen is
+ * then 0, or -1 when the map is gone).
  */
 extern char *store_get(int slot, const char *key, int keylen, Size prefix,
 					   int *vallen);
