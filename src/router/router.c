@@ -202,11 +202,16 @@ router_touch(MapInfo *map, const char *key, int keylen, int64 ttl_ms)
 	return result == STORE_OK;
 }
 
-/* remove every item of the map; how many there were */
+/* remove every item of the map; how many there were (< 0: map gone) */
 int64
 router_flush(MapInfo *map)
 {
-	return store_flush_map(router_map_slot(map));
+	bool		retried = false;
+	int64		removed;
+
+	while ((removed = store_flush_map(router_map_slot(map))) < 0)
+		retry_after_gone(&map, &retried);
+	return removed;
 }
 
 /* the map's counters on this node */
