@@ -790,11 +790,13 @@ store_touch(int handle, const char *key, int keylen, int64 ttl_ms)
 }
 
 /*
- * Remove every item of a map slot, partition by partition.  Returns the
- * number of live items removed.
+ * Remove every item of a map slot, partition by partition.  With a handle
+ * (handle >= 0), stop where the handle goes stale: the map was dropped and
+ * its detach removes the rest.  Returns the number of live items removed,
+ * or -1 when the handle was stale from the start.
  */
 int64
-items_remove_slot(int mapslot)
+items_remove_slot(int mapslot, int handle)
 {
 	int64		removed = 0;
 	uint32		tick = now_tick();
@@ -807,6 +809,11 @@ items_remove_slot(int mapslot)
 		uint32		b;
 
 		LWLockAcquire(part->lock, LW_EXCLUSIVE);
+		if (handle >= 0 && !handle_valid(handle))
+		{
+			LWLockRelease(part->lock);
+			return p == 0 ? -1 : removed;
+		}
 		for (b = 0; b < store_shared->buckets_per_partition; b++)
 		{
 			uint32	   *link = &buckets[b];
@@ -833,7 +840,9 @@ items_remove_slot(int mapslot)
 int64
 store_flush_map(int handle)
 {
-	return items_remove_slot(HANDLE_SLOT(handle));
+	if (handle < 0)
+		return -1;
+	return items_remove_slot(HANDLE_SLOT(handle), handle);
 }
 
 /*
