@@ -113,6 +113,21 @@ SELECT count(*) FILTER (WHERE memshard.set('data', 'key:' || i, 'value:' || i)) 
   FROM generate_series(1, 5000) i;
 SELECT count(*) FILTER (WHERE memshard.get('data', 'key:' || i) = 'value:' || i) AS exact
   FROM generate_series(1, 5000) i;
+-- reads in parallel workers
+CREATE TABLE parallel_keys AS SELECT 'key:' || i AS k FROM generate_series(1, 5000) i;
+ANALYZE parallel_keys;
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SELECT count(*) FILTER (WHERE memshard.get('data', k) = 'value:' || substr(k, 5)) AS exact,
+       count(*) FILTER (WHERE memshard.get_bytea('data', k) IS NOT NULL) AS found
+  FROM parallel_keys;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+DROP TABLE parallel_keys;
 SELECT memshard.flush('data');
 
 SELECT memshard.drop_map('data');

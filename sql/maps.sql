@@ -125,6 +125,38 @@ COMMIT;
 SELECT memshard.get('sessions', 'survivor') IS NULL AS empty;
 SELECT items - :items_before AS items_changed_by_commit FROM memshard.stats;
 
+-- another session drops (and creates again) a map this session has been
+-- using, in the middle of our transaction: we notice, never touch the old
+-- map's items, and report a dropped map as unknown
+CREATE EXTENSION dblink;
+SELECT dblink_connect('other', format('dbname=%s port=%s host=%s', current_database(),
+       current_setting('port'), split_part(current_setting('unix_socket_directories'), ',', 1)));
+SELECT memshard.create_map('shared') > 0 AS created;
+BEGIN;
+SELECT memshard.set('shared', 'k', 'old map');
+SELECT * FROM dblink('other', $$SELECT memshard.drop_map('shared'), memshard.create_map('shared') > 0$$)
+    AS t(dropped boolean, created boolean);
+SELECT memshard.get('shared', 'k') IS NULL AS new_map_is_empty;
+-- the same within one statement (this backend has not yet processed the
+-- invalidation: the store tells it that its handle is stale)
+SELECT memshard.set('shared', 'k2', 'v'),
+       (SELECT created FROM dblink('other', $$SELECT memshard.drop_map('shared'), memshard.create_map('shared') > 0$$)
+          AS t(dropped boolean, created boolean)),
+       memshard.get('shared', 'k2') IS NULL AS new_map_is_empty;
+SELECT pg_temp.try($$SELECT memshard.set('shared', 'k3', 'v'),
+       (SELECT dropped FROM dblink('other', 'SELECT memshard.drop_map(''shared'')') AS t(dropped boolean)),
+       memshard.get('shared', 'k3')$$);
+SELECT * FROM dblink('other', $$SELECT memshard.create_map('shared') > 0$$) AS t(created boolean);
+SELECT memshard.set('shared', 'k', 'new map');
+SELECT * FROM dblink('other', $$SELECT memshard.get('shared', 'k')$$) AS t(v text);
+SELECT * FROM dblink('other', $$SELECT memshard.drop_map('shared')$$) AS t(dropped boolean);
+SELECT pg_temp.try($$SELECT memshard.get('shared', 'k')$$);
+SELECT pg_temp.try($$SELECT memshard.set('shared', 'k', 'v')$$);
+SELECT pg_temp.try($$SELECT memshard.flush('shared')$$);
+COMMIT;
+SELECT dblink_disconnect('other');
+DROP EXTENSION dblink;
+
 -- maps are catalog rows: pg_dump keeps them (config table of the extension)
 SELECT extconfig::regclass[] FROM pg_extension WHERE extname = 'pg_memshard';
 
