@@ -6,11 +6,12 @@
 #
 # As root it installs what is missing (memcached, pgmemcache), copies the
 # tree to a folder owned by the postgres OS user and runs itself there, as
-# that user, under nice.  As any other user it runs in place: builds a
-# private install, starts a throwaway PostgreSQL (pg_memshard and pgmemcache
-# preloaded) and a memcached on loopback ports, measures, prints a table of
-# ns/op, tps, items and ratios against the targets of issue 3, and stops
-# what it started.
+# that user, under nice (logs come back to tmp_check/cache_bench/).  As any
+# other user it runs in place.  Either way it builds a private install,
+# starts a throwaway PostgreSQL (pg_memshard and pgmemcache preloaded) and a
+# memcached on loopback ports, measures, prints a table of ns/op, tps, items
+# and ratios against the targets of issue 3, and stops and removes what it
+# started.
 #
 # Knobs (environment): PGBENCH_SECONDS (5) per pgbench run, PGBENCH_ROUNDS
 # (3) runs of each pgbench script (the best counts), RUNS (5) runs
@@ -30,15 +31,18 @@ BUDGET_MB=64
 
 if [ "$(id -u)" = 0 ]; then
     bash "$top/scripts/install-deps.sh" memcached postgresql-15-pgmemcache
-    work=${MEMSHARD_BENCH_DIR:-/tmp/pg_memshard-bench-$(echo "$top" | cksum | cut -d' ' -f1)}
-    copy_tree_for_postgres "$top" "$work"
-    exec nice -n 10 runuser -u postgres -- env PGBENCH_SECONDS="$PGBENCH_SECONDS" PGBENCH_ROUNDS="$PGBENCH_ROUNDS" \
-        RUNS="$RUNS" MC_OPS="$MC_OPS" EFF_KEYS="$EFF_KEYS" \
-        bash "$work/bench/cache_bench.sh"
+    # everything below, servers included, runs niced: the machine is shared
+    if [ "$(nice)" = 0 ]; then
+        exec nice -n 10 bash "$0" "$@"
+    fi
 fi
+rerun_as_postgres "$top" cache-bench bench/cache_bench.sh \
+    PGBENCH_SECONDS PGBENCH_ROUNDS RUNS MC_OPS EFF_KEYS
 
 cd "$top"
-run_dir=$top/tmp_bench
+# logs stay in tmp_check/cache_bench (copied back to the checkout when run
+# as root); the instance's data directory is removed at the end
+run_dir=$top/tmp_check/cache_bench
 log=$run_dir/bench.log
 rm -rf "$run_dir"
 mkdir -p "$run_dir"
@@ -65,6 +69,7 @@ mc_pid=
 cleanup() {
     pg_ctl -D "$data" -m fast stop >/dev/null 2>&1 || true
     stop_memcached
+    rm -rf "$data"
 }
 trap cleanup EXIT
 
@@ -303,4 +308,4 @@ for mix in uniform 100; do
     target "memory $mix: memshard / memcached items" "$x" ">= 1.2" "$x >= 1.2"
 done
 echo
-echo "log: $log"
+echo "log: tmp_check/cache_bench/bench.log"
