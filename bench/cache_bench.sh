@@ -177,6 +177,7 @@ fi
 echo "== gets: one statement, 1,000,000 lookups over 100,000 keys ($RUNS rounds)"
 measure floor 1000000 "SELECT count(length('k'||i)) FROM generate_series(1,1000000) i"
 measure get 1000000 "SELECT count(memshard.get('bench', 'k' || (i % 100000))) FROM generate_series(1, 1000000) i"
+measure get_bytea 1000000 "SELECT count(memshard.get_bytea('bench', 'k' || (i % 100000))) FROM generate_series(1, 1000000) i"
 measure get_unlogged 1000000 "SELECT count((SELECT v FROM kv WHERE k = 'k' || (i % 100000))) FROM generate_series(1, 1000000) i"
 measure get_memcached "$MC_OPS" "SELECT count(memcache_get('k' || ((i * 7) % 100000))) FROM generate_series(1, $MC_OPS) i"
 run_measures
@@ -256,6 +257,7 @@ echo "== results (ns per operation: best of $RUNS; tps: pgbench -M prepared, bes
 printf '%-44s %14s\n' "measure" "value"
 printf '%-44s %14s\n' "bare call loop (floor), ns/op" "${r[floor]}"
 printf '%-44s %14s\n' "memshard.get, ns/op" "${r[get]}"
+printf '%-44s %14s\n' "memshard.get_bytea (no UTF-8 check), ns/op" "${r[get_bytea]}"
 printf '%-44s %14s\n' "UNLOGGED index lookup, ns/op" "${r[get_unlogged]}"
 printf '%-44s %14s\n' "pgmemcache memcache_get, ns/op" "${r[get_memcached]}"
 printf '%-44s %14s\n' "memshard.set, ns/op" "${r[set]}"
