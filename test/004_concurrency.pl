@@ -18,7 +18,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $clients = 4;
-my $transactions = 1500;	# per client
+my $transactions = 2500;	# per client
 my $own_keys = 50;			# string keys per client (k), counters per client (n)
 my $own_counters = 20;
 my $shared_counters = 4;
@@ -45,59 +45,53 @@ CREATE TABLE oplog (
 );
 });
 
-# One transaction: an operation chosen at random.  Values are 1..640 bytes
-# long, so replacing a value often moves it to another size class.
-my $script = q{
-\set op random(1, 100)
-\set k random(1, OWN_KEYS)
-\set n random(1, OWN_COUNTERS)
-\set s random(1, SHARED_COUNTERS)
-\set d random(1, 10)
-\set v random(1, 1000000)
-\if :op <= 25
-WITH a AS (SELECT 'k:' || :client_id || ':' || :k AS key,
-                  :v || ':' || repeat(md5(:v::text), :v % 20) AS val)
+# One transaction: an operation chosen at random, with its share of 100.
+# Each is one statement that calls the cache and logs what it did: the
+# key, the argument (value or delta) and the result as text.  Values are
+# 1..640 bytes long, so replacing a value often moves it to another size
+# class.
+my $own_key = q{'k:' || :client_id || ':' || :k};
+my $own_counter = q{'n:' || :client_id || ':' || :n};
+my @operations = (
+	# share, key, op, argument, call (of key and argument)
+	[ 25, $own_key, 'set', q{:v || ':' || repeat(md5(:v::text), :v % 20)},
+	  q{memshard.set('conc', key, arg)::text} ],
+	[ 20, $own_key, 'get', 'NULL', q{memshard.get('conc', key)} ],
+	[ 7, $own_key, 'add', q{'add' || :v || repeat('+', :v % 300)},
+	  q{memshard.add('conc', key, arg)::text} ],
+	[ 7, $own_key, 'replace', q{'rep' || :v || repeat('-', :v % 300)},
+	  q{memshard.replace('conc', key, arg)::text} ],
+	[ 8, $own_key, 'delete', 'NULL', q{memshard.delete('conc', key)::text} ],
+	[ 13, $own_counter, 'incr', ':d',
+	  q{memshard.incr('conc', key, arg::bigint)::text} ],
+	[ 4, $own_counter, 'delete', 'NULL', q{memshard.delete('conc', key)::text} ],
+	[ 4, $own_counter, 'get', 'NULL', q{memshard.get('conc', key)} ],
+	[ 12, q{'shared:' || :s}, 'incr_shared', ':d',
+	  q{memshard.incr('conc', key, arg::bigint)::text} ]);
+
+my $script = "\\set op random(1, 100)
+\\set k random(1, $own_keys)
+\\set n random(1, $own_counters)
+\\set s random(1, $shared_counters)
+\\set d random(1, 10)
+\\set v random(1, 1000000)
+";
+my $upto = 0;
+for my $i (0 .. $#operations)
+{
+	my ($share, $key, $op, $arg, $call) = @{ $operations[$i] };
+	$upto += $share;
+	$script .=
+	    $i == 0 ? "\\if :op <= $upto\n"
+	  : $i < $#operations ? "\\elif :op <= $upto\n"
+	  : "\\else\n";
+	$script .= "WITH a AS (SELECT $key AS key, ($arg)::text AS arg)
 INSERT INTO oplog (client, key, op, arg, result)
-SELECT :client_id, key, 'set', val, memshard.set('conc', key, val)::text FROM a;
-\elif :op <= 45
-WITH a AS (SELECT 'k:' || :client_id || ':' || :k AS key)
-INSERT INTO oplog (client, key, op, result)
-SELECT :client_id, key, 'get', memshard.get('conc', key) FROM a;
-\elif :op <= 52
-WITH a AS (SELECT 'k:' || :client_id || ':' || :k AS key,
-                  'add' || :v || repeat('+', :v % 300) AS val)
-INSERT INTO oplog (client, key, op, arg, result)
-SELECT :client_id, key, 'add', val, memshard.add('conc', key, val)::text FROM a;
-\elif :op <= 59
-WITH a AS (SELECT 'k:' || :client_id || ':' || :k AS key,
-                  'rep' || :v || repeat('-', :v % 300) AS val)
-INSERT INTO oplog (client, key, op, arg, result)
-SELECT :client_id, key, 'replace', val, memshard.replace('conc', key, val)::text FROM a;
-\elif :op <= 67
-WITH a AS (SELECT 'k:' || :client_id || ':' || :k AS key)
-INSERT INTO oplog (client, key, op, result)
-SELECT :client_id, key, 'delete', memshard.delete('conc', key)::text FROM a;
-\elif :op <= 80
-WITH a AS (SELECT 'n:' || :client_id || ':' || :n AS key)
-INSERT INTO oplog (client, key, op, arg, result)
-SELECT :client_id, key, 'incr', :d, memshard.incr('conc', key, :d)::text FROM a;
-\elif :op <= 84
-WITH a AS (SELECT 'n:' || :client_id || ':' || :n AS key)
-INSERT INTO oplog (client, key, op, result)
-SELECT :client_id, key, 'delete', memshard.delete('conc', key)::text FROM a;
-\elif :op <= 88
-WITH a AS (SELECT 'n:' || :client_id || ':' || :n AS key)
-INSERT INTO oplog (client, key, op, result)
-SELECT :client_id, key, 'get', memshard.get('conc', key) FROM a;
-\else
-WITH a AS (SELECT 'shared:' || :s AS key)
-INSERT INTO oplog (client, key, op, arg, result)
-SELECT :client_id, key, 'incr_shared', :d, memshard.incr('conc', key, :d)::text FROM a;
-\endif
-};
-$script =~ s/OWN_KEYS/$own_keys/;
-$script =~ s/OWN_COUNTERS/$own_counters/;
-$script =~ s/SHARED_COUNTERS/$shared_counters/;
+SELECT :client_id, key, '$op', arg, $call FROM a;
+";
+}
+$script .= "\\endif\n";
+die "shares add up to $upto, not 100" unless $upto == 100;
 
 my $total = $clients * $transactions;
 $node->pgbench(
