@@ -118,7 +118,7 @@ define_postmaster_settings(void)
 							&memshard_max_maps,
 							1024,
 							16,
-							65535,
+							65000,	/* item map slots: 16 bits, a few reserved */
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

@@ -198,6 +198,13 @@ count_reclaimed(StorePartition *part, StoreMapSlot *slot, bool expired)
 	}
 }
 
+/* the link to an item of the (held) partition, for slab page moves */
+uint32 *
+items_link_to(int partition, uint64 hash, StoreItem *item)
+{
+	return link_to(bucket_of(partition, hash), item);
+}
+
 /*
  * Called by slab sweeps with the item's partition held: take it out of the
  * index and the counters; the sweep keeps the chunk.

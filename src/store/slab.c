@@ -14,11 +14,16 @@
  * When a class has no free chunk and the pool no free page, the class
  * evicts: expired items first (a full sweep, run only when the class knows
  * something has expired), then by CLOCK over its chunks, which gives a
- * second chance to items read since the hand last passed.  A class under
- * pressure that has evicted a quarter page's worth of items takes a page from the
- * class that has gone longest without evicting (memcached's automove, by
- * eviction age): a change in value sizes moves memory instead of stranding
- * it.
+ * second chance to items read since the hand last passed.
+ *
+ * Pages move between classes (memcached's automove, balancing by age): each
+ * class estimates how long an item survives in it, its capacity divided by
+ * its recent eviction rate.  A class under pressure takes a page from the
+ * class whose items survive longest, when they survive clearly longer than
+ * its own.  Memory so follows the traffic: a change in value sizes moves
+ * pages to the new sizes instead of stranding them, and a steady mix keeps
+ * items of every size for about as long (an approximation of one global
+ * LRU).
  *
  *-------------------------------------------------------------------------
  */
@@ -36,6 +41,12 @@
 /* allocation attempts when evictions met busy locks */
 #define ALLOC_ATTEMPTS 2000
 
+/* a class takes a page when another's items survive this much longer */
+#define MOVE_SURVIVAL_RATIO 1.5
+
+/* victim classes tried for one page move */
+#define MOVE_CANDIDATES 8
+
 /* set when an eviction skipped a victim because a lock was busy */
 static bool lock_was_busy = false;
 
@@ -51,9 +62,19 @@ static uint32 evict_in_class(int class_id);
 static bool may_evict(StoreItem *owner, uint32 tick, bool clear_ref);
 static bool reclaim_chunk(StoreItem *chunk, bool expired);
 static void reclaim_expired(int class_id);
+static void note_eviction(StoreClass *cls);
+static double survival_time(StoreClass *cls, TimestampTz now);
 static bool should_grow(StoreClass *cls);
+static bool page_is_movable(int victim_class, int page);
+static int	movable_page(int victim);
 static int	find_idle_page(int class_id);
-static int	choose_victim_class(int class_id);
+static int	choose_victim_class(int class_id, const bool *tried);
+static bool take_page_from(int victim, int page, int class_id);
+static StoreItem *clock_evict(int class_id, int skip_page);
+static int64 free_chunks_on(int class_id, int page);
+static StoreItem *pop_free_chunk_off(StoreClass *cls, int page);
+static bool relocate_item(StoreClass *cls, StoreItem *item, int page);
+static bool compact_away(int victim_class, int page);
 static int	emptiest_page(int victim);
 static bool move_page_to(int class_id);
 static bool empty_page(int victim_class, int page);
@@ -80,6 +101,7 @@ slab_init_classes(void)
 		cls->chunk_size = size;
 		cls->chunks_per_page = store_shared->page_size / size;
 		cls->hand_page = -1;
+		cls->rate_since = store_shared->epoch;
 		n++;
 		if (size == store_shared->page_size)
 			break;
@@ -164,6 +186,7 @@ slab_alloc(int class_id, Size item_size, uint32 expire)
 		{
 			cls->used++;
 			cls->item_bytes += item_size;
+			cls->last_alloc = GetCurrentTimestamp();
 			store_page(item_page(item_at(ref)))->used++;
 			note_expiry(cls, expire);
 		}
@@ -226,6 +249,7 @@ note_expiry(StoreClass *cls, uint32 expire)
 		cls->next_expiry = expire;
 }
 
+/* hand out a free chunk, marked reserved until its item is published */
 static uint32
 pop_free_chunk(StoreClass *cls)
 {
@@ -235,6 +259,7 @@ pop_free_chunk(StoreClass *cls)
 	{
 		cls->free_head = item_at(ref)->next;
 		cls->free_count--;
+		item_at(ref)->mapslot = MAPSLOT_RESERVED;
 	}
 	return ref;
 }
@@ -308,7 +333,6 @@ carve_page(int class_id, int page)
 	for (i = cls->chunks_per_page - 1; i >= 0; i--)
 		push_free_chunk(cls, (StoreItem *) (start + i * cls->chunk_size));
 	cls->pages++;
-	cls->last_grow = pg_atomic_read_u64(&store_shared->evict_clock);
 	cls->evicts_since_grow = 0;
 }
 
@@ -321,8 +345,8 @@ carve_page(int class_id, int page)
 static bool
 may_evict(StoreItem *owner, uint32 tick, bool clear_ref)
 {
-	if (owner->mapslot == MAPSLOT_FREE || owner->mapslot == MAPSLOT_DATA ||
-		owner->ref == REF_PINNED)
+	if (owner->mapslot == MAPSLOT_RESERVED || owner->mapslot == MAPSLOT_FREE ||
+		owner->mapslot == MAPSLOT_DATA || owner->ref == REF_PINNED)
 	{
 		/* being built or replaced by another backend: busy, not kept */
 		lock_was_busy = true;
@@ -384,18 +408,56 @@ reclaim_chunk(StoreItem *chunk, bool expired)
 }
 
 /*
- * The class is full: free one chunk and return it (still counted as used,
- * marked free), or 0.  Called with the class lock held.
+ * CLOCK: evict the next item the hand finds evictable, skipping chunks on
+ * 'skip_page' (-1: none), and return its chunk, no longer counted as used,
+ * for the caller to hand out or free.  Two turns of the hand find a victim
+ * if any is evictable.  NULL if none.  Class lock held.
+ */
+static StoreItem *
+clock_evict(int class_id, int skip_page)
+{
+	StoreClass *cls = store_class(class_id);
+	int64		budget = 2 * (int64) cls->pages * cls->chunks_per_page + 1;
+	uint32		tick = now_tick();
+	StoreItem  *chunk;
+
+	while (budget-- > 0 && next_hand_chunk(class_id, &chunk))
+	{
+		StoreItem  *owner;
+		bool		expired;
+
+		if (chunk->mapslot == MAPSLOT_FREE || item_page(chunk) == skip_page)
+			continue;
+		owner = chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk;
+		if (!may_evict(owner, tick, true))
+			continue;
+		expired = item_expired(owner, tick);
+		if (!reclaim_chunk(chunk, expired))
+			continue;
+		cls->item_bytes -= item_total_size(chunk);
+		cls->used--;
+		store_page(item_page(chunk))->used--;
+		if (!expired)
+		{
+			cls->evictions++;
+			note_eviction(cls);
+		}
+		return chunk;
+	}
+	return NULL;
+}
+
+/*
+ * The class is full: free one chunk and return it (marked reserved, not
+ * counted as used), or 0.  Called with the class lock held.
  */
 static uint32
 evict_in_class(int class_id)
 {
 	StoreClass *cls = store_class(class_id);
-	int64		budget;
 	StoreItem  *chunk;
-	uint32		tick = now_tick();
 
-	if (cls->next_expiry != 0 && cls->next_expiry <= tick)
+	if (cls->next_expiry != 0 && cls->next_expiry <= now_tick())
 	{
 		reclaim_expired(class_id);
 		if (cls->free_head != 0)
@@ -405,32 +467,11 @@ evict_in_class(int class_id)
 	if (should_grow(cls) && move_page_to(class_id))
 		return pop_free_chunk(cls);
 
-	/* CLOCK: two turns of the hand find a victim if any is evictable */
-	budget = 2 * (int64) cls->pages * cls->chunks_per_page + 1;
-	while (budget-- > 0 && next_hand_chunk(class_id, &chunk))
+	chunk = clock_evict(class_id, -1);
+	if (chunk != NULL)
 	{
-		StoreItem  *owner;
-		bool		expired;
-
-		if (chunk->mapslot == MAPSLOT_FREE)
-			continue;
-		owner = chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk;
-		if (!may_evict(owner, tick, true))
-			continue;
-		expired = item_expired(owner, tick);
-		if (reclaim_chunk(chunk, expired))
-		{
-			cls->item_bytes -= item_total_size(chunk);
-			chunk->mapslot = MAPSLOT_FREE;
-			cls->last_pressure = pg_atomic_fetch_add_u64(&store_shared->evict_clock, 1);
-			cls->evicts_since_grow++;
-			if (!expired)
-				cls->evictions++;
-			/* stays counted in 'used' and its page: the caller reuses it */
-			cls->used--;
-			store_page(item_page(chunk))->used--;
-			return item_ref(chunk);
-		}
+		chunk->mapslot = MAPSLOT_RESERVED;
+		return item_ref(chunk);
 	}
 
 	/* nothing evictable here: any page elsewhere will do */
@@ -464,7 +505,7 @@ reclaim_expired(int class_id)
 
 			/* data chunks go with their head, in the head's class */
 			if (item->mapslot == MAPSLOT_FREE || item->mapslot == MAPSLOT_DATA ||
-				item_expire(item) == 0)
+				item->mapslot == MAPSLOT_RESERVED || item_expire(item) == 0)
 				continue;
 			if (item_expired(item, tick) && item->ref != REF_PINNED &&
 				reclaim_chunk(item, true))
@@ -479,17 +520,81 @@ reclaim_expired(int class_id)
 	cls->next_expiry = next;
 }
 
+/* count an eviction in the class's rate, forgetting the past by halves */
+static void
+note_eviction(StoreClass *cls)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	cls->evicts_since_grow++;
+	cls->rate_evictions++;
+	if (cls->rate_evictions > 2 * (int64) cls->pages * cls->chunks_per_page + 64)
+	{
+		cls->rate_evictions /= 2;
+		cls->rate_since += (now - cls->rate_since) / 2;
+	}
+}
+
+/*
+ * How long an item survives in the class, in microseconds: its capacity
+ * over its recent eviction rate.  A class that has not evicted lately
+ * counts as holding items as long as it has been counting.
+ */
+static double
+survival_time(StoreClass *cls, TimestampTz now)
+{
+	double		elapsed = Max(now - cls->rate_since, 1);
+
+	return elapsed * cls->pages * cls->chunks_per_page /
+		Max(cls->rate_evictions, 1);
+}
+
 /*
  * A class grows (takes a page from another class) when it has none, or
- * when it has evicted a quarter page's worth of items since it last grew:
- * soon enough that a change of value sizes is followed within a few
- * thousand sets, seldom enough that a steady mix does not churn.
+ * when it has evicted a quarter page's worth of items since it last grew.
  */
 static bool
 should_grow(StoreClass *cls)
 {
 	return cls->pages == 0 ||
 		cls->evicts_since_grow >= Max(cls->chunks_per_page / 4, 1);
+}
+
+/*
+ * The class to take a page from: the one whose items survive longest,
+ * provided they survive clearly (1.5 times) longer than this class's own;
+ * a page is then taken by evicting that class's oldest items and moving the
+ * rest off the page, as one LRU over both classes would.  A class's last
+ * page goes only when its newest item is older than this class's items
+ * live (the class is idle), or to a class with no page at all.  -1 if none.
+ */
+static int
+choose_victim_class(int class_id, const bool *tried)
+{
+	StoreClass *cls = store_class(class_id);
+	TimestampTz now = GetCurrentTimestamp();
+	double		best = cls->pages > 0 ? MOVE_SURVIVAL_RATIO * survival_time(cls, now) : -1;
+	int			victim = -1;
+	int			i;
+
+	for (i = 0; i < store_shared->nclasses; i++)
+	{
+		StoreClass *other = store_class(i);
+		double		survival;
+
+		if (i == class_id || other->pages == 0 || tried[i])
+			continue;
+		if (other->pages == 1 && cls->pages > 0 &&
+			now - other->last_alloc <= survival_time(cls, now))
+			continue;
+		survival = survival_time(other, now);
+		if (survival > best)
+		{
+			best = survival;
+			victim = i;
+		}
+	}
+	return victim;
 }
 
 /* a page of another class holding no item, or -1 */
@@ -506,37 +611,6 @@ find_idle_page(int class_id)
 			return page;
 	}
 	return -1;
-}
-
-/*
- * The class to take a page from: the one that has gone longest without
- * evicting (ties: the one with most pages), provided it has not evicted
- * since 'class_id' last grew (else neither is under more pressure than the
- * other).  A class with no page takes one from anywhere.  -1 if none.
- */
-static int
-choose_victim_class(int class_id)
-{
-	StoreClass *cls = store_class(class_id);
-	int			victim = -1;
-	int			i;
-
-	for (i = 0; i < store_shared->nclasses; i++)
-	{
-		StoreClass *other = store_class(i);
-
-		if (i == class_id || other->pages == 0)
-			continue;
-		if (cls->pages > 0 && other->last_pressure != 0 &&
-			other->last_pressure >= cls->last_grow)
-			continue;
-		if (victim < 0 ||
-			other->last_pressure < store_class(victim)->last_pressure ||
-			(other->last_pressure == store_class(victim)->last_pressure &&
-			 other->pages > store_class(victim)->pages))
-			victim = i;
-	}
-	return victim;
 }
 
 /* the victim class's page holding the fewest items */
@@ -560,24 +634,77 @@ emptiest_page(int victim)
 }
 
 /*
- * Give the class a page of another: an idle one (no item on it) if there
- * is any, else the emptiest page of the class chosen above, whose items are
- * evicted.  Victim classes and partitions are only try-locked.
+ * Whether every item of a page may be evicted now (victim class lock
+ * held): none is being built, replaced, or of a map that is never evicted.
  */
 static bool
-move_page_to(int class_id)
+page_is_movable(int victim_class, int page)
 {
-	StoreClass *cls = store_class(class_id);
-	int			page = find_idle_page(class_id);
-	int			victim = page >= 0 ? store_page(page)->class_id :
-		choose_victim_class(class_id);
+	StoreClass *vcls = store_class(victim_class);
+	char	   *start = page_start(page);
+	uint32		tick = now_tick();
+	uint32		i;
 
-	if (victim < 0 || !try_lock(store_class(victim)->lock))
+	for (i = 0; i < vcls->chunks_per_page; i++)
+	{
+		StoreItem  *chunk = (StoreItem *) (start + (Size) i * vcls->chunk_size);
+
+		if (chunk->mapslot == MAPSLOT_FREE)
+			continue;
+		if (chunk->mapslot == MAPSLOT_RESERVED)
+		{
+			lock_was_busy = true;
+			return false;
+		}
+		if (!may_evict(chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk,
+					   tick, false))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A page of the victim class that can be moved: its emptiest, else the
+ * next pages the CLOCK hand will visit (their items were least recently
+ * given a second chance).  -1 if none of a few is.
+ */
+static int
+movable_page(int victim)
+{
+	StoreClass *vcls = store_class(victim);
+	int			page = emptiest_page(victim);
+	int			tries = 0;
+	int			p;
+
+	if (page >= 0 && page_is_movable(victim, page))
+		return page;
+	for (p = Max(vcls->hand_page, 0); tries < store_shared->npages; tries++)
+	{
+		p = (p + 1) % store_shared->npages;
+		if (store_page(p)->class_id == victim && p != page &&
+			page_is_movable(victim, p))
+			return p;
+		if (tries > 4 * 64)
+			break;
+	}
+	return -1;
+}
+
+/*
+ * Take a page from the victim class for 'class_id': 'page' if it is still
+ * the victim's and idle, else a movable one.  false if none could be had.
+ */
+static bool
+take_page_from(int victim, int page, int class_id)
+{
+	if (!try_lock(store_class(victim)->lock))
 		return false;
-	/* under the victim's lock, the page must still be its own */
-	if (page < 0 || store_page(page)->class_id != victim)
-		page = emptiest_page(victim);
-	if (page < 0 || !empty_page(victim, page))
+	if (page < 0 || store_page(page)->class_id != victim ||
+		store_page(page)->used != 0)
+		page = movable_page(victim);
+	if (page < 0 ||
+		!(store_class(victim)->pages > 1 ? compact_away(victim, page) :
+		  empty_page(victim, page)))
 	{
 		LWLockRelease(store_class(victim)->lock);
 		return false;
@@ -586,11 +713,167 @@ move_page_to(int class_id)
 	LWLockRelease(store_class(victim)->lock);
 
 	carve_page(class_id, page);
-	cls->pages_moved_in++;
+	store_class(class_id)->pages_moved_in++;
 	return true;
 }
 
-/* evict every item of a page (victim class lock held); false if one is busy */
+/*
+ * Give the class a page of another: an idle one (no item on it) if there
+ * is any, else a movable page of the classes chosen above, best first (the
+ * best may hold nothing movable, e.g. only the head of the large item we
+ * are building).  Victim classes and partitions are only try-locked.
+ */
+static bool
+move_page_to(int class_id)
+{
+	bool		tried[STORE_MAX_CLASSES] = {0};
+	int			page = find_idle_page(class_id);
+	int			attempt;
+
+	if (page >= 0 && take_page_from(store_page(page)->class_id, page, class_id))
+		return true;
+	for (attempt = 0; attempt < MOVE_CANDIDATES; attempt++)
+	{
+		int			victim = choose_victim_class(class_id, tried);
+
+		if (victim < 0)
+			break;
+		if (take_page_from(victim, -1, class_id))
+			return true;
+		tried[victim] = true;
+	}
+	return false;
+}
+
+/* free chunks of the class lying on 'page' */
+static int64
+free_chunks_on(int class_id, int page)
+{
+	StoreClass *cls = store_class(class_id);
+	char	   *start = page_start(page);
+	int64		count = 0;
+	uint32		i;
+
+	for (i = 0; i < cls->chunks_per_page; i++)
+		if (((StoreItem *) (start + (Size) i * cls->chunk_size))->mapslot == MAPSLOT_FREE)
+			count++;
+	return count;
+}
+
+/* pop a free chunk of the class that is not on 'page' (there is one) */
+static StoreItem *
+pop_free_chunk_off(StoreClass *cls, int page)
+{
+	uint32		aside = 0;
+	StoreItem  *found = NULL;
+
+	while (found == NULL && cls->free_head != 0)
+	{
+		StoreItem  *chunk = item_at(pop_free_chunk(cls));
+
+		if (item_page(chunk) != page)
+			found = chunk;
+		else
+		{
+			chunk->next = aside;
+			aside = item_ref(chunk);
+		}
+	}
+	while (aside != 0)
+	{
+		StoreItem  *chunk = item_at(aside);
+
+		aside = chunk->next;
+		push_free_chunk(cls, chunk);
+	}
+	return found;
+}
+
+/*
+ * Move a small item (not large, not a data piece) to a free chunk of its
+ * class off 'page': copy it and relink its index chain.  false when its
+ * partition is busy.  Class lock held.
+ */
+static bool
+relocate_item(StoreClass *cls, StoreItem *item, int page)
+{
+	uint64		hash = item_hash(item->mapslot, item_key(item), item_keylen(item));
+	int			partition = hash_partition_of(hash);
+	StorePartition *part = store_partition(partition);
+	StoreItem  *dest;
+	uint32	   *link;
+
+	if (!try_lock(part->lock))
+		return false;
+	link = items_link_to(partition, hash, item);
+	if (link == NULL)
+	{
+		/* not in its chain: a writer between unlink and free; cannot be */
+		LWLockRelease(part->lock);
+		return false;
+	}
+	dest = pop_free_chunk_off(cls, page);
+	memcpy(dest, item, item_total_size(item));
+	*link = item_ref(dest);
+	store_page(item_page(dest))->used++;
+	store_page(page)->used--;
+	item->mapslot = MAPSLOT_FREE;
+	LWLockRelease(part->lock);
+	return true;
+}
+
+/*
+ * Free a movable page of a class that keeps other pages: evict the class's
+ * oldest items (by CLOCK, off this page) until its other pages have room
+ * for the items of this page, then move those there.  Large items and
+ * their pieces are evicted instead of moved.  false if a lock was busy.
+ */
+static bool
+compact_away(int victim_class, int page)
+{
+	StoreClass *vcls = store_class(victim_class);
+	char	   *start = page_start(page);
+	int64		room = vcls->free_count - free_chunks_on(victim_class, page);
+	uint32		tick = now_tick();
+	uint32		i;
+
+	while (room < store_page(page)->used)
+	{
+		StoreItem  *chunk = clock_evict(victim_class, page);
+
+		if (chunk == NULL)
+			return false;
+		push_free_chunk(vcls, chunk);
+		room++;
+	}
+	for (i = 0; i < vcls->chunks_per_page; i++)
+	{
+		StoreItem  *chunk = (StoreItem *) (start + (Size) i * vcls->chunk_size);
+		bool		expired;
+
+		if (chunk->mapslot == MAPSLOT_FREE)
+			continue;
+		if (chunk->mapslot != MAPSLOT_DATA && !item_is_large(chunk))
+		{
+			if (!relocate_item(vcls, chunk, page))
+				return false;
+			continue;
+		}
+		expired = item_expired(chunk->mapslot == MAPSLOT_DATA ?
+							   item_at(chunk->next) : chunk, tick);
+		if (!reclaim_chunk(chunk, expired))
+			return false;
+		release_chunk(vcls, chunk);
+		if (!expired)
+			vcls->evictions++;
+	}
+	return true;
+}
+
+/*
+ * Evict every item of a movable page (victim class lock held); false if a
+ * partition or class lock was busy (the items evicted so far stay evicted).
+ */
 static bool
 empty_page(int victim_class, int page)
 {

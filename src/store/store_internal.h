@@ -54,7 +54,8 @@
 #define REF_PINNED	2			/* being replaced or built: never evicted */
 
 /* mapslot values with a meaning of their own */
-#define MAPSLOT_FREE	0		/* a free (or not yet published) chunk */
+#define MAPSLOT_FREE	0		/* a free chunk, on its class's free list */
+#define MAPSLOT_RESERVED 0xFFFE /* handed out, being filled: not yet an item */
 #define MAPSLOT_DATA	0xFFFF	/* a piece of a large item's value */
 
 /* flags in the top bits of keylen */
@@ -81,7 +82,7 @@ typedef struct StoreItem
 {
 	uint32		next;			/* next item in chain or free list; DATA: head */
 	uint16		keylen;			/* key length and KEYLEN_ flags */
-	uint16		mapslot;		/* MAPSLOT_FREE, MAPSLOT_DATA or a map slot */
+	uint16		mapslot;		/* a map slot or one of the MAPSLOT_ values */
 	uint8		vallen[3];		/* little-endian value length */
 	uint8		ref;			/* CLOCK reference byte */
 	char		data[FLEXIBLE_ARRAY_MEMBER];
@@ -105,7 +106,6 @@ typedef struct StoreShared
 	Size		buckets_off;
 	Size		pages_off;
 	TimestampTz epoch;			/* expiry ticks count from here */
-	pg_atomic_uint64 evict_clock;	/* ticks once per eviction, from 1 */
 	slock_t		pool_lock;		/* protects the free page list */
 	int			free_page_head; /* -1 = none */
 	int			free_pages;
@@ -148,8 +148,9 @@ typedef struct StoreClass
 	int			hand_page;		/* CLOCK hand: page index, chunk index */
 	uint32		hand_chunk;
 	uint32		next_expiry;	/* earliest expiry tick of its items, 0 none */
-	uint64		last_pressure;	/* evict_clock at its last eviction */
-	uint64		last_grow;		/* evict_clock when it last gained a page */
+	TimestampTz last_alloc;		/* when it last handed out a chunk */
+	TimestampTz rate_since;		/* evictions counted since then ... */
+	int64		rate_evictions; /* ... this many (halved as time goes on) */
 	int64		evicts_since_grow;
 	int64		evictions;
 	int64		pages_moved_in;
@@ -370,6 +371,7 @@ extern uint32 now_tick(void);
 extern bool item_expired(const StoreItem *item, uint32 tick);
 extern void item_unlink_evicted(int partition, StoreItem *item, bool expired);
 extern int64 items_remove_slot(int mapslot, int handle);
+extern uint32 *items_link_to(int partition, uint64 hash, StoreItem *item);
 
 /* slab.c */
 extern void slab_init_classes(void);
