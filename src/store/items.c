@@ -96,12 +96,13 @@ item_expired(const StoreItem *item, uint32 tick)
 static uint32
 expire_tick(int64 ttl_ms)
 {
-	int64		due_us = GetCurrentTimestamp() - store_shared->epoch;
+	int64		due_us;
 	int64		tick_us = STORE_TICK_MS * 1000;
 	int64		ticks;
 
 	if (ttl_ms <= 0)
 		return 0;
+	due_us = GetCurrentTimestamp() - store_shared->epoch;
 	if (ttl_ms > (int64) PG_UINT32_MAX * STORE_TICK_MS)
 		return PG_UINT32_MAX;
 	due_us += ttl_ms * 1000;
@@ -391,7 +392,11 @@ alloc_item(const char *key, int keylen, const char *value, int vallen,
 	head->keylen = keylen | (large ? KEYLEN_LARGE | KEYLEN_EXPIRE : 0) |
 		(expire != 0 ? KEYLEN_EXPIRE : 0);
 	item_set_vallen(head, vallen);
-	head->ref = REF_CLEAR;
+	/*
+	 * A new item starts referenced: chunks freed ahead of the CLOCK hand are
+	 * reused too, and an item just written there must not be the next to go.
+	 */
+	head->ref = REF_SET;
 	if (head->keylen & KEYLEN_EXPIRE)
 		item_set_expire(head, expire);
 	if (!large)

@@ -62,6 +62,7 @@ static uint32 evict_in_class(int class_id);
 static bool may_evict(StoreItem *owner, uint32 tick, bool clear_ref);
 static bool reclaim_chunk(StoreItem *chunk, bool expired);
 static void reclaim_expired(int class_id);
+static TimestampTz clock_now(void);
 static void note_eviction(StoreClass *cls);
 static double survival_time(StoreClass *cls, TimestampTz now);
 static bool should_grow(StoreClass *cls);
@@ -73,7 +74,9 @@ static bool take_page_from(int victim, int page, int class_id);
 static StoreItem *clock_evict(int class_id, int skip_page);
 static int64 free_chunks_on(int class_id, int page);
 static StoreItem *pop_free_chunk_off(StoreClass *cls, int page);
-static bool relocate_item(StoreClass *cls, StoreItem *item, int page);
+static bool repoint_chunk(StoreItem *chunk, StoreItem *dest, int partition,
+						  uint64 hash);
+static bool relocate_chunk(StoreClass *cls, StoreItem *chunk, int page);
 static bool compact_away(int victim_class, int page);
 static int	emptiest_page(int victim);
 static bool move_page_to(int class_id);
@@ -317,6 +320,7 @@ take_pool_page(int class_id)
 	if (page < 0)
 		return false;
 	carve_page(class_id, page);
+	clock_now();
 	return true;
 }
 
@@ -520,18 +524,31 @@ reclaim_expired(int class_id)
 	cls->next_expiry = next;
 }
 
+/*
+ * The time now, also kept in shared memory as a recent time that a set can
+ * read without asking the kernel (it costs a system call on some machines).
+ * Pages taken from the pool while the cache fills and page-move decisions
+ * once it is full keep it fresh.
+ */
+static TimestampTz
+clock_now(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	pg_atomic_write_u64(&store_shared->clock, (uint64) now);
+	return now;
+}
+
 /* count an eviction in the class's rate, forgetting the past by halves */
 static void
 note_eviction(StoreClass *cls)
 {
-	TimestampTz now = GetCurrentTimestamp();
-
 	cls->evicts_since_grow++;
 	cls->rate_evictions++;
 	if (cls->rate_evictions > 2 * (int64) cls->pages * cls->chunks_per_page + 64)
 	{
 		cls->rate_evictions /= 2;
-		cls->rate_since += (now - cls->rate_since) / 2;
+		cls->rate_since += (clock_now() - cls->rate_since) / 2;
 	}
 }
 
@@ -572,7 +589,7 @@ static int
 choose_victim_class(int class_id, const bool *tried)
 {
 	StoreClass *cls = store_class(class_id);
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz now = clock_now();
 	double		best = cls->pages > 0 ? MOVE_SURVIVAL_RATIO * survival_time(cls, now) : -1;
 	int			victim = -1;
 	int			i;
@@ -790,34 +807,75 @@ pop_free_chunk_off(StoreClass *cls, int page)
 }
 
 /*
- * Move a small item (not large, not a data piece) to a free chunk of its
- * class off 'page': copy it and relink its index chain.  false when its
- * partition is busy.  Class lock held.
+ * Point whatever references a chunk at its copy 'dest': the index chain
+ * for an item, the head's reference list for a data piece, and for a large
+ * head its pieces' back references (the data class is then try-locked).
+ * The owner's partition lock is held.  false when a lock was busy.
  */
 static bool
-relocate_item(StoreClass *cls, StoreItem *item, int page)
+repoint_chunk(StoreItem *chunk, StoreItem *dest, int partition, uint64 hash)
 {
-	uint64		hash = item_hash(item->mapslot, item_key(item), item_keylen(item));
+	uint32		old_ref = item_ref(chunk);
+	uint32		new_ref = item_ref(dest);
+	uint32		count;
+	uint32	   *refs;
+	uint32		i;
+
+	if (chunk->mapslot == MAPSLOT_DATA)
+	{
+		refs = large_refs(item_at(chunk->next), &count);
+		for (i = 0; i < count; i++)
+			if (refs[i] == old_ref)
+				refs[i] = new_ref;
+		return true;
+	}
+	if (item_is_large(chunk))
+	{
+		if (!try_lock(data_class()->lock))
+			return false;
+		refs = large_refs(chunk, &count);
+		for (i = 0; i < count && refs[i] != 0; i++)
+			item_at(refs[i])->next = new_ref;
+		LWLockRelease(data_class()->lock);
+	}
+	*items_link_to(partition, hash, chunk) = new_ref;
+	return true;
+}
+
+/*
+ * Move what a chunk holds (an item, a large head or a data piece) to a free
+ * chunk of its class off 'page', under the owning item's partition lock.
+ * false when a lock is busy.  Class lock held.
+ */
+static bool
+relocate_chunk(StoreClass *cls, StoreItem *chunk, int page)
+{
+	StoreItem  *owner = chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk;
+	uint64		hash = item_hash(owner->mapslot, item_key(owner), item_keylen(owner));
 	int			partition = hash_partition_of(hash);
 	StorePartition *part = store_partition(partition);
 	StoreItem  *dest;
-	uint32	   *link;
 
 	if (!try_lock(part->lock))
 		return false;
-	link = items_link_to(partition, hash, item);
-	if (link == NULL)
+	/* a published item is always in its chain while we hold its partition */
+	if (chunk->mapslot != MAPSLOT_DATA &&
+		items_link_to(partition, hash, chunk) == NULL)
 	{
-		/* not in its chain: a writer between unlink and free; cannot be */
 		LWLockRelease(part->lock);
 		return false;
 	}
 	dest = pop_free_chunk_off(cls, page);
-	memcpy(dest, item, item_total_size(item));
-	*link = item_ref(dest);
+	memcpy(dest, chunk, item_total_size(chunk));
+	if (!repoint_chunk(chunk, dest, partition, hash))
+	{
+		push_free_chunk(cls, dest);
+		LWLockRelease(part->lock);
+		return false;
+	}
 	store_page(item_page(dest))->used++;
 	store_page(page)->used--;
-	item->mapslot = MAPSLOT_FREE;
+	chunk->mapslot = MAPSLOT_FREE;
 	LWLockRelease(part->lock);
 	return true;
 }
@@ -825,8 +883,8 @@ relocate_item(StoreClass *cls, StoreItem *item, int page)
 /*
  * Free a movable page of a class that keeps other pages: evict the class's
  * oldest items (by CLOCK, off this page) until its other pages have room
- * for the items of this page, then move those there.  Large items and
- * their pieces are evicted instead of moved.  false if a lock was busy.
+ * for what this page holds, then move that there.  false if a lock was
+ * busy.
  */
 static bool
 compact_away(int victim_class, int page)
@@ -834,7 +892,6 @@ compact_away(int victim_class, int page)
 	StoreClass *vcls = store_class(victim_class);
 	char	   *start = page_start(page);
 	int64		room = vcls->free_count - free_chunks_on(victim_class, page);
-	uint32		tick = now_tick();
 	uint32		i;
 
 	while (room < store_page(page)->used)
@@ -849,23 +906,9 @@ compact_away(int victim_class, int page)
 	for (i = 0; i < vcls->chunks_per_page; i++)
 	{
 		StoreItem  *chunk = (StoreItem *) (start + (Size) i * vcls->chunk_size);
-		bool		expired;
 
-		if (chunk->mapslot == MAPSLOT_FREE)
-			continue;
-		if (chunk->mapslot != MAPSLOT_DATA && !item_is_large(chunk))
-		{
-			if (!relocate_item(vcls, chunk, page))
-				return false;
-			continue;
-		}
-		expired = item_expired(chunk->mapslot == MAPSLOT_DATA ?
-							   item_at(chunk->next) : chunk, tick);
-		if (!reclaim_chunk(chunk, expired))
+		if (chunk->mapslot != MAPSLOT_FREE && !relocate_chunk(vcls, chunk, page))
 			return false;
-		release_chunk(vcls, chunk);
-		if (!expired)
-			vcls->evictions++;
 	}
 	return true;
 }

@@ -131,6 +131,7 @@ store_init_segment(StoreShared *shared)
 						   shared->page_size),
 				 errhint("Raise pg_memshard.memory or lower pg_memshard.max_item_size.")));
 	shared->epoch = GetCurrentTimestamp();
+	pg_atomic_init_u64(&shared->clock, shared->epoch);
 	SpinLockInit(&shared->pool_lock);
 	shared->maps_lock = &locks[memshard_partitions + STORE_MAX_CLASSES].lock;
 
