@@ -27,6 +27,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# every object depends on every header of ours (the project is small)
+$(OBJS): $(wildcard src/*.h src/*/*.h)
+
 .PHONY: demo demo-stop test
 
 demo:

@@ -85,7 +85,7 @@ define_postmaster_settings(void)
 							&memshard_memory_kb,
 							64 * 1024,
 							4 * 1024,
-							INT_MAX,
+							16 * 1024 * 1024 - 1,	/* chunk references: 4-byte units */
 							PGC_POSTMASTER,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);

@@ -1,29 +1,51 @@
 /*-------------------------------------------------------------------------
  *
  * store.c
- *		Shared-memory segment of the cache: sizing, start-up, readiness.
+ *		The store's shared segment: sizing, layout, start-up, map slots and
+ *		the counters behind the statistics views.
  *
- * (Foundation stub: the slab allocator, index and eviction come with the
- * local-cache work.)
+ * The whole of pg_memshard.memory is one segment requested at postmaster
+ * start; nothing is allocated outside it and it never grows.  Its layout is
+ * described in store_internal.h.  The hash index gets one 4-byte bucket per
+ * 256 bytes of budget (chains stay short for items of ~100 bytes and up);
+ * everything left after the fixed structures becomes pages.
+ *
+ * Maps are attached to slots: a slot holds a map's options and counters for
+ * every backend.  Handles carry the slot's generation so that a handle kept
+ * by a backend after drop_map can never touch a slot reused by another map.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "port/atomics.h"
+#include "port/pg_bitutils.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "storage/spin.h"
 
 #include "pg_memshard.h"
-#include "store/store.h"
+#include "store/store_internal.h"
 
-typedef struct StoreShared
+StoreShared *store_shared = NULL;
+
+static Size store_page_size(void);
+static void store_layout(StoreShared *shared);
+static void store_init_segment(StoreShared *shared);
+static StoreMapSlot *slot_of_handle(int handle);
+static void read_partition_counters(int partition, StoreCounters *counters);
+static void add_counters(StoreCounters *sum, const StoreCounters *add);
+
+/*
+ * Pages are small (64kB) so that even a small budget has enough of them for
+ * every size class in use; items larger than a page are chained (slab.c).
+ */
+static Size
+store_page_size(void)
 {
-	LWLock	   *locks;
-	Size		budget;
-} StoreShared;
-
-static StoreShared *store = NULL;
+	return STORE_PAGE_SIZE;
+}
 
 Size
 store_shmem_size(void)
@@ -34,30 +56,430 @@ store_shmem_size(void)
 int
 store_lwlock_count(void)
 {
-	return memshard_partitions + 1;
+	/* partitions, classes, the map slot table */
+	return memshard_partitions + STORE_MAX_CLASSES + 1;
+}
+
+/* decide where everything goes in a segment of pg_memshard.memory bytes */
+static void
+store_layout(StoreShared *shared)
+{
+	Size		off = CACHELINEALIGN(sizeof(StoreShared));
+	uint64		buckets;
+	Size		left;
+
+	shared->budget = store_shmem_size();
+	shared->page_size = store_page_size();
+	shared->npartitions = memshard_partitions;
+	shared->max_maps = memshard_max_maps;
+
+	shared->partitions_off = off;
+	off = CACHELINEALIGN(off + sizeof(StorePartitionPadded) * shared->npartitions);
+	shared->classes_off = off;
+	off = CACHELINEALIGN(off + sizeof(StoreClass) * STORE_MAX_CLASSES);
+	shared->maps_off = off;
+	off = CACHELINEALIGN(off + sizeof(StoreMapSlot) * (shared->max_maps + 1));
+
+	buckets = pg_prevpower2_64(Max(shared->budget / STORE_BYTES_PER_BUCKET /
+								   shared->npartitions, 64));
+	shared->buckets_per_partition = (uint32) buckets;
+	shared->buckets_off = off;
+	off = CACHELINEALIGN(off + sizeof(uint32) * buckets * shared->npartitions);
+
+	/*
+	 * The rest: page descriptors and pages.  Pages grow past the minimum to
+	 * share out what would otherwise be a remainder smaller than a page.
+	 */
+	shared->pagedesc_off = off;
+	left = shared->budget > off + PG_CACHE_LINE_SIZE ?
+		shared->budget - off - PG_CACHE_LINE_SIZE : 0;
+	shared->npages = (int) (left / (shared->page_size + sizeof(StorePage)));
+	if (shared->npages > 0)
+		shared->page_size = TYPEALIGN_DOWN(STORE_ALIGN,
+										   left / shared->npages - sizeof(StorePage));
+	shared->pages_off = CACHELINEALIGN(off + sizeof(StorePage) * shared->npages);
+	Assert(shared->pages_off + shared->page_size * shared->npages <= shared->budget);
 }
 
 void
 store_shmem_startup(void)
 {
 	bool		found;
+	StoreShared *shared;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	store = ShmemInitStruct("pg_memshard", sizeof(StoreShared), &found);
+	shared = ShmemInitStruct("pg_memshard", store_shmem_size(), &found);
 	if (!found)
-	{
-		store->locks = &(GetNamedLWLockTranche(STORE_LWLOCK_TRANCHE))->lock;
-		store->budget = store_shmem_size();
-	}
+		store_init_segment(shared);
 	LWLockRelease(AddinShmemInitLock);
+	store_shared = shared;
+}
+
+static void
+store_init_segment(StoreShared *shared)
+{
+	LWLockPadded *locks = GetNamedLWLockTranche(STORE_LWLOCK_TRANCHE);
+	int			i;
+
+	memset(shared, 0, sizeof(StoreShared));
+	store_layout(shared);
+	if (shared->npages < 2)
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pg_memshard.memory is too small"),
+				 errdetail("The segment must hold at least two pages of %zu bytes.",
+						   shared->page_size),
+				 errhint("Raise pg_memshard.memory or lower pg_memshard.max_item_size.")));
+	shared->epoch = GetCurrentTimestamp();
+	pg_atomic_init_u64(&shared->evict_clock, 1);
+	SpinLockInit(&shared->pool_lock);
+	shared->maps_lock = &locks[memshard_partitions + STORE_MAX_CLASSES].lock;
+
+	/* from here on the accessors of store_internal.h work */
+	store_shared = shared;
+
+	for (i = 0; i < shared->npartitions; i++)
+	{
+		StorePartition *part = store_partition(i);
+
+		memset(part, 0, sizeof(StorePartition));
+		part->lock = &locks[i].lock;
+		pg_atomic_init_u64(&part->hits, 0);
+		pg_atomic_init_u64(&part->misses, 0);
+	}
+	memset(store_buckets(0), 0,
+		   sizeof(uint32) * shared->buckets_per_partition * shared->npartitions);
+
+	slab_init_classes();
+	for (i = 0; i < STORE_MAX_CLASSES; i++)
+		store_class(i)->lock = &locks[shared->npartitions + i].lock;
+
+	for (i = 0; i < shared->npages; i++)
+	{
+		store_page(i)->class_id = -1;
+		store_page(i)->used = 0;
+		store_page(i)->next_free = (i + 1 < shared->npages) ? i + 1 : -1;
+	}
+	shared->free_page_head = 0;
+	shared->free_pages = shared->npages;
+
+	memset(store_map_slot(0), 0, sizeof(StoreMapSlot) * (shared->max_maps + 1));
 }
 
 void
 store_require_ready(void)
 {
-	if (store == NULL)
+	if (store_shared == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pg_memshard must be loaded via shared_preload_libraries"),
 				 errhint("Add pg_memshard to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+bool
+store_is_ready(void)
+{
+	return store_shared != NULL;
+}
+
+int
+store_max_item_size(void)
+{
+	return memshard_max_item_size;
+}
+
+/* ---- map slots ---- */
+
+static void
+reset_slot_counters(StoreMapSlot *slot)
+{
+	pg_atomic_init_u64(&slot->items, 0);
+	pg_atomic_init_u64(&slot->bytes_used, 0);
+	pg_atomic_init_u64(&slot->payload_bytes, 0);
+	pg_atomic_init_u64(&slot->hits, 0);
+	pg_atomic_init_u64(&slot->misses, 0);
+	pg_atomic_init_u64(&slot->sets, 0);
+	pg_atomic_init_u64(&slot->deletes, 0);
+	pg_atomic_init_u64(&slot->evictions, 0);
+	pg_atomic_init_u64(&slot->expirations, 0);
+}
+
+int
+store_map_attach(Oid dboid, int32 mapid, const StoreMapOptions *opts)
+{
+	int			free_idx = -1;
+	int			handle = -1;
+	int			i;
+
+	LWLockAcquire(store_shared->maps_lock, LW_EXCLUSIVE);
+	for (i = 1; i <= store_shared->max_maps; i++)
+	{
+		StoreMapSlot *slot = store_map_slot(i);
+
+		if (slot->in_use && slot->dboid == dboid && slot->mapid == mapid)
+		{
+			handle = MAKE_HANDLE(slot->generation, i);
+			break;
+		}
+		if (!slot->in_use && free_idx < 0)
+			free_idx = i;
+	}
+	if (handle < 0 && free_idx > 0)
+	{
+		StoreMapSlot *slot = store_map_slot(free_idx);
+
+		slot->dboid = dboid;
+		slot->mapid = mapid;
+		slot->evictable = opts->evictable;
+		slot->max_memory = opts->max_memory;
+		reset_slot_counters(slot);
+		slot->in_use = true;
+		handle = MAKE_HANDLE(slot->generation, free_idx);
+	}
+	LWLockRelease(store_shared->maps_lock);
+	return handle;
+}
+
+/* the slot of a handle, or NULL when the handle is out of range */
+static StoreMapSlot *
+slot_of_handle(int handle)
+{
+	int			idx = HANDLE_SLOT(handle);
+
+	if (handle < 0 || idx <= 0 || idx > store_shared->max_maps)
+		return NULL;
+	return store_map_slot(idx);
+}
+
+bool
+store_map_owned(int handle, Oid dboid, int32 mapid)
+{
+	StoreMapSlot *slot = slot_of_handle(handle);
+
+	return slot != NULL && slot->in_use && slot->dboid == dboid &&
+		slot->mapid == mapid &&
+		(slot->generation & 0x7FFF) == HANDLE_GENERATION(handle);
+}
+
+/*
+ * Detach a map: first make every handle to it stale (so no backend adds
+ * items behind our back: writers check the handle under the partition
+ * lock), then remove its items, then free the slot.
+ */
+void
+store_map_detach(int handle, Oid dboid, int32 mapid)
+{
+	StoreMapSlot *slot = slot_of_handle(handle);
+	bool		mine;
+
+	if (slot == NULL)
+		return;
+	LWLockAcquire(store_shared->maps_lock, LW_EXCLUSIVE);
+	mine = store_map_owned(handle, dboid, mapid);
+	if (mine)
+	{
+		slot->generation++;
+		slot->mapid = -1;
+	}
+	LWLockRelease(store_shared->maps_lock);
+	if (!mine)
+		return;
+
+	items_remove_slot(HANDLE_SLOT(handle));
+
+	LWLockAcquire(store_shared->maps_lock, LW_EXCLUSIVE);
+	slot->in_use = false;
+	slot->dboid = InvalidOid;
+	LWLockRelease(store_shared->maps_lock);
+}
+
+/* detach every map of a database (DROP EXTENSION, DROP DATABASE) */
+int64
+store_flush_database(Oid dboid)
+{
+	int64		removed = 0;
+	int			i;
+
+	for (i = 1; i <= store_shared->max_maps; i++)
+	{
+		StoreMapSlot *slot = store_map_slot(i);
+		int			handle;
+		int32		mapid;
+
+		LWLockAcquire(store_shared->maps_lock, LW_SHARED);
+		handle = (slot->in_use && slot->dboid == dboid && slot->mapid >= 0) ?
+			MAKE_HANDLE(slot->generation, i) : -1;
+		mapid = slot->mapid;
+		LWLockRelease(store_shared->maps_lock);
+		if (handle < 0)
+			continue;
+		removed += (int64) pg_atomic_read_u64(&slot->items);
+		store_map_detach(handle, dboid, mapid);
+	}
+	return removed;
+}
+
+/* ---- statistics ---- */
+
+static void
+read_partition_counters(int partition, StoreCounters *counters)
+{
+	StorePartition *part = store_partition(partition);
+
+	LWLockAcquire(part->lock, LW_SHARED);
+	counters->items = part->items;
+	counters->bytes_used = part->bytes_used;
+	counters->payload_bytes = part->payload_bytes;
+	counters->sets = part->sets;
+	counters->deletes = part->deletes;
+	counters->evictions = part->evictions;
+	counters->expirations = part->expirations;
+	LWLockRelease(part->lock);
+	counters->hits = (int64) pg_atomic_read_u64(&part->hits);
+	counters->misses = (int64) pg_atomic_read_u64(&part->misses);
+}
+
+static void
+add_counters(StoreCounters *sum, const StoreCounters *add)
+{
+	sum->items += add->items;
+	sum->bytes_used += add->bytes_used;
+	sum->payload_bytes += add->payload_bytes;
+	sum->hits += add->hits;
+	sum->misses += add->misses;
+	sum->sets += add->sets;
+	sum->deletes += add->deletes;
+	sum->evictions += add->evictions;
+	sum->expirations += add->expirations;
+}
+
+void
+store_global_stats(StoreGlobalStats *stats)
+{
+	int			i;
+
+	memset(stats, 0, sizeof(StoreGlobalStats));
+	stats->memory_budget = store_shared->budget;
+	stats->page_size = store_shared->page_size;
+	stats->pages_total = store_shared->npages;
+	SpinLockAcquire(&store_shared->pool_lock);
+	stats->pages_free = store_shared->free_pages;
+	SpinLockRelease(&store_shared->pool_lock);
+	stats->index_bytes = (int64) sizeof(uint32) *
+		store_shared->buckets_per_partition * store_shared->npartitions;
+	stats->metadata_bytes = store_shared->budget - stats->index_bytes -
+		(int64) store_shared->npages * store_shared->page_size;
+	stats->item_header_bytes = ITEM_HEADER_SIZE;
+	for (i = 0; i < store_shared->npartitions; i++)
+	{
+		StoreCounters part;
+
+		read_partition_counters(i, &part);
+		add_counters(&stats->counters, &part);
+	}
+}
+
+int
+store_partition_count(void)
+{
+	return store_shared->npartitions;
+}
+
+void
+store_partition_stats(int partition, StoreCounters *counters)
+{
+	memset(counters, 0, sizeof(StoreCounters));
+	if (partition >= 0 && partition < store_shared->npartitions)
+		read_partition_counters(partition, counters);
+}
+
+int
+store_class_count(void)
+{
+	return store_shared->nclasses;
+}
+
+/*
+ * wasted_bytes: what the class's pages hold that is neither item data nor
+ * free: rounding of items up to the chunk size, and each page's tail
+ * shorter than a chunk.
+ */
+void
+store_class_stats(int class_id, StoreClassStats *stats)
+{
+	StoreClass *cls = store_class(class_id);
+	int64		tail = store_shared->page_size -
+		(int64) cls->chunks_per_page * cls->chunk_size;
+
+	memset(stats, 0, sizeof(StoreClassStats));
+	LWLockAcquire(cls->lock, LW_SHARED);
+	stats->class_id = class_id;
+	stats->chunk_size = cls->chunk_size;
+	stats->pages = cls->pages;
+	stats->chunks_per_page = cls->chunks_per_page;
+	stats->chunks_used = cls->used;
+	stats->chunks_free = (int64) cls->pages * cls->chunks_per_page - cls->used;
+	stats->wasted_bytes = cls->used * cls->chunk_size - cls->item_bytes +
+		tail * cls->pages;
+	stats->evictions = cls->evictions;
+	stats->pages_moved_in = cls->pages_moved_in;
+	stats->pages_moved_out = cls->pages_moved_out;
+	LWLockRelease(cls->lock);
+}
+
+void
+store_map_stats(int handle, StoreCounters *counters)
+{
+	StoreMapSlot *slot = slot_of_handle(handle);
+
+	memset(counters, 0, sizeof(StoreCounters));
+	if (slot == NULL || !slot->in_use ||
+		(slot->generation & 0x7FFF) != HANDLE_GENERATION(handle))
+		return;
+	counters->items = (int64) pg_atomic_read_u64(&slot->items);
+	counters->bytes_used = (int64) pg_atomic_read_u64(&slot->bytes_used);
+	counters->payload_bytes = (int64) pg_atomic_read_u64(&slot->payload_bytes);
+	counters->hits = (int64) pg_atomic_read_u64(&slot->hits);
+	counters->misses = (int64) pg_atomic_read_u64(&slot->misses);
+	counters->sets = (int64) pg_atomic_read_u64(&slot->sets);
+	counters->deletes = (int64) pg_atomic_read_u64(&slot->deletes);
+	counters->evictions = (int64) pg_atomic_read_u64(&slot->evictions);
+	counters->expirations = (int64) pg_atomic_read_u64(&slot->expirations);
+}
+
+/* zero the event counters (not items or bytes, which are state) */
+void
+store_stats_reset(void)
+{
+	int			i;
+
+	for (i = 0; i < store_shared->npartitions; i++)
+	{
+		StorePartition *part = store_partition(i);
+
+		LWLockAcquire(part->lock, LW_EXCLUSIVE);
+		part->sets = part->deletes = part->evictions = part->expirations = 0;
+		pg_atomic_write_u64(&part->hits, 0);
+		pg_atomic_write_u64(&part->misses, 0);
+		LWLockRelease(part->lock);
+	}
+	for (i = 0; i < store_shared->nclasses; i++)
+	{
+		StoreClass *cls = store_class(i);
+
+		LWLockAcquire(cls->lock, LW_EXCLUSIVE);
+		cls->evictions = cls->pages_moved_in = cls->pages_moved_out = 0;
+		LWLockRelease(cls->lock);
+	}
+	for (i = 1; i <= store_shared->max_maps; i++)
+	{
+		StoreMapSlot *slot = store_map_slot(i);
+
+		pg_atomic_write_u64(&slot->hits, 0);
+		pg_atomic_write_u64(&slot->misses, 0);
+		pg_atomic_write_u64(&slot->sets, 0);
+		pg_atomic_write_u64(&slot->deletes, 0);
+		pg_atomic_write_u64(&slot->evictions, 0);
+		pg_atomic_write_u64(&slot->expirations, 0);
+	}
 }

@@ -1,0 +1,874 @@
+/*-------------------------------------------------------------------------
+ *
+ * items.c
+ *		Items in the hash index: set, get, delete, incr, touch, flush.
+ *
+ * A key's partition and bucket come from one 64-bit hash of (map slot,
+ * key): the low bits pick the partition, the high bits the bucket in that
+ * partition's slice of the index.  Chains link items by chunk reference.
+ *
+ * Reads take the partition lock shared, mark the item referenced (the CLOCK
+ * bit) and copy the value out; expired items are never returned and are
+ * reclaimed by the next writer that meets them or by the slab sweeps.
+ * Writes take it exclusive.  Nothing here raises an ERROR under a lock:
+ * outcomes are StoreResult codes for the caller to report.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/hashfn.h"
+#include "common/int.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "utils/timestamp.h"
+
+#include "store/store_internal.h"
+
+static bool handle_valid(int handle);
+static uint32 *bucket_of(int partition, uint64 hash);
+static StoreItem *find_item(uint32 *bucket, int mapslot, const char *key,
+							int keylen, uint32 **link);
+static uint32 *link_to(uint32 *bucket, StoreItem *item);
+static uint32 expire_tick(int64 ttl_ms);
+static void account_item(StorePartition *part, StoreItem *item, int sign);
+static void remove_item(StorePartition *part, uint32 *link, StoreItem *item);
+static bool quota_allows(int mapslot, int held_partition, int64 need);
+static int64 evict_map_items(int mapslot, int partition, int64 excess,
+							 int pass);
+static StoreItem *drop_if_expired(StorePartition *part, uint32 *link,
+								  StoreItem *item);
+
+/* what a compare-and-set writer read before: value bytes and expiry */
+typedef struct StoreExpect
+{
+	const char *value;
+	int			vallen;
+	uint32		expire;
+} StoreExpect;
+
+/* internal outcome: a compare-and-set lost a race; read and try again */
+#define STORE_RETRY ((StoreResult) -1)
+static bool parse_int64(const char *s, int len, int64 *result);
+
+uint64
+item_hash(int mapslot, const char *key, int keylen)
+{
+	return hash_bytes_extended((const unsigned char *) key, keylen,
+							   (uint64) mapslot * UINT64CONST(0x9E3779B97F4A7C15));
+}
+
+int
+hash_partition_of(uint64 hash)
+{
+	return (int) (hash & (store_shared->npartitions - 1));
+}
+
+static uint32 *
+bucket_of(int partition, uint64 hash)
+{
+	return store_buckets(partition) +
+		((hash >> 32) & (store_shared->buckets_per_partition - 1));
+}
+
+/* current time in expiry ticks since the segment was created */
+uint32
+now_tick(void)
+{
+	return (uint32) ((GetCurrentTimestamp() - store_shared->epoch) /
+					 (STORE_TICK_MS * 1000));
+}
+
+bool
+item_expired(const StoreItem *item, uint32 tick)
+{
+	uint32		expire = item_expire(item);
+
+	return expire != 0 && tick >= expire;
+}
+
+/*
+ * Expiry tick of an item living ttl_ms from now, rounded up: an item may
+ * outlive its TTL by up to one tick (100 ms), never die before it.
+ */
+static uint32
+expire_tick(int64 ttl_ms)
+{
+	int64		due_us = GetCurrentTimestamp() - store_shared->epoch;
+	int64		tick_us = STORE_TICK_MS * 1000;
+	int64		ticks;
+
+	if (ttl_ms <= 0)
+		return 0;
+	if (ttl_ms > (int64) PG_UINT32_MAX * STORE_TICK_MS)
+		return PG_UINT32_MAX;
+	due_us += ttl_ms * 1000;
+	ticks = (due_us + tick_us - 1) / tick_us;
+	return (uint32) Min(Max(ticks, 1), (int64) PG_UINT32_MAX);
+}
+
+/* the handle still names an attached map (caller holds a partition lock) */
+static bool
+handle_valid(int handle)
+{
+	int			idx = HANDLE_SLOT(handle);
+	StoreMapSlot *slot;
+
+	if (handle < 0 || idx <= 0 || idx > store_shared->max_maps)
+		return false;
+	slot = store_map_slot(idx);
+	return slot->in_use &&
+		(slot->generation & 0x7FFF) == HANDLE_GENERATION(handle);
+}
+
+static StoreItem *
+find_item(uint32 *bucket, int mapslot, const char *key, int keylen,
+		  uint32 **link)
+{
+	uint32	   *prev = bucket;
+
+	while (*prev != 0)
+	{
+		StoreItem  *item = item_at(*prev);
+
+		if (item->mapslot == mapslot && item_keylen(item) == keylen &&
+			memcmp(item_key(item), key, keylen) == 0)
+		{
+			if (link)
+				*link = prev;
+			return item;
+		}
+		prev = &item->next;
+	}
+	return NULL;
+}
+
+/* the link that points at 'item' in its chain, or NULL */
+static uint32 *
+link_to(uint32 *bucket, StoreItem *item)
+{
+	uint32		ref = item_ref(item);
+	uint32	   *prev = bucket;
+
+	while (*prev != 0 && *prev != ref)
+		prev = &item_at(*prev)->next;
+	return *prev == ref ? prev : NULL;
+}
+
+/* add (sign 1) or remove (sign -1) an item from partition and map counters */
+static void
+account_item(StorePartition *part, StoreItem *item, int sign)
+{
+	StoreMapSlot *slot = store_map_slot(item->mapslot);
+	int64		chunk = item_chunk_bytes(item);
+	int64		payload = item_keylen(item) + item_vallen(item);
+
+	part->items += sign;
+	part->bytes_used += sign * chunk;
+	part->payload_bytes += sign * payload;
+	pg_atomic_fetch_add_u64(&slot->items, sign);
+	pg_atomic_fetch_add_u64(&slot->bytes_used, sign * chunk);
+	pg_atomic_fetch_add_u64(&slot->payload_bytes, sign * payload);
+}
+
+/* unlink an item (its partition held exclusively) and free its chunk */
+static void
+remove_item(StorePartition *part, uint32 *link, StoreItem *item)
+{
+	*link = item->next;
+	account_item(part, item, -1);
+	slab_free(item);
+}
+
+/*
+ * Called by slab sweeps with the item's partition held: take it out of the
+ * index and the counters; the sweep keeps the chunk.
+ */
+void
+item_unlink_evicted(int partition, StoreItem *item, bool expired)
+{
+	StorePartition *part = store_partition(partition);
+	uint64		hash = item_hash(item->mapslot, item_key(item), item_keylen(item));
+	uint32	   *link = link_to(bucket_of(partition, hash), item);
+	StoreMapSlot *slot = store_map_slot(item->mapslot);
+
+	Assert(link != NULL);
+	if (link == NULL)
+		return;
+	*link = item->next;
+	account_item(part, item, -1);
+	if (expired)
+	{
+		part->expirations++;
+		pg_atomic_fetch_add_u64(&slot->expirations, 1);
+	}
+	else
+	{
+		part->evictions++;
+		pg_atomic_fetch_add_u64(&slot->evictions, 1);
+	}
+}
+
+/*
+ * Make room under the map's quota for 'need' more bytes, evicting the map's
+ * own items (expired first, then unreferenced, then any) from the held
+ * partition and then from others that are free to lock.  A little more than
+ * needed goes, so that a map at its quota does not sweep on every set.
+ */
+static bool
+quota_allows(int mapslot, int held_partition, int64 need)
+{
+	StoreMapSlot *slot = store_map_slot(mapslot);
+	int64		used = (int64) pg_atomic_read_u64(&slot->bytes_used);
+	int64		excess;
+	int			pass,
+				i;
+
+	if (slot->max_memory <= 0 || used + need <= slot->max_memory)
+		return true;
+	if (need > slot->max_memory)
+		return false;
+	excess = used + need - slot->max_memory;
+	if (slot->evictable)
+		excess += slot->max_memory / 32;
+
+	for (pass = 0; pass < 3 && excess > 0; pass++)
+	{
+		for (i = 0; i < store_shared->npartitions && excess > 0; i++)
+		{
+			int			p = (held_partition + i) % store_shared->npartitions;
+			StorePartition *part = store_partition(p);
+
+			if (p != held_partition &&
+				!LWLockConditionalAcquire(part->lock, LW_EXCLUSIVE))
+				continue;
+			excess -= evict_map_items(mapslot, p, excess, pass);
+			if (p != held_partition)
+				LWLockRelease(part->lock);
+		}
+	}
+	used = (int64) pg_atomic_read_u64(&slot->bytes_used);
+	return used + need <= slot->max_memory;
+}
+
+/*
+ * One pass over a partition evicting the map's items: pass 0 takes expired
+ * ones, pass 1 also unreferenced ones (clearing references), pass 2 any
+ * (only for evictable maps).  Returns the bytes freed.
+ */
+static int64
+evict_map_items(int mapslot, int partition, int64 excess, int pass)
+{
+	StorePartition *part = store_partition(partition);
+	StoreMapSlot *slot = store_map_slot(mapslot);
+	uint32	   *buckets = store_buckets(partition);
+	uint32		tick = now_tick();
+	int64		freed = 0;
+	uint32		b;
+
+	for (b = 0; b < store_shared->buckets_per_partition && freed < excess; b++)
+	{
+		uint32	   *link = &buckets[b];
+
+		while (*link != 0 && freed < excess)
+		{
+			StoreItem  *item = item_at(*link);
+			bool		expired = item_expired(item, tick);
+			bool		take;
+
+			if (item->mapslot != mapslot || item->ref == REF_PINNED)
+				take = false;
+			else if (expired)
+				take = true;
+			else if (!slot->evictable || pass == 0)
+				take = false;
+			else if (pass == 1 && item->ref == REF_SET)
+			{
+				item->ref = REF_CLEAR;
+				take = false;
+			}
+			else
+				take = true;
+
+			if (!take)
+			{
+				link = &item->next;
+				continue;
+			}
+			freed += item_chunk_bytes(item);
+			if (expired)
+			{
+				part->expirations++;
+				pg_atomic_fetch_add_u64(&slot->expirations, 1);
+			}
+			else
+			{
+				part->evictions++;
+				pg_atomic_fetch_add_u64(&slot->evictions, 1);
+			}
+			remove_item(part, link, item);
+		}
+	}
+	return freed;
+}
+
+/* bytes of value a data chunk holds */
+static inline Size
+data_piece_max(void)
+{
+	return data_class()->chunk_size - ITEM_HEADER_SIZE;
+}
+
+/* data chunks a large value needs */
+static uint32
+data_chunk_count(int vallen)
+{
+	return (vallen + data_piece_max() - 1) / data_piece_max();
+}
+
+/* whether an item of these lengths fits one chunk (else it is large) */
+static bool
+fits_one_chunk(int keylen, int vallen, bool has_expire)
+{
+	return ITEM_HEADER_SIZE + item_meta_size(has_expire, false, 0) +
+		keylen + vallen <= data_class()->chunk_size;
+}
+
+/* size of the (head) chunk contents; large items always keep an expiry */
+static Size
+head_size(int keylen, int vallen, bool has_expire)
+{
+	if (fits_one_chunk(keylen, vallen, has_expire))
+		return ITEM_HEADER_SIZE + item_meta_size(has_expire, false, 0) +
+			keylen + vallen;
+	return ITEM_HEADER_SIZE +
+		item_meta_size(true, true, data_chunk_count(vallen)) + keylen;
+}
+
+/* fill a data chunk with a piece of a large value; publish it */
+static void
+write_data_chunk(StoreItem *data, uint32 head_ref, const char *piece, Size len)
+{
+	data->next = head_ref;
+	data->keylen = 0;
+	item_set_vallen(data, len);
+	data->ref = REF_CLEAR;
+	memcpy(data->data, piece, len);
+	pg_write_barrier();
+	data->mapslot = MAPSLOT_DATA;
+}
+
+/*
+ * Chunks for an item, written but for mapslot and link: one chunk, or for a
+ * large item a head plus data chunks holding the value.  Taken while no
+ * partition lock is held, so that evictions never wait on a backend that
+ * waits on us.  0 when memory cannot be found, with everything taken given
+ * back.
+ */
+static uint32
+alloc_item(const char *key, int keylen, const char *value, int vallen,
+		   uint32 expire)
+{
+	bool		large = !fits_one_chunk(keylen, vallen, expire != 0);
+	Size		size = head_size(keylen, vallen, expire != 0);
+	uint32		count = large ? data_chunk_count(vallen) : 0;
+	uint32		ref;
+	StoreItem  *head;
+	uint32	   *refs;
+	uint32		i;
+
+	ref = slab_alloc(slab_class_for(size), size, expire);
+	if (ref == 0)
+		return 0;
+	head = item_at(ref);
+	head->keylen = keylen | (large ? KEYLEN_LARGE | KEYLEN_EXPIRE : 0) |
+		(expire != 0 ? KEYLEN_EXPIRE : 0);
+	item_set_vallen(head, vallen);
+	head->ref = REF_CLEAR;
+	if (head->keylen & KEYLEN_EXPIRE)
+		item_set_expire(head, expire);
+	if (!large)
+	{
+		memcpy(item_key(head), key, keylen);
+		memcpy(item_value(head), value, vallen);
+		return ref;
+	}
+
+	/* large items always have an expiry slot; the count follows it */
+	memcpy(head->data + sizeof(uint32), &count, sizeof(uint32));
+	refs = large_refs(head, &count);
+	memset(refs, 0, sizeof(uint32) * count);
+	memcpy(item_key(head), key, keylen);
+	for (i = 0; i < count; i++)
+	{
+		Size		off = (Size) i * data_piece_max();
+		Size		piece = Min(data_piece_max(), (Size) vallen - off);
+		uint32		dref = slab_alloc(store_shared->nclasses - 1,
+									  ITEM_HEADER_SIZE + piece, 0);
+
+		if (dref == 0)
+		{
+			/* give back what we took (references not yet taken are 0) */
+			slab_free(head);
+			return 0;
+		}
+		write_data_chunk(item_at(dref), ref, value + off, piece);
+		refs[i] = dref;
+	}
+	return ref;
+}
+
+/*
+ * Publish a written item in the held partition in place of 'old' (an item
+ * of the same key, or NULL), within the map's quota.  On failure nothing
+ * changed.
+ */
+static StoreResult
+link_item(int partition, uint32 *bucket, int mapslot, uint32 ref,
+		  StoreItem *old)
+{
+	StorePartition *part = store_partition(partition);
+	StoreItem  *item = item_at(ref);
+	int64		need = item_chunk_bytes(item);
+	bool		fits;
+
+	/* quota evictions in this partition must not take 'old' */
+	if (old)
+	{
+		need -= item_chunk_bytes(old);
+		old->ref = REF_PINNED;
+	}
+	fits = quota_allows(mapslot, partition, need);
+	if (old)
+		old->ref = REF_SET;
+	if (!fits)
+		return STORE_NO_MEMORY;
+
+	/* sweeps skip chunks whose mapslot is free: publish the item last */
+	pg_write_barrier();
+	item->mapslot = mapslot;
+	if (old)
+	{
+		/* quota evictions may have changed the chain */
+		uint32	   *link = link_to(bucket, old);
+
+		item->next = old->next;
+		*link = ref;
+		account_item(part, old, -1);
+		slab_free(old);
+	}
+	else
+	{
+		item->next = *bucket;
+		*bucket = ref;
+	}
+	account_item(part, item, 1);
+	part->sets++;
+	pg_atomic_fetch_add_u64(&store_map_slot(mapslot)->sets, 1);
+	return STORE_OK;
+}
+
+/* drop an expired item met by a writer; returns NULL for the caller's 'old' */
+static StoreItem *
+drop_if_expired(StorePartition *part, uint32 *link, StoreItem *item)
+{
+	if (item != NULL && item_expire(item) != 0 && item_expired(item, now_tick()))
+	{
+		part->expirations++;
+		pg_atomic_fetch_add_u64(&store_map_slot(item->mapslot)->expirations, 1);
+		remove_item(part, link, item);
+		return NULL;
+	}
+	return item;
+}
+
+/* whether an item still holds the value and expiry a writer read earlier */
+static bool
+item_matches(StoreItem *item, const StoreExpect *expect)
+{
+	return !item_is_large(item) && item_vallen(item) == expect->vallen &&
+		item_expire(item) == expect->expire &&
+		memcmp(item_value(item), expect->value, expect->vallen) == 0;
+}
+
+/*
+ * The one writer: allocate and fill the new item with no lock held, then
+ * link it under the partition lock if 'mode' (and 'expect', a value the
+ * caller read before, for compare-and-set) still hold.  STORE_RETRY when
+ * 'expect' no longer holds.
+ */
+static StoreResult
+store_write(int handle, const char *key, int keylen, const char *value,
+			int vallen, uint32 expire, StoreSetMode mode,
+			const StoreExpect *expect)
+{
+	int			mapslot = HANDLE_SLOT(handle);
+	uint64		hash = item_hash(mapslot, key, keylen);
+	int			partition = hash_partition_of(hash);
+	StorePartition *part = store_partition(partition);
+	uint32	   *bucket = bucket_of(partition, hash);
+	uint32	   *link = NULL;
+	StoreItem  *old;
+	StoreResult result;
+	uint32		ref;
+
+	ref = alloc_item(key, keylen, value, vallen, expire);
+	if (ref == 0)
+		return STORE_NO_MEMORY;
+
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	if (!handle_valid(handle))
+		result = STORE_MAP_GONE;
+	else
+	{
+		old = find_item(bucket, mapslot, key, keylen, &link);
+		old = drop_if_expired(part, link, old);
+		if (mode == STORE_ADD && old != NULL)
+			result = STORE_EXISTS;
+		else if (mode == STORE_REPLACE && old == NULL)
+			result = STORE_NOT_FOUND;
+		else if (expect != NULL && old != NULL && !item_matches(old, expect))
+			result = STORE_RETRY;
+		else
+			result = link_item(partition, bucket, mapslot, ref, old);
+	}
+	if (result != STORE_OK)
+		slab_free(item_at(ref));
+	LWLockRelease(part->lock);
+	return result;
+}
+
+StoreResult
+store_set(int handle, const char *key, int keylen, const char *value,
+		  int vallen, int64 ttl_ms, StoreSetMode mode)
+{
+	return store_write(handle, key, keylen, value, vallen,
+					   expire_tick(ttl_ms), mode, NULL);
+}
+
+/* copy an item's value out, gathering a large item's pieces */
+static void
+copy_value(StoreItem *item, char *dest)
+{
+	uint32		count;
+	uint32	   *refs;
+	uint32		i;
+
+	if (!item_is_large(item))
+	{
+		memcpy(dest, item_value(item), item_vallen(item));
+		return;
+	}
+	refs = large_refs(item, &count);
+	for (i = 0; i < count; i++)
+	{
+		StoreItem  *piece = item_at(refs[i]);
+
+		memcpy(dest, piece->data, item_vallen(piece));
+		dest += item_vallen(piece);
+	}
+}
+
+char *
+store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
+{
+	int			mapslot = HANDLE_SLOT(handle);
+	uint64		hash = item_hash(mapslot, key, keylen);
+	int			partition = hash_partition_of(hash);
+	StorePartition *part = store_partition(partition);
+	StoreItem  *item;
+	char	   *result = NULL;
+
+	*vallen = 0;
+	LWLockAcquire(part->lock, LW_SHARED);
+	if (!handle_valid(handle))
+	{
+		LWLockRelease(part->lock);
+		*vallen = -1;
+		return NULL;
+	}
+	item = find_item(bucket_of(partition, hash), mapslot, key, keylen, NULL);
+	if (item != NULL && ((item->keylen & KEYLEN_EXPIRE) == 0 ||
+						 !item_expired(item, now_tick())))
+	{
+		uint32		len = item_vallen(item);
+
+		if (item->ref == REF_CLEAR)
+			item->ref = REF_SET;
+		/* read-only under a shared lock: an ERROR here leaves nothing torn */
+		result = palloc(prefix + len);
+		copy_value(item, result + prefix);
+		*vallen = len;
+	}
+	LWLockRelease(part->lock);
+
+	if (result != NULL)
+	{
+		pg_atomic_fetch_add_u64(&part->hits, 1);
+		pg_atomic_fetch_add_u64(&store_map_slot(mapslot)->hits, 1);
+	}
+	else
+	{
+		pg_atomic_fetch_add_u64(&part->misses, 1);
+		pg_atomic_fetch_add_u64(&store_map_slot(mapslot)->misses, 1);
+	}
+	return result;
+}
+
+StoreResult
+store_delete(int handle, const char *key, int keylen)
+{
+	int			mapslot = HANDLE_SLOT(handle);
+	uint64		hash = item_hash(mapslot, key, keylen);
+	int			partition = hash_partition_of(hash);
+	StorePartition *part = store_partition(partition);
+	uint32	   *link = NULL;
+	StoreItem  *item;
+	StoreResult result = STORE_NOT_FOUND;
+
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	if (!handle_valid(handle))
+		result = STORE_MAP_GONE;
+	else
+	{
+		item = find_item(bucket_of(partition, hash), mapslot, key, keylen, &link);
+		item = drop_if_expired(part, link, item);
+		if (item != NULL)
+		{
+			remove_item(part, link, item);
+			part->deletes++;
+			pg_atomic_fetch_add_u64(&store_map_slot(mapslot)->deletes, 1);
+			result = STORE_OK;
+		}
+	}
+	LWLockRelease(part->lock);
+	return result;
+}
+
+/*
+ * Read an item for a later compare-and-set: its value (if it fits 'buf')
+ * and expiry.  Returns false when the key is absent or expired.
+ */
+static bool
+read_for_update(int handle, const char *key, int keylen, char *buf,
+				int bufsize, StoreExpect *seen, StoreResult *result)
+{
+	int			mapslot = HANDLE_SLOT(handle);
+	uint64		hash = item_hash(mapslot, key, keylen);
+	int			partition = hash_partition_of(hash);
+	StorePartition *part = store_partition(partition);
+	StoreItem  *item;
+	bool		found = false;
+
+	*result = STORE_OK;
+	seen->value = buf;
+	seen->vallen = -1;			/* too long for buf, or large */
+	seen->expire = 0;
+	LWLockAcquire(part->lock, LW_SHARED);
+	if (!handle_valid(handle))
+		*result = STORE_MAP_GONE;
+	else
+	{
+		item = find_item(bucket_of(partition, hash), mapslot, key, keylen, NULL);
+		if (item != NULL && !item_expired(item, now_tick()))
+		{
+			found = true;
+			seen->expire = item_expire(item);
+			if (!item_is_large(item) && item_vallen(item) <= bufsize)
+			{
+				seen->vallen = item_vallen(item);
+				memcpy(buf, item_value(item), seen->vallen);
+			}
+		}
+	}
+	LWLockRelease(part->lock);
+	return found;
+}
+
+StoreResult
+store_incr(int handle, const char *key, int keylen, int64 delta,
+		   int64 ttl_ms, int64 *result)
+{
+	char		current_text[32];
+	char		new_text[32];
+	StoreExpect seen;
+	StoreResult rc;
+
+	for (;;)
+	{
+		int64		current = 0;
+		bool		exists;
+		uint32		expire;
+
+		exists = read_for_update(handle, key, keylen, current_text,
+								 sizeof(current_text), &seen, &rc);
+		if (rc != STORE_OK)
+			return rc;
+		if (exists && (seen.vallen < 0 ||
+					   !parse_int64(current_text, seen.vallen, &current)))
+			return STORE_NOT_NUMBER;
+		if (pg_add_s64_overflow(current, delta, result))
+			return STORE_OVERFLOW;
+		snprintf(new_text, sizeof(new_text), INT64_FORMAT, *result);
+		expire = ttl_ms > 0 ? expire_tick(ttl_ms) : seen.expire;
+
+		/* lost a race with another writer of this key: read again */
+		rc = store_write(handle, key, keylen, new_text, strlen(new_text), expire,
+						 exists ? STORE_REPLACE : STORE_ADD,
+						 exists ? &seen : NULL);
+		if (rc != STORE_RETRY && rc != STORE_EXISTS && rc != STORE_NOT_FOUND)
+			return rc;
+	}
+}
+
+/* set the expiry of an item laid out with room for one; false otherwise */
+static StoreResult
+touch_in_place(int handle, const char *key, int keylen, uint32 expire,
+			   char **value, int *vallen)
+{
+	int			mapslot = HANDLE_SLOT(handle);
+	uint64		hash = item_hash(mapslot, key, keylen);
+	int			partition = hash_partition_of(hash);
+	StorePartition *part = store_partition(partition);
+	uint32	   *link = NULL;
+	StoreItem  *item;
+	StoreResult result = STORE_NOT_FOUND;
+
+	*value = NULL;
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	if (!handle_valid(handle))
+		result = STORE_MAP_GONE;
+	else
+	{
+		item = find_item(bucket_of(partition, hash), mapslot, key, keylen, &link);
+		item = drop_if_expired(part, link, item);
+		if (item != NULL && (item->keylen & KEYLEN_EXPIRE))
+		{
+			item_set_expire(item, expire);
+			slab_note_expiry(item, expire);
+			result = STORE_OK;
+		}
+		else if (item != NULL)
+		{
+			/* read-only so far: an ERROR in palloc leaves nothing torn */
+			*vallen = item_vallen(item);
+			*value = palloc(*vallen + 1);
+			memcpy(*value, item_value(item), *vallen);
+			result = STORE_RETRY;
+		}
+	}
+	LWLockRelease(part->lock);
+	return result;
+}
+
+StoreResult
+store_touch(int handle, const char *key, int keylen, int64 ttl_ms)
+{
+	uint32		expire = expire_tick(ttl_ms);
+
+	for (;;)
+	{
+		char	   *value;
+		int			vallen;
+		StoreExpect seen;
+		StoreResult rc;
+
+		rc = touch_in_place(handle, key, keylen, expire, &value, &vallen);
+		if (rc != STORE_RETRY)
+			return rc;
+
+		/* no room for an expiry in place: store it again with one */
+		seen.value = value;
+		seen.vallen = vallen;
+		seen.expire = 0;
+		rc = store_write(handle, key, keylen, value, vallen, expire,
+						 STORE_REPLACE, &seen);
+		pfree(value);
+		if (rc != STORE_RETRY)
+			return rc;
+	}
+}
+
+/*
+ * Remove every item of a map slot, partition by partition.  Returns the
+ * number of live items removed.
+ */
+int64
+items_remove_slot(int mapslot)
+{
+	int64		removed = 0;
+	uint32		tick = now_tick();
+	int			p;
+
+	for (p = 0; p < store_shared->npartitions; p++)
+	{
+		StorePartition *part = store_partition(p);
+		uint32	   *buckets = store_buckets(p);
+		uint32		b;
+
+		LWLockAcquire(part->lock, LW_EXCLUSIVE);
+		for (b = 0; b < store_shared->buckets_per_partition; b++)
+		{
+			uint32	   *link = &buckets[b];
+
+			while (*link != 0)
+			{
+				StoreItem  *item = item_at(*link);
+
+				if (item->mapslot != mapslot)
+				{
+					link = &item->next;
+					continue;
+				}
+				if (!item_expired(item, tick))
+					removed++;
+				remove_item(part, link, item);
+			}
+		}
+		LWLockRelease(part->lock);
+	}
+	return removed;
+}
+
+int64
+store_flush_map(int handle)
+{
+	return items_remove_slot(HANDLE_SLOT(handle));
+}
+
+/*
+ * A counter's value: optional sign and decimal digits, nothing else
+ * (memcached's rule, stricter than int8in's whitespace).
+ */
+static bool
+parse_int64(const char *s, int len, int64 *result)
+{
+	bool		neg = false;
+	int64		value = 0;
+	int			i = 0;
+
+	if (len > 0 && (s[0] == '-' || s[0] == '+'))
+	{
+		neg = (s[0] == '-');
+		i++;
+	}
+	if (i >= len)
+		return false;
+	for (; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		/* accumulate negatively so that INT64_MIN parses */
+		if (pg_mul_s64_overflow(value, 10, &value) ||
+			pg_sub_s64_overflow(value, s[i] - '0', &value))
+			return false;
+	}
+	if (!neg)
+	{
+		if (value == PG_INT64_MIN)
+			return false;
+		value = -value;
+	}
+	*result = value;
+	return true;
+}

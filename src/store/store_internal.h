@@ -1,0 +1,382 @@
+/*-------------------------------------------------------------------------
+ *
+ * store_internal.h
+ *		Shared-memory layout of the store, shared by the files of src/store.
+ *
+ * The segment (pg_memshard.memory bytes, all of it) holds, in order:
+ *
+ *	 StoreShared			globals, the page pool
+ *	 StorePartition[]		one per partition: lock, index, counters
+ *	 StoreClass[]			size classes: free lists, CLOCK hands, counters
+ *	 StorePage[]			one descriptor per page: owning class, used chunks
+ *	 StoreMapSlot[]			per-map options and counters
+ *	 uint32 buckets[]		the hash index, split evenly over partitions
+ *	 pages					fixed-size pages, each cut into chunks of its class
+ *
+ * An item is one chunk: a 16-byte StoreItem header, the key, the value.  A
+ * chunk is named by a 32-bit reference (its offset in the page area / 8,
+ * plus one so that 0 means "none"), which is what index chains and free
+ * lists store.
+ *
+ * Locking.  A partition's LWLock protects its index chains and counters and
+ * every item linked in them.  A class's LWLock protects its free list,
+ * CLOCK hand, page ownership and class counters.  Order: partition (waiting)
+ * then class (waiting); while a class lock is held, partitions and other
+ * classes are only ever taken with LWLockConditionalAcquire, so no cycle can
+ * form.  Writers allocate (and so evict) before they take their own
+ * partition lock, so two writers never wait on each other's victims.  The page pool has a spinlock taken last.  Readers hold
+ * the partition lock shared and set an item's reference byte, which nothing
+ * else shares a memory location with.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMSHARD_STORE_INTERNAL_H
+#define MEMSHARD_STORE_INTERNAL_H
+
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "store/store.h"
+
+#define STORE_ALIGN			4	/* chunk sizes and item fields */
+#define STORE_PAGE_SIZE		(64 * 1024) /* at least; see store_layout */
+#define STORE_FINE_LIMIT	1024	/* classes every 4 bytes up to here */
+#define STORE_GROWTH		1.0625	/* then this factor between classes */
+#define STORE_MAX_CLASSES	384
+#define STORE_BYTES_PER_BUCKET 256	/* index sizing: one bucket per this */
+#define STORE_TICK_MS		100 /* resolution of expiry times */
+
+/* reference byte values */
+#define REF_CLEAR	0
+#define REF_SET		1
+#define REF_PINNED	2			/* being replaced or built: never evicted */
+
+/* mapslot values with a meaning of their own */
+#define MAPSLOT_FREE	0		/* a free (or not yet published) chunk */
+#define MAPSLOT_DATA	0xFFFF	/* a piece of a large item's value */
+
+/* flags in the top bits of keylen */
+#define KEYLEN_LARGE	0x8000	/* value lives in data chunks */
+#define KEYLEN_EXPIRE	0x4000	/* a 4-byte expiry tick follows the header */
+#define KEYLEN_MASK		0x3FFF
+
+/*
+ * An item, at the start of its chunk: a 12-byte header (index link, key
+ * length and flags, map slot, 24-bit value length, reference byte), then
+ *
+ *	 [expiry tick]				4 bytes, only for items with a TTL
+ *	 [count, refs[count]]		only for large items
+ *	 key
+ *	 value						only for items that are not large
+ *
+ * An item too large for one chunk (one page) is "large": its value lives
+ * in data chunks of the page-sized class, each holding a piece after a
+ * header whose 'next' names the head (mapslot MAPSLOT_DATA, vallen the
+ * piece length).  Items without a TTL, the common case, pay nothing for
+ * expiry.
+ */
+typedef struct StoreItem
+{
+	uint32		next;			/* next item in chain or free list; DATA: head */
+	uint16		keylen;			/* key length and KEYLEN_ flags */
+	uint16		mapslot;		/* MAPSLOT_FREE, MAPSLOT_DATA or a map slot */
+	uint8		vallen[3];		/* little-endian value length */
+	uint8		ref;			/* CLOCK reference byte */
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} StoreItem;
+
+#define ITEM_HEADER_SIZE	offsetof(StoreItem, data)
+
+typedef struct StoreShared
+{
+	Size		budget;			/* bytes of the segment */
+	Size		page_size;
+	int			npartitions;
+	int			nclasses;
+	int			npages;
+	int			max_maps;
+	uint32		buckets_per_partition;
+	Size		partitions_off; /* offsets from the segment start */
+	Size		classes_off;
+	Size		pagedesc_off;
+	Size		maps_off;
+	Size		buckets_off;
+	Size		pages_off;
+	TimestampTz epoch;			/* expiry ticks count from here */
+	pg_atomic_uint64 evict_clock;	/* ticks once per eviction, from 1 */
+	slock_t		pool_lock;		/* protects the free page list */
+	int			free_page_head; /* -1 = none */
+	int			free_pages;
+	LWLock	   *maps_lock;		/* attach/detach of map slots */
+} StoreShared;
+
+typedef struct StorePartition
+{
+	LWLock	   *lock;
+	/* under the lock, exclusive */
+	int64		items;
+	int64		bytes_used;
+	int64		payload_bytes;
+	int64		sets;
+	int64		deletes;
+	int64		evictions;
+	int64		expirations;
+	/* counted under a shared lock */
+	pg_atomic_uint64 hits;
+	pg_atomic_uint64 misses;
+} StorePartition;
+
+/* partitions sit a cache line apart, so counters of neighbours never share one */
+typedef union StorePartitionPadded
+{
+	StorePartition part;
+	char		pad[PG_CACHE_LINE_SIZE];
+} StorePartitionPadded;
+
+typedef struct StoreClass
+{
+	LWLock	   *lock;
+	uint32		chunk_size;
+	uint32		chunks_per_page;
+	int			pages;
+	uint32		free_head;		/* chunk reference, 0 = empty */
+	int64		free_count;
+	int64		used;			/* chunks holding items */
+	int64		item_bytes;		/* header + key + value of those items */
+	int			hand_page;		/* CLOCK hand: page index, chunk index */
+	uint32		hand_chunk;
+	uint32		next_expiry;	/* earliest expiry tick of its items, 0 none */
+	uint64		last_pressure;	/* evict_clock at its last eviction */
+	uint64		last_grow;		/* evict_clock when it last gained a page */
+	int64		evicts_since_grow;
+	int64		evictions;
+	int64		pages_moved_in;
+	int64		pages_moved_out;
+} StoreClass;
+
+typedef struct StorePage
+{
+	int			class_id;		/* -1: in the free pool */
+	int			next_free;		/* free pool link */
+	uint32		used;			/* chunks holding items */
+} StorePage;
+
+typedef struct StoreMapSlot
+{
+	Oid			dboid;
+	int32		mapid;
+	uint32		generation;		/* bumped on detach: stale handles fail */
+	bool		in_use;
+	bool		evictable;
+	int64		max_memory;
+	pg_atomic_uint64 items;
+	pg_atomic_uint64 bytes_used;
+	pg_atomic_uint64 payload_bytes;
+	pg_atomic_uint64 hits;
+	pg_atomic_uint64 misses;
+	pg_atomic_uint64 sets;
+	pg_atomic_uint64 deletes;
+	pg_atomic_uint64 evictions;
+	pg_atomic_uint64 expirations;
+} StoreMapSlot;
+
+/* the segment of this process, NULL when not preloaded */
+extern StoreShared *store_shared;
+
+/* a slot handle packs generation and index */
+#define HANDLE_SLOT(h)			((h) & 0xFFFF)
+#define HANDLE_GENERATION(h)	(((uint32) (h) >> 16) & 0x7FFF)
+#define MAKE_HANDLE(gen, slot)	((int) ((((gen) & 0x7FFF) << 16) | (slot)))
+
+/* segment addressing */
+static inline char *
+store_base(void)
+{
+	return (char *) store_shared;
+}
+
+static inline StorePartition *
+store_partition(int i)
+{
+	return &((StorePartitionPadded *) (store_base() + store_shared->partitions_off))[i].part;
+}
+
+static inline StoreClass *
+store_class(int i)
+{
+	return (StoreClass *) (store_base() + store_shared->classes_off) + i;
+}
+
+static inline StorePage *
+store_page(int i)
+{
+	return (StorePage *) (store_base() + store_shared->pagedesc_off) + i;
+}
+
+static inline StoreMapSlot *
+store_map_slot(int i)
+{
+	return (StoreMapSlot *) (store_base() + store_shared->maps_off) + i;
+}
+
+static inline uint32 *
+store_buckets(int partition)
+{
+	return (uint32 *) (store_base() + store_shared->buckets_off) +
+		(Size) partition * store_shared->buckets_per_partition;
+}
+
+static inline char *
+page_start(int page)
+{
+	return store_base() + store_shared->pages_off +
+		(Size) page * store_shared->page_size;
+}
+
+static inline StoreItem *
+item_at(uint32 ref)
+{
+	return (StoreItem *) (store_base() + store_shared->pages_off +
+						  (Size) (ref - 1) * STORE_ALIGN);
+}
+
+static inline uint32
+item_ref(StoreItem *item)
+{
+	return (uint32) (((char *) item - (store_base() + store_shared->pages_off)) /
+					 STORE_ALIGN) + 1;
+}
+
+static inline int
+item_page(StoreItem *item)
+{
+	return (int) (((char *) item - (store_base() + store_shared->pages_off)) /
+				  store_shared->page_size);
+}
+
+static inline uint32
+item_vallen(const StoreItem *item)
+{
+	return item->vallen[0] | (item->vallen[1] << 8) | (item->vallen[2] << 16);
+}
+
+static inline void
+item_set_vallen(StoreItem *item, uint32 len)
+{
+	item->vallen[0] = len & 0xFF;
+	item->vallen[1] = (len >> 8) & 0xFF;
+	item->vallen[2] = (len >> 16) & 0xFF;
+}
+
+static inline int
+item_keylen(const StoreItem *item)
+{
+	return item->keylen & KEYLEN_MASK;
+}
+
+static inline bool
+item_is_large(const StoreItem *item)
+{
+	return (item->keylen & KEYLEN_LARGE) != 0;
+}
+
+static inline uint32
+item_expire(const StoreItem *item)
+{
+	uint32		tick = 0;
+
+	if (item->keylen & KEYLEN_EXPIRE)
+		memcpy(&tick, item->data, sizeof(uint32));
+	return tick;
+}
+
+/* only for items laid out with an expiry slot */
+static inline void
+item_set_expire(StoreItem *item, uint32 tick)
+{
+	Assert(item->keylen & KEYLEN_EXPIRE);
+	memcpy(item->data, &tick, sizeof(uint32));
+}
+
+/* bytes between the header and the key */
+static inline Size
+item_meta_size(bool has_expire, bool large, uint32 count)
+{
+	return (has_expire ? sizeof(uint32) : 0) +
+		(large ? sizeof(uint32) * (1 + count) : 0);
+}
+
+/* a large item's data chunk count and references */
+static inline uint32 *
+large_refs(StoreItem *item, uint32 *count)
+{
+	char	   *p = item->data + ((item->keylen & KEYLEN_EXPIRE) ? sizeof(uint32) : 0);
+
+	memcpy(count, p, sizeof(uint32));
+	return (uint32 *) (p + sizeof(uint32));
+}
+
+static inline char *
+item_key(StoreItem *item)
+{
+	uint32		count = 0;
+
+	if (item_is_large(item))
+		large_refs(item, &count);
+	return item->data + item_meta_size((item->keylen & KEYLEN_EXPIRE) != 0,
+									   item_is_large(item), count);
+}
+
+/* the value of an item that is not large */
+static inline char *
+item_value(StoreItem *item)
+{
+	return item_key(item) + item_keylen(item);
+}
+
+/* bytes of its chunk an item (head, data piece or whole item) fills */
+static inline Size
+item_total_size(StoreItem *item)
+{
+	Size		size;
+
+	if (item->mapslot == MAPSLOT_DATA)
+		return ITEM_HEADER_SIZE + item_vallen(item);
+	size = (item_key(item) - (char *) item) + item_keylen(item);
+	if (!item_is_large(item))
+		size += item_vallen(item);
+	return size;
+}
+
+static inline StoreClass *
+item_class(StoreItem *item)
+{
+	return store_class(store_page(item_page(item))->class_id);
+}
+
+/* the page-sized class, home of data chunks */
+static inline StoreClass *
+data_class(void)
+{
+	return store_class(store_shared->nclasses - 1);
+}
+
+/* items.c */
+extern uint64 item_hash(int mapslot, const char *key, int keylen);
+extern int	hash_partition_of(uint64 hash);
+extern uint32 now_tick(void);
+extern bool item_expired(const StoreItem *item, uint32 tick);
+extern void item_unlink_evicted(int partition, StoreItem *item, bool expired);
+extern int64 items_remove_slot(int mapslot);
+
+/* slab.c */
+extern void slab_init_classes(void);
+extern int	slab_class_for(Size size);
+extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire);
+extern void slab_free(StoreItem *item);
+extern int64 item_chunk_bytes(StoreItem *item);
+extern void slab_note_expiry(StoreItem *item, uint32 expire);
+
+#endif							/* MEMSHARD_STORE_INTERNAL_H */
