@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type_d.h"
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 
@@ -85,4 +86,59 @@ api_check_item_size(int keylen, int vallen)
 				 errmsg("item is too large"),
 				 errdetail("Key and value are " INT64_FORMAT " bytes; pg_memshard.max_item_size is %d bytes.",
 						   size, store_max_item_size())));
+}
+
+/* the map named by a text argument (ERROR 42704 if unknown) */
+MapInfo *
+api_map_arg(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *name;
+
+	api_require_arg(fcinfo, argno, "map name");
+	name = PG_GETARG_TEXT_PP(argno);
+	return router_lookup_map(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+}
+
+/* a key: its bytes, not NUL-terminated, at most MEMSHARD_MAX_KEY_SIZE */
+void
+api_key_arg(FunctionCallInfo fcinfo, int argno, char **key, int *keylen)
+{
+	text	   *keytext;
+
+	api_require_arg(fcinfo, argno, "key");
+	keytext = PG_GETARG_TEXT_PP(argno);
+	*key = VARDATA_ANY(keytext);
+	*keylen = VARSIZE_ANY_EXHDR(keytext);
+	api_check_key_size(*keylen);
+}
+
+/* a text[] of keys, each checked */
+void
+api_key_array_arg(FunctionCallInfo fcinfo, int argno, VarlenaArrayArg *keys)
+{
+	int			i;
+
+	api_array_arg(fcinfo, argno, TEXTOID, "keys", keys);
+	for (i = 0; i < keys->count; i++)
+		api_check_key_size(keys->lens[i]);
+}
+
+/* keys and their values (text[] or bytea[]), as many of each, checked */
+void
+api_key_value_arrays(FunctionCallInfo fcinfo, int keys_argno,
+					 int values_argno, Oid value_type,
+					 VarlenaArrayArg *keys, VarlenaArrayArg *values)
+{
+	int			i;
+
+	api_key_array_arg(fcinfo, keys_argno, keys);
+	api_array_arg(fcinfo, values_argno, value_type, "values", values);
+	if (keys->count != values->count)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("keys and values must have the same number of elements"),
+				 errdetail("There are %d keys and %d values.",
+						   keys->count, values->count)));
+	for (i = 0; i < keys->count; i++)
+		api_check_item_size(keys->lens[i], values->lens[i]);
 }

@@ -58,9 +58,6 @@ PG_FUNCTION_INFO_V1(memshard_peer_flush);
 #define CLUSTER_STATS_NUMBERS 9
 
 static char *server_option(Oid serverid, const char *name);
-static MapInfo *map_arg(FunctionCallInfo fcinfo, int argno);
-static void key_arg(FunctionCallInfo fcinfo, int argno, char **key,
-					int *keylen);
 static int64 ttl_ms_arg(FunctionCallInfo fcinfo, int argno);
 static void local_stats(char **numbers);
 static void put_stats_row(ReturnSetInfo *rsinfo, const char *node,
@@ -232,29 +229,6 @@ required_name(FunctionCallInfo fcinfo, int arg, const char *what)
 	return NameStr(*PG_GETARG_NAME(arg));
 }
 
-/* the map named by a text argument (ERROR 42704 if unknown) */
-static MapInfo *
-map_arg(FunctionCallInfo fcinfo, int argno)
-{
-	text	   *name;
-
-	api_require_arg(fcinfo, argno, "map name");
-	name = PG_GETARG_TEXT_PP(argno);
-	return router_lookup_map(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
-}
-
-static void
-key_arg(FunctionCallInfo fcinfo, int argno, char **key, int *keylen)
-{
-	text	   *keytext;
-
-	api_require_arg(fcinfo, argno, "key");
-	keytext = PG_GETARG_TEXT_PP(argno);
-	*key = VARDATA_ANY(keytext);
-	*keylen = VARSIZE_ANY_EXHDR(keytext);
-	api_check_key_size(*keylen);
-}
-
 /* a ttl in milliseconds as the coordinator computed it; 0 is none */
 static int64
 ttl_ms_arg(FunctionCallInfo fcinfo, int argno)
@@ -277,8 +251,8 @@ memshard_shard_for(PG_FUNCTION_ARGS)
 	char	   *key;
 	int			keylen;
 
-	key_arg(fcinfo, 1, &key, &keylen);
-	PG_RETURN_INT32(router_key_shard(map_arg(fcinfo, 0), key, keylen));
+	api_key_arg(fcinfo, 1, &key, &keylen);
+	PG_RETURN_INT32(router_key_shard(api_map_arg(fcinfo, 0), key, keylen));
 }
 
 /*
@@ -294,8 +268,8 @@ memshard_node_for(PG_FUNCTION_ARGS)
 	const char *node;
 	Name		result;
 
-	key_arg(fcinfo, 1, &key, &keylen);
-	map = map_arg(fcinfo, 0);
+	api_key_arg(fcinfo, 1, &key, &keylen);
+	map = api_map_arg(fcinfo, 0);
 	node = router_key_node(map, key, keylen);
 	if (node == NULL)
 	{
@@ -455,7 +429,7 @@ memshard_peer_set(PG_FUNCTION_ARGS)
 	int32		mode;
 
 	store_require_ready();
-	key_arg(fcinfo, 1, &key, &keylen);
+	api_key_arg(fcinfo, 1, &key, &keylen);
 	api_require_arg(fcinfo, 2, "value");
 	value = PG_GETARG_BYTEA_PP(2);
 	api_check_item_size(keylen, VARSIZE_ANY_EXHDR(value));
@@ -465,7 +439,7 @@ memshard_peer_set(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid set mode %d", mode)));
-	PG_RETURN_BOOL(router_peer_set(map_arg(fcinfo, 0), key, keylen,
+	PG_RETURN_BOOL(router_peer_set(api_map_arg(fcinfo, 0), key, keylen,
 								   VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
 								   ttl_ms_arg(fcinfo, 3), (StoreSetMode) mode));
 }
@@ -479,8 +453,8 @@ memshard_peer_get(PG_FUNCTION_ARGS)
 	int			vallen;
 
 	store_require_ready();
-	key_arg(fcinfo, 1, &key, &keylen);
-	buf = router_peer_get(map_arg(fcinfo, 0), key, keylen, VARHDRSZ, &vallen);
+	api_key_arg(fcinfo, 1, &key, &keylen);
+	buf = router_peer_get(api_map_arg(fcinfo, 0), key, keylen, VARHDRSZ, &vallen);
 	if (buf == NULL)
 		PG_RETURN_NULL();
 	SET_VARSIZE(buf, VARHDRSZ + vallen);
@@ -498,12 +472,10 @@ memshard_peer_mget(PG_FUNCTION_ARGS)
 	int			i;
 
 	store_require_ready();
-	api_array_arg(fcinfo, 1, TEXTOID, "keys", &keys);
-	for (i = 0; i < keys.count; i++)
-		api_check_key_size(keys.lens[i]);
+	api_key_array_arg(fcinfo, 1, &keys);
 	values = palloc(sizeof(char *) * Max(keys.count, 1));
 	vallens = palloc(sizeof(int) * Max(keys.count, 1));
-	router_peer_mget(map_arg(fcinfo, 0), keys.count, keys.data, keys.lens,
+	router_peer_mget(api_map_arg(fcinfo, 0), keys.count, keys.data, keys.lens,
 					 VARHDRSZ, values, vallens);
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
@@ -527,21 +499,10 @@ memshard_peer_mset(PG_FUNCTION_ARGS)
 {
 	VarlenaArrayArg keys;
 	VarlenaArrayArg values;
-	int			i;
 
 	store_require_ready();
-	api_array_arg(fcinfo, 1, TEXTOID, "keys", &keys);
-	api_array_arg(fcinfo, 2, BYTEAOID, "values", &values);
-	if (keys.count != values.count)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("keys and values must have the same number of elements")));
-	for (i = 0; i < keys.count; i++)
-	{
-		api_check_key_size(keys.lens[i]);
-		api_check_item_size(keys.lens[i], values.lens[i]);
-	}
-	PG_RETURN_INT32(router_peer_mset(map_arg(fcinfo, 0), keys.count,
+	api_key_value_arrays(fcinfo, 1, 2, BYTEAOID, &keys, &values);
+	PG_RETURN_INT32(router_peer_mset(api_map_arg(fcinfo, 0), keys.count,
 									 keys.data, keys.lens, values.data,
 									 values.lens, ttl_ms_arg(fcinfo, 3)));
 }
@@ -553,8 +514,8 @@ memshard_peer_delete(PG_FUNCTION_ARGS)
 	int			keylen;
 
 	store_require_ready();
-	key_arg(fcinfo, 1, &key, &keylen);
-	PG_RETURN_BOOL(router_peer_delete(map_arg(fcinfo, 0), key, keylen));
+	api_key_arg(fcinfo, 1, &key, &keylen);
+	PG_RETURN_BOOL(router_peer_delete(api_map_arg(fcinfo, 0), key, keylen));
 }
 
 Datum
@@ -564,9 +525,9 @@ memshard_peer_incr(PG_FUNCTION_ARGS)
 	int			keylen;
 
 	store_require_ready();
-	key_arg(fcinfo, 1, &key, &keylen);
+	api_key_arg(fcinfo, 1, &key, &keylen);
 	api_require_arg(fcinfo, 2, "delta");
-	PG_RETURN_INT64(router_peer_incr(map_arg(fcinfo, 0), key, keylen,
+	PG_RETURN_INT64(router_peer_incr(api_map_arg(fcinfo, 0), key, keylen,
 									 PG_GETARG_INT64(2), ttl_ms_arg(fcinfo, 3)));
 }
 
@@ -577,8 +538,8 @@ memshard_peer_touch(PG_FUNCTION_ARGS)
 	int			keylen;
 
 	store_require_ready();
-	key_arg(fcinfo, 1, &key, &keylen);
-	PG_RETURN_BOOL(router_peer_touch(map_arg(fcinfo, 0), key, keylen,
+	api_key_arg(fcinfo, 1, &key, &keylen);
+	PG_RETURN_BOOL(router_peer_touch(api_map_arg(fcinfo, 0), key, keylen,
 									 ttl_ms_arg(fcinfo, 2)));
 }
 
@@ -586,5 +547,5 @@ Datum
 memshard_peer_flush(PG_FUNCTION_ARGS)
 {
 	store_require_ready();
-	PG_RETURN_INT64(router_peer_flush(map_arg(fcinfo, 0)));
+	PG_RETURN_INT64(router_peer_flush(api_map_arg(fcinfo, 0)));
 }

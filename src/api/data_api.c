@@ -47,37 +47,11 @@ PG_FUNCTION_INFO_V1(memshard_flush);
 #define ARG_MAP		0
 #define ARG_KEY		1
 
-static MapInfo *map_arg(FunctionCallInfo fcinfo);
-static void key_arg(FunctionCallInfo fcinfo, char **key, int *keylen);
 static int64 ttl_arg(FunctionCallInfo fcinfo, int argno, MapInfo *map);
 static void check_value_encoding(const char *value, int vallen,
 								 const char *key, int keylen, MapInfo *map);
 static Datum store_item(FunctionCallInfo fcinfo, StoreSetMode mode);
 static Datum fetch_value(FunctionCallInfo fcinfo, bool as_text);
-
-/* the map named by the first argument (ERROR 42704 if unknown) */
-static MapInfo *
-map_arg(FunctionCallInfo fcinfo)
-{
-	text	   *name;
-
-	api_require_arg(fcinfo, ARG_MAP, "map name");
-	name = PG_GETARG_TEXT_PP(ARG_MAP);
-	return router_lookup_map(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
-}
-
-/* the key, the second argument */
-static void
-key_arg(FunctionCallInfo fcinfo, char **key, int *keylen)
-{
-	text	   *keytext;
-
-	api_require_arg(fcinfo, ARG_KEY, "key");
-	keytext = PG_GETARG_TEXT_PP(ARG_KEY);
-	*key = VARDATA_ANY(keytext);
-	*keylen = VARSIZE_ANY_EXHDR(keytext);
-	api_check_key_size(*keylen);
-}
 
 /* a ttl argument in milliseconds: NULL is the map's default */
 static int64
@@ -113,11 +87,11 @@ store_item(FunctionCallInfo fcinfo, StoreSetMode mode)
 	int64		ttl_ms;
 
 	store_require_ready();
-	key_arg(fcinfo, &key, &keylen);
+	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
 	api_require_arg(fcinfo, 2, "value");
 	value = PG_GETARG_VARLENA_PP(2);
 	api_check_item_size(keylen, VARSIZE_ANY_EXHDR(value));
-	map = map_arg(fcinfo);
+	map = api_map_arg(fcinfo, ARG_MAP);
 	ttl_ms = ttl_arg(fcinfo, 3, map);
 
 	PG_RETURN_BOOL(router_set(map, key, keylen, VARDATA_ANY(value),
@@ -156,8 +130,8 @@ fetch_value(FunctionCallInfo fcinfo, bool as_text)
 	int			vallen;
 
 	store_require_ready();
-	key_arg(fcinfo, &key, &keylen);
-	map = map_arg(fcinfo);
+	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
+	map = api_map_arg(fcinfo, ARG_MAP);
 	buf = router_get(map, key, keylen, VARHDRSZ, &vallen);
 	if (buf == NULL)
 		PG_RETURN_NULL();
@@ -191,10 +165,8 @@ memshard_mget(PG_FUNCTION_ARGS)
 	int			i;
 
 	store_require_ready();
-	api_array_arg(fcinfo, 1, TEXTOID, "keys", &keys);
-	for (i = 0; i < keys.count; i++)
-		api_check_key_size(keys.lens[i]);
-	map = map_arg(fcinfo);
+	api_key_array_arg(fcinfo, 1, &keys);
+	map = api_map_arg(fcinfo, ARG_MAP);
 
 	InitMaterializedSRF(fcinfo, 0);
 	values = palloc(sizeof(char *) * Max(keys.count, 1));
@@ -229,23 +201,10 @@ memshard_mset(PG_FUNCTION_ARGS)
 	VarlenaArrayArg values;
 	MapInfo    *map;
 	int64		ttl_ms;
-	int			i;
 
 	store_require_ready();
-	api_array_arg(fcinfo, 1, TEXTOID, "keys", &keys);
-	api_array_arg(fcinfo, 2, TEXTOID, "values", &values);
-	if (keys.count != values.count)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("keys and values must have the same number of elements"),
-				 errdetail("There are %d keys and %d values.",
-						   keys.count, values.count)));
-	for (i = 0; i < keys.count; i++)
-	{
-		api_check_key_size(keys.lens[i]);
-		api_check_item_size(keys.lens[i], values.lens[i]);
-	}
-	map = map_arg(fcinfo);
+	api_key_value_arrays(fcinfo, 1, 2, TEXTOID, &keys, &values);
+	map = api_map_arg(fcinfo, ARG_MAP);
 	ttl_ms = ttl_arg(fcinfo, 3, map);
 
 	PG_RETURN_INT32(router_mset(map, keys.count, keys.data, keys.lens,
@@ -260,8 +219,8 @@ memshard_delete(PG_FUNCTION_ARGS)
 	MapInfo    *map;
 
 	store_require_ready();
-	key_arg(fcinfo, &key, &keylen);
-	map = map_arg(fcinfo);
+	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
+	map = api_map_arg(fcinfo, ARG_MAP);
 	PG_RETURN_BOOL(router_delete(map, key, keylen));
 }
 
@@ -275,9 +234,9 @@ memshard_incr(PG_FUNCTION_ARGS)
 	int64		ttl_ms;
 
 	store_require_ready();
-	key_arg(fcinfo, &key, &keylen);
+	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
 	api_require_arg(fcinfo, 2, "delta");
-	map = map_arg(fcinfo);
+	map = api_map_arg(fcinfo, ARG_MAP);
 	ttl_ms = ttl_arg(fcinfo, 3, map);
 	PG_RETURN_INT64(router_incr(map, key, keylen, PG_GETARG_INT64(2), ttl_ms));
 }
@@ -292,8 +251,8 @@ memshard_touch(PG_FUNCTION_ARGS)
 	int64		ttl_ms;
 
 	store_require_ready();
-	key_arg(fcinfo, &key, &keylen);
-	map = map_arg(fcinfo);
+	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
+	map = api_map_arg(fcinfo, ARG_MAP);
 	ttl_ms = ttl_arg(fcinfo, 2, map);
 	PG_RETURN_BOOL(router_touch(map, key, keylen, ttl_ms));
 }
@@ -303,5 +262,5 @@ Datum
 memshard_flush(PG_FUNCTION_ARGS)
 {
 	store_require_ready();
-	PG_RETURN_INT64(router_flush(map_arg(fcinfo)));
+	PG_RETURN_INT64(router_flush(api_map_arg(fcinfo, ARG_MAP)));
 }

@@ -144,15 +144,21 @@ void
 router_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 			Size prefix, char **values, int *vallens)
 {
+	if (!map->local_only)
+		router_cluster_mget(map, nkeys, keys, keylens, prefix, values, vallens);
+	else
+		router_local_mget(&map, nkeys, keys, keylens, prefix, values, vallens);
+}
+
+/* the local store's part of router_mget */
+void
+router_local_mget(MapInfo **map, int nkeys, char **keys, int *keylens,
+				  Size prefix, char **values, int *vallens)
+{
 	int			i;
 
-	if (!map->local_only)
-	{
-		router_cluster_mget(map, nkeys, keys, keylens, prefix, values, vallens);
-		return;
-	}
 	for (i = 0; i < nkeys; i++)
-		values[i] = router_local_get(&map, keys[i], keylens[i], prefix,
+		values[i] = router_local_get(map, keys[i], keylens[i], prefix,
 									 &vallens[i]);
 }
 
@@ -164,15 +170,24 @@ int
 router_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 			char **values, int *vallens, int64 ttl_ms)
 {
-	int			stored = 0;
-	int			i;
-
 	if (!map->local_only)
 		return router_cluster_mset(map, nkeys, keys, keylens, values, vallens,
 								   ttl_ms);
+	return router_local_mset(&map, nkeys, keys, keylens, values, vallens,
+							 ttl_ms);
+}
+
+/* the local store's part of router_mset */
+int
+router_local_mset(MapInfo **map, int nkeys, char **keys, int *keylens,
+				  char **values, int *vallens, int64 ttl_ms)
+{
+	int			stored = 0;
+	int			i;
+
 	for (i = 0; i < nkeys; i++)
 	{
-		if (router_local_set(&map, keys[i], keylens[i], values[i], vallens[i],
+		if (router_local_set(map, keys[i], keylens[i], values[i], vallens[i],
 							 ttl_ms, STORE_SET) == STORE_OK)
 			stored++;
 	}

@@ -99,6 +99,9 @@ static bool result_bool(const RemoteCall *call);
 static int64 result_int64(const RemoteCall *call);
 static void check_shard_held(MapInfo *map, const MapPlacements *placements,
 							 const char *key, int keylen);
+static const MapPlacements *peer_placements(MapInfo *map);
+static void check_shards_held(MapInfo *map, int nkeys, char **keys,
+							  int *keylens);
 
 /* the shard of a key: hash_partition or range_partition, exactly */
 int
@@ -775,6 +778,17 @@ peer_placements(MapInfo *map)
 	return map_placements(map);
 }
 
+/* every key of a batch must be of a shard this node holds */
+static void
+check_shards_held(MapInfo *map, int nkeys, char **keys, int *keylens)
+{
+	const MapPlacements *placements = peer_placements(map);
+	int			i;
+
+	for (i = 0; i < nkeys; i++)
+		check_shard_held(map, placements, keys[i], keylens[i]);
+}
+
 bool
 router_peer_set(MapInfo *map, const char *key, int keylen,
 				const char *value, int vallen, int64 ttl_ms, StoreSetMode mode)
@@ -796,33 +810,17 @@ void
 router_peer_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 				 Size prefix, char **values, int *vallens)
 {
-	const MapPlacements *placements = peer_placements(map);
-	int			i;
-
-	for (i = 0; i < nkeys; i++)
-		check_shard_held(map, placements, keys[i], keylens[i]);
-	for (i = 0; i < nkeys; i++)
-		values[i] = router_local_get(&map, keys[i], keylens[i], prefix,
-									 &vallens[i]);
+	check_shards_held(map, nkeys, keys, keylens);
+	router_local_mget(&map, nkeys, keys, keylens, prefix, values, vallens);
 }
 
 int
 router_peer_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 				 char **values, int *vallens, int64 ttl_ms)
 {
-	const MapPlacements *placements = peer_placements(map);
-	int			stored = 0;
-	int			i;
-
-	for (i = 0; i < nkeys; i++)
-		check_shard_held(map, placements, keys[i], keylens[i]);
-	for (i = 0; i < nkeys; i++)
-	{
-		if (router_local_set(&map, keys[i], keylens[i], values[i], vallens[i],
-							 ttl_ms, STORE_SET) == STORE_OK)
-			stored++;
-	}
-	return stored;
+	check_shards_held(map, nkeys, keys, keylens);
+	return router_local_mset(&map, nkeys, keys, keylens, values, vallens,
+							 ttl_ms);
 }
 
 bool

@@ -21,6 +21,12 @@ extern StoreResult router_local_set(MapInfo **map, const char *key, int keylen,
 									int64 ttl_ms, StoreSetMode mode);
 extern char *router_local_get(MapInfo **map, const char *key, int keylen,
 							  Size prefix, int *vallen);
+extern void router_local_mget(MapInfo **map, int nkeys, char **keys,
+							  int *keylens, Size prefix, char **values,
+							  int *vallens);
+extern int	router_local_mset(MapInfo **map, int nkeys, char **keys,
+							  int *keylens, char **values, int *vallens,
+							  int64 ttl_ms);
 extern bool router_local_delete(MapInfo **map, const char *key, int keylen);
 extern int64 router_local_incr(MapInfo **map, const char *key, int keylen,
 							   int64 delta, int64 ttl_ms);
