@@ -8,7 +8,7 @@ use IO::Socket::INET;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time sleep);
 
 my @nodes;
 for my $i (1 .. 3)
@@ -237,6 +237,22 @@ is($out, 'value', 'the other nodes keep answering in that session');
 my $elapsed = time - $started;
 cmp_ok($elapsed, '>=', 0.9, 'the timeout was waited for');
 cmp_ok($elapsed, '<', 4, 'and not much longer');
+
+# with a replica elsewhere, a read pays that timeout once, then asks the
+# replica first while the node is likely still down
+my $rep_on_n2 = $n1->safe_psql('postgres',
+	"SELECT 'k' || i FROM generate_series(1, 100) i WHERE memshard.node_for('rep', 'k' || i) = 'n2' LIMIT 1");
+$n3->safe_psql('postgres', "SELECT memshard.set('rep', '$rep_on_n2', 'kept')");
+sleep(1.1);		# the failure of the node above is forgotten for reads
+$started = time;
+is( $n1->safe_psql('postgres',
+		"SET pg_memshard.connect_timeout = '1s'; "
+		  . "SELECT memshard.get('rep', '$rep_on_n2'), memshard.get('rep', '$rep_on_n2'), "
+		  . "memshard.get('rep', '$rep_on_n2')"),
+	'kept|kept|kept', 'reads whose primary never answers fall back to the replica');
+$elapsed = time - $started;
+cmp_ok($elapsed, '>=', 0.9, 'after one timeout');
+cmp_ok($elapsed, '<', 1.9, 'only one');
 
 ($ret, $out, $err) = $n1->psql('postgres', qq{
 SET pg_memshard.connect_timeout = '60s';

@@ -192,7 +192,7 @@ memshard_peer_metadata_apply(PG_FUNCTION_ARGS)
 Datum
 memshard_recover_metadata(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(cluster_recover());
+	PG_RETURN_INT32(cluster_recover(false));
 }
 
 /* close this session's idle connections to nodes */

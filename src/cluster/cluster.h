@@ -70,6 +70,6 @@ extern void cluster_apply_snapshot(const char *before_digest,
 								   const char *snapshot,
 								   const char *after_digest);
 extern char *cluster_metadata_digest(void);
-extern int	cluster_recover(void);
+extern int	cluster_recover(bool all_nodes);
 
 #endif							/* MEMSHARD_CLUSTER_H */

@@ -134,7 +134,7 @@ cluster_change_begin(void)
 	cluster_nodes_changed();
 
 	if (!recovered_in_xact)
-		(void) cluster_recover();
+		(void) cluster_recover(true);
 
 	oldcontext = MemoryContextSwitchTo(TopTransactionContext);
 	change_before_digest = cluster_metadata_digest();
@@ -376,11 +376,12 @@ cluster_metadata_digest(void)
  * Finish the metadata changes this node coordinated and left prepared on
  * other nodes: commit those whose local record committed, roll back the
  * others, skip those whose local transaction is still running.  Nodes that
- * cannot be reached are skipped.  Returns how many were finished.  Takes
- * the metadata lock, as a change does.
+ * cannot be reached are skipped, unless all_nodes: a change, which needs
+ * every node, fails at once rather than after a second timeout.  Returns
+ * how many were finished.  Takes the metadata lock, as a change does.
  */
 int
-cluster_recover(void)
+cluster_recover(bool all_nodes)
 {
 	List	   *nodes = NIL;
 	RemoteCall *calls;
@@ -426,6 +427,8 @@ cluster_recover(void)
 		List	   *prepared = NIL;
 		int			row;
 
+		if (result == NULL && all_nodes)
+			remote_throw(&calls[i]);
 		if (result == NULL)
 			continue;			/* unreachable: next time */
 		for (row = 0; row < result->ntuples; row++)

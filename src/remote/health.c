@@ -25,6 +25,7 @@
 #include "storage/spin.h"
 #include "utils/timestamp.h"
 
+#include "pg_memshard.h"
 #include "remote/remote_int.h"
 
 #define HEALTH_SLOTS	64
@@ -160,4 +161,23 @@ remote_health_get(Oid serverid, RemoteHealth *health)
 	if (slot != NULL)
 		*health = slot->health;
 	SpinLockRelease(&table->mutex);
+}
+
+/*
+ * True when an attempt to reach the node failed less than
+ * pg_memshard.connect_timeout ago: readers with a replica elsewhere try it
+ * first rather than wait for a node that is likely still down.
+ */
+bool
+remote_recently_unreachable(Oid serverid)
+{
+	HealthTable *table = health_attach();
+	RemoteHealth health;
+
+	if (table->used == 0)
+		return false;
+	remote_health_get(serverid, &health);
+	return health.unreachable &&
+		!TimestampDifferenceExceeds(health.error_time, GetCurrentTimestamp(),
+									memshard_connect_timeout_ms);
 }

@@ -108,6 +108,7 @@ typedef struct RemoteHealth
 
 extern Size remote_shmem_size(void);
 extern void remote_health_get(Oid serverid, RemoteHealth *health);
+extern bool remote_recently_unreachable(Oid serverid);
 
 /* a bytea or text[] parameter in binary format (array_send layout) */
 extern char *remote_binary_text_array(const char *const *elems,

@@ -15,7 +15,9 @@
  * call fails (a replica may have taken the write).  A replica that cannot
  * be reached is skipped with a WARNING; any other error of a replica fails
  * the call.  Reads (get, mget) ask the primary and fall back to the next
- * copy when a node cannot be reached.  mget, mset and flush send one call
+ * copy when a node cannot be reached; for pg_memshard.connect_timeout after
+ * a node failed to answer, reads ask another copy first, so that a node
+ * that does not answer costs one timeout, not one per read.  mget, mset and flush send one call
  * per node, to all nodes at once.
  *
  * Parameters travel as text except values and key batches, which are
@@ -93,6 +95,9 @@ static void key_op_decode(const KeyOp *op, const RemoteCall *call,
 						  KeyAnswer *answer);
 static void write_all_copies(MapInfo *map, const KeyOp *op, KeyAnswer *answer);
 static void read_first_copy(MapInfo *map, const KeyOp *op, KeyAnswer *answer);
+static int	first_copy_to_read(const MapPlacements *placements, int shard,
+							   const bool *down);
+static bool *nodes_recently_down(const MapPlacements *placements);
 static void warn_replica_missed(MapInfo *map, const RemoteCall *call);
 static char *value_copy(const char *data, int len, Size prefix);
 static bool result_bool(const RemoteCall *call);
@@ -263,18 +268,57 @@ write_all_copies(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 	}
 }
 
+/*
+ * The copy of a shard a read asks first: the primary, unless its node
+ * failed to answer very recently and another copy's node did not.
+ */
+static int
+first_copy_to_read(const MapPlacements *placements, int shard,
+				   const bool *down)
+{
+	int			i;
+
+	for (i = 0; i < placements->replicas; i++)
+	{
+		if (!down[placements->placement[shard * placements->replicas + i]])
+			return i;
+	}
+	return 0;
+}
+
+/* for each node of the map: did it fail to answer very recently? */
+static bool *
+nodes_recently_down(const MapPlacements *placements)
+{
+	bool	   *down = palloc0(sizeof(bool) * placements->nnodes);
+	int			n;
+
+	if (placements->replicas == 1)
+		return down;			/* no other copy to read anyway */
+	for (n = 0; n < placements->nnodes; n++)
+	{
+		const PlacementNode *node = &placements->nodes[n];
+
+		down[n] = !node->is_local && remote_recently_unreachable(node->serverid);
+	}
+	return down;
+}
+
 /* a read from the primary, or the next copy while nodes are unreachable */
 static void
 read_first_copy(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 {
 	const MapPlacements *placements = map_placements(map);
 	int			shard = router_key_shard(map, op->key, op->keylen);
+	int			first = first_copy_to_read(placements, shard,
+										   nodes_recently_down(placements));
 	RemoteCall *first_failure = NULL;
-	int			i;
+	int			tries;
 
-	for (i = 0; i < placements->replicas; i++)
+	for (tries = 0; tries < placements->replicas; tries++)
 	{
-		const PlacementNode *node = placement_node(placements, shard, i);
+		const PlacementNode *node =
+			placement_node(placements, shard, (first + tries) % placements->replicas);
 		RemoteCall *call;
 
 		if (node->is_local)
@@ -309,8 +353,10 @@ router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 {
 	const MapPlacements *placements = map_placements(map);
 	int			nnodes = placements->nnodes;
+	bool	   *down = nodes_recently_down(placements);
 	int		   *shard = palloc(sizeof(int) * Max(nkeys, 1));
-	int		   *copy = palloc0(sizeof(int) * Max(nkeys, 1));
+	int		   *copy = palloc(sizeof(int) * Max(nkeys, 1));
+	int		   *tries = palloc0(sizeof(int) * Max(nkeys, 1));
 	bool	   *pending = palloc(sizeof(bool) * Max(nkeys, 1));
 	int		  **group = palloc(sizeof(int *) * nnodes);
 	int		   *group_size = palloc(sizeof(int) * nnodes);
@@ -320,6 +366,7 @@ router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 	for (i = 0; i < nkeys; i++)
 	{
 		shard[i] = router_key_shard(map, keys[i], keylens[i]);
+		copy[i] = first_copy_to_read(placements, shard[i], down);
 		pending[i] = true;
 	}
 	for (i = 0; i < nnodes; i++)
@@ -397,8 +444,11 @@ router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 					remote_throw(call);
 				for (k = 0; k < group_size[n]; k++)
 				{
-					if (++copy[group[n][k]] >= placements->replicas)
+					int			key = group[n][k];
+
+					if (++tries[key] >= placements->replicas)
 						remote_throw(call);
+					copy[key] = (copy[key] + 1) % placements->replicas;
 				}
 				continue;
 			}
