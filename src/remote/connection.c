@@ -77,6 +77,7 @@ conn_entry_for(Oid serverid)
 		entry->pinned = false;
 		entry->invalidated = false;
 		entry->timeout_sent = -1;
+		entry->nprepared = 0;
 	}
 
 	/* options changed since we connected: reconnect now that it is idle */
@@ -139,6 +140,7 @@ conn_start(ConnEntry *entry)
 	entry->connected = false;
 	entry->invalidated = false;
 	entry->timeout_sent = -1;
+	entry->nprepared = 0;
 	pfree(keywords);
 	pfree(values);
 	return NULL;
@@ -196,6 +198,7 @@ conn_drop(ConnEntry *entry)
 	entry->pinned = false;
 	entry->invalidated = false;
 	entry->timeout_sent = -1;
+	entry->nprepared = 0;
 }
 
 void

@@ -6,9 +6,10 @@
  *
  * Each call goes through the same steps on its own connection: connect
  * (PQconnectStartParams + PQconnectPoll), set up the session once
- * (search_path, statement_timeout), send the statement
- * (PQsendQueryParams, non-blocking), read the answer (PQconsumeInput,
- * PQisBusy, PQgetResult).  All calls advance together in one loop that
+ * (search_path, statement_timeout), prepare the statement once per
+ * connection if the caller asks (PQsendPrepare), send it
+ * (PQsendQueryParams or PQsendQueryPrepared, non-blocking), read the answer
+ * (PQconsumeInput, PQisBusy, PQgetResult).  All calls advance together in one loop that
  * waits on every socket and on our latch (WaitEventSet), then checks for
  * interrupts: query cancel and statement_timeout work while we wait.
  *
@@ -43,9 +44,19 @@ typedef enum CallPhase
 {
 	PHASE_CONNECTING,			/* PQconnectPoll until CONNECTION_OK */
 	PHASE_SETUP,				/* session settings sent, awaiting result */
+	PHASE_PREPARE,				/* the call's statement being prepared */
 	PHASE_QUERY,				/* the call's statement sent, awaiting result */
 	PHASE_DONE
 } CallPhase;
+
+/* how send_statement sends */
+typedef enum SendKind
+{
+	SEND_SIMPLE,				/* PQsendQuery, no parameters */
+	SEND_PARAMS,				/* PQsendQueryParams */
+	SEND_PREPARE,				/* PQsendPrepare, named after the slot */
+	SEND_PREPARED				/* PQsendQueryPrepared */
+} SendKind;
 
 typedef struct CallState
 {
@@ -63,7 +74,8 @@ static void call_begin(CallState *st);
 static void call_connect(CallState *st);
 static bool idle_connection_alive(PGconn *conn);
 static void session_ready(CallState *st);
-static void send_statement(CallState *st, const char *sql, bool params);
+static void start_statement(CallState *st);
+static void send_statement(CallState *st, SendKind kind, const char *sql);
 static void wait_for_progress(CallState *states, int ncalls);
 static void advance(CallState *st);
 static void advance_connect(CallState *st);
@@ -250,30 +262,77 @@ session_ready(CallState *st)
 								   memshard_remote_timeout_ms);
 
 		st->phase = PHASE_SETUP;
-		send_statement(st, sql, false);
+		send_statement(st, SEND_SIMPLE, sql);
 	}
 	else
-	{
-		st->phase = PHASE_QUERY;
-		send_statement(st, st->call->sql, true);
-	}
+		start_statement(st);
 }
 
+/*
+ * Send the call's statement: by name if it is prepared on this connection,
+ * else prepare it first when the caller asked and there is room.
+ */
 static void
-send_statement(CallState *st, const char *sql, bool params)
+start_statement(CallState *st)
+{
+	ConnEntry  *entry = st->entry;
+	RemoteCall *call = st->call;
+	int			i;
+
+	if (call->prepare)
+	{
+		for (i = 0; i < entry->nprepared; i++)
+		{
+			if (entry->prepared[i] == call->sql)
+			{
+				st->phase = PHASE_QUERY;
+				send_statement(st, SEND_PREPARED, psprintf("memshard_%d", i));
+				return;
+			}
+		}
+		if (entry->nprepared < REMOTE_MAX_PREPARED)
+		{
+			st->phase = PHASE_PREPARE;
+			send_statement(st, SEND_PREPARE,
+						   psprintf("memshard_%d", entry->nprepared));
+			return;
+		}
+	}
+	st->phase = PHASE_QUERY;
+	send_statement(st, SEND_PARAMS, call->sql);
+}
+
+/* sql is the statement's text, or its name for SEND_PREPARE(D) */
+static void
+send_statement(CallState *st, SendKind kind, const char *sql)
 {
 	RemoteCall *call = st->call;
 	PGconn	   *conn = st->entry->conn;
-	int			sent;
+	int			sent = 0;
 	int			flushed;
 
-	if (params)
-		sent = PQsendQueryParams(conn, sql, call->nparams, call->paramtypes,
-								 call->paramvalues, call->paramlengths,
-								 call->paramformats,
-								 call->binary_result ? 1 : 0);
-	else
-		sent = PQsendQuery(conn, sql);
+	switch (kind)
+	{
+		case SEND_SIMPLE:
+			sent = PQsendQuery(conn, sql);
+			break;
+		case SEND_PARAMS:
+			sent = PQsendQueryParams(conn, sql, call->nparams,
+									 call->paramtypes, call->paramvalues,
+									 call->paramlengths, call->paramformats,
+									 call->binary_result ? 1 : 0);
+			break;
+		case SEND_PREPARE:
+			sent = PQsendPrepare(conn, sql, call->sql, call->nparams,
+								 call->paramtypes);
+			break;
+		case SEND_PREPARED:
+			sent = PQsendQueryPrepared(conn, sql, call->nparams,
+									   call->paramvalues, call->paramlengths,
+									   call->paramformats,
+									   call->binary_result ? 1 : 0);
+			break;
+	}
 
 	if (!sent && !st->fresh && st->call->session != REMOTE_PINNED)
 	{
@@ -510,8 +569,16 @@ statement_done(CallState *st)
 	{
 		PQclear(res);
 		entry->timeout_sent = memshard_remote_timeout_ms;
+		start_statement(st);
+		return;
+	}
+	if (st->phase == PHASE_PREPARE)
+	{
+		PQclear(res);
+		entry->prepared[entry->nprepared] = st->call->sql;
 		st->phase = PHASE_QUERY;
-		send_statement(st, st->call->sql, true);
+		send_statement(st, SEND_PREPARED,
+					   psprintf("memshard_%d", entry->nprepared++));
 		return;
 	}
 

@@ -64,6 +64,8 @@ typedef struct RemoteCall
 	const int  *paramlengths;	/* for binary parameters */
 	const int  *paramformats;	/* NULL: all text */
 	bool		binary_result;
+	bool		prepare;		/* sql is a constant: prepare it once per
+								 * connection and run it by name */
 	RemoteSession session;
 
 	/* set by remote_run: exactly one of them */

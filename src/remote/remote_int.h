@@ -13,6 +13,9 @@
 
 #include "remote/remote.h"
 
+/* statements prepared once per connection (RemoteCall.prepare) */
+#define REMOTE_MAX_PREPARED 16
+
 /*
  * One cached connection, keyed by user mapping OID (as postgres_fdw: a
  * PUBLIC mapping shared by several roles gives one connection).
@@ -29,6 +32,9 @@ typedef struct ConnEntry
 	bool		invalidated;	/* server or mapping changed: reconnect when
 								 * idle */
 	int			timeout_sent;	/* statement_timeout set remotely, -1 none */
+	int			nprepared;		/* statements prepared on it, named
+								 * memshard_<index> */
+	const char *prepared[REMOTE_MAX_PREPARED];	/* their SQL (constants) */
 	Oid			serverid;
 	Oid			userid;			/* local role whose mapping this is */
 	NameData	servername;		/* for messages, even after DROP SERVER */

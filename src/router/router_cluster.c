@@ -728,6 +728,7 @@ call_init(RemoteCall *call, const PlacementNode *node, const char *sql,
 	call->paramlengths = params->lengths;
 	call->paramformats = params->formats;
 	call->binary_result = true;
+	call->prepare = true;		/* our SQL texts are constants */
 	call->session = REMOTE_ANY;
 }
 
