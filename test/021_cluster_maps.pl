@@ -320,6 +320,25 @@ is($n1->safe_psql('postgres', "SELECT memshard.set('mine', 'a', 'b'), memshard.n
 is($n3->safe_psql('postgres', "SELECT items FROM memshard.map_stats WHERE map = 'mine'"),
 	'1', 'and its items are there');
 
+# connections are cached per session, and dropped when the server changes
+my $session = $n1->background_psql('postgres');
+my $connections_to_n2 =
+  "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE application_name = 'pg_memshard'";
+$session->query_safe("SELECT memshard.get('m', '$key_on_n2')");
+$n2->poll_query_until('postgres', "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'pg_memshard'")
+  or die "no connection from node 1";
+my $first = $n2->safe_psql('postgres', $connections_to_n2);
+$session->query_safe("SELECT memshard.get('m', '$key_on_n2') FROM generate_series(1, 5)");
+$session->query_safe("SELECT memshard.mget('m', ARRAY['$key_on_n2'])");
+is($n2->safe_psql('postgres', $connections_to_n2), $first, 'one connection, reused across calls and statements');
+$n1->safe_psql('postgres', "ALTER SERVER n2 OPTIONS (ADD application_name 'pg_memshard')");
+$session->query_safe("SELECT memshard.get('m', '$key_on_n2')");
+$n2->poll_query_until('postgres',
+	"SELECT count(*) = 1 AND string_agg(pid::text, ',') <> '$first' FROM pg_stat_activity WHERE application_name = 'pg_memshard'")
+  or die "the connection was not replaced";
+pass('ALTER SERVER replaced the connection');
+$session->quit;
+
 # remove_node is refused while the node holds shards
 ($ret, $out, $err) = $n1->psql('postgres', "SELECT memshard.remove_node('n3')");
 like($err, qr/node "n3" holds \d+ shards\nDETAIL:  Maps with shards on it: m, mine, r, rep\./,
