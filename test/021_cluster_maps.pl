@@ -320,6 +320,24 @@ is($n1->safe_psql('postgres', "SELECT memshard.set('mine', 'a', 'b'), memshard.n
 is($n3->safe_psql('postgres', "SELECT items FROM memshard.map_stats WHERE map = 'mine'"),
 	'1', 'and its items are there');
 
+# a node that takes too long to answer: 08006 within remote_timeout
+$n1->safe_psql('postgres', "SELECT memshard.set('m', '$key_on_n3', 'value')");
+my $locker = $n2->background_psql('postgres');
+$locker->query_safe("BEGIN; LOCK TABLE memshard.map_catalog IN ACCESS EXCLUSIVE MODE");
+$started = time;
+($ret, $out, $err) = $n1->psql('postgres', qq{\\set VERBOSITY verbose
+SET pg_memshard.remote_timeout = '1s';
+SELECT memshard.get('m', '$key_on_n2');
+SELECT memshard.get('m', '$key_on_n3');}, on_error_stop => 0);
+like($err, qr/ERROR:  08006: node "n2" did not answer within 1000 ms/,
+	'a node that does not answer in time: 08006 naming it');
+is($out, 'value', 'the other nodes keep answering');
+$elapsed = time - $started;
+cmp_ok($elapsed, '>=', 0.9, 'after remote_timeout');
+cmp_ok($elapsed, '<', 4, 'not much later');
+$locker->query_safe("ROLLBACK");
+$locker->quit;
+
 # connections are cached per session, and dropped when the server changes
 my $session = $n1->background_psql('postgres');
 my $connections_to_n2 =

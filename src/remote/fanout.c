@@ -17,8 +17,9 @@
  * the answer must come within pg_memshard.remote_timeout of sending.  A
  * call that misses its deadline, or whose connection breaks, fails with a
  * class-08 error naming the node and its connection is closed; the other
- * calls carry on.  The remote session's statement_timeout equals
- * pg_memshard.remote_timeout, so work we stopped waiting for ends there too.
+ * calls carry on.  The remote session's statement_timeout is a little more
+ * than pg_memshard.remote_timeout, so work we stopped waiting for ends
+ * there too.
  * An ERROR raised by the node comes back with the node's SQLSTATE and its
  * message prefixed by the node's name; the connection stays usable.
  *
@@ -30,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
 #include <poll.h>
 
 #include "miscadmin.h"
@@ -253,13 +255,17 @@ session_ready(CallState *st)
 	if (entry->timeout_sent != memshard_remote_timeout_ms)
 	{
 		/*
-		 * The remote statement_timeout ends work we no longer wait for;
-		 * search_path guards our schema-qualified calls.
+		 * The remote statement_timeout ends work we no longer wait for.  It
+		 * is a little longer than ours, so that a slow node is reported as
+		 * such (08006) rather than by its own timeout; search_path guards
+		 * our schema-qualified calls.
 		 */
+		int64		remote_ms = (int64) memshard_remote_timeout_ms +
+			Max(memshard_remote_timeout_ms / 10, 100);
 		char	   *sql = psprintf("%sSET statement_timeout = %d",
 								   entry->timeout_sent == -1
 								   ? "SET search_path = pg_catalog; " : "",
-								   memshard_remote_timeout_ms);
+								   (int) Min(remote_ms, INT_MAX));
 
 		st->phase = PHASE_SETUP;
 		send_statement(st, SEND_SIMPLE, sql);
