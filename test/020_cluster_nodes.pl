@@ -97,6 +97,15 @@ $n1->safe_psql('postgres', sprintf(
 ($ret, $out, $err) = $n1->psql('postgres', "SELECT memshard.add_node('plain')");
 like($err, qr/node "plain" does not run pg_memshard/, 'node without the extension is refused');
 
+# a database of another encoding
+$n3->safe_psql('postgres', "CREATE DATABASE latin TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'");
+$n3->safe_psql('latin', 'CREATE EXTENSION pg_memshard');
+$n1->safe_psql('postgres', sprintf(
+	"CREATE SERVER latin FOREIGN DATA WRAPPER memshard OPTIONS (host '%s', port '%d', dbname 'latin'); CREATE USER MAPPING FOR CURRENT_USER SERVER latin",
+	$n3->host, $n3->port));
+($ret, $out, $err) = $n1->psql('postgres', "SELECT memshard.add_node('latin')");
+like($err, qr/node "latin" uses encoding LATIN1, this node uses \w+/, 'a node of another encoding is refused');
+
 # --- remove_node reaches everyone; then add it back from another node ---
 $n2->safe_psql('postgres', "SELECT memshard.remove_node('n3')");
 is($n1->safe_psql('postgres', "SELECT string_agg(server, ',' ORDER BY id) FROM memshard.nodes"),

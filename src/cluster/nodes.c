@@ -33,10 +33,12 @@ typedef struct NodeIdentity
 	char	   *extension_version;
 	int64		system_identifier;
 	char	   *database;
+	char	   *encoding;		/* keys hash as bytes: one encoding for all */
 } NodeIdentity;
 
 static const char *identity_query =
-"SELECT memshard.version(), e.extversion, i.system_identifier, i.database "
+"SELECT memshard.version(), e.extversion, i.system_identifier, i.database, "
+"pg_catalog.current_setting('server_encoding') "
 "FROM memshard.peer_identity() i, pg_catalog.pg_extension e "
 "WHERE e.extname = 'pg_memshard'";
 
@@ -75,6 +77,13 @@ cluster_add_node(const char *servername)
 						remote.library_version, local.extension_version,
 						local.library_version),
 				 errhint("Install the same version of pg_memshard on every node.")));
+
+	if (strcmp(remote.encoding, local.encoding) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("node \"%s\" uses encoding %s, this node uses %s",
+						servername, remote.encoding, local.encoding),
+				 errdetail("Keys are hashed as bytes, so every node must use the same database encoding.")));
 
 	foreach(lc, cluster_nodes())
 	{
@@ -170,7 +179,7 @@ remote_identity(ForeignServer *server, NodeIdentity *identity)
 		remote_throw(&call);
 
 	result = call.result;
-	if (result->ntuples != 1 || result->nfields != 4)
+	if (result->ntuples != 1 || result->nfields != 5)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("node \"%s\" does not run pg_memshard", server->servername)));
@@ -180,6 +189,7 @@ remote_identity(ForeignServer *server, NodeIdentity *identity)
 		DatumGetInt64(DirectFunctionCall1(int8in,
 										  CStringGetDatum(result->values[2])));
 	identity->database = result->values[3];
+	identity->encoding = result->values[4];
 }
 
 /* the same query, here */
@@ -199,6 +209,7 @@ local_identity(NodeIdentity *identity)
 	identity->library_version = MemoryContextStrdup(caller, SPI_getvalue(tuple, desc, 1));
 	identity->extension_version = MemoryContextStrdup(caller, SPI_getvalue(tuple, desc, 2));
 	identity->database = MemoryContextStrdup(caller, SPI_getvalue(tuple, desc, 4));
+	identity->encoding = MemoryContextStrdup(caller, SPI_getvalue(tuple, desc, 5));
 	identity->system_identifier = cluster_system_identifier();
 	cluster_sql_end(&state);
 }
