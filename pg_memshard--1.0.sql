@@ -373,6 +373,11 @@ RETURNS integer
 AS 'MODULE_PATHNAME', 'memshard_disconnect'
 LANGUAGE C VOLATILE;
 
+CREATE FUNCTION connections(OUT server name, OUT valid boolean)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_connections'
+LANGUAGE C VOLATILE;
+
 CREATE FUNCTION nodes(OUT id integer, OUT server name, OUT host text,
                       OUT port integer, OUT dbname name, OUT is_local boolean,
                       OUT state text, OUT last_error text,

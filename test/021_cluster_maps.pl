@@ -349,12 +349,16 @@ my $first = $n2->safe_psql('postgres', $connections_to_n2);
 $session->query_safe("SELECT memshard.get('m', '$key_on_n2') FROM generate_series(1, 5)");
 $session->query_safe("SELECT memshard.mget('m', ARRAY['$key_on_n2'])");
 is($n2->safe_psql('postgres', $connections_to_n2), $first, 'one connection, reused across calls and statements');
+is($session->query_safe("SELECT string_agg(server || ':' || valid, ',') FROM memshard.connections()"),
+	'n2:true', 'memshard.connections() shows it');
 $n1->safe_psql('postgres', "ALTER SERVER n2 OPTIONS (ADD application_name 'pg_memshard')");
 $session->query_safe("SELECT memshard.get('m', '$key_on_n2')");
 $n2->poll_query_until('postgres',
 	"SELECT count(*) = 1 AND string_agg(pid::text, ',') <> '$first' FROM pg_stat_activity WHERE application_name = 'pg_memshard'")
   or die "the connection was not replaced";
 pass('ALTER SERVER replaced the connection');
+is($session->query_safe("SELECT memshard.disconnect(); SELECT count(*) FROM memshard.connections()"),
+	"1\n0", 'memshard.disconnect() closes it');
 $session->quit;
 
 # remove_node is refused while the node holds shards

@@ -39,6 +39,7 @@ PG_FUNCTION_INFO_V1(memshard_peer_identity);
 PG_FUNCTION_INFO_V1(memshard_peer_metadata_apply);
 PG_FUNCTION_INFO_V1(memshard_recover_metadata);
 PG_FUNCTION_INFO_V1(memshard_disconnect);
+PG_FUNCTION_INFO_V1(memshard_connections);
 PG_FUNCTION_INFO_V1(memshard_shard_for);
 PG_FUNCTION_INFO_V1(memshard_node_for);
 PG_FUNCTION_INFO_V1(memshard_cluster_stats);
@@ -200,6 +201,27 @@ Datum
 memshard_disconnect(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT32(remote_disconnect_all());
+}
+
+/* connections(): this session's open connections to nodes */
+Datum
+memshard_connections(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, remote_connections())
+	{
+		RemoteConnectionInfo *info = lfirst(lc);
+		Datum		values[2];
+		bool		nulls[2] = {0};
+
+		values[0] = NameGetDatum(&info->server);
+		values[1] = BoolGetDatum(info->valid);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /* a server option's value, or NULL */

@@ -260,6 +260,31 @@ remote_disconnect_all(void)
 	return closed;
 }
 
+/* the open connections, as a list of palloc'd RemoteConnectionInfo */
+List *
+remote_connections(void)
+{
+	HASH_SEQ_STATUS scan;
+	ConnEntry  *entry;
+	List	   *result = NIL;
+
+	if (conn_cache == NULL)
+		return NIL;
+	hash_seq_init(&scan, conn_cache);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+	{
+		RemoteConnectionInfo *info;
+
+		if (entry->conn == NULL)
+			continue;
+		info = palloc(sizeof(RemoteConnectionInfo));
+		info->server = entry->servername;
+		info->valid = !entry->invalidated;
+		result = lappend(result, info);
+	}
+	return result;
+}
+
 /*
  * A server or user mapping changed (or a cache reset, hashvalue 0): close
  * the connections made with the old options, or mark them to be closed

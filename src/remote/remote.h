@@ -94,6 +94,15 @@ extern bool remote_is_pinned(Oid serverid);
 /* close every cached connection not in use (memshard.disconnect) */
 extern int	remote_disconnect_all(void);
 
+/* this session's open connections (memshard.connections) */
+typedef struct RemoteConnectionInfo
+{
+	NameData	server;
+	bool		valid;			/* false: options changed, to be remade */
+} RemoteConnectionInfo;
+
+extern List *remote_connections(void);
+
 /* the FDW validator's work (remote_options.c) */
 extern void remote_validate_options(List *options, Oid catalog);
 
