@@ -154,6 +154,9 @@ is($n2->safe_psql('postgres', "SELECT items FROM memshard.map_stats WHERE map = 
 	'1100', 'keys from p sit on node 2');
 is($n2->safe_psql('postgres', "SELECT memshard.get('r', 'h7'), memshard.get('r', 'z25')"),
 	'h7|z25', 'range keys read back');
+is($n1->safe_psql('postgres', "SELECT memshard.flush('r')"), '2600', 'flush removes the items of every node');
+is(join(',', map { $_->safe_psql('postgres', "SELECT items FROM memshard.map_stats WHERE map = 'r'") } @nodes),
+	'0,0,0', 'none is left anywhere');
 
 # --- replicas = 2, one node stopped ---
 $n1->safe_psql('postgres',
