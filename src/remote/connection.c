@@ -96,6 +96,30 @@ conn_entry_for(Oid serverid)
 }
 
 /*
+ * The pinned entry of a server, or NULL.  No catalog access: this serves
+ * the end of a transaction (commit and abort callbacks), where the session
+ * must already exist.
+ */
+ConnEntry *
+conn_pinned_entry(Oid serverid)
+{
+	HASH_SEQ_STATUS scan;
+	ConnEntry  *entry;
+	ConnEntry  *found = NULL;
+
+	if (conn_cache == NULL)
+		return NULL;
+	hash_seq_init(&scan, conn_cache);
+	while ((entry = hash_seq_search(&scan)) != NULL)
+	{
+		if (entry->serverid == serverid && entry->pinned &&
+			entry->conn != NULL)
+			found = entry;
+	}
+	return found;
+}
+
+/*
  * Start connecting (PQconnectStartParams); fanout.c finishes the work with
  * PQconnectPoll.  Returns NULL when under way, or the reason it could not
  * even start (the node is then unreachable, not misconfigured).  Raises an
@@ -223,20 +247,7 @@ remote_unpin(Oid serverid)
 bool
 remote_is_pinned(Oid serverid)
 {
-	HASH_SEQ_STATUS scan;
-	ConnEntry  *entry;
-	bool		pinned = false;
-
-	if (conn_cache == NULL)
-		return false;
-	hash_seq_init(&scan, conn_cache);
-	while ((entry = hash_seq_search(&scan)) != NULL)
-	{
-		if (entry->serverid == serverid && entry->pinned &&
-			entry->conn != NULL)
-			pinned = true;
-	}
-	return pinned;
+	return conn_pinned_entry(serverid) != NULL;
 }
 
 /* close every idle connection; returns how many were closed */

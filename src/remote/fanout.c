@@ -34,6 +34,7 @@
 #include <limits.h>
 #include <poll.h>
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -173,22 +174,33 @@ static void
 call_begin(CallState *st)
 {
 	RemoteCall *call = st->call;
-	ConnEntry  *entry = conn_entry_for(call->serverid);
+	ConnEntry  *entry;
+
+	/* a pinned session is looked up without the catalogs (end of xact) */
+	if (call->session == REMOTE_PINNED)
+	{
+		entry = conn_pinned_entry(call->serverid);
+		if (entry == NULL)
+		{
+			RemoteError *error = palloc0(sizeof(RemoteError));
+
+			/* name the node, where the catalogs may be read */
+			error->sqlstate = ERRCODE_CONNECTION_FAILURE;
+			error->message = IsTransactionState()
+				? psprintf("lost connection to node \"%s\" during a metadata change",
+						   GetForeignServer(call->serverid)->servername)
+				: pstrdup("lost connection to a node during a metadata change");
+			call->error = error;
+			return;
+		}
+	}
+	else
+		entry = conn_entry_for(call->serverid);
 
 	if (entry->in_use)
 		elog(ERROR, "two calls to node \"%s\" in one batch",
 			 NameStr(entry->servername));
 	st->entry = entry;
-
-	if (call->session == REMOTE_PINNED &&
-		(!entry->pinned || entry->conn == NULL))
-	{
-		call_unreachable(st, ERRCODE_CONNECTION_FAILURE,
-						 psprintf("lost connection to node \"%s\" during a metadata change",
-								  NameStr(entry->servername)),
-						 NULL);
-		return;
-	}
 
 	entry->in_use = true;
 	if (entry->conn != NULL && !entry->pinned &&

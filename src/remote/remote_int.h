@@ -44,6 +44,7 @@ typedef struct ConnEntry
 
 /* connection.c */
 extern ConnEntry *conn_entry_for(Oid serverid);
+extern ConnEntry *conn_pinned_entry(Oid serverid);
 extern char *conn_start(ConnEntry *entry);
 extern void conn_check_password_used(ConnEntry *entry);
 extern void conn_drop(ConnEntry *entry);
