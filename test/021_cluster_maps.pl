@@ -127,6 +127,20 @@ like($err, qr/ERROR:  22P02: n2: value of key "\Q$key_on_n2\E" in map "m" is not
 	"a node's error comes back with its SQLSTATE, prefixed by the node's name");
 $n1->safe_psql('postgres', "SELECT memshard.set('m', '$key_on_n2', 'value'), memshard.set('m', '$key_on_n3', 'value')");
 
+# a role that is not a superuser: its own mapping, with a password
+$n1->safe_psql('postgres', "CREATE ROLE bob; CREATE USER MAPPING FOR bob SERVER n2");
+my $key_on_n1 = $n1->safe_psql('postgres',
+	"SELECT 'key' || i FROM generate_series(1, 100) i WHERE memshard.node_for('m', 'key' || i) = 'n1' LIMIT 1");
+($ret, $out, $err) = $n1->psql('postgres', qq{SET ROLE bob;
+SELECT memshard.get('m', '$key_on_n1');
+SELECT memshard.get('m', '$key_on_n2');}, on_error_stop => 0);
+is($out, 'value' . $key_on_n1 =~ s/key//r, 'a non-superuser reads keys of this node');
+like($err, qr/ERROR:  password is required\nDETAIL:  Non-superusers must provide a password in the user mapping/,
+	'but cannot connect to a node without a password in its user mapping');
+like( $n1->safe_psql('postgres', "SET ROLE bob; SELECT node || ':' || coalesce(error, 'ok') FROM memshard.cluster_stats ORDER BY node"),
+	qr/^n1:ok\nn2:password is required\nn3:user mapping not found for "n3"$/,
+	"cluster_stats shows each node's own error");
+
 # the password is not in the nodes view, nor in the nodes' activity
 unlike($n1->safe_psql('postgres', "SELECT * FROM memshard.nodes"), qr/sekrit/,
 	'no password in memshard.nodes');

@@ -376,7 +376,7 @@ cluster_metadata_digest(void)
  * Finish the metadata changes this node coordinated and left prepared on
  * other nodes: commit those whose local record committed, roll back the
  * others, skip those whose local transaction is still running.  Nodes that
- * cannot be reached are skipped, unless all_nodes: a change, which needs
+ * cannot be reached are skipped (other errors are raised), unless all_nodes: a change, which needs
  * every node, fails at once rather than after a second timeout.  Returns
  * how many were finished.  Takes the metadata lock, as a change does.
  */
@@ -427,7 +427,8 @@ cluster_recover(bool all_nodes)
 		List	   *prepared = NIL;
 		int			row;
 
-		if (result == NULL && all_nodes)
+		if (result == NULL &&
+			(all_nodes || !remote_error_is_unreachable(calls[i].error)))
 			remote_throw(&calls[i]);
 		if (result == NULL)
 			continue;			/* unreachable: next time */

@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/htup_details.h"
 #include "catalog/pg_user_mapping.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
@@ -32,7 +33,8 @@
 static HTAB *conn_cache = NULL;
 
 static void conn_cache_init(void);
-static void check_conn_params(const char **keywords, const char **values);
+static bool user_mapping_exists(Oid userid, Oid serverid);
+static bool has_password(const char **keywords, const char **values);
 static void conn_inval_callback(Datum arg, int cacheid, uint32 hashvalue);
 static void conn_xact_callback(XactEvent event, void *arg);
 
@@ -54,16 +56,27 @@ conn_cache_init(void)
 }
 
 /*
- * The cache entry for the current user's mapping to a server.  Raises an
- * ERROR when there is no user mapping.  The entry may hold no connection.
+ * The cache entry for the current user's mapping to a server (which may
+ * hold no connection), or NULL with *error set when there is no user
+ * mapping.
  */
 ConnEntry *
-conn_entry_for(Oid serverid)
+conn_entry_for(Oid serverid, RemoteError **error)
 {
 	ForeignServer *server = GetForeignServer(serverid);
-	UserMapping *user = GetUserMapping(GetUserId(), serverid);
+	UserMapping *user;
 	ConnEntry  *entry;
 	bool		found;
+
+	if (!user_mapping_exists(GetUserId(), serverid))
+	{
+		*error = remote_error(ERRCODE_UNDEFINED_OBJECT,
+							  psprintf("user mapping not found for \"%s\"",
+									   server->servername),
+							  NULL, "Create a user mapping for this role (or PUBLIC) on the node's server.");
+		return NULL;
+	}
+	user = GetUserMapping(GetUserId(), serverid);
 
 	if (conn_cache == NULL)
 		conn_cache_init();
@@ -95,6 +108,24 @@ conn_entry_for(Oid serverid)
 	return entry;
 }
 
+/* a user mapping of the role, or a PUBLIC one, as GetUserMapping looks */
+static bool
+user_mapping_exists(Oid userid, Oid serverid)
+{
+	HeapTuple	tuple;
+
+	tuple = SearchSysCache2(USERMAPPINGUSERSERVER, ObjectIdGetDatum(userid),
+							ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tuple))
+		tuple = SearchSysCache2(USERMAPPINGUSERSERVER,
+								ObjectIdGetDatum(InvalidOid),
+								ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	ReleaseSysCache(tuple);
+	return true;
+}
+
 /*
  * The pinned entry of a server, or NULL.  No catalog access: this serves
  * the end of a transaction (commit and abort callbacks), where the session
@@ -121,11 +152,11 @@ conn_pinned_entry(Oid serverid)
 
 /*
  * Start connecting (PQconnectStartParams); fanout.c finishes the work with
- * PQconnectPoll.  Returns NULL when under way, or the reason it could not
- * even start (the node is then unreachable, not misconfigured).  Raises an
- * ERROR when a non-superuser's mapping has no password.
+ * PQconnectPoll.  Returns NULL when under way, else why not: a
+ * non-superuser's mapping without a password (2F003), or a node that
+ * cannot be reached (08001).
  */
-char *
+RemoteError *
 conn_start(ConnEntry *entry)
 {
 	ForeignServer *server = GetForeignServer(entry->serverid);
@@ -137,11 +168,19 @@ conn_start(ConnEntry *entry)
 	Assert(entry->conn == NULL);
 
 	remote_connection_params(server, user, &keywords, &values);
-	check_conn_params(keywords, values);
+	if (!superuser() && !has_password(keywords, values))
+		return remote_error(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
+							"password is required",
+							"Non-superusers must provide a password in the user mapping.",
+							NULL);
 
 	/* a PGconn is a long-lived file descriptor: obey fd.c's limit */
 	if (!AcquireExternalFD())
-		return pstrdup("There are too many open files on the local server.");
+		return remote_error(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+							psprintf("could not connect to node \"%s\"",
+									 server->servername),
+							"There are too many open files on the local server.",
+							"Raise the server's max_files_per_process and/or \"ulimit -n\" limits.");
 
 	conn = PQconnectStartParams(keywords, values, false);
 	if (conn == NULL)
@@ -157,7 +196,10 @@ conn_start(ConnEntry *entry)
 
 		PQfinish(conn);
 		ReleaseExternalFD();
-		return reason;
+		return remote_error(ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+							psprintf("could not connect to node \"%s\"",
+									 server->servername),
+							reason, NULL);
 	}
 
 	entry->conn = conn;
@@ -171,41 +213,33 @@ conn_start(ConnEntry *entry)
 }
 
 /*
- * As postgres_fdw: a non-superuser must give a password, so that nobody
- * borrows the server's own identity (.pgpass, trust, peer).
+ * As postgres_fdw's check_conn_params: a non-superuser must give a
+ * password, so that nobody borrows the server's own identity (.pgpass,
+ * trust, peer).
  */
-static void
-check_conn_params(const char **keywords, const char **values)
+static bool
+has_password(const char **keywords, const char **values)
 {
 	int			i;
-
-	if (superuser())
-		return;
 
 	for (i = 0; keywords[i] != NULL; i++)
 	{
 		if (strcmp(keywords[i], "password") == 0 && values[i][0] != '\0')
-			return;
+			return true;
 	}
-
-	ereport(ERROR,
-			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-			 errmsg("password is required"),
-			 errdetail("Non-superusers must provide a password in the user mapping.")));
+	return false;
 }
 
-/* after the connection is made: did the server really ask for it? */
-void
+/* connected: did the server really ask for the password?  NULL if so */
+RemoteError *
 conn_check_password_used(ConnEntry *entry)
 {
 	if (superuser() || PQconnectionUsedPassword(entry->conn))
-		return;
-
-	ereport(ERROR,
-			(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-			 errmsg("password is required"),
-			 errdetail("Non-superuser cannot connect if the server does not request a password."),
-			 errhint("Target server's authentication method must be changed.")));
+		return NULL;
+	return remote_error(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
+						"password is required",
+						"Non-superuser cannot connect if the server does not request a password.",
+						"Target server's authentication method must be changed.");
 }
 
 void

@@ -87,6 +87,7 @@ static void call_succeeded(CallState *st, PGresult *res);
 static void call_failed_remotely(CallState *st, PGresult *res);
 static void call_unreachable(CallState *st, int sqlstate, const char *message,
 							 const char *detail);
+static void call_failed(CallState *st, RemoteError *error, bool unreachable);
 static void call_abandon(CallState *st);
 static RemoteResult *copy_result(PGresult *res);
 static char *copy_field(PGresult *res, int field);
@@ -182,20 +183,27 @@ call_begin(CallState *st)
 		entry = conn_pinned_entry(call->serverid);
 		if (entry == NULL)
 		{
-			RemoteError *error = palloc0(sizeof(RemoteError));
-
 			/* name the node, where the catalogs may be read */
-			error->sqlstate = ERRCODE_CONNECTION_FAILURE;
-			error->message = IsTransactionState()
-				? psprintf("lost connection to node \"%s\" during a metadata change",
-						   GetForeignServer(call->serverid)->servername)
-				: pstrdup("lost connection to a node during a metadata change");
-			call->error = error;
+			call->error = remote_error(ERRCODE_CONNECTION_FAILURE,
+									   IsTransactionState()
+									   ? psprintf("lost connection to node \"%s\" during a metadata change",
+												  GetForeignServer(call->serverid)->servername)
+									   : "lost connection to a node during a metadata change",
+									   NULL, NULL);
 			return;
 		}
 	}
 	else
-		entry = conn_entry_for(call->serverid);
+	{
+		RemoteError *error = NULL;
+
+		entry = conn_entry_for(call->serverid, &error);
+		if (entry == NULL)
+		{
+			call->error = error;
+			return;
+		}
+	}
 
 	if (entry->in_use)
 		elog(ERROR, "two calls to node \"%s\" in one batch",
@@ -220,16 +228,13 @@ call_begin(CallState *st)
 static void
 call_connect(CallState *st)
 {
-	char	   *reason = conn_start(st->entry);
+	RemoteError *error = conn_start(st->entry);
 
 	st->fresh = true;
 	st->phase = PHASE_CONNECTING;
-	if (reason != NULL)
+	if (error != NULL)
 	{
-		call_unreachable(st, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
-						 psprintf("could not connect to node \"%s\"",
-								  NameStr(st->entry->servername)),
-						 reason);
+		call_failed(st, error, remote_error_is_unreachable(error));
 		return;
 	}
 	/* libpq's documented first step: wait until the socket is writable */
@@ -526,6 +531,7 @@ static void
 advance_connect(CallState *st)
 {
 	ConnEntry  *entry = st->entry;
+	RemoteError *error;
 
 	st->poll = PQconnectPoll(entry->conn);
 	if (st->poll == PGRES_POLLING_FAILED)
@@ -549,7 +555,12 @@ advance_connect(CallState *st)
 						 pchomp(PQerrorMessage(entry->conn)));
 		return;
 	}
-	conn_check_password_used(entry);
+	error = conn_check_password_used(entry);
+	if (error != NULL)
+	{
+		call_failed(st, error, false);
+		return;
+	}
 	session_ready(st);
 }
 
@@ -645,19 +656,39 @@ static void
 call_unreachable(CallState *st, int sqlstate, const char *message,
 				 const char *detail)
 {
+	call_failed(st, remote_error(sqlstate, message, detail, NULL), true);
+}
+
+/*
+ * The call failed before the node could answer it: close the connection,
+ * and remember the node as unreachable if it is.
+ */
+static void
+call_failed(CallState *st, RemoteError *error, bool unreachable)
+{
+	st->call->error = error;
+	PQclear(st->result);
+	st->result = NULL;
+	st->phase = PHASE_DONE;
+	conn_drop(st->entry);
+	if (unreachable)
+		remote_health_record(st->call->serverid, false,
+							 error->detail
+							 ? psprintf("%s: %s", error->message, error->detail)
+							 : error->message);
+}
+
+RemoteError *
+remote_error(int sqlstate, const char *message, const char *detail,
+			 const char *hint)
+{
 	RemoteError *error = palloc0(sizeof(RemoteError));
 
 	error->sqlstate = sqlstate;
 	error->message = pstrdup(message);
 	error->detail = detail ? pstrdup(detail) : NULL;
-	st->call->error = error;
-
-	PQclear(st->result);
-	st->result = NULL;
-	st->phase = PHASE_DONE;
-	conn_drop(st->entry);
-	remote_health_record(st->call->serverid, false,
-						 detail ? psprintf("%s: %s", message, detail) : message);
+	error->hint = hint ? pstrdup(hint) : NULL;
+	return error;
 }
 
 /* leaving early (ERROR, interrupt): an unfinished call's session is lost */

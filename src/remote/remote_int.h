@@ -43,10 +43,14 @@ typedef struct ConnEntry
 } ConnEntry;
 
 /* connection.c */
-extern ConnEntry *conn_entry_for(Oid serverid);
+extern ConnEntry *conn_entry_for(Oid serverid, RemoteError **error);
 extern ConnEntry *conn_pinned_entry(Oid serverid);
-extern char *conn_start(ConnEntry *entry);
-extern void conn_check_password_used(ConnEntry *entry);
+extern RemoteError *conn_start(ConnEntry *entry);
+extern RemoteError *conn_check_password_used(ConnEntry *entry);
+
+/* fanout.c */
+extern RemoteError *remote_error(int sqlstate, const char *message,
+								 const char *detail, const char *hint);
 extern void conn_drop(ConnEntry *entry);
 
 /* remote_options.c */
