@@ -47,50 +47,11 @@ PG_FUNCTION_INFO_V1(memshard_flush);
 #define ARG_MAP		0
 #define ARG_KEY		1
 
-/* one text array argument, taken apart */
-typedef struct TextArrayArg
-{
-	int			count;
-	Datum	   *elems;			/* the text Datums */
-	char	  **data;			/* their bytes */
-	int		   *lens;
-} TextArrayArg;
-
-static MapInfo *map_arg(FunctionCallInfo fcinfo);
-static void key_arg(FunctionCallInfo fcinfo, char **key, int *keylen);
 static int64 ttl_arg(FunctionCallInfo fcinfo, int argno, MapInfo *map);
-static void text_array_arg(FunctionCallInfo fcinfo, int argno,
-						   const char *what, TextArrayArg *arg);
-static void check_key_size(int keylen);
-static void check_item_size(int keylen, int vallen);
 static void check_value_encoding(const char *value, int vallen,
 								 const char *key, int keylen, MapInfo *map);
 static Datum store_item(FunctionCallInfo fcinfo, StoreSetMode mode);
 static Datum fetch_value(FunctionCallInfo fcinfo, bool as_text);
-
-/* the map named by the first argument (ERROR 42704 if unknown) */
-static MapInfo *
-map_arg(FunctionCallInfo fcinfo)
-{
-	text	   *name;
-
-	api_require_arg(fcinfo, ARG_MAP, "map name");
-	name = PG_GETARG_TEXT_PP(ARG_MAP);
-	return router_lookup_map(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
-}
-
-/* the key, the second argument */
-static void
-key_arg(FunctionCallInfo fcinfo, char **key, int *keylen)
-{
-	text	   *keytext;
-
-	api_require_arg(fcinfo, ARG_KEY, "key");
-	keytext = PG_GETARG_TEXT_PP(ARG_KEY);
-	*key = VARDATA_ANY(keytext);
-	*keylen = VARSIZE_ANY_EXHDR(keytext);
-	check_key_size(*keylen);
-}
 
 /* a ttl argument in milliseconds: NULL is the map's default */
 static int64
@@ -99,61 +60,6 @@ ttl_arg(FunctionCallInfo fcinfo, int argno, MapInfo *map)
 	if (PG_ARGISNULL(argno))
 		return map->default_ttl_ms;
 	return ttl_interval_to_ms(PG_GETARG_INTERVAL_P(argno));
-}
-
-/* a one-dimensional text[] argument without NULLs */
-static void
-text_array_arg(FunctionCallInfo fcinfo, int argno, const char *what,
-			   TextArrayArg *arg)
-{
-	ArrayType  *array;
-	bool	   *nulls;
-	int			i;
-
-	api_require_arg(fcinfo, argno, what);
-	array = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", what)));
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
-					  &arg->elems, &nulls, &arg->count);
-	arg->data = palloc(sizeof(char *) * Max(arg->count, 1));
-	arg->lens = palloc(sizeof(int) * Max(arg->count, 1));
-	for (i = 0; i < arg->count; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain nulls", what),
-					 errdetail("Element %d is null.", i + 1)));
-		arg->data[i] = VARDATA_ANY(arg->elems[i]);
-		arg->lens[i] = VARSIZE_ANY_EXHDR(arg->elems[i]);
-	}
-}
-
-static void
-check_key_size(int keylen)
-{
-	if (keylen > MEMSHARD_MAX_KEY_SIZE)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("key is too long"),
-				 errdetail("The key is %d bytes; the limit is %d bytes.",
-						   keylen, MEMSHARD_MAX_KEY_SIZE)));
-}
-
-static void
-check_item_size(int keylen, int vallen)
-{
-	int64		size = (int64) keylen + vallen;
-
-	if (size > store_max_item_size())
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("item is too large"),
-				 errdetail("Key and value are " INT64_FORMAT " bytes; pg_memshard.max_item_size is %d bytes.",
-						   size, store_max_item_size())));
 }
 
 /* ERROR 22021 unless the value is valid text in the database encoding */
@@ -181,11 +87,11 @@ store_item(FunctionCallInfo fcinfo, StoreSetMode mode)
 	int64		ttl_ms;
 
 	store_require_ready();
-	key_arg(fcinfo, &key, &keylen);
+	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
 	api_require_arg(fcinfo, 2, "value");
 	value = PG_GETARG_VARLENA_PP(2);
-	check_item_size(keylen, VARSIZE_ANY_EXHDR(value));
-	map = map_arg(fcinfo);
+	api_check_item_size(keylen, VARSIZE_ANY_EXHDR(value));
+	map = api_map_arg(fcinfo, ARG_MAP);
 	ttl_ms = ttl_arg(fcinfo, 3, map);
 
 	PG_RETURN_BOOL(router_set(map, key, keylen, VARDATA_ANY(value),
@@ -224,8 +130,8 @@ fetch_value(FunctionCallInfo fcinfo, bool as_text)
 	int			vallen;
 
 	store_require_ready();
-	key_arg(fcinfo, &key, &keylen);
-	map = map_arg(fcinfo);
+	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
+	map = api_map_arg(fcinfo, ARG_MAP);
 	buf = router_get(map, key, keylen, VARHDRSZ, &vallen);
 	if (buf == NULL)
 		PG_RETURN_NULL();
@@ -252,17 +158,15 @@ Datum
 memshard_mget(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TextArrayArg keys;
+	VarlenaArrayArg keys;
 	MapInfo    *map;
 	char	  **values;
 	int		   *vallens;
 	int			i;
 
 	store_require_ready();
-	text_array_arg(fcinfo, 1, "keys", &keys);
-	for (i = 0; i < keys.count; i++)
-		check_key_size(keys.lens[i]);
-	map = map_arg(fcinfo);
+	api_key_array_arg(fcinfo, 1, &keys);
+	map = api_map_arg(fcinfo, ARG_MAP);
 
 	InitMaterializedSRF(fcinfo, 0);
 	values = palloc(sizeof(char *) * Max(keys.count, 1));
@@ -293,27 +197,14 @@ memshard_mget(PG_FUNCTION_ARGS)
 Datum
 memshard_mset(PG_FUNCTION_ARGS)
 {
-	TextArrayArg keys;
-	TextArrayArg values;
+	VarlenaArrayArg keys;
+	VarlenaArrayArg values;
 	MapInfo    *map;
 	int64		ttl_ms;
-	int			i;
 
 	store_require_ready();
-	text_array_arg(fcinfo, 1, "keys", &keys);
-	text_array_arg(fcinfo, 2, "values", &values);
-	if (keys.count != values.count)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("keys and values must have the same number of elements"),
-				 errdetail("There are %d keys and %d values.",
-						   keys.count, values.count)));
-	for (i = 0; i < keys.count; i++)
-	{
-		check_key_size(keys.lens[i]);
-		check_item_size(keys.lens[i], values.lens[i]);
-	}
-	map = map_arg(fcinfo);
+	api_key_value_arrays(fcinfo, 1, 2, TEXTOID, &keys, &values);
+	map = api_map_arg(fcinfo, ARG_MAP);
 	ttl_ms = ttl_arg(fcinfo, 3, map);
 
 	PG_RETURN_INT32(router_mset(map, keys.count, keys.data, keys.lens,
@@ -328,8 +219,8 @@ memshard_delete(PG_FUNCTION_ARGS)
 	MapInfo    *map;
 
 	store_require_ready();
-	key_arg(fcinfo, &key, &keylen);
-	map = map_arg(fcinfo);
+	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
+	map = api_map_arg(fcinfo, ARG_MAP);
 	PG_RETURN_BOOL(router_delete(map, key, keylen));
 }
 
@@ -343,9 +234,9 @@ memshard_incr(PG_FUNCTION_ARGS)
 	int64		ttl_ms;
 
 	store_require_ready();
-	key_arg(fcinfo, &key, &keylen);
+	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
 	api_require_arg(fcinfo, 2, "delta");
-	map = map_arg(fcinfo);
+	map = api_map_arg(fcinfo, ARG_MAP);
 	ttl_ms = ttl_arg(fcinfo, 3, map);
 	PG_RETURN_INT64(router_incr(map, key, keylen, PG_GETARG_INT64(2), ttl_ms));
 }
@@ -360,8 +251,8 @@ memshard_touch(PG_FUNCTION_ARGS)
 	int64		ttl_ms;
 
 	store_require_ready();
-	key_arg(fcinfo, &key, &keylen);
-	map = map_arg(fcinfo);
+	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
+	map = api_map_arg(fcinfo, ARG_MAP);
 	ttl_ms = ttl_arg(fcinfo, 2, map);
 	PG_RETURN_BOOL(router_touch(map, key, keylen, ttl_ms));
 }
@@ -371,5 +262,5 @@ Datum
 memshard_flush(PG_FUNCTION_ARGS)
 {
 	store_require_ready();
-	PG_RETURN_INT64(router_flush(map_arg(fcinfo)));
+	PG_RETURN_INT64(router_flush(api_map_arg(fcinfo, ARG_MAP)));
 }
