@@ -9,6 +9,10 @@
  * EXTENSION would leave it behind.  After DROP EXTENSION pg_memshard we drop
  * the schema if nothing is left in it.
  *
+ * Items live in shared memory, not in the database: after DROP EXTENSION
+ * (the maps are gone) or DROP DATABASE we remove that database's items, so
+ * that a map created later under a reused id never sees them.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -27,7 +31,11 @@
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
+
 #include "api/ddl_hook.h"
+#include "store/store.h"
 
 #define MEMSHARD_SCHEMA "memshard"
 #define MEMSHARD_EXTENSION "pg_memshard"
@@ -35,6 +43,7 @@
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
 static bool drops_this_extension(Node *parsetree);
+static Oid	dropped_database(Node *parsetree);
 static bool schema_is_empty(Oid nspoid);
 static void drop_schema_if_empty(void);
 static void memshard_process_utility(PlannedStmt *pstmt, const char *queryString,
@@ -58,6 +67,7 @@ memshard_process_utility(PlannedStmt *pstmt, const char *queryString,
 						 DestReceiver *dest, QueryCompletion *qc)
 {
 	bool		dropping = drops_this_extension(pstmt->utilityStmt);
+	Oid			dropped_db = dropped_database(pstmt->utilityStmt);
 
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context,
@@ -67,7 +77,22 @@ memshard_process_utility(PlannedStmt *pstmt, const char *queryString,
 								params, queryEnv, dest, qc);
 
 	if (dropping)
+	{
 		drop_schema_if_empty();
+		if (store_is_ready())
+			store_flush_database(MyDatabaseId);
+	}
+	if (OidIsValid(dropped_db) && store_is_ready())
+		store_flush_database(dropped_db);
+}
+
+/* the database a DROP DATABASE names, if it exists now */
+static Oid
+dropped_database(Node *parsetree)
+{
+	if (!IsA(parsetree, DropdbStmt))
+		return InvalidOid;
+	return get_database_oid(((DropdbStmt *) parsetree)->dbname, true);
 }
 
 static bool

@@ -38,10 +38,17 @@ static int64 evict_map_items(int mapslot, int partition, int64 excess,
 							 int pass);
 static StoreItem *drop_if_expired(StorePartition *part, uint32 *link,
 								  StoreItem *item);
-static StoreResult store_locked(int partition, uint32 *bucket, int mapslot,
-								const char *key, int keylen,
-								const char *value, int vallen,
-								uint32 expire, StoreItem *old);
+
+/* what a compare-and-set writer read before: value bytes and expiry */
+typedef struct StoreExpect
+{
+	const char *value;
+	int			vallen;
+	uint32		expire;
+} StoreExpect;
+
+/* internal outcome: a compare-and-set lost a race; read and try again */
+#define STORE_RETRY ((StoreResult) -1)
 static bool parse_int64(const char *s, int len, int64 *result);
 
 uint64
@@ -338,18 +345,6 @@ head_size(int keylen, int vallen, bool has_expire)
 		item_meta_size(true, true, data_chunk_count(vallen)) + keylen;
 }
 
-/* chunk bytes an item of this key and value length will take */
-static int64
-bytes_needed(int keylen, int vallen, bool has_expire)
-{
-	int64		bytes;
-
-	bytes = store_class(slab_class_for(head_size(keylen, vallen, has_expire)))->chunk_size;
-	if (!fits_one_chunk(keylen, vallen, has_expire))
-		bytes += (int64) data_chunk_count(vallen) * data_class()->chunk_size;
-	return bytes;
-}
-
 /* fill a data chunk with a piece of a large value; publish it */
 static void
 write_data_chunk(StoreItem *data, uint32 head_ref, const char *piece, Size len)
@@ -365,12 +360,14 @@ write_data_chunk(StoreItem *data, uint32 head_ref, const char *piece, Size len)
 
 /*
  * Chunks for an item, written but for mapslot and link: one chunk, or for a
- * large item a head plus data chunks holding the value.  0 when memory
- * cannot be found, with everything taken given back.
+ * large item a head plus data chunks holding the value.  Taken while no
+ * partition lock is held, so that evictions never wait on a backend that
+ * waits on us.  0 when memory cannot be found, with everything taken given
+ * back.
  */
 static uint32
-alloc_item(int partition, const char *key, int keylen, const char *value,
-		   int vallen, uint32 expire)
+alloc_item(const char *key, int keylen, const char *value, int vallen,
+		   uint32 expire)
 {
 	bool		large = !fits_one_chunk(keylen, vallen, expire != 0);
 	Size		size = head_size(keylen, vallen, expire != 0);
@@ -380,14 +377,14 @@ alloc_item(int partition, const char *key, int keylen, const char *value,
 	uint32	   *refs;
 	uint32		i;
 
-	ref = slab_alloc(slab_class_for(size), partition, size, expire);
+	ref = slab_alloc(slab_class_for(size), size, expire);
 	if (ref == 0)
 		return 0;
 	head = item_at(ref);
 	head->keylen = keylen | (large ? KEYLEN_LARGE | KEYLEN_EXPIRE : 0) |
 		(expire != 0 ? KEYLEN_EXPIRE : 0);
 	item_set_vallen(head, vallen);
-	head->ref = REF_PINNED;
+	head->ref = REF_CLEAR;
 	if (head->keylen & KEYLEN_EXPIRE)
 		item_set_expire(head, expire);
 	if (!large)
@@ -406,7 +403,7 @@ alloc_item(int partition, const char *key, int keylen, const char *value,
 	{
 		Size		off = (Size) i * data_piece_max();
 		Size		piece = Min(data_piece_max(), (Size) vallen - off);
-		uint32		dref = slab_alloc(store_shared->nclasses - 1, partition,
+		uint32		dref = slab_alloc(store_shared->nclasses - 1,
 									  ITEM_HEADER_SIZE + piece, 0);
 
 		if (dref == 0)
@@ -422,44 +419,37 @@ alloc_item(int partition, const char *key, int keylen, const char *value,
 }
 
 /*
- * Store key/value in the held partition, replacing 'old' (an item of the
- * same key, or NULL).  On failure the cache is as it was.
+ * Publish a written item in the held partition in place of 'old' (an item
+ * of the same key, or NULL), within the map's quota.  On failure nothing
+ * changed.
  */
 static StoreResult
-store_locked(int partition, uint32 *bucket, int mapslot,
-			 const char *key, int keylen, const char *value, int vallen,
-			 uint32 expire, StoreItem *old)
+link_item(int partition, uint32 *bucket, int mapslot, uint32 ref,
+		  StoreItem *old)
 {
 	StorePartition *part = store_partition(partition);
-	int64		need = bytes_needed(keylen, vallen, expire != 0);
-	StoreItem  *item;
-	uint32		ref;
+	StoreItem  *item = item_at(ref);
+	int64		need = item_chunk_bytes(item);
+	bool		fits;
 
+	/* quota evictions in this partition must not take 'old' */
 	if (old)
 	{
 		need -= item_chunk_bytes(old);
 		old->ref = REF_PINNED;
 	}
-	if (!quota_allows(mapslot, partition, need))
-		ref = 0;
-	else
-		ref = alloc_item(partition, key, keylen, value, vallen, expire);
-	if (ref == 0)
-	{
-		if (old)
-			old->ref = REF_SET;
+	fits = quota_allows(mapslot, partition, need);
+	if (old)
+		old->ref = REF_SET;
+	if (!fits)
 		return STORE_NO_MEMORY;
-	}
 
-	item = item_at(ref);
-	item->ref = REF_CLEAR;
 	/* sweeps skip chunks whose mapslot is free: publish the item last */
 	pg_write_barrier();
 	item->mapslot = mapslot;
-
 	if (old)
 	{
-		/* sweeps may have changed the chain while we allocated */
+		/* quota evictions may have changed the chain */
 		uint32	   *link = link_to(bucket, old);
 
 		item->next = old->next;
@@ -492,19 +482,39 @@ drop_if_expired(StorePartition *part, uint32 *link, StoreItem *item)
 	return item;
 }
 
-StoreResult
-store_set(int handle, const char *key, int keylen, const char *value,
-		  int vallen, int64 ttl_ms, StoreSetMode mode)
+/* whether an item still holds the value and expiry a writer read earlier */
+static bool
+item_matches(StoreItem *item, const StoreExpect *expect)
+{
+	return !item_is_large(item) && item_vallen(item) == expect->vallen &&
+		item_expire(item) == expect->expire &&
+		memcmp(item_value(item), expect->value, expect->vallen) == 0;
+}
+
+/*
+ * The one writer: allocate and fill the new item with no lock held, then
+ * link it under the partition lock if 'mode' (and 'expect', a value the
+ * caller read before, for compare-and-set) still hold.  STORE_RETRY when
+ * 'expect' no longer holds.
+ */
+static StoreResult
+store_write(int handle, const char *key, int keylen, const char *value,
+			int vallen, uint32 expire, StoreSetMode mode,
+			const StoreExpect *expect)
 {
 	int			mapslot = HANDLE_SLOT(handle);
 	uint64		hash = item_hash(mapslot, key, keylen);
 	int			partition = hash_partition_of(hash);
 	StorePartition *part = store_partition(partition);
 	uint32	   *bucket = bucket_of(partition, hash);
-	uint32		expire = expire_tick(ttl_ms);
 	uint32	   *link = NULL;
 	StoreItem  *old;
 	StoreResult result;
+	uint32		ref;
+
+	ref = alloc_item(key, keylen, value, vallen, expire);
+	if (ref == 0)
+		return STORE_NO_MEMORY;
 
 	LWLockAcquire(part->lock, LW_EXCLUSIVE);
 	if (!handle_valid(handle))
@@ -517,12 +527,23 @@ store_set(int handle, const char *key, int keylen, const char *value,
 			result = STORE_EXISTS;
 		else if (mode == STORE_REPLACE && old == NULL)
 			result = STORE_NOT_FOUND;
+		else if (expect != NULL && old != NULL && !item_matches(old, expect))
+			result = STORE_RETRY;
 		else
-			result = store_locked(partition, bucket, mapslot, key, keylen,
-								  value, vallen, expire, old);
+			result = link_item(partition, bucket, mapslot, ref, old);
 	}
+	if (result != STORE_OK)
+		slab_free(item_at(ref));
 	LWLockRelease(part->lock);
 	return result;
+}
+
+StoreResult
+store_set(int handle, const char *key, int keylen, const char *value,
+		  int vallen, int64 ttl_ms, StoreSetMode mode)
+{
+	return store_write(handle, key, keylen, value, vallen,
+					   expire_tick(ttl_ms), mode, NULL);
 }
 
 /* copy an item's value out, gathering a large item's pieces */
@@ -624,60 +645,96 @@ store_delete(int handle, const char *key, int keylen)
 	return result;
 }
 
+/*
+ * Read an item for a later compare-and-set: its value (if it fits 'buf')
+ * and expiry.  Returns false when the key is absent or expired.
+ */
+static bool
+read_for_update(int handle, const char *key, int keylen, char *buf,
+				int bufsize, StoreExpect *seen, StoreResult *result)
+{
+	int			mapslot = HANDLE_SLOT(handle);
+	uint64		hash = item_hash(mapslot, key, keylen);
+	int			partition = hash_partition_of(hash);
+	StorePartition *part = store_partition(partition);
+	StoreItem  *item;
+	bool		found = false;
+
+	*result = STORE_OK;
+	seen->value = buf;
+	seen->vallen = -1;			/* too long for buf, or large */
+	seen->expire = 0;
+	LWLockAcquire(part->lock, LW_SHARED);
+	if (!handle_valid(handle))
+		*result = STORE_MAP_GONE;
+	else
+	{
+		item = find_item(bucket_of(partition, hash), mapslot, key, keylen, NULL);
+		if (item != NULL && !item_expired(item, now_tick()))
+		{
+			found = true;
+			seen->expire = item_expire(item);
+			if (!item_is_large(item) && item_vallen(item) <= bufsize)
+			{
+				seen->vallen = item_vallen(item);
+				memcpy(buf, item_value(item), seen->vallen);
+			}
+		}
+	}
+	LWLockRelease(part->lock);
+	return found;
+}
+
 StoreResult
 store_incr(int handle, const char *key, int keylen, int64 delta,
 		   int64 ttl_ms, int64 *result)
 {
-	int			mapslot = HANDLE_SLOT(handle);
-	uint64		hash = item_hash(mapslot, key, keylen);
-	int			partition = hash_partition_of(hash);
-	StorePartition *part = store_partition(partition);
-	uint32	   *bucket = bucket_of(partition, hash);
-	uint32		expire = expire_tick(ttl_ms);
-	uint32	   *link = NULL;
-	StoreItem  *old;
-	int64		current = 0;
-	char		buf[32];
+	char		current_text[32];
+	char		new_text[32];
+	StoreExpect seen;
 	StoreResult rc;
 
-	LWLockAcquire(part->lock, LW_EXCLUSIVE);
-	if (!handle_valid(handle))
-		rc = STORE_MAP_GONE;
-	else
+	for (;;)
 	{
-		old = find_item(bucket, mapslot, key, keylen, &link);
-		old = drop_if_expired(part, link, old);
-		if (old != NULL && (item_is_large(old) ||
-							!parse_int64(item_value(old), item_vallen(old),
-										 &current)))
-			rc = STORE_NOT_NUMBER;
-		else if (pg_add_s64_overflow(current, delta, result))
-			rc = STORE_OVERFLOW;
-		else
-		{
-			if (expire == 0 && old != NULL)
-				expire = item_expire(old);
-			snprintf(buf, sizeof(buf), INT64_FORMAT, *result);
-			rc = store_locked(partition, bucket, mapslot, key, keylen,
-							  buf, strlen(buf), expire, old);
-		}
+		int64		current = 0;
+		bool		exists;
+		uint32		expire;
+
+		exists = read_for_update(handle, key, keylen, current_text,
+								 sizeof(current_text), &seen, &rc);
+		if (rc != STORE_OK)
+			return rc;
+		if (exists && (seen.vallen < 0 ||
+					   !parse_int64(current_text, seen.vallen, &current)))
+			return STORE_NOT_NUMBER;
+		if (pg_add_s64_overflow(current, delta, result))
+			return STORE_OVERFLOW;
+		snprintf(new_text, sizeof(new_text), INT64_FORMAT, *result);
+		expire = ttl_ms > 0 ? expire_tick(ttl_ms) : seen.expire;
+
+		/* lost a race with another writer of this key: read again */
+		rc = store_write(handle, key, keylen, new_text, strlen(new_text), expire,
+						 exists ? STORE_REPLACE : STORE_ADD,
+						 exists ? &seen : NULL);
+		if (rc != STORE_RETRY && rc != STORE_EXISTS && rc != STORE_NOT_FOUND)
+			return rc;
 	}
-	LWLockRelease(part->lock);
-	return rc;
 }
 
-StoreResult
-store_touch(int handle, const char *key, int keylen, int64 ttl_ms)
+/* set the expiry of an item laid out with room for one; false otherwise */
+static StoreResult
+touch_in_place(int handle, const char *key, int keylen, uint32 expire,
+			   char **value, int *vallen)
 {
 	int			mapslot = HANDLE_SLOT(handle);
 	uint64		hash = item_hash(mapslot, key, keylen);
 	int			partition = hash_partition_of(hash);
 	StorePartition *part = store_partition(partition);
-	uint32		expire = expire_tick(ttl_ms);
 	uint32	   *link = NULL;
 	StoreItem  *item;
 	StoreResult result = STORE_NOT_FOUND;
 
+	*value = NULL;
 	LWLockAcquire(part->lock, LW_EXCLUSIVE);
 	if (!handle_valid(handle))
 		result = STORE_MAP_GONE;
@@ -693,14 +750,43 @@ store_touch(int handle, const char *key, int keylen, int64 ttl_ms)
 		}
 		else if (item != NULL)
 		{
-			/* no room for an expiry in place: store it again with one */
-			result = store_locked(partition, bucket_of(partition, hash), mapslot,
-								  key, keylen, item_value(item),
-								  item_vallen(item), expire, item);
+			/* read-only so far: an ERROR in palloc leaves nothing torn */
+			*vallen = item_vallen(item);
+			*value = palloc(*vallen + 1);
+			memcpy(*value, item_value(item), *vallen);
+			result = STORE_RETRY;
 		}
 	}
 	LWLockRelease(part->lock);
 	return result;
+}
+
+StoreResult
+store_touch(int handle, const char *key, int keylen, int64 ttl_ms)
+{
+	uint32		expire = expire_tick(ttl_ms);
+
+	for (;;)
+	{
+		char	   *value;
+		int			vallen;
+		StoreExpect seen;
+		StoreResult rc;
+
+		rc = touch_in_place(handle, key, keylen, expire, &value, &vallen);
+		if (rc != STORE_RETRY)
+			return rc;
+
+		/* no room for an expiry in place: store it again with one */
+		seen.value = value;
+		seen.vallen = vallen;
+		seen.expire = 0;
+		rc = store_write(handle, key, keylen, value, vallen, expire,
+						 STORE_REPLACE, &seen);
+		pfree(value);
+		if (rc != STORE_RETRY)
+			return rc;
+	}
 }
 
 /*

@@ -28,10 +28,18 @@
 
 #include "port/atomics.h"
 #include "storage/lwlock.h"
+#include "miscadmin.h"
 #include "storage/spin.h"
 
 #include "store/store_internal.h"
 
+/* allocation attempts when evictions met busy locks */
+#define ALLOC_ATTEMPTS 2000
+
+/* set when an eviction skipped a victim because a lock was busy */
+static bool lock_was_busy = false;
+
+static bool try_lock(LWLock *lock);
 static void note_expiry(StoreClass *cls, uint32 expire);
 static uint32 pop_free_chunk(StoreClass *cls);
 static void push_free_chunk(StoreClass *cls, StoreItem *item);
@@ -39,16 +47,16 @@ static void release_chunk(StoreClass *cls, StoreItem *item);
 static void release_data_chunks(StoreItem *head, StoreItem *keep);
 static bool take_pool_page(int class_id);
 static void carve_page(int class_id, int page);
-static uint32 evict_in_class(int class_id, int held_partition);
+static uint32 evict_in_class(int class_id);
 static bool may_evict(StoreItem *owner, uint32 tick, bool clear_ref);
-static bool reclaim_chunk(StoreItem *chunk, int held_partition, bool expired);
-static void reclaim_expired(int class_id, int held_partition);
+static bool reclaim_chunk(StoreItem *chunk, bool expired);
+static void reclaim_expired(int class_id);
 static bool should_grow(StoreClass *cls);
 static int	find_idle_page(int class_id);
 static int	choose_victim_class(int class_id);
 static int	emptiest_page(int victim);
-static bool move_page_to(int class_id, int held_partition);
-static bool empty_page(int victim_class, int page, int held_partition);
+static bool move_page_to(int class_id);
+static bool empty_page(int victim_class, int page);
 static void detach_page(int victim_class, int page);
 static bool next_hand_chunk(int class_id, StoreItem **item);
 
@@ -127,31 +135,46 @@ item_chunk_bytes(StoreItem *item)
 
 /*
  * A chunk of 'class_id' for item_size bytes, or 0 when nothing can be
- * freed.  The caller holds held_partition exclusively (evictions in it need
- * no further lock).  The chunk comes back marked free (MAPSLOT_FREE): the
- * caller fills it and sets mapslot last.
+ * freed.  The caller holds no partition lock (evictions lock the victims'
+ * partitions).  The chunk comes back marked free (MAPSLOT_FREE): the caller
+ * fills it and sets mapslot last.
  */
 uint32
-slab_alloc(int class_id, int held_partition, Size item_size, uint32 expire)
+slab_alloc(int class_id, Size item_size, uint32 expire)
 {
 	StoreClass *cls = store_class(class_id);
 	uint32		ref;
+	int			attempt;
 
-	LWLockAcquire(cls->lock, LW_EXCLUSIVE);
-	ref = pop_free_chunk(cls);
-	if (ref == 0 && take_pool_page(class_id))
-		ref = pop_free_chunk(cls);
-	if (ref == 0)
-		ref = evict_in_class(class_id, held_partition);
-	if (ref != 0)
+	/*
+	 * Evictions only try the locks of other partitions and classes; when one
+	 * was busy, try again (the CLOCK hand has moved on, or the holder is
+	 * done) rather than report a cache that is not full as full.
+	 */
+	for (attempt = 0;; attempt++)
 	{
-		cls->used++;
-		cls->item_bytes += item_size;
-		store_page(item_page(item_at(ref)))->used++;
-		note_expiry(cls, expire);
+		lock_was_busy = false;
+		LWLockAcquire(cls->lock, LW_EXCLUSIVE);
+		ref = pop_free_chunk(cls);
+		if (ref == 0 && take_pool_page(class_id))
+			ref = pop_free_chunk(cls);
+		if (ref == 0)
+			ref = evict_in_class(class_id);
+		if (ref != 0)
+		{
+			cls->used++;
+			cls->item_bytes += item_size;
+			store_page(item_page(item_at(ref)))->used++;
+			note_expiry(cls, expire);
+		}
+		LWLockRelease(cls->lock);
+		if (ref != 0 || !lock_was_busy || attempt >= ALLOC_ATTEMPTS)
+			return ref;
+		if (attempt % 16 == 15)
+			pg_usleep(100L);
+		else
+			pg_spin_delay();
 	}
-	LWLockRelease(cls->lock);
-	return ref;
 }
 
 /*
@@ -183,6 +206,16 @@ slab_note_expiry(StoreItem *item, uint32 expire)
 	LWLockAcquire(cls->lock, LW_EXCLUSIVE);
 	note_expiry(cls, expire);
 	LWLockRelease(cls->lock);
+}
+
+/* LWLockConditionalAcquire, remembering a failure for slab_alloc */
+static bool
+try_lock(LWLock *lock)
+{
+	if (LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
+		return true;
+	lock_was_busy = true;
+	return false;
 }
 
 /* keep next_expiry at or before the earliest expiry of the class's items */
@@ -290,7 +323,11 @@ may_evict(StoreItem *owner, uint32 tick, bool clear_ref)
 {
 	if (owner->mapslot == MAPSLOT_FREE || owner->mapslot == MAPSLOT_DATA ||
 		owner->ref == REF_PINNED)
+	{
+		/* being built or replaced by another backend: busy, not kept */
+		lock_was_busy = true;
 		return false;
+	}
 	if (item_expired(owner, tick))
 		return true;
 	if (!store_map_slot(owner->mapslot)->evictable)
@@ -310,7 +347,7 @@ may_evict(StoreItem *owner, uint32 tick, bool clear_ref)
  * only tried; false when one is busy.
  */
 static bool
-reclaim_chunk(StoreItem *chunk, int held_partition, bool expired)
+reclaim_chunk(StoreItem *chunk, bool expired)
 {
 	StoreItem  *owner = chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk;
 	StoreClass *other = NULL;
@@ -321,14 +358,13 @@ reclaim_chunk(StoreItem *chunk, int held_partition, bool expired)
 	if (item_is_large(owner))
 	{
 		other = (owner == chunk) ? data_class() : item_class(owner);
-		if (!LWLockConditionalAcquire(other->lock, LW_EXCLUSIVE))
+		if (!try_lock(other->lock))
 			return false;
 	}
 	partition = hash_partition_of(item_hash(owner->mapslot, item_key(owner),
 											item_keylen(owner)));
 	part = store_partition(partition);
-	if (partition != held_partition &&
-		!LWLockConditionalAcquire(part->lock, LW_EXCLUSIVE))
+	if (!try_lock(part->lock))
 	{
 		if (other)
 			LWLockRelease(other->lock);
@@ -343,8 +379,7 @@ reclaim_chunk(StoreItem *chunk, int held_partition, bool expired)
 			release_chunk(other, owner);
 		LWLockRelease(other->lock);
 	}
-	if (partition != held_partition)
-		LWLockRelease(part->lock);
+	LWLockRelease(part->lock);
 	return true;
 }
 
@@ -353,7 +388,7 @@ reclaim_chunk(StoreItem *chunk, int held_partition, bool expired)
  * marked free), or 0.  Called with the class lock held.
  */
 static uint32
-evict_in_class(int class_id, int held_partition)
+evict_in_class(int class_id)
 {
 	StoreClass *cls = store_class(class_id);
 	int64		budget;
@@ -362,12 +397,12 @@ evict_in_class(int class_id, int held_partition)
 
 	if (cls->next_expiry != 0 && cls->next_expiry <= tick)
 	{
-		reclaim_expired(class_id, held_partition);
+		reclaim_expired(class_id);
 		if (cls->free_head != 0)
 			return pop_free_chunk(cls);
 	}
 
-	if (should_grow(cls) && move_page_to(class_id, held_partition))
+	if (should_grow(cls) && move_page_to(class_id))
 		return pop_free_chunk(cls);
 
 	/* CLOCK: two turns of the hand find a victim if any is evictable */
@@ -383,7 +418,7 @@ evict_in_class(int class_id, int held_partition)
 		if (!may_evict(owner, tick, true))
 			continue;
 		expired = item_expired(owner, tick);
-		if (reclaim_chunk(chunk, held_partition, expired))
+		if (reclaim_chunk(chunk, expired))
 		{
 			cls->item_bytes -= item_total_size(chunk);
 			chunk->mapslot = MAPSLOT_FREE;
@@ -399,7 +434,7 @@ evict_in_class(int class_id, int held_partition)
 	}
 
 	/* nothing evictable here: any page elsewhere will do */
-	if (move_page_to(class_id, held_partition))
+	if (move_page_to(class_id))
 		return pop_free_chunk(cls);
 	return 0;
 }
@@ -409,7 +444,7 @@ evict_in_class(int class_id, int held_partition)
  * next expiry among those left.
  */
 static void
-reclaim_expired(int class_id, int held_partition)
+reclaim_expired(int class_id)
 {
 	StoreClass *cls = store_class(class_id);
 	uint32		tick = now_tick();
@@ -432,7 +467,7 @@ reclaim_expired(int class_id, int held_partition)
 				item_expire(item) == 0)
 				continue;
 			if (item_expired(item, tick) && item->ref != REF_PINNED &&
-				reclaim_chunk(item, held_partition, true))
+				reclaim_chunk(item, true))
 			{
 				release_chunk(cls, item);
 				continue;
@@ -530,19 +565,19 @@ emptiest_page(int victim)
  * evicted.  Victim classes and partitions are only try-locked.
  */
 static bool
-move_page_to(int class_id, int held_partition)
+move_page_to(int class_id)
 {
 	StoreClass *cls = store_class(class_id);
 	int			page = find_idle_page(class_id);
 	int			victim = page >= 0 ? store_page(page)->class_id :
 		choose_victim_class(class_id);
 
-	if (victim < 0 || !LWLockConditionalAcquire(store_class(victim)->lock, LW_EXCLUSIVE))
+	if (victim < 0 || !try_lock(store_class(victim)->lock))
 		return false;
 	/* under the victim's lock, the page must still be its own */
 	if (page < 0 || store_page(page)->class_id != victim)
 		page = emptiest_page(victim);
-	if (page < 0 || !empty_page(victim, page, held_partition))
+	if (page < 0 || !empty_page(victim, page))
 	{
 		LWLockRelease(store_class(victim)->lock);
 		return false;
@@ -557,7 +592,7 @@ move_page_to(int class_id, int held_partition)
 
 /* evict every item of a page (victim class lock held); false if one is busy */
 static bool
-empty_page(int victim_class, int page, int held_partition)
+empty_page(int victim_class, int page)
 {
 	StoreClass *vcls = store_class(victim_class);
 	char	   *start = page_start(page);
@@ -573,11 +608,10 @@ empty_page(int victim_class, int page, int held_partition)
 		if (chunk->mapslot == MAPSLOT_FREE)
 			continue;
 		owner = chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk;
-		if (owner->mapslot == MAPSLOT_FREE || owner->ref == REF_PINNED ||
-			!may_evict(owner, tick, false))
+		if (!may_evict(owner, tick, false))
 			return false;
 		expired = item_expired(owner, tick);
-		if (!reclaim_chunk(chunk, held_partition, expired))
+		if (!reclaim_chunk(chunk, expired))
 			return false;
 		release_chunk(vcls, chunk);
 		if (!expired)

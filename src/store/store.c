@@ -176,6 +176,12 @@ store_require_ready(void)
 				 errhint("Add pg_memshard to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
+bool
+store_is_ready(void)
+{
+	return store_shared != NULL;
+}
+
 int
 store_max_item_size(void)
 {

@@ -91,6 +91,7 @@ extern void store_shmem_startup(void);
 
 /* ERROR (55000, HINT shared_preload_libraries) unless shared memory exists */
 extern void store_require_ready(void);
+extern bool store_is_ready(void);
 
 /*
  * Maps.  store_map_attach returns a handle ("slot") for (dboid, mapid):

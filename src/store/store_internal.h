@@ -21,9 +21,10 @@
  * Locking.  A partition's LWLock protects its index chains and counters and
  * every item linked in them.  A class's LWLock protects its free list,
  * CLOCK hand, page ownership and class counters.  Order: partition (waiting)
- * then class (waiting); while a class lock is held, other partitions and
- * other classes are only ever taken with LWLockConditionalAcquire, so no
- * cycle can form.  The page pool has a spinlock taken last.  Readers hold
+ * then class (waiting); while a class lock is held, partitions and other
+ * classes are only ever taken with LWLockConditionalAcquire, so no cycle can
+ * form.  Writers allocate (and so evict) before they take their own
+ * partition lock, so two writers never wait on each other's victims.  The page pool has a spinlock taken last.  Readers hold
  * the partition lock shared and set an item's reference byte, which nothing
  * else shares a memory location with.
  *
@@ -373,8 +374,7 @@ extern int64 items_remove_slot(int mapslot);
 /* slab.c */
 extern void slab_init_classes(void);
 extern int	slab_class_for(Size size);
-extern uint32 slab_alloc(int class_id, int held_partition, Size item_size,
-						 uint32 expire);
+extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire);
 extern void slab_free(StoreItem *item);
 extern int64 item_chunk_bytes(StoreItem *item);
 extern void slab_note_expiry(StoreItem *item, uint32 expire);
