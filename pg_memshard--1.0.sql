@@ -30,12 +30,227 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 -- maps and data (src/router, src/api/map_api.c, src/api/data_api.c)
 ------------------------------------------------------------------------------
 
+-- The data functions are for every role (README, "Permissions"): they need
+-- the schema.  Admin functions are revoked from PUBLIC below.
+GRANT USAGE ON SCHEMA memshard TO PUBLIC;
+
+-- One row per map of this database.  Written only by create_map/drop_map
+-- (which validate every value; the checks here guard restores), read by
+-- every backend into its map cache (src/router/map_catalog.c).
+CREATE SEQUENCE map_id_seq AS integer;
+
+CREATE TABLE map_catalog (
+    id          integer PRIMARY KEY DEFAULT nextval('memshard.map_id_seq'),
+    name        text NOT NULL CONSTRAINT map_catalog_name_key UNIQUE
+                CHECK (length(name) BETWEEN 1 AND 63),
+    default_ttl interval CHECK (default_ttl > interval '0'),
+    max_memory  bigint CHECK (max_memory > 0),
+    eviction    text NOT NULL DEFAULT 'lru' CHECK (eviction IN ('lru', 'none')),
+    method      text NOT NULL DEFAULT 'hash' CHECK (method IN ('hash', 'range')),
+    shard_count integer NOT NULL DEFAULT 32 CHECK (shard_count > 0),
+    bounds      text[],     -- range maps: split points, ascending
+    nodes       name[],     -- foreign servers; NULL = this node only
+    replicas    integer NOT NULL DEFAULT 1 CHECK (replicas >= 1),
+    created     timestamptz NOT NULL DEFAULT now(),
+    CHECK ((method = 'range') = (bounds IS NOT NULL))
+);
+ALTER SEQUENCE map_id_seq OWNED BY map_catalog.id;
+
+-- pg_dump keeps the maps (the items are a cache: they are not dumped)
+SELECT pg_catalog.pg_extension_config_dump('map_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('map_id_seq', '');
+
+CREATE VIEW maps AS
+    SELECT id, name, default_ttl, max_memory, eviction, method, shard_count,
+           bounds, nodes, replicas, created
+      FROM map_catalog;
+GRANT SELECT ON maps TO PUBLIC;
+
+CREATE FUNCTION create_map(name text,
+                           default_ttl interval DEFAULT NULL,
+                           max_memory bigint DEFAULT NULL,
+                           eviction text DEFAULT 'lru',
+                           method text DEFAULT 'hash',
+                           shard_count integer DEFAULT 32,
+                           bounds text[] DEFAULT NULL,
+                           nodes name[] DEFAULT NULL,
+                           replicas integer DEFAULT 1)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'memshard_create_map'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION drop_map(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_drop_map'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Data functions: not STRICT (a NULL map, key or value is an ERROR),
+-- VOLATILE (the cache changes under every statement).  text and bytea
+-- values share one C function.
+CREATE FUNCTION set(map text, key text, value text, ttl interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION set(map text, key text, value bytea, ttl interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION add(map text, key text, value text, ttl interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_add'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION add(map text, key text, value bytea, ttl interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_add'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION replace(map text, key text, value text, ttl interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_replace'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION replace(map text, key text, value bytea, ttl interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_replace'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION get(map text, key text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'memshard_get'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION get_bytea(map text, key text)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'memshard_get_bytea'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION mget(map text, keys text[])
+RETURNS TABLE(key text, value text)
+AS 'MODULE_PATHNAME', 'memshard_mget'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE FUNCTION mset(map text, keys text[], "values" text[], ttl interval DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'memshard_mset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION delete(map text, key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_delete'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION incr(map text, key text, delta bigint DEFAULT 1, ttl interval DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'memshard_incr'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION touch(map text, key text, ttl interval)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_touch'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION flush(map text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'memshard_flush'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- admin functions: superusers, and whom they grant
+REVOKE ALL ON FUNCTION create_map(text, interval, bigint, text, text, integer, text[], name[], integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION drop_map(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION flush(text) FROM PUBLIC;
 
 
 ------------------------------------------------------------------------------
 -- statistics views (src/api/stats_api.c)
 ------------------------------------------------------------------------------
 
+CREATE FUNCTION read_stats(
+    OUT memory_budget bigint,
+    OUT memory_used bigint,
+    OUT payload_bytes bigint,
+    OUT items bigint,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT sets bigint,
+    OUT deletes bigint,
+    OUT evictions bigint,
+    OUT expirations bigint,
+    OUT fragmentation double precision,
+    OUT hit_ratio double precision,
+    OUT page_size bigint,
+    OUT pages_total bigint,
+    OUT pages_free bigint,
+    OUT index_bytes bigint,
+    OUT item_overhead_bytes bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_stats'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+CREATE VIEW stats AS SELECT * FROM read_stats();
+
+CREATE FUNCTION read_partition_stats(
+    OUT partition integer,
+    OUT items bigint,
+    OUT memory_used bigint,
+    OUT payload_bytes bigint,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT sets bigint,
+    OUT deletes bigint,
+    OUT evictions bigint,
+    OUT expirations bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_partition_stats'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+CREATE VIEW partition_stats AS SELECT * FROM read_partition_stats();
+
+CREATE FUNCTION read_slab_stats(
+    OUT class integer,
+    OUT chunk_size bigint,
+    OUT pages bigint,
+    OUT chunks_per_page bigint,
+    OUT chunks_used bigint,
+    OUT chunks_free bigint,
+    OUT wasted_bytes bigint,
+    OUT evictions bigint,
+    OUT pages_moved_in bigint,
+    OUT pages_moved_out bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_slab_stats'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+CREATE VIEW slab_stats AS SELECT * FROM read_slab_stats();
+
+-- the maps of the current database
+CREATE FUNCTION read_map_stats(
+    OUT map text,
+    OUT items bigint,
+    OUT memory_used bigint,
+    OUT payload_bytes bigint,
+    OUT hits bigint,
+    OUT misses bigint,
+    OUT sets bigint,
+    OUT deletes bigint,
+    OUT evictions bigint,
+    OUT expirations bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_map_stats'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+CREATE VIEW map_stats AS SELECT * FROM read_map_stats();
+
+GRANT SELECT ON stats, partition_stats, slab_stats, map_stats TO PUBLIC;
+
+CREATE FUNCTION stats_reset()
+RETURNS void
+AS 'MODULE_PATHNAME', 'memshard_stats_reset'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+REVOKE ALL ON FUNCTION stats_reset() FROM PUBLIC;
 
 
 ------------------------------------------------------------------------------

@@ -1,0 +1,375 @@
+/*-------------------------------------------------------------------------
+ *
+ * data_api.c
+ *		SQL entry points of the data functions: set, add, replace, get,
+ *		get_bytea, mget, mset, delete, incr, touch, flush.
+ *
+ * The functions are not STRICT, so that a NULL map, key or value is an
+ * ERROR (22004) rather than a silent NULL.  Every argument is checked here,
+ * all of them before the first call into the router, so that bad input
+ * leaves the cache exactly as it was.  A NULL ttl means the map's default
+ * ttl (none if the map has no default).
+ *
+ * text and bytea values share one representation (a varlena of bytes), so
+ * the text and bytea variants of set/add/replace share one C function.
+ * get returns the stored bytes as text after checking that they are valid
+ * in the database encoding (a value set as bytea may not be).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "api/api_args.h"
+#include "pg_memshard.h"
+#include "router/router.h"
+
+PG_FUNCTION_INFO_V1(memshard_set);
+PG_FUNCTION_INFO_V1(memshard_add);
+PG_FUNCTION_INFO_V1(memshard_replace);
+PG_FUNCTION_INFO_V1(memshard_get);
+PG_FUNCTION_INFO_V1(memshard_get_bytea);
+PG_FUNCTION_INFO_V1(memshard_mget);
+PG_FUNCTION_INFO_V1(memshard_mset);
+PG_FUNCTION_INFO_V1(memshard_delete);
+PG_FUNCTION_INFO_V1(memshard_incr);
+PG_FUNCTION_INFO_V1(memshard_touch);
+PG_FUNCTION_INFO_V1(memshard_flush);
+
+/* the positions of the arguments every data function starts with */
+#define ARG_MAP		0
+#define ARG_KEY		1
+
+/* one text array argument, taken apart */
+typedef struct TextArrayArg
+{
+	int			count;
+	Datum	   *elems;			/* the text Datums */
+	char	  **data;			/* their bytes */
+	int		   *lens;
+} TextArrayArg;
+
+static MapInfo *map_arg(FunctionCallInfo fcinfo);
+static void key_arg(FunctionCallInfo fcinfo, char **key, int *keylen);
+static int64 ttl_arg(FunctionCallInfo fcinfo, int argno, MapInfo *map);
+static void text_array_arg(FunctionCallInfo fcinfo, int argno,
+						   const char *what, TextArrayArg *arg);
+static void check_key_size(int keylen);
+static void check_item_size(int keylen, int vallen);
+static void check_value_encoding(const char *value, int vallen,
+								 const char *key, int keylen, MapInfo *map);
+static Datum store_item(FunctionCallInfo fcinfo, StoreSetMode mode);
+static Datum fetch_value(FunctionCallInfo fcinfo, bool as_text);
+
+/* the map named by the first argument (ERROR 42704 if unknown) */
+static MapInfo *
+map_arg(FunctionCallInfo fcinfo)
+{
+	text	   *name;
+
+	api_require_arg(fcinfo, ARG_MAP, "map name");
+	name = PG_GETARG_TEXT_PP(ARG_MAP);
+	return router_lookup_map(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+}
+
+/* the key, the second argument */
+static void
+key_arg(FunctionCallInfo fcinfo, char **key, int *keylen)
+{
+	text	   *keytext;
+
+	api_require_arg(fcinfo, ARG_KEY, "key");
+	keytext = PG_GETARG_TEXT_PP(ARG_KEY);
+	*key = VARDATA_ANY(keytext);
+	*keylen = VARSIZE_ANY_EXHDR(keytext);
+	check_key_size(*keylen);
+}
+
+/* a ttl argument in milliseconds: NULL is the map's default */
+static int64
+ttl_arg(FunctionCallInfo fcinfo, int argno, MapInfo *map)
+{
+	if (PG_ARGISNULL(argno))
+		return map->default_ttl_ms;
+	return ttl_interval_to_ms(PG_GETARG_INTERVAL_P(argno));
+}
+
+/* a one-dimensional text[] argument without NULLs */
+static void
+text_array_arg(FunctionCallInfo fcinfo, int argno, const char *what,
+			   TextArrayArg *arg)
+{
+	ArrayType  *array;
+	bool	   *nulls;
+	int			i;
+
+	api_require_arg(fcinfo, argno, what);
+	array = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what)));
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
+					  &arg->elems, &nulls, &arg->count);
+	arg->data = palloc(sizeof(char *) * Max(arg->count, 1));
+	arg->lens = palloc(sizeof(int) * Max(arg->count, 1));
+	for (i = 0; i < arg->count; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain nulls", what),
+					 errdetail("Element %d is null.", i + 1)));
+		arg->data[i] = VARDATA_ANY(arg->elems[i]);
+		arg->lens[i] = VARSIZE_ANY_EXHDR(arg->elems[i]);
+	}
+}
+
+static void
+check_key_size(int keylen)
+{
+	if (keylen > MEMSHARD_MAX_KEY_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("key is too long"),
+				 errdetail("The key is %d bytes; the limit is %d bytes.",
+						   keylen, MEMSHARD_MAX_KEY_SIZE)));
+}
+
+static void
+check_item_size(int keylen, int vallen)
+{
+	int64		size = (int64) keylen + vallen;
+
+	if (size > store_max_item_size())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("item is too large"),
+				 errdetail("Key and value are " INT64_FORMAT " bytes; pg_memshard.max_item_size is %d bytes.",
+						   size, store_max_item_size())));
+}
+
+/* ERROR 22021 unless the value is valid text in the database encoding */
+static void
+check_value_encoding(const char *value, int vallen, const char *key,
+					 int keylen, MapInfo *map)
+{
+	if (!pg_verifymbstr(value, vallen, true))
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("value of key \"%s\" in map \"%s\" is not valid in encoding \"%s\"",
+						pnstrdup(key, keylen), map->name,
+						GetDatabaseEncodingName()),
+				 errhint("Read binary values with memshard.get_bytea().")));
+}
+
+/* set, add and replace, with a text or a bytea value */
+static Datum
+store_item(FunctionCallInfo fcinfo, StoreSetMode mode)
+{
+	char	   *key;
+	int			keylen;
+	struct varlena *value;
+	MapInfo    *map;
+	int64		ttl_ms;
+
+	store_require_ready();
+	key_arg(fcinfo, &key, &keylen);
+	api_require_arg(fcinfo, 2, "value");
+	value = PG_GETARG_VARLENA_PP(2);
+	check_item_size(keylen, VARSIZE_ANY_EXHDR(value));
+	map = map_arg(fcinfo);
+	ttl_ms = ttl_arg(fcinfo, 3, map);
+
+	PG_RETURN_BOOL(router_set(map, key, keylen, VARDATA_ANY(value),
+							  VARSIZE_ANY_EXHDR(value), ttl_ms, mode));
+}
+
+Datum
+memshard_set(PG_FUNCTION_ARGS)
+{
+	return store_item(fcinfo, STORE_SET);
+}
+
+Datum
+memshard_add(PG_FUNCTION_ARGS)
+{
+	return store_item(fcinfo, STORE_ADD);
+}
+
+Datum
+memshard_replace(PG_FUNCTION_ARGS)
+{
+	return store_item(fcinfo, STORE_REPLACE);
+}
+
+/*
+ * get and get_bytea.  The store copies the value into a buffer with room
+ * for the varlena header in front, so the result needs no second copy.
+ */
+static Datum
+fetch_value(FunctionCallInfo fcinfo, bool as_text)
+{
+	char	   *key;
+	int			keylen;
+	MapInfo    *map;
+	char	   *buf;
+	int			vallen;
+
+	store_require_ready();
+	key_arg(fcinfo, &key, &keylen);
+	map = map_arg(fcinfo);
+	buf = router_get(map, key, keylen, VARHDRSZ, &vallen);
+	if (buf == NULL)
+		PG_RETURN_NULL();
+	if (as_text)
+		check_value_encoding(buf + VARHDRSZ, vallen, key, keylen, map);
+	SET_VARSIZE(buf, VARHDRSZ + vallen);
+	PG_RETURN_POINTER(buf);
+}
+
+Datum
+memshard_get(PG_FUNCTION_ARGS)
+{
+	return fetch_value(fcinfo, true);
+}
+
+Datum
+memshard_get_bytea(PG_FUNCTION_ARGS)
+{
+	return fetch_value(fcinfo, false);
+}
+
+/* mget(map, keys): one row (key, value) per requested key, in order */
+Datum
+memshard_mget(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TextArrayArg keys;
+	MapInfo    *map;
+	char	  **values;
+	int		   *vallens;
+	int			i;
+
+	store_require_ready();
+	text_array_arg(fcinfo, 1, "keys", &keys);
+	for (i = 0; i < keys.count; i++)
+		check_key_size(keys.lens[i]);
+	map = map_arg(fcinfo);
+
+	InitMaterializedSRF(fcinfo, 0);
+	values = palloc(sizeof(char *) * Max(keys.count, 1));
+	vallens = palloc(sizeof(int) * Max(keys.count, 1));
+	router_mget(map, keys.count, keys.data, keys.lens, VARHDRSZ,
+				values, vallens);
+
+	for (i = 0; i < keys.count; i++)
+	{
+		Datum		row[2];
+		bool		nulls[2] = {false, values[i] == NULL};
+
+		row[0] = keys.elems[i];
+		row[1] = (Datum) 0;
+		if (values[i] != NULL)
+		{
+			check_value_encoding(values[i] + VARHDRSZ, vallens[i],
+								 keys.data[i], keys.lens[i], map);
+			SET_VARSIZE(values[i], VARHDRSZ + vallens[i]);
+			row[1] = PointerGetDatum(values[i]);
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* mset(map, keys, values, ttl): the number of items stored */
+Datum
+memshard_mset(PG_FUNCTION_ARGS)
+{
+	TextArrayArg keys;
+	TextArrayArg values;
+	MapInfo    *map;
+	int64		ttl_ms;
+	int			i;
+
+	store_require_ready();
+	text_array_arg(fcinfo, 1, "keys", &keys);
+	text_array_arg(fcinfo, 2, "values", &values);
+	if (keys.count != values.count)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("keys and values must have the same number of elements"),
+				 errdetail("There are %d keys and %d values.",
+						   keys.count, values.count)));
+	for (i = 0; i < keys.count; i++)
+	{
+		check_key_size(keys.lens[i]);
+		check_item_size(keys.lens[i], values.lens[i]);
+	}
+	map = map_arg(fcinfo);
+	ttl_ms = ttl_arg(fcinfo, 3, map);
+
+	PG_RETURN_INT32(router_mset(map, keys.count, keys.data, keys.lens,
+								values.data, values.lens, ttl_ms));
+}
+
+Datum
+memshard_delete(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+	int			keylen;
+	MapInfo    *map;
+
+	store_require_ready();
+	key_arg(fcinfo, &key, &keylen);
+	map = map_arg(fcinfo);
+	PG_RETURN_BOOL(router_delete(map, key, keylen));
+}
+
+/* incr(map, key, delta, ttl): the new value of the counter */
+Datum
+memshard_incr(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+	int			keylen;
+	MapInfo    *map;
+	int64		ttl_ms;
+
+	store_require_ready();
+	key_arg(fcinfo, &key, &keylen);
+	api_require_arg(fcinfo, 2, "delta");
+	map = map_arg(fcinfo);
+	ttl_ms = ttl_arg(fcinfo, 3, map);
+	PG_RETURN_INT64(router_incr(map, key, keylen, PG_GETARG_INT64(2), ttl_ms));
+}
+
+/* touch(map, key, ttl): a new expiry for an existing item */
+Datum
+memshard_touch(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+	int			keylen;
+	MapInfo    *map;
+	int64		ttl_ms;
+
+	store_require_ready();
+	key_arg(fcinfo, &key, &keylen);
+	map = map_arg(fcinfo);
+	ttl_ms = ttl_arg(fcinfo, 2, map);
+	PG_RETURN_BOOL(router_touch(map, key, keylen, ttl_ms));
+}
+
+/* flush(map): removes every item of the map, returns how many */
+Datum
+memshard_flush(PG_FUNCTION_ARGS)
+{
+	store_require_ready();
+	PG_RETURN_INT64(router_flush(map_arg(fcinfo)));
+}

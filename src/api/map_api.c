@@ -1,0 +1,242 @@
+/*-------------------------------------------------------------------------
+ *
+ * map_api.c
+ *		SQL entry points that create and drop maps.
+ *
+ * create_map checks every argument here, before the catalog is touched
+ * (the catalog code writes rows as given).  Maps are catalog rows, so they
+ * work without shared memory; the store is told about them only when the
+ * library is preloaded.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "api/api_args.h"
+#include "router/router.h"
+
+PG_FUNCTION_INFO_V1(memshard_create_map);
+PG_FUNCTION_INFO_V1(memshard_drop_map);
+
+/* create_map's arguments, in order */
+enum
+{
+	ARG_NAME,
+	ARG_DEFAULT_TTL,
+	ARG_MAX_MEMORY,
+	ARG_EVICTION,
+	ARG_METHOD,
+	ARG_SHARD_COUNT,
+	ARG_BOUNDS,
+	ARG_NODES,
+	ARG_REPLICAS
+};
+
+static char *map_name_arg(FunctionCallInfo fcinfo);
+static bool choice_arg(FunctionCallInfo fcinfo, int argno, const char *what,
+					   const char *yes, const char *no);
+static int	check_range_bounds(ArrayType *bounds);
+
+/*
+ * A map name: 1 to 63 bytes (it keys fixed-size caches), no control
+ * characters (it shows up in messages and metrics labels).
+ */
+static char *
+map_name_arg(FunctionCallInfo fcinfo)
+{
+	char	   *name;
+	const char *c;
+
+	api_require_arg(fcinfo, ARG_NAME, "map name");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_NAME));
+	if (name[0] == '\0' || strlen(name) > MAP_NAME_MAX_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid map name \"%s\"", name),
+				 errdetail("A map name is 1 to %d bytes long.", MAP_NAME_MAX_LEN)));
+	for (c = name; *c; c++)
+	{
+		if ((unsigned char) *c < 0x20 || *c == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid map name \"%s\"", name),
+					 errdetail("A map name cannot contain control characters.")));
+	}
+	return name;
+}
+
+/* a text argument that must be one of two words: true for 'yes' */
+static bool
+choice_arg(FunctionCallInfo fcinfo, int argno, const char *what,
+		   const char *yes, const char *no)
+{
+	char	   *value;
+
+	api_require_arg(fcinfo, argno, what);
+	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	if (strcmp(value, yes) == 0)
+		return true;
+	if (strcmp(value, no) == 0)
+		return false;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid %s \"%s\"", what, value),
+			 errhint("Use '%s' or '%s'.", yes, no)));
+	return false;				/* keep the compiler quiet */
+}
+
+/*
+ * Range bounds: a non-empty one-dimensional text array without NULLs, in
+ * strictly ascending order under the database's collation (the order
+ * range_partition routes by).  Returns the number of bounds.
+ */
+static int
+check_range_bounds(ArrayType *bounds)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			count;
+	int			i;
+
+	if (ARR_NDIM(bounds) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bounds must be a one-dimensional array")));
+	deconstruct_array(bounds, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &count);
+	if (count == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a range map needs at least one bound")));
+	for (i = 0; i < count; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("bounds must not contain nulls"),
+					 errdetail("Bound %d is null.", i + 1)));
+		if (i > 0 &&
+			DatumGetInt32(DirectFunctionCall2Coll(bttextcmp,
+												  DEFAULT_COLLATION_OID,
+												  elems[i - 1],
+												  elems[i])) >= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("bounds must be sorted in strictly ascending order"),
+					 errdetail("Bound %d (\"%s\") is not greater than bound %d (\"%s\").",
+							   i + 1, TextDatumGetCString(elems[i]),
+							   i, TextDatumGetCString(elems[i - 1]))));
+	}
+	return count;
+}
+
+/*
+ * create_map(name, default_ttl, max_memory, eviction, method, shard_count,
+ *			  bounds, nodes, replicas) RETURNS integer (the map's id)
+ */
+Datum
+memshard_create_map(PG_FUNCTION_ARGS)
+{
+	MapDefinition def;
+	StoreMapOptions opts;
+	int32		mapid;
+
+	memset(&def, 0, sizeof(def));
+	def.name = map_name_arg(fcinfo);
+
+	if (!PG_ARGISNULL(ARG_DEFAULT_TTL))
+	{
+		def.default_ttl = PG_GETARG_INTERVAL_P(ARG_DEFAULT_TTL);
+		(void) ttl_interval_to_ms(def.default_ttl);
+	}
+
+	if (!PG_ARGISNULL(ARG_MAX_MEMORY))
+	{
+		def.max_memory = PG_GETARG_INT64(ARG_MAX_MEMORY);
+		if (def.max_memory <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_memory must be greater than zero"),
+					 errhint("Pass NULL for a map without a quota.")));
+	}
+
+	def.evictable = choice_arg(fcinfo, ARG_EVICTION, "eviction", "lru", "none");
+	def.method = choice_arg(fcinfo, ARG_METHOD, "method", "hash", "range") ?
+		MAP_METHOD_HASH : MAP_METHOD_RANGE;
+
+	api_require_arg(fcinfo, ARG_SHARD_COUNT, "shard_count");
+	def.shard_count = PG_GETARG_INT32(ARG_SHARD_COUNT);
+	if (def.shard_count <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("shard_count must be greater than zero")));
+
+	def.bounds_null = PG_ARGISNULL(ARG_BOUNDS);
+	if (def.method == MAP_METHOD_HASH && !def.bounds_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("bounds are only for range maps"),
+				 errhint("Pass method => 'range' with the bounds.")));
+	if (def.method == MAP_METHOD_RANGE)
+	{
+		if (def.bounds_null)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a range map needs bounds"),
+					 errhint("Pass bounds => ARRAY['b1', 'b2', ...], the split points in ascending order.")));
+		def.bounds = PointerGetDatum(PG_GETARG_ARRAYTYPE_P(ARG_BOUNDS));
+		/* n split points make n + 1 ranges */
+		def.shard_count = check_range_bounds(DatumGetArrayTypeP(def.bounds)) + 1;
+	}
+
+	def.nodes_null = PG_ARGISNULL(ARG_NODES);
+	if (!def.nodes_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("maps over nodes need the cluster"),
+				 errhint("Pass nodes => NULL for a map on this node only.")));
+
+	api_require_arg(fcinfo, ARG_REPLICAS, "replicas");
+	def.replicas = PG_GETARG_INT32(ARG_REPLICAS);
+	if (def.replicas < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("replicas must be at least 1")));
+	if (def.replicas > 1 && def.nodes_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a map on this node only has exactly one replica"),
+				 errhint("Replicas live on distinct nodes: pass nodes.")));
+
+	mapid = map_catalog_insert(&def);
+	opts.max_memory = def.max_memory;
+	opts.evictable = def.evictable;
+	router_map_created(mapid, &opts);
+	PG_RETURN_INT32(mapid);
+}
+
+/* drop_map(name) RETURNS boolean: the map and its items go (at commit) */
+Datum
+memshard_drop_map(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	int32		mapid;
+	StoreMapOptions opts;
+
+	api_require_arg(fcinfo, ARG_NAME, "map name");
+	name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_NAME));
+	if (!map_catalog_delete(name, &mapid, &opts))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("map \"%s\" does not exist", name)));
+	router_map_dropped(mapid, &opts);
+	PG_RETURN_BOOL(true);
+}

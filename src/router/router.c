@@ -1,0 +1,222 @@
+/*-------------------------------------------------------------------------
+ *
+ * router.c
+ *		Sends each data operation to the place that holds the key.
+ *
+ * One function per operation, and in each one routing point: today every
+ * map lives on this node only, so every call goes to the local store; the
+ * cluster adds its remote branch at the top of these functions.
+ *
+ * The caller (src/api) has validated every argument (sizes, ttl) before
+ * calling, so a failure here leaves the cache as it was.  A store answer of
+ * STORE_MAP_GONE means the map was dropped (or dropped and created again)
+ * under this backend's cached MapInfo: we reload it once from the catalog
+ * and retry, which reports 42704 if the map is really gone.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "router/router.h"
+
+static void retry_after_gone(MapInfo **map, bool *retried);
+static void report_store_error(MapInfo *map, StoreResult result,
+							   const char *key, int keylen, int64 delta);
+
+/*
+ * The store no longer knows our handle: reload the map once; a second
+ * STORE_MAP_GONE means it was dropped while we worked.
+ */
+static void
+retry_after_gone(MapInfo **map, bool *retried)
+{
+	if (*retried)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("map \"%s\" was dropped", (*map)->name)));
+	*retried = true;
+	*map = router_reload_map(*map);
+}
+
+/* ERROR for the store's failures; other results are the caller's */
+static void
+report_store_error(MapInfo *map, StoreResult result, const char *key,
+				   int keylen, int64 delta)
+{
+	switch (result)
+	{
+		case STORE_NO_MEMORY:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("no room in the cache for an item of map \"%s\"",
+							map->name),
+					 !map->opts.evictable ?
+					 errdetail("Items of map \"%s\" are never evicted (eviction 'none').",
+							   map->name) :
+					 map->opts.max_memory > 0 ?
+					 errdetail("Map \"%s\" is limited to " INT64_FORMAT " bytes (max_memory).",
+							   map->name, map->opts.max_memory) :
+					 errdetail("No item could be evicted to make room."),
+					 errhint("Delete items, raise the map's max_memory, or raise pg_memshard.memory.")));
+			break;
+		case STORE_NOT_NUMBER:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("value of key \"%s\" in map \"%s\" is not an integer",
+							pnstrdup(key, keylen), map->name)));
+			break;
+		case STORE_OVERFLOW:
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("bigint out of range"),
+					 errdetail("Adding " INT64_FORMAT " to key \"%s\" in map \"%s\" overflows.",
+							   delta, pnstrdup(key, keylen), map->name)));
+			break;
+		case STORE_MAP_GONE:
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("map \"%s\" was dropped", map->name)));
+			break;
+		default:
+			break;
+	}
+}
+
+/* one item into the local store */
+static StoreResult
+local_set(MapInfo **map, const char *key, int keylen,
+		  const char *value, int vallen, int64 ttl_ms, StoreSetMode mode)
+{
+	bool		retried = false;
+	StoreResult result;
+
+	while ((result = store_set(router_map_slot(*map), key, keylen,
+							   value, vallen, ttl_ms, mode)) == STORE_MAP_GONE)
+		retry_after_gone(map, &retried);
+	report_store_error(*map, result, key, keylen, 0);
+	return result;
+}
+
+/* one value from the local store, or NULL */
+static char *
+local_get(MapInfo **map, const char *key, int keylen, Size prefix,
+		  int *vallen)
+{
+	bool		retried = false;
+	char	   *buf;
+
+	while ((buf = store_get(router_map_slot(*map), key, keylen, prefix,
+							vallen)) == NULL && *vallen < 0)
+		retry_after_gone(map, &retried);
+	return buf;
+}
+
+/* set, add or replace; true if the item was stored */
+bool
+router_set(MapInfo *map, const char *key, int keylen,
+		   const char *value, int vallen, int64 ttl_ms, StoreSetMode mode)
+{
+	return local_set(&map, key, keylen, value, vallen, ttl_ms, mode) == STORE_OK;
+}
+
+/*
+ * The value of key in a palloc'd buffer, at offset prefix (room for a
+ * varlena header), or NULL on a miss.
+ */
+char *
+router_get(MapInfo *map, const char *key, int keylen, Size prefix,
+		   int *vallen)
+{
+	return local_get(&map, key, keylen, prefix, vallen);
+}
+
+/* the value of each key; values[i] is NULL on a miss */
+void
+router_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
+			Size prefix, char **values, int *vallens)
+{
+	int			i;
+
+	for (i = 0; i < nkeys; i++)
+		values[i] = local_get(&map, keys[i], keylens[i], prefix, &vallens[i]);
+}
+
+/*
+ * Set each key to its value; the number stored.  Items go in one by one: if
+ * one fails (no memory), those before it stay stored.
+ */
+int
+router_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
+			char **values, int *vallens, int64 ttl_ms)
+{
+	int			stored = 0;
+	int			i;
+
+	for (i = 0; i < nkeys; i++)
+	{
+		if (local_set(&map, keys[i], keylens[i], values[i], vallens[i],
+					  ttl_ms, STORE_SET) == STORE_OK)
+			stored++;
+	}
+	return stored;
+}
+
+bool
+router_delete(MapInfo *map, const char *key, int keylen)
+{
+	bool		retried = false;
+	StoreResult result;
+
+	while ((result = store_delete(router_map_slot(map), key,
+								  keylen)) == STORE_MAP_GONE)
+		retry_after_gone(&map, &retried);
+	return result == STORE_OK;
+}
+
+/* the counter after adding delta (an absent key counts from 0) */
+int64
+router_incr(MapInfo *map, const char *key, int keylen, int64 delta,
+			int64 ttl_ms)
+{
+	bool		retried = false;
+	StoreResult result;
+	int64		value = 0;
+
+	while ((result = store_incr(router_map_slot(map), key, keylen, delta,
+								ttl_ms, &value)) == STORE_MAP_GONE)
+		retry_after_gone(&map, &retried);
+	report_store_error(map, result, key, keylen, delta);
+	return value;
+}
+
+/* give an existing item a new ttl (0: none); false if it is absent */
+bool
+router_touch(MapInfo *map, const char *key, int keylen, int64 ttl_ms)
+{
+	bool		retried = false;
+	StoreResult result;
+
+	while ((result = store_touch(router_map_slot(map), key, keylen,
+								 ttl_ms)) == STORE_MAP_GONE)
+		retry_after_gone(&map, &retried);
+	return result == STORE_OK;
+}
+
+/* remove every item of the map; how many there were (< 0: map gone) */
+int64
+router_flush(MapInfo *map)
+{
+	bool		retried = false;
+	int64		removed;
+
+	while ((removed = store_flush_map(router_map_slot(map))) < 0)
+		retry_after_gone(&map, &retried);
+	return removed;
+}
+
+/* the map's counters on this node */
+void
+router_map_counters(MapInfo *map, StoreCounters *counters)
+{
+	store_map_stats(router_map_slot(map), counters);
+}
