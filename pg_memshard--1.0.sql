@@ -24,6 +24,23 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 -- partitioning (src/partition, src/api/partition_api.c)
 ------------------------------------------------------------------------------
 
+-- The remainder of the native hash partition that a table hash-partitioned
+-- on value's type with 'modulus' partitions routes value to; a ROW(a, b, ...)
+-- value is a multi-column key, as PARTITION BY HASH (a, b, ...).  NULL
+-- values go to remainder 0 as in native routing, so not STRICT.  "any" lets
+-- an untyped literal through (read as text).
+CREATE FUNCTION hash_partition(value "any", modulus integer)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'memshard_hash_partition'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- The number of bounds <= value (0 .. n) for split points b1 < ... < bn of
+-- value's type: the index of the native range partition [bi, bi+1) holding
+-- value.  Takes "any" so that bounds of another type are ERROR 22023.
+CREATE FUNCTION range_partition(value "any", bounds "any")
+RETURNS integer
+AS 'MODULE_PATHNAME', 'memshard_range_partition'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 
 ------------------------------------------------------------------------------
