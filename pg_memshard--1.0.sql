@@ -554,11 +554,17 @@ BEGIN ATOMIC
           FROM s
         UNION ALL
         SELECT 11, 'activity', 'evictions', s.evictions::text || ' unexpired items',
-               CASE WHEN s.evictions > 0 THEN
+               CASE WHEN s.evictions > q.evictions THEN
                    format('unexpired items were evicted: the working set is larger than the budget; raise pg_memshard.memory (now %s) or give less important maps a max_memory',
                           pg_size_pretty(s.memory_budget))
+                    WHEN s.evictions > 0 THEN
+                   'unexpired items were evicted by maps at their max_memory (see top maps)'
                END
-          FROM s
+          FROM s,
+               (SELECT coalesce(sum(m.evictions), 0) AS evictions
+                  FROM memshard.map_stats m
+                  JOIN memshard.maps d ON d.name = m.map
+                 WHERE d.max_memory IS NOT NULL) q
         UNION ALL
         SELECT 12, 'activity', 'expirations', s.expirations::text, NULL FROM s
         UNION ALL
@@ -585,7 +591,7 @@ BEGIN ATOMIC
                'top size classes by waste',
                format('class %s (%s-byte chunks)', c.class, c.chunk_size),
                pg_size_pretty(c.wasted_bytes) ||
-               format(' wasted of %s (%s%%), %s pages, %s of %s chunks used',
+               format(' wasted of %s (%s%%) in %s page(s), %s of %s chunks used',
                       pg_size_pretty(c.pages * s.page_size),
                       round(100.0 * c.wasted_bytes / nullif(c.pages * s.page_size, 0), 1),
                       c.pages, c.chunks_used, c.chunks_used + c.chunks_free),
