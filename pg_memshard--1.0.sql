@@ -326,11 +326,54 @@ CREATE VIEW shard_stats AS SELECT * FROM read_shard_stats();
 REVOKE ALL ON shard_stats FROM PUBLIC;
 GRANT SELECT ON shard_stats TO pg_monitor;
 
--- Per node: shards held, items and bytes, each node's share against the
--- mean of the nodes (1.0 = exactly even), the map's max/mean ratio of
--- bytes over its nodes, and the max/mean ratio of bytes over the node's
--- own shards.  Nodes that could not answer show their error and are left
--- out of the means.
+-- Per map and node: shards held, items and bytes, the node's share
+-- against the mean of the map's nodes (1.0 = exactly even), the map's
+-- max/mean ratio of bytes over its nodes, and the max/mean ratio of bytes
+-- over the node's own shards.  Nodes that could not answer show their error
+-- and are left out of the means.  NULL map: every map, in one walk of the
+-- store (what the exporter's queries file scrapes).
+CREATE FUNCTION read_skew(map text DEFAULT NULL,
+                          OUT map text,
+                          OUT node text,
+                          OUT shards integer,
+                          OUT items bigint,
+                          OUT bytes bigint,
+                          OUT items_ratio double precision,
+                          OUT bytes_ratio double precision,
+                          OUT max_mean_ratio double precision,
+                          OUT shard_max_mean_ratio double precision,
+                          OUT error text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL SAFE
+BEGIN ATOMIC
+    WITH per_node AS (
+        SELECT p.map, p.node, count(p.shard)::integer AS shards,
+               sum(p.items)::bigint AS items, sum(p.bytes)::bigint AS bytes,
+               max(p.bytes) / nullif(avg(p.bytes), 0) AS shard_max_mean_ratio,
+               max(p.error) AS error
+          FROM memshard.read_shard_stats(read_skew.map) p
+         GROUP BY p.map, p.node
+    ), means AS (
+        SELECT n.map, avg(n.items) AS items, avg(n.bytes) AS bytes,
+               max(n.bytes) AS max_bytes
+          FROM per_node n
+         WHERE n.error IS NULL
+         GROUP BY n.map
+    )
+    SELECT n.map, n.node, n.shards, n.items, n.bytes,
+           (n.items / nullif(m.items, 0))::double precision,
+           (n.bytes / nullif(m.bytes, 0))::double precision,
+           (m.max_bytes / nullif(m.bytes, 0))::double precision,
+           n.shard_max_mean_ratio::double precision, n.error
+      FROM per_node n
+      LEFT JOIN means m ON m.map = n.map
+     ORDER BY n.map, n.node;
+END;
+
+REVOKE ALL ON FUNCTION read_skew(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION read_skew(text) TO pg_monitor;
+
+-- read_skew of one map, which must be given
 CREATE FUNCTION skew(map text,
                      OUT node text,
                      OUT shards integer,
@@ -350,30 +393,9 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     RETURN QUERY
-    WITH placements AS (
-        SELECT s.node, s.shard, s.items, s.bytes, s.error
-          FROM memshard.read_shard_stats(skew.map) s
-    ), per_node AS (
-        SELECT p.node, count(p.shard)::integer AS shards,
-               sum(p.items)::bigint AS items, sum(p.bytes)::bigint AS bytes,
-               max(p.bytes)::double precision / nullif(avg(p.bytes), 0)
-                   AS shard_max_mean_ratio,
-               max(p.error) AS error
-          FROM placements p
-         GROUP BY p.node
-    ), mean AS (
-        SELECT avg(n.items) AS items, avg(n.bytes) AS bytes,
-               max(n.bytes) AS max_bytes
-          FROM per_node n
-         WHERE n.error IS NULL
-    )
-    SELECT n.node, n.shards, n.items, n.bytes,
-           (n.items / nullif(m.items, 0))::double precision,
-           (n.bytes / nullif(m.bytes, 0))::double precision,
-           (m.max_bytes / nullif(m.bytes, 0))::double precision,
-           n.shard_max_mean_ratio, n.error
-      FROM per_node n, mean m
-     ORDER BY n.node;
+        SELECT s.node, s.shards, s.items, s.bytes, s.items_ratio, s.bytes_ratio,
+               s.max_mean_ratio, s.shard_max_mean_ratio, s.error
+          FROM memshard.read_skew(skew.map) s;
 END
 $$;
 

@@ -9,7 +9,8 @@ SELECT count(memshard.get('plain', 'k' || g)) FROM generate_series(1, 500) g;
 -- a healthy cache: every figure, no advice
 SELECT section, item, advice FROM memshard.memory_report()
  WHERE section <> 'top size classes by waste';
-SELECT item ~ '^class [0-9]+ \([0-9]+-byte chunks\)$' AS class_named, advice
+SELECT bool_and(item ~ '^class [0-9]+ \([0-9]+-byte chunks\)$') AS classes_named,
+       count(*) BETWEEN 1 AND 5 AS at_most_five, count(advice) AS advice
   FROM memshard.memory_report() WHERE section = 'top size classes by waste';
 SELECT split_part(value, ' (', 1) AS budget
   FROM memshard.memory_report() WHERE item = 'budget';
