@@ -21,15 +21,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 ROWS=${ROWS:-1000000}
 REPS=${REPS:-5}
 
-if [ "$(id -u)" = 0 ]; then
-    work=${MEMSHARD_BENCH_DIR:-/tmp/pg_memshard-bench-$(echo "$top" | cksum | cut -d' ' -f1)}
-    copy_tree_for_postgres "$top" "$work"
-    rc=0
-    runuser -u postgres -- env ROWS="$ROWS" REPS="$REPS" \
-        bash "$work/bench/partition_bench.sh" || rc=$?
-    rm -rf "$work"
-    exit $rc
-fi
+rerun_as_postgres "$top" partition-bench bench/partition_bench.sh ROWS REPS
 
 cd "$top"
 echo "== build and private install"

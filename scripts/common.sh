@@ -8,9 +8,8 @@ PGXS_DIR=$(cd "$PGXS_DIR" && pwd)
 PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress"
 PG_PERL_LIB="$PGXS_DIR/src/test/perl"
 
-# run_as_postgres DIR SCRIPT ARGS...: copy the tree DIR to a folder owned by
-# the postgres OS user (PostgreSQL refuses to run as root) and run SCRIPT
-# there as that user.  Prints the copy's path in $COPY_DIR.
+# copy_tree_for_postgres SRC DST: copy the tree SRC (without build output
+# or .git) to DST, owned by the postgres OS user.
 copy_tree_for_postgres() {
     local src=$1 dst=$2
     rm -rf "$dst"
@@ -35,4 +34,28 @@ make_private_install() {
     cp -a "$sharedir" "$top/tmp_install$sharedir"
     make -C "$top" -s PG_CONFIG="$PG_CONFIG" install DESTDIR="$top/tmp_install" >/dev/null
     BINDIR="$top/tmp_install$bindir"
+}
+
+# rerun_as_postgres TOP KIND SCRIPT [VAR...]: when run as root, copy the
+# tree TOP to /tmp/pg_memshard-KIND-<checkout id> (PostgreSQL refuses to run
+# as root), run SCRIPT (a path relative to TOP) there as the postgres OS
+# user with the named environment variables passed on, copy its tmp_check
+# back, and exit with its status.  Returns at once for any other user.
+rerun_as_postgres() {
+    local top=$1 kind=$2 script=$3
+    shift 3
+    [ "$(id -u)" = 0 ] || return 0
+    local work envs=() var rc=0
+    # one copy per checkout, so that several checkouts can run at once
+    work=/tmp/pg_memshard-$kind-$(echo "$top" | cksum | cut -d' ' -f1)
+    copy_tree_for_postgres "$top" "$work"
+    for var in "$@"; do
+        envs+=("$var=${!var:-}")
+    done
+    runuser -u postgres -- env "${envs[@]}" bash "$work/$script" || rc=$?
+    if [ -d "$work/tmp_check" ]; then
+        rm -rf "$top/tmp_check"
+        cp -a "$work/tmp_check" "$top/tmp_check"
+    fi
+    exit $rc
 }

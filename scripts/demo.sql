@@ -1,10 +1,14 @@
--- What the demo shows once the server is up.
-CREATE EXTENSION IF NOT EXISTS pg_memshard;
+-- What the demo shows once the server is up.  The demo cluster is
+-- throwaway: the extension is created afresh, so a rebuilt library and its
+-- script always match.
+SET client_min_messages = warning;
+DROP EXTENSION IF EXISTS pg_memshard;
+CREATE EXTENSION pg_memshard;
+RESET client_min_messages;
 SELECT memshard.version() AS pg_memshard_version,
        current_setting('pg_memshard.memory') AS cache_memory;
 
 -- a map (a namespace of keys) with a default time to live
-SELECT memshard.drop_map(name) FROM memshard.maps WHERE name = 'demo';
 SELECT memshard.create_map('demo', default_ttl => '1 hour') AS demo_map_id;
 SELECT name, default_ttl, eviction FROM memshard.maps;
 

@@ -17,15 +17,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ "$(id -u)" = 0 ]; then
     bash "$top/scripts/install-deps.sh" || exit 1
-    # one copy per checkout, so that several checkouts can test at once
-    work=${MEMSHARD_TEST_DIR:-/tmp/pg_memshard-test-$(echo "$top" | cksum | cut -d' ' -f1)}
-    copy_tree_for_postgres "$top" "$work"
-    rc=0
-    runuser -u postgres -- env TESTS="${TESTS:-all}" TAP_FILES="${TAP_FILES:-}" \
-        bash "$work/scripts/test.sh" || rc=$?
-    rm -rf "$top/tmp_check"
-    cp -a "$work/tmp_check" "$top/tmp_check" 2>/dev/null || true
-    exit $rc
+    rerun_as_postgres "$top" test scripts/test.sh TESTS TAP_FILES
 fi
 
 cd "$top"

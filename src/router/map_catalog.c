@@ -207,13 +207,13 @@ map_catalog_lookup(const char *name, MapInfo *map, MemoryContext cxt)
 	return found;
 }
 
-/* every map of this database, sorted by name; MapInfos palloc'd */
 static int
 compare_map_names(const ListCell *a, const ListCell *b)
 {
 	return strcmp(((MapInfo *) lfirst(a))->name, ((MapInfo *) lfirst(b))->name);
 }
 
+/* every map of this database, sorted by name; MapInfos palloc'd */
 List *
 map_catalog_list(void)
 {

@@ -17,6 +17,8 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+
 #include "router/router.h"
 
 static void retry_after_gone(MapInfo **map, bool *retried);
@@ -202,16 +204,25 @@ router_touch(MapInfo *map, const char *key, int keylen, int64 ttl_ms)
 	return result == STORE_OK;
 }
 
-/* remove every item of the map; how many there were (< 0: map gone) */
+/*
+ * Remove every item of the map; how many there were.  The handle is checked
+ * first: a stale handle's slot may belong to another map by now.
+ */
 int64
 router_flush(MapInfo *map)
 {
 	bool		retried = false;
 	int64		removed;
 
-	while ((removed = store_flush_map(router_map_slot(map))) < 0)
+	for (;;)
+	{
+		int			slot = router_map_slot(map);
+
+		if (store_map_owned(slot, MyDatabaseId, map->id) &&
+			(removed = store_flush_map(slot)) >= 0)
+			return removed;
 		retry_after_gone(&map, &retried);
-	return removed;
+	}
 }
 
 /* the map's counters on this node */

@@ -33,6 +33,8 @@ static uint32 *link_to(uint32 *bucket, StoreItem *item);
 static uint32 expire_tick(int64 ttl_ms);
 static void account_item(StorePartition *part, StoreItem *item, int sign);
 static void remove_item(StorePartition *part, uint32 *link, StoreItem *item);
+static void count_reclaimed(StorePartition *part, StoreMapSlot *slot,
+							bool expired);
 static bool quota_allows(int mapslot, int held_partition, int64 need);
 static int64 evict_map_items(int mapslot, int partition, int64 excess,
 							 int pass);
@@ -180,6 +182,22 @@ remove_item(StorePartition *part, uint32 *link, StoreItem *item)
 	slab_free(item);
 }
 
+/* count an item taken without being asked for: expired or evicted */
+static void
+count_reclaimed(StorePartition *part, StoreMapSlot *slot, bool expired)
+{
+	if (expired)
+	{
+		part->expirations++;
+		pg_atomic_fetch_add_u64(&slot->expirations, 1);
+	}
+	else
+	{
+		part->evictions++;
+		pg_atomic_fetch_add_u64(&slot->evictions, 1);
+	}
+}
+
 /*
  * Called by slab sweeps with the item's partition held: take it out of the
  * index and the counters; the sweep keeps the chunk.
@@ -197,16 +215,7 @@ item_unlink_evicted(int partition, StoreItem *item, bool expired)
 		return;
 	*link = item->next;
 	account_item(part, item, -1);
-	if (expired)
-	{
-		part->expirations++;
-		pg_atomic_fetch_add_u64(&slot->expirations, 1);
-	}
-	else
-	{
-		part->evictions++;
-		pg_atomic_fetch_add_u64(&slot->evictions, 1);
-	}
+	count_reclaimed(part, slot, expired);
 }
 
 /*
@@ -296,16 +305,7 @@ evict_map_items(int mapslot, int partition, int64 excess, int pass)
 				continue;
 			}
 			freed += item_chunk_bytes(item);
-			if (expired)
-			{
-				part->expirations++;
-				pg_atomic_fetch_add_u64(&slot->expirations, 1);
-			}
-			else
-			{
-				part->evictions++;
-				pg_atomic_fetch_add_u64(&slot->evictions, 1);
-			}
+			count_reclaimed(part, slot, expired);
 			remove_item(part, link, item);
 		}
 	}
@@ -474,8 +474,7 @@ drop_if_expired(StorePartition *part, uint32 *link, StoreItem *item)
 {
 	if (item != NULL && item_expire(item) != 0 && item_expired(item, now_tick()))
 	{
-		part->expirations++;
-		pg_atomic_fetch_add_u64(&store_map_slot(item->mapslot)->expirations, 1);
+		count_reclaimed(part, store_map_slot(item->mapslot), true);
 		remove_item(part, link, item);
 		return NULL;
 	}
@@ -491,6 +490,47 @@ item_matches(StoreItem *item, const StoreExpect *expect)
 		memcmp(item_value(item), expect->value, expect->vallen) == 0;
 }
 
+/* where a key lives: its map slot, partition and bucket */
+typedef struct KeySite
+{
+	int			mapslot;
+	int			partition;
+	StorePartition *part;
+	uint32	   *bucket;
+} KeySite;
+
+/*
+ * Lock the partition of a key and find its item.  Under an exclusive lock
+ * an expired item met on the way is reclaimed; under a shared one it is
+ * only skipped.  Returns STORE_MAP_GONE (with the lock held all the same)
+ * when the handle is stale.
+ */
+static StoreResult
+lock_key(int handle, const char *key, int keylen, LWLockMode mode,
+		 KeySite *site, StoreItem **item, uint32 **link)
+{
+	uint64		hash;
+
+	site->mapslot = HANDLE_SLOT(handle);
+	hash = item_hash(site->mapslot, key, keylen);
+	site->partition = hash_partition_of(hash);
+	site->part = store_partition(site->partition);
+	site->bucket = bucket_of(site->partition, hash);
+	*item = NULL;
+
+	LWLockAcquire(site->part->lock, mode);
+	if (!handle_valid(handle))
+		return STORE_MAP_GONE;
+	*item = find_item(site->bucket, site->mapslot, key, keylen, link);
+	if (*item == NULL || ((*item)->keylen & KEYLEN_EXPIRE) == 0)
+		return STORE_OK;
+	if (mode == LW_EXCLUSIVE)
+		*item = drop_if_expired(site->part, *link, *item);
+	else if (item_expired(*item, now_tick()))
+		*item = NULL;
+	return STORE_OK;
+}
+
 /*
  * The one writer: allocate and fill the new item with no lock held, then
  * link it under the partition lock if 'mode' (and 'expect', a value the
@@ -502,11 +542,7 @@ store_write(int handle, const char *key, int keylen, const char *value,
 			int vallen, uint32 expire, StoreSetMode mode,
 			const StoreExpect *expect)
 {
-	int			mapslot = HANDLE_SLOT(handle);
-	uint64		hash = item_hash(mapslot, key, keylen);
-	int			partition = hash_partition_of(hash);
-	StorePartition *part = store_partition(partition);
-	uint32	   *bucket = bucket_of(partition, hash);
+	KeySite		site;
 	uint32	   *link = NULL;
 	StoreItem  *old;
 	StoreResult result;
@@ -516,13 +552,9 @@ store_write(int handle, const char *key, int keylen, const char *value,
 	if (ref == 0)
 		return STORE_NO_MEMORY;
 
-	LWLockAcquire(part->lock, LW_EXCLUSIVE);
-	if (!handle_valid(handle))
-		result = STORE_MAP_GONE;
-	else
+	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &old, &link);
+	if (result == STORE_OK)
 	{
-		old = find_item(bucket, mapslot, key, keylen, &link);
-		old = drop_if_expired(part, link, old);
 		if (mode == STORE_ADD && old != NULL)
 			result = STORE_EXISTS;
 		else if (mode == STORE_REPLACE && old == NULL)
@@ -530,11 +562,11 @@ store_write(int handle, const char *key, int keylen, const char *value,
 		else if (expect != NULL && old != NULL && !item_matches(old, expect))
 			result = STORE_RETRY;
 		else
-			result = link_item(partition, bucket, mapslot, ref, old);
+			result = link_item(site.partition, site.bucket, site.mapslot, ref, old);
 	}
 	if (result != STORE_OK)
 		slab_free(item_at(ref));
-	LWLockRelease(part->lock);
+	LWLockRelease(site.part->lock);
 	return result;
 }
 
@@ -572,24 +604,19 @@ copy_value(StoreItem *item, char *dest)
 char *
 store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
 {
-	int			mapslot = HANDLE_SLOT(handle);
-	uint64		hash = item_hash(mapslot, key, keylen);
-	int			partition = hash_partition_of(hash);
-	StorePartition *part = store_partition(partition);
+	KeySite		site;
 	StoreItem  *item;
+	uint32	   *link;
 	char	   *result = NULL;
 
 	*vallen = 0;
-	LWLockAcquire(part->lock, LW_SHARED);
-	if (!handle_valid(handle))
+	if (lock_key(handle, key, keylen, LW_SHARED, &site, &item, &link) != STORE_OK)
 	{
-		LWLockRelease(part->lock);
+		LWLockRelease(site.part->lock);
 		*vallen = -1;
 		return NULL;
 	}
-	item = find_item(bucket_of(partition, hash), mapslot, key, keylen, NULL);
-	if (item != NULL && ((item->keylen & KEYLEN_EXPIRE) == 0 ||
-						 !item_expired(item, now_tick())))
+	if (item != NULL)
 	{
 		uint32		len = item_vallen(item);
 
@@ -600,17 +627,17 @@ store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
 		copy_value(item, result + prefix);
 		*vallen = len;
 	}
-	LWLockRelease(part->lock);
+	LWLockRelease(site.part->lock);
 
 	if (result != NULL)
 	{
-		pg_atomic_fetch_add_u64(&part->hits, 1);
-		pg_atomic_fetch_add_u64(&store_map_slot(mapslot)->hits, 1);
+		pg_atomic_fetch_add_u64(&site.part->hits, 1);
+		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->hits, 1);
 	}
 	else
 	{
-		pg_atomic_fetch_add_u64(&part->misses, 1);
-		pg_atomic_fetch_add_u64(&store_map_slot(mapslot)->misses, 1);
+		pg_atomic_fetch_add_u64(&site.part->misses, 1);
+		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->misses, 1);
 	}
 	return result;
 }
@@ -618,30 +645,21 @@ store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
 StoreResult
 store_delete(int handle, const char *key, int keylen)
 {
-	int			mapslot = HANDLE_SLOT(handle);
-	uint64		hash = item_hash(mapslot, key, keylen);
-	int			partition = hash_partition_of(hash);
-	StorePartition *part = store_partition(partition);
+	KeySite		site;
 	uint32	   *link = NULL;
 	StoreItem  *item;
-	StoreResult result = STORE_NOT_FOUND;
+	StoreResult result;
 
-	LWLockAcquire(part->lock, LW_EXCLUSIVE);
-	if (!handle_valid(handle))
-		result = STORE_MAP_GONE;
-	else
+	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &item, &link);
+	if (result == STORE_OK && item == NULL)
+		result = STORE_NOT_FOUND;
+	else if (result == STORE_OK)
 	{
-		item = find_item(bucket_of(partition, hash), mapslot, key, keylen, &link);
-		item = drop_if_expired(part, link, item);
-		if (item != NULL)
-		{
-			remove_item(part, link, item);
-			part->deletes++;
-			pg_atomic_fetch_add_u64(&store_map_slot(mapslot)->deletes, 1);
-			result = STORE_OK;
-		}
+		remove_item(site.part, link, item);
+		site.part->deletes++;
+		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->deletes, 1);
 	}
-	LWLockRelease(part->lock);
+	LWLockRelease(site.part->lock);
 	return result;
 }
 
@@ -653,36 +671,25 @@ static bool
 read_for_update(int handle, const char *key, int keylen, char *buf,
 				int bufsize, StoreExpect *seen, StoreResult *result)
 {
-	int			mapslot = HANDLE_SLOT(handle);
-	uint64		hash = item_hash(mapslot, key, keylen);
-	int			partition = hash_partition_of(hash);
-	StorePartition *part = store_partition(partition);
+	KeySite		site;
 	StoreItem  *item;
-	bool		found = false;
+	uint32	   *link;
 
-	*result = STORE_OK;
 	seen->value = buf;
 	seen->vallen = -1;			/* too long for buf, or large */
 	seen->expire = 0;
-	LWLockAcquire(part->lock, LW_SHARED);
-	if (!handle_valid(handle))
-		*result = STORE_MAP_GONE;
-	else
+	*result = lock_key(handle, key, keylen, LW_SHARED, &site, &item, &link);
+	if (item != NULL)
 	{
-		item = find_item(bucket_of(partition, hash), mapslot, key, keylen, NULL);
-		if (item != NULL && !item_expired(item, now_tick()))
+		seen->expire = item_expire(item);
+		if (!item_is_large(item) && item_vallen(item) <= bufsize)
 		{
-			found = true;
-			seen->expire = item_expire(item);
-			if (!item_is_large(item) && item_vallen(item) <= bufsize)
-			{
-				seen->vallen = item_vallen(item);
-				memcpy(buf, item_value(item), seen->vallen);
-			}
+			seen->vallen = item_vallen(item);
+			memcpy(buf, item_value(item), seen->vallen);
 		}
 	}
-	LWLockRelease(part->lock);
-	return found;
+	LWLockRelease(site.part->lock);
+	return item != NULL;
 }
 
 StoreResult
@@ -726,38 +733,29 @@ static StoreResult
 touch_in_place(int handle, const char *key, int keylen, uint32 expire,
 			   char **value, int *vallen)
 {
-	int			mapslot = HANDLE_SLOT(handle);
-	uint64		hash = item_hash(mapslot, key, keylen);
-	int			partition = hash_partition_of(hash);
-	StorePartition *part = store_partition(partition);
+	KeySite		site;
 	uint32	   *link = NULL;
 	StoreItem  *item;
-	StoreResult result = STORE_NOT_FOUND;
+	StoreResult result;
 
 	*value = NULL;
-	LWLockAcquire(part->lock, LW_EXCLUSIVE);
-	if (!handle_valid(handle))
-		result = STORE_MAP_GONE;
-	else
+	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &item, &link);
+	if (result == STORE_OK && item == NULL)
+		result = STORE_NOT_FOUND;
+	else if (result == STORE_OK && (item->keylen & KEYLEN_EXPIRE))
 	{
-		item = find_item(bucket_of(partition, hash), mapslot, key, keylen, &link);
-		item = drop_if_expired(part, link, item);
-		if (item != NULL && (item->keylen & KEYLEN_EXPIRE))
-		{
-			item_set_expire(item, expire);
-			slab_note_expiry(item, expire);
-			result = STORE_OK;
-		}
-		else if (item != NULL)
-		{
-			/* read-only so far: an ERROR in palloc leaves nothing torn */
-			*vallen = item_vallen(item);
-			*value = palloc(*vallen + 1);
-			memcpy(*value, item_value(item), *vallen);
-			result = STORE_RETRY;
-		}
+		item_set_expire(item, expire);
+		slab_note_expiry(item, expire);
 	}
-	LWLockRelease(part->lock);
+	else if (result == STORE_OK)
+	{
+		/* nothing changed so far: an ERROR in palloc leaves nothing torn */
+		*vallen = item_vallen(item);
+		*value = palloc(*vallen + 1);
+		memcpy(*value, item_value(item), *vallen);
+		result = STORE_RETRY;
+	}
+	LWLockRelease(site.part->lock);
 	return result;
 }
 
@@ -769,7 +767,7 @@ store_touch(int handle, const char *key, int keylen, int64 ttl_ms)
 	for (;;)
 	{
 		char	   *value;
-		int			vallen;
+		int			vallen = 0;
 		StoreExpect seen;
 		StoreResult rc;
 
@@ -790,11 +788,13 @@ store_touch(int handle, const char *key, int keylen, int64 ttl_ms)
 }
 
 /*
- * Remove every item of a map slot, partition by partition.  Returns the
- * number of live items removed.
+ * Remove every item of a map slot, partition by partition.  With a handle
+ * (handle >= 0), stop where the handle goes stale: the map was dropped and
+ * its detach removes the rest.  Returns the number of live items removed,
+ * or -1 when the handle was stale from the start.
  */
 int64
-items_remove_slot(int mapslot)
+items_remove_slot(int mapslot, int handle)
 {
 	int64		removed = 0;
 	uint32		tick = now_tick();
@@ -807,6 +807,11 @@ items_remove_slot(int mapslot)
 		uint32		b;
 
 		LWLockAcquire(part->lock, LW_EXCLUSIVE);
+		if (handle >= 0 && !handle_valid(handle))
+		{
+			LWLockRelease(part->lock);
+			return p == 0 ? -1 : removed;
+		}
 		for (b = 0; b < store_shared->buckets_per_partition; b++)
 		{
 			uint32	   *link = &buckets[b];
@@ -833,7 +838,9 @@ items_remove_slot(int mapslot)
 int64
 store_flush_map(int handle)
 {
-	return items_remove_slot(HANDLE_SLOT(handle));
+	if (handle < 0)
+		return -1;
+	return items_remove_slot(HANDLE_SLOT(handle), handle);
 }
 
 /*

@@ -285,7 +285,7 @@ store_map_detach(int handle, Oid dboid, int32 mapid)
 	if (!mine)
 		return;
 
-	items_remove_slot(HANDLE_SLOT(handle));
+	items_remove_slot(HANDLE_SLOT(handle), -1);
 
 	LWLockAcquire(store_shared->maps_lock, LW_EXCLUSIVE);
 	slot->in_use = false;

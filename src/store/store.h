@@ -126,6 +126,7 @@ extern StoreResult store_incr(int slot, const char *key, int keylen,
 							  int64 delta, int64 ttl_ms, int64 *result);
 extern StoreResult store_touch(int slot, const char *key, int keylen,
 							   int64 ttl_ms);
+/* items removed, or -1 when the handle is stale (the map was dropped) */
 extern int64 store_flush_map(int slot);
 
 extern int	store_max_item_size(void);

@@ -369,7 +369,7 @@ extern int	hash_partition_of(uint64 hash);
 extern uint32 now_tick(void);
 extern bool item_expired(const StoreItem *item, uint32 tick);
 extern void item_unlink_evicted(int partition, StoreItem *item, bool expired);
-extern int64 items_remove_slot(int mapslot);
+extern int64 items_remove_slot(int mapslot, int handle);
 
 /* slab.c */
 extern void slab_init_classes(void);
