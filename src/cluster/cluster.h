@@ -1,0 +1,59 @@
+/*-------------------------------------------------------------------------
+ *
+ * cluster.h
+ *		Metadata of the cluster (nodes, placements of shards) and its
+ *		distribution to every node: what the cluster room offers.
+ *
+ * The metadata lives in tables of schema memshard on every node and is the
+ * same everywhere.  A change (add_node, remove_node, create_map, drop_map)
+ * is made locally between cluster_change_begin() and cluster_change_end(),
+ * and reaches the other nodes inside remote transactions that are prepared
+ * (PREPARE TRANSACTION) when the local transaction commits and committed
+ * after it: every node gets the change or none does (metadata_sync.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMSHARD_CLUSTER_H
+#define MEMSHARD_CLUSTER_H
+
+#include "nodes/pg_list.h"
+
+/* a node of the cluster, as the per-backend cache holds it */
+typedef struct ClusterNode
+{
+	int32		id;
+	NameData	server;			/* foreign server, same name on every node */
+	Oid			serverid;		/* InvalidOid when the server is missing here */
+	bool		is_local;		/* this instance and database */
+	int64		system_identifier;
+	NameData	database;
+	char		state[16];
+} ClusterNode;
+
+/* nodes (node_catalog.c); the pointers stay valid until invalidation */
+extern List *cluster_nodes(void);	/* of ClusterNode *, ordered by id */
+extern const ClusterNode *cluster_node_by_id(int32 id);
+extern const ClusterNode *cluster_node_by_server(const char *server);
+extern const ClusterNode *cluster_local_node(void);
+extern bool cluster_is_active(void);	/* this node is in its node list */
+extern Oid	cluster_node_catalog_relid(void);
+extern void cluster_nodes_changed(void);
+
+/* node administration (nodes.c) */
+extern int32 cluster_add_node(const char *server);
+extern void cluster_remove_node(const char *server);
+
+/* identity of this node, as add_node records it */
+extern int64 cluster_system_identifier(void);
+
+/* metadata changes (metadata_sync.c) */
+extern void cluster_change_begin(void);
+extern void cluster_change_end(void);
+extern bool cluster_applying_from_peer(void);
+extern void cluster_apply_snapshot(const char *before_digest,
+								   const char *snapshot,
+								   const char *after_digest);
+extern char *cluster_metadata_digest(void);
+extern int	cluster_recover(void);
+
+#endif							/* MEMSHARD_CLUSTER_H */

@@ -1,0 +1,230 @@
+/*-------------------------------------------------------------------------
+ *
+ * node_catalog.c
+ *		The nodes of the cluster, read from memshard.node_catalog and cached
+ *		per backend.
+ *
+ * Routing asks "which node is this, is it me, which server reaches it" for
+ * every remote call, so the table is read once and kept until it changes.
+ * Every change to the table (here or, through COMMIT PREPARED, sent by
+ * another node) sends a relcache invalidation for it; a change of a foreign
+ * server (CREATE/ALTER/DROP SERVER) may change which server a name means.
+ * Both empty the cache.
+ *
+ * A node recognises itself by system identifier and database name, which
+ * add_node recorded from the node itself.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "cluster/cluster.h"
+
+#define MEMSHARD_SCHEMA "memshard"
+
+static MemoryContext nodes_context = NULL;
+static List *node_list = NIL;
+static bool nodes_valid = false;
+static Oid	node_catalog_oid = InvalidOid;
+
+static void nodes_load(void);
+static void nodes_register_callbacks(void);
+static void nodes_relcache_callback(Datum arg, Oid relid);
+static void nodes_syscache_callback(Datum arg, int cacheid, uint32 hashvalue);
+
+int64
+cluster_system_identifier(void)
+{
+	/* stored as bigint, as pg_control_system() shows it */
+	return (int64) GetSystemIdentifier();
+}
+
+Oid
+cluster_node_catalog_relid(void)
+{
+	if (!OidIsValid(node_catalog_oid))
+	{
+		Oid			nspid = get_namespace_oid(MEMSHARD_SCHEMA, false);
+
+		node_catalog_oid = get_relname_relid("node_catalog", nspid);
+		if (!OidIsValid(node_catalog_oid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"%s.node_catalog\" does not exist",
+							MEMSHARD_SCHEMA),
+					 errhint("Is extension pg_memshard installed in this database?")));
+	}
+	return node_catalog_oid;
+}
+
+/* forget the cached nodes: the next caller reads the table again */
+void
+cluster_nodes_changed(void)
+{
+	nodes_valid = false;
+}
+
+List *
+cluster_nodes(void)
+{
+	nodes_register_callbacks();
+	/* an invalidation while loading means: load again */
+	while (!nodes_valid)
+	{
+		nodes_valid = true;
+		nodes_load();
+	}
+	return node_list;
+}
+
+const ClusterNode *
+cluster_node_by_id(int32 id)
+{
+	ListCell   *lc;
+
+	foreach(lc, cluster_nodes())
+	{
+		ClusterNode *node = lfirst(lc);
+
+		if (node->id == id)
+			return node;
+	}
+	return NULL;
+}
+
+const ClusterNode *
+cluster_node_by_server(const char *server)
+{
+	ListCell   *lc;
+
+	foreach(lc, cluster_nodes())
+	{
+		ClusterNode *node = lfirst(lc);
+
+		if (strcmp(NameStr(node->server), server) == 0)
+			return node;
+	}
+	return NULL;
+}
+
+const ClusterNode *
+cluster_local_node(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, cluster_nodes())
+	{
+		ClusterNode *node = lfirst(lc);
+
+		if (node->is_local)
+			return node;
+	}
+	return NULL;
+}
+
+bool
+cluster_is_active(void)
+{
+	return cluster_local_node() != NULL;
+}
+
+/* read memshard.node_catalog into a fresh context, then swap it in */
+static void
+nodes_load(void)
+{
+	MemoryContext loading;
+	MemoryContext oldcontext;
+	List	   *loaded = NIL;
+	int64		my_sysid = cluster_system_identifier();
+	char	   *my_database = get_database_name(MyDatabaseId);
+	uint64		row;
+
+	/* the relation must exist before we try to read it */
+	(void) cluster_node_catalog_relid();
+
+	/*
+	 * Not read-only: an admin change reads the table after locking it, and
+	 * must see what committed while it waited for the lock.
+	 */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT id, server, system_identifier, database, state "
+					"FROM memshard.node_catalog ORDER BY id",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read memshard.node_catalog");
+
+	loading = AllocSetContextCreate(CacheMemoryContext,
+									"pg_memshard nodes",
+									ALLOCSET_SMALL_SIZES);
+	oldcontext = MemoryContextSwitchTo(loading);
+	for (row = 0; row < SPI_processed; row++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[row];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		ClusterNode *node = palloc0(sizeof(ClusterNode));
+		bool		isnull;
+		ForeignServer *server;
+
+		node->id = DatumGetInt32(SPI_getbinval(tuple, desc, 1, &isnull));
+		namestrcpy(&node->server, SPI_getvalue(tuple, desc, 2));
+		node->system_identifier =
+			DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+		namestrcpy(&node->database, SPI_getvalue(tuple, desc, 4));
+		strlcpy(node->state, SPI_getvalue(tuple, desc, 5), sizeof(node->state));
+
+		server = GetForeignServerByName(NameStr(node->server), true);
+		node->serverid = server ? server->serverid : InvalidOid;
+		node->is_local = (node->system_identifier == my_sysid &&
+						  strcmp(NameStr(node->database), my_database) == 0);
+		loaded = lappend(loaded, node);
+	}
+	MemoryContextSwitchTo(oldcontext);
+	SPI_finish();
+
+	if (nodes_context != NULL)
+		MemoryContextDelete(nodes_context);
+	nodes_context = loading;
+	node_list = loaded;
+}
+
+static void
+nodes_register_callbacks(void)
+{
+	static bool registered = false;
+
+	if (registered)
+		return;
+	CacheRegisterRelcacheCallback(nodes_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, nodes_syscache_callback,
+								  (Datum) 0);
+	registered = true;
+}
+
+static void
+nodes_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == node_catalog_oid)
+	{
+		nodes_valid = false;
+		/* the table itself may be gone (DROP EXTENSION) */
+		node_catalog_oid = InvalidOid;
+	}
+}
+
+static void
+nodes_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	nodes_valid = false;
+}

@@ -1,0 +1,652 @@
+/*-------------------------------------------------------------------------
+ *
+ * fanout.c
+ *		Run one SQL call on each of several nodes at once, and wait for all
+ *		of them with bounded, interruptible waits.
+ *
+ * Each call goes through the same steps on its own connection: connect
+ * (PQconnectStartParams + PQconnectPoll), set up the session once
+ * (search_path, statement_timeout), send the statement
+ * (PQsendQueryParams, non-blocking), read the answer (PQconsumeInput,
+ * PQisBusy, PQgetResult).  All calls advance together in one loop that
+ * waits on every socket and on our latch (WaitEventSet), then checks for
+ * interrupts: query cancel and statement_timeout work while we wait.
+ *
+ * Deadlines: connecting must finish within pg_memshard.connect_timeout,
+ * the answer must come within pg_memshard.remote_timeout of sending.  A
+ * call that misses its deadline, or whose connection breaks, fails with a
+ * class-08 error naming the node and its connection is closed; the other
+ * calls carry on.  The remote session's statement_timeout equals
+ * pg_memshard.remote_timeout, so work we stopped waiting for ends there too.
+ * An ERROR raised by the node comes back with the node's SQLSTATE and its
+ * message prefixed by the node's name; the connection stays usable.
+ *
+ * When we are interrupted (or anything else raises an ERROR) while calls
+ * are in flight, their connections are closed before the error goes on:
+ * PQcancel can block on PostgreSQL 15, a closed socket cannot.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <poll.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/timestamp.h"
+
+#include "pg_memshard.h"
+#include "remote/remote_int.h"
+
+typedef enum CallPhase
+{
+	PHASE_CONNECTING,			/* PQconnectPoll until CONNECTION_OK */
+	PHASE_SETUP,				/* session settings sent, awaiting result */
+	PHASE_QUERY,				/* the call's statement sent, awaiting result */
+	PHASE_DONE
+} CallPhase;
+
+typedef struct CallState
+{
+	RemoteCall *call;
+	ConnEntry  *entry;
+	CallPhase	phase;
+	PostgresPollingStatusType poll; /* while connecting: what libpq awaits */
+	bool		fresh;			/* connection made by this call */
+	bool		flushing;		/* output not fully sent yet */
+	TimestampTz deadline;
+	PGresult   *result;			/* last result of the statement so far */
+} CallState;
+
+static void call_begin(CallState *st);
+static void call_connect(CallState *st);
+static bool idle_connection_alive(PGconn *conn);
+static void session_ready(CallState *st);
+static void send_statement(CallState *st, const char *sql, bool params);
+static void wait_for_progress(CallState *states, int ncalls);
+static void advance(CallState *st);
+static void advance_connect(CallState *st);
+static void statement_done(CallState *st);
+static void call_succeeded(CallState *st, PGresult *res);
+static void call_failed_remotely(CallState *st, PGresult *res);
+static void call_unreachable(CallState *st, int sqlstate, const char *message,
+							 const char *detail);
+static void call_abandon(CallState *st);
+static RemoteResult *copy_result(PGresult *res);
+static char *copy_field(PGresult *res, int field);
+static void ignore_notice(void *arg, const char *message);
+
+void
+remote_run(RemoteCall *calls, int ncalls)
+{
+	CallState  *states = palloc0(sizeof(CallState) * ncalls);
+	int			i;
+
+	for (i = 0; i < ncalls; i++)
+	{
+		states[i].call = &calls[i];
+		states[i].phase = PHASE_DONE;
+		calls[i].result = NULL;
+		calls[i].error = NULL;
+	}
+
+	PG_TRY();
+	{
+		bool		active = true;
+
+		for (i = 0; i < ncalls; i++)
+			call_begin(&states[i]);
+
+		while (active)
+		{
+			wait_for_progress(states, ncalls);
+			active = false;
+			for (i = 0; i < ncalls; i++)
+				active |= (states[i].phase != PHASE_DONE);
+		}
+	}
+	PG_CATCH();
+	{
+		for (i = 0; i < ncalls; i++)
+			call_abandon(&states[i]);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	pfree(states);
+}
+
+void
+remote_throw(const RemoteCall *call)
+{
+	const RemoteError *error = call->error;
+
+	Assert(error != NULL);
+	ereport(ERROR,
+			(errcode(error->sqlstate),
+			 errmsg_internal("%s", error->message),
+			 error->detail ? errdetail_internal("%s", error->detail) : 0,
+			 error->hint ? errhint("%s", error->hint) : 0,
+			 error->context ? errcontext("%s", error->context) : 0));
+}
+
+void
+remote_run_or_throw(RemoteCall *calls, int ncalls)
+{
+	int			i;
+
+	remote_run(calls, ncalls);
+	for (i = 0; i < ncalls; i++)
+	{
+		if (calls[i].error != NULL)
+			remote_throw(&calls[i]);
+	}
+}
+
+bool
+remote_error_is_unreachable(const RemoteError *error)
+{
+	return error != NULL &&
+		ERRCODE_TO_CATEGORY(error->sqlstate) == ERRCODE_CONNECTION_EXCEPTION;
+}
+
+/*
+ * First step of a call: find its connection, make one if needed, and send
+ * what can be sent now.
+ */
+static void
+call_begin(CallState *st)
+{
+	RemoteCall *call = st->call;
+	ConnEntry  *entry = conn_entry_for(call->serverid);
+
+	if (entry->in_use)
+		elog(ERROR, "two calls to node \"%s\" in one batch",
+			 NameStr(entry->servername));
+	st->entry = entry;
+
+	if (call->session == REMOTE_PINNED &&
+		(!entry->pinned || entry->conn == NULL))
+	{
+		call_unreachable(st, ERRCODE_CONNECTION_FAILURE,
+						 psprintf("lost connection to node \"%s\" during a metadata change",
+								  NameStr(entry->servername)),
+						 NULL);
+		return;
+	}
+
+	entry->in_use = true;
+	if (entry->conn != NULL && !entry->pinned &&
+		!idle_connection_alive(entry->conn))
+		conn_drop(entry);		/* the node closed it: restarted, say */
+	entry->in_use = true;
+
+	if (entry->conn == NULL)
+		call_connect(st);
+	else
+	{
+		st->fresh = false;
+		session_ready(st);
+	}
+}
+
+static void
+call_connect(CallState *st)
+{
+	char	   *reason = conn_start(st->entry);
+
+	st->fresh = true;
+	st->phase = PHASE_CONNECTING;
+	if (reason != NULL)
+	{
+		call_unreachable(st, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+						 psprintf("could not connect to node \"%s\"",
+								  NameStr(st->entry->servername)),
+						 reason);
+		return;
+	}
+	/* libpq's documented first step: wait until the socket is writable */
+	st->poll = PGRES_POLLING_WRITING;
+	st->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   memshard_connect_timeout_ms);
+}
+
+/*
+ * An idle connection has nothing to read.  If its socket is readable or
+ * closed, the node has hung up (restart, shutdown, idle timeout) and sent
+ * its reason: reconnect rather than fail the call.
+ */
+static bool
+idle_connection_alive(PGconn *conn)
+{
+	struct pollfd pfd;
+
+	if (PQstatus(conn) != CONNECTION_OK || PQsocket(conn) < 0)
+		return false;
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* connected: send the session settings if needed, then the statement */
+static void
+session_ready(CallState *st)
+{
+	ConnEntry  *entry = st->entry;
+
+	st->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+											   memshard_remote_timeout_ms);
+	if (entry->timeout_sent != memshard_remote_timeout_ms)
+	{
+		/*
+		 * The remote statement_timeout ends work we no longer wait for;
+		 * search_path guards our schema-qualified calls.
+		 */
+		char	   *sql = psprintf("%sSET statement_timeout = %d",
+								   entry->timeout_sent == -1
+								   ? "SET search_path = pg_catalog; " : "",
+								   memshard_remote_timeout_ms);
+
+		st->phase = PHASE_SETUP;
+		send_statement(st, sql, false);
+	}
+	else
+	{
+		st->phase = PHASE_QUERY;
+		send_statement(st, st->call->sql, true);
+	}
+}
+
+static void
+send_statement(CallState *st, const char *sql, bool params)
+{
+	RemoteCall *call = st->call;
+	PGconn	   *conn = st->entry->conn;
+	int			sent;
+	int			flushed;
+
+	if (params)
+		sent = PQsendQueryParams(conn, sql, call->nparams, call->paramtypes,
+								 call->paramvalues, call->paramlengths,
+								 call->paramformats,
+								 call->binary_result ? 1 : 0);
+	else
+		sent = PQsendQuery(conn, sql);
+
+	if (!sent && !st->fresh && st->call->session != REMOTE_PINNED)
+	{
+		/*
+		 * A cached connection that broke while idle: one fresh try.  Not in
+		 * a pinned session, whose remote transaction a new one would lose.
+		 */
+		conn_drop(st->entry);
+		st->entry->in_use = true;
+		call_connect(st);
+		return;
+	}
+	if (!sent)
+	{
+		call_unreachable(st, ERRCODE_CONNECTION_FAILURE,
+						 psprintf("lost connection to node \"%s\"",
+								  NameStr(st->entry->servername)),
+						 pchomp(PQerrorMessage(conn)));
+		return;
+	}
+
+	flushed = PQflush(conn);
+	if (flushed < 0)
+		call_unreachable(st, ERRCODE_CONNECTION_FAILURE,
+						 psprintf("lost connection to node \"%s\"",
+								  NameStr(st->entry->servername)),
+						 pchomp(PQerrorMessage(conn)));
+	else
+		st->flushing = (flushed == 1);
+}
+
+/*
+ * Wait until some socket is ready, the latch is set or the earliest
+ * deadline passes; fail the calls past their deadline, then advance the
+ * ready ones.
+ */
+static void
+wait_for_progress(CallState *states, int ncalls)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz earliest = 0;
+	WaitEventSet *set;
+	WaitEvent  *events;
+	int			nwaiting = 0;
+	int			nevents;
+	int			i;
+
+	for (i = 0; i < ncalls; i++)
+	{
+		CallState  *st = &states[i];
+
+		if (st->phase == PHASE_DONE)
+			continue;
+		if (now >= st->deadline)
+		{
+			if (st->phase == PHASE_CONNECTING)
+				call_unreachable(st, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+								 psprintf("could not connect to node \"%s\"",
+										  NameStr(st->entry->servername)),
+								 psprintf("timeout expired after %d ms (pg_memshard.connect_timeout)",
+										  memshard_connect_timeout_ms));
+			else
+				call_unreachable(st, ERRCODE_CONNECTION_FAILURE,
+								 psprintf("node \"%s\" did not answer within %d ms",
+										  NameStr(st->entry->servername),
+										  memshard_remote_timeout_ms),
+								 NULL);
+			continue;
+		}
+		if (earliest == 0 || st->deadline < earliest)
+			earliest = st->deadline;
+		nwaiting++;
+	}
+	if (nwaiting == 0)
+		return;
+
+	set = CreateWaitEventSet(CurrentMemoryContext, nwaiting + 2);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (i = 0; i < ncalls; i++)
+	{
+		CallState  *st = &states[i];
+		uint32		wanted;
+
+		if (st->phase == PHASE_DONE)
+			continue;
+		if (st->phase == PHASE_CONNECTING)
+			wanted = (st->poll == PGRES_POLLING_READING)
+				? WL_SOCKET_READABLE : WL_SOCKET_WRITEABLE;
+		else
+			wanted = WL_SOCKET_READABLE |
+				(st->flushing ? WL_SOCKET_WRITEABLE : 0);
+		AddWaitEventToSet(set, wanted, PQsocket(st->entry->conn), NULL, st);
+	}
+
+	events = palloc(sizeof(WaitEvent) * (nwaiting + 2));
+	nevents = WaitEventSetWait(set,
+							   Max(TimestampDifferenceMilliseconds(now, earliest), 1),
+							   events, nwaiting + 2, PG_WAIT_EXTENSION);
+	FreeWaitEventSet(set);
+
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+
+	for (i = 0; i < nevents; i++)
+	{
+		if (events[i].user_data != NULL)
+			advance((CallState *) events[i].user_data);
+	}
+	pfree(events);
+}
+
+/* the call's socket is ready: do what can be done without blocking */
+static void
+advance(CallState *st)
+{
+	PGconn	   *conn = st->entry->conn;
+
+	if (st->phase == PHASE_DONE)
+		return;
+	if (st->phase == PHASE_CONNECTING)
+	{
+		advance_connect(st);
+		return;
+	}
+
+	if (st->flushing)
+	{
+		int			flushed = PQflush(conn);
+
+		if (flushed < 0)
+		{
+			call_unreachable(st, ERRCODE_CONNECTION_FAILURE,
+							 psprintf("lost connection to node \"%s\"",
+									  NameStr(st->entry->servername)),
+							 pchomp(PQerrorMessage(conn)));
+			return;
+		}
+		st->flushing = (flushed == 1);
+	}
+
+	if (!PQconsumeInput(conn))
+	{
+		call_unreachable(st, ERRCODE_CONNECTION_FAILURE,
+						 psprintf("lost connection to node \"%s\"",
+								  NameStr(st->entry->servername)),
+						 pchomp(PQerrorMessage(conn)));
+		return;
+	}
+
+	while (!PQisBusy(conn))
+	{
+		PGresult   *res = PQgetResult(conn);
+
+		if (res == NULL)
+		{
+			statement_done(st);
+			return;
+		}
+		/* keep the last result, as PQexec does, but never lose an error */
+		if (st->result != NULL &&
+			PQresultStatus(st->result) == PGRES_FATAL_ERROR)
+			PQclear(res);
+		else
+		{
+			PQclear(st->result);
+			st->result = res;
+		}
+	}
+}
+
+static void
+advance_connect(CallState *st)
+{
+	ConnEntry  *entry = st->entry;
+
+	st->poll = PQconnectPoll(entry->conn);
+	if (st->poll == PGRES_POLLING_FAILED)
+	{
+		call_unreachable(st, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+						 psprintf("could not connect to node \"%s\"",
+								  NameStr(entry->servername)),
+						 pchomp(PQerrorMessage(entry->conn)));
+		return;
+	}
+	if (st->poll != PGRES_POLLING_OK)
+		return;
+
+	entry->connected = true;
+	PQsetNoticeProcessor(entry->conn, ignore_notice, NULL);
+	if (PQsetnonblocking(entry->conn, 1) != 0)
+	{
+		call_unreachable(st, ERRCODE_CONNECTION_FAILURE,
+						 psprintf("lost connection to node \"%s\"",
+								  NameStr(entry->servername)),
+						 pchomp(PQerrorMessage(entry->conn)));
+		return;
+	}
+	conn_check_password_used(entry);
+	session_ready(st);
+}
+
+/* every result of the statement is in: move on or finish */
+static void
+statement_done(CallState *st)
+{
+	PGresult   *res = st->result;
+	ConnEntry  *entry = st->entry;
+
+	st->result = NULL;
+
+	/* a FATAL error (shutdown, terminated backend) closes the session */
+	if (PQstatus(entry->conn) == CONNECTION_BAD || res == NULL)
+	{
+		char	   *detail = res ? copy_field(res, PG_DIAG_MESSAGE_PRIMARY)
+			: pchomp(PQerrorMessage(entry->conn));
+
+		PQclear(res);
+		call_unreachable(st, ERRCODE_CONNECTION_FAILURE,
+						 psprintf("lost connection to node \"%s\"",
+								  NameStr(entry->servername)),
+						 detail);
+		return;
+	}
+
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR)
+	{
+		call_failed_remotely(st, res);
+		PQclear(res);
+		return;
+	}
+
+	if (st->phase == PHASE_SETUP)
+	{
+		PQclear(res);
+		entry->timeout_sent = memshard_remote_timeout_ms;
+		st->phase = PHASE_QUERY;
+		send_statement(st, st->call->sql, true);
+		return;
+	}
+
+	call_succeeded(st, res);
+	PQclear(res);
+}
+
+static void
+call_succeeded(CallState *st, PGresult *res)
+{
+	st->call->result = copy_result(res);
+	st->phase = PHASE_DONE;
+	st->entry->in_use = false;
+	if (st->call->session == REMOTE_PIN)
+		st->entry->pinned = true;
+	remote_health_record(st->entry->serverid, true, NULL);
+}
+
+/* the node raised an ERROR: pass it on with its SQLSTATE and our prefix */
+static void
+call_failed_remotely(CallState *st, PGresult *res)
+{
+	RemoteError *error = palloc0(sizeof(RemoteError));
+	char	   *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	char	   *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
+	error->sqlstate = sqlstate
+		? MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2], sqlstate[3],
+						sqlstate[4])
+		: ERRCODE_CONNECTION_FAILURE;
+	error->message = psprintf("%s: %s", NameStr(st->entry->servername),
+							  primary ? primary
+							  : pchomp(PQerrorMessage(st->entry->conn)));
+	error->detail = copy_field(res, PG_DIAG_MESSAGE_DETAIL);
+	error->hint = copy_field(res, PG_DIAG_MESSAGE_HINT);
+	error->context = copy_field(res, PG_DIAG_CONTEXT);
+
+	st->call->error = error;
+	st->phase = PHASE_DONE;
+	st->entry->in_use = false;
+	remote_health_record(st->entry->serverid, true, NULL);
+}
+
+/* the node could not be reached or stopped answering: close, remember */
+static void
+call_unreachable(CallState *st, int sqlstate, const char *message,
+				 const char *detail)
+{
+	RemoteError *error = palloc0(sizeof(RemoteError));
+
+	error->sqlstate = sqlstate;
+	error->message = pstrdup(message);
+	error->detail = detail ? pstrdup(detail) : NULL;
+	st->call->error = error;
+
+	PQclear(st->result);
+	st->result = NULL;
+	st->phase = PHASE_DONE;
+	conn_drop(st->entry);
+	remote_health_record(st->call->serverid, false,
+						 detail ? psprintf("%s: %s", message, detail) : message);
+}
+
+/* leaving early (ERROR, interrupt): an unfinished call's session is lost */
+static void
+call_abandon(CallState *st)
+{
+	if (st->entry == NULL)
+		return;
+	PQclear(st->result);
+	st->result = NULL;
+	if (st->phase != PHASE_DONE)
+	{
+		conn_drop(st->entry);
+		st->phase = PHASE_DONE;
+	}
+}
+
+/* copy a PGresult into one palloc'd block the caller owns */
+static RemoteResult *
+copy_result(PGresult *res)
+{
+	RemoteResult *result = palloc0(sizeof(RemoteResult));
+	int			ntuples = PQntuples(res);
+	int			nfields = PQnfields(res);
+	Size		total = 0;
+	char	   *data;
+	int			row;
+	int			col;
+
+	result->ntuples = ntuples;
+	result->nfields = nfields;
+	result->command_status = pstrdup(PQcmdStatus(res));
+	if (ntuples == 0 || nfields == 0)
+		return result;
+
+	for (row = 0; row < ntuples; row++)
+		for (col = 0; col < nfields; col++)
+			total += PQgetlength(res, row, col) + 1;
+
+	result->values = palloc(sizeof(char *) * ntuples * nfields);
+	result->lengths = palloc(sizeof(int) * ntuples * nfields);
+	data = palloc_extended(total, MCXT_ALLOC_HUGE);
+	for (row = 0; row < ntuples; row++)
+	{
+		for (col = 0; col < nfields; col++)
+		{
+			int			i = row * nfields + col;
+			int			len = PQgetlength(res, row, col);
+
+			result->lengths[i] = len;
+			if (PQgetisnull(res, row, col))
+			{
+				result->values[i] = NULL;
+				continue;
+			}
+			memcpy(data, PQgetvalue(res, row, col), len);
+			data[len] = '\0';
+			result->values[i] = data;
+			data += len + 1;
+		}
+	}
+	return result;
+}
+
+static char *
+copy_field(PGresult *res, int field)
+{
+	char	   *value = PQresultErrorField(res, field);
+
+	return value ? pstrdup(value) : NULL;
+}
+
+/* remote NOTICEs and WARNINGs are not the user's business */
+static void
+ignore_notice(void *arg, const char *message)
+{
+}

@@ -1,0 +1,163 @@
+/*-------------------------------------------------------------------------
+ *
+ * health.c
+ *		What every backend of this instance last saw of each node.
+ *
+ * A small table in shared memory, one slot per (database, server): whether
+ * the last attempt to reach the node failed, and the error it gave.  It
+ * feeds the state and last_error columns of memshard.nodes, so that a
+ * session sees the failure another session ran into.  A success clears the
+ * slot.  When the table is full the oldest slot is reused: this is a hint
+ * for administrators, not metadata.
+ *
+ * The table is attached on first use with ShmemInitStruct.  Its size is
+ * remote_shmem_size(): pg_memshard.c may reserve it at start-up; if it does
+ * not, the few kilobytes come from the slack PostgreSQL keeps in its main
+ * segment for such late allocations.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+#include "remote/remote_int.h"
+
+#define HEALTH_SLOTS	64
+
+typedef struct HealthSlot
+{
+	Oid			dboid;			/* InvalidOid: free */
+	Oid			serverid;
+	RemoteHealth health;
+} HealthSlot;
+
+typedef struct HealthTable
+{
+	slock_t		mutex;
+	int			used;			/* slots in use */
+	HealthSlot	slots[HEALTH_SLOTS];
+} HealthTable;
+
+static HealthTable *health_table = NULL;
+
+static HealthTable *health_attach(void);
+static HealthSlot *health_find(HealthTable *table, Oid serverid);
+
+Size
+remote_shmem_size(void)
+{
+	return MAXALIGN(sizeof(HealthTable));
+}
+
+static HealthTable *
+health_attach(void)
+{
+	bool		found;
+
+	if (health_table != NULL)
+		return health_table;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	health_table = ShmemInitStruct("pg_memshard node health",
+								   remote_shmem_size(), &found);
+	if (!found)
+	{
+		memset(health_table, 0, remote_shmem_size());
+		SpinLockInit(&health_table->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+	return health_table;
+}
+
+/* the slot of a server in this database, or NULL; caller holds the mutex */
+static HealthSlot *
+health_find(HealthTable *table, Oid serverid)
+{
+	int			i;
+
+	for (i = 0; i < HEALTH_SLOTS; i++)
+	{
+		HealthSlot *slot = &table->slots[i];
+
+		if (slot->dboid == MyDatabaseId && slot->serverid == serverid)
+			return slot;
+	}
+	return NULL;
+}
+
+/*
+ * Remember the outcome of an attempt to reach a node.  reached = true
+ * clears what was remembered; otherwise error says what went wrong.
+ */
+void
+remote_health_record(Oid serverid, bool reached, const char *error)
+{
+	HealthTable *table = health_attach();
+	TimestampTz now = GetCurrentTimestamp();
+	HealthSlot *slot;
+	int			i;
+
+	/*
+	 * The common case, a success with nothing remembered, takes no lock.  A
+	 * stale read can only leave a failure shown until the next success.
+	 */
+	if (reached && table->used == 0)
+		return;
+
+	SpinLockAcquire(&table->mutex);
+	slot = health_find(table, serverid);
+	if (reached)
+	{
+		if (slot != NULL)
+		{
+			slot->dboid = InvalidOid;
+			table->used--;
+		}
+		SpinLockRelease(&table->mutex);
+		return;
+	}
+	if (slot == NULL)
+	{
+		/* a free slot, else the oldest */
+		slot = &table->slots[0];
+		for (i = 0; i < HEALTH_SLOTS; i++)
+		{
+			HealthSlot *candidate = &table->slots[i];
+
+			if (candidate->dboid == InvalidOid)
+			{
+				slot = candidate;
+				table->used++;
+				break;
+			}
+			if (candidate->health.error_time < slot->health.error_time)
+				slot = candidate;
+		}
+	}
+	slot->dboid = MyDatabaseId;
+	slot->serverid = serverid;
+	slot->health.unreachable = true;
+	slot->health.error_time = now;
+	strlcpy(slot->health.error, error, sizeof(slot->health.error));
+	SpinLockRelease(&table->mutex);
+}
+
+/* what is remembered of a node; all zero when nothing is */
+void
+remote_health_get(Oid serverid, RemoteHealth *health)
+{
+	HealthTable *table = health_attach();
+	HealthSlot *slot;
+
+	memset(health, 0, sizeof(RemoteHealth));
+	SpinLockAcquire(&table->mutex);
+	slot = health_find(table, serverid);
+	if (slot != NULL)
+		*health = slot->health;
+	SpinLockRelease(&table->mutex);
+}
