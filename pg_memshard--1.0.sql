@@ -411,9 +411,29 @@ LANGUAGE C VOLATILE PARALLEL SAFE;
 REVOKE ALL ON FUNCTION local_shard_stats(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION local_shard_stats(text) TO pg_monitor;
 
--- Every placement's figures, gathered over the nodes that hold the map
--- (NULL map: every map).  A map of this node only shows node 'local'.  A
--- node that cannot answer gives one row with its error and NULL figures.
+-- local_shard_stats of every node of the cluster, asked in parallel (this
+-- node answers from its own store; outside a cluster it is node 'local').
+-- A node that fails gives one row with its error and NULL figures.
+CREATE FUNCTION node_shard_stats(map text DEFAULT NULL,
+                                 OUT node text,
+                                 OUT is_local boolean,
+                                 OUT map text,
+                                 OUT shard integer,
+                                 OUT items bigint,
+                                 OUT bytes bigint,
+                                 OUT error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_node_shard_stats'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+REVOKE ALL ON FUNCTION node_shard_stats(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION node_shard_stats(text) TO pg_monitor;
+
+-- Every placement's figures (NULL map: every map).  A map of this node only
+-- shows node 'local' and its shards.  A map over nodes shows one row per
+-- placement (shard and node), filled from that node's answer; when the node
+-- could not answer, the row has NULL figures and the node's error.  Other
+-- nodes are asked only when a map over nodes is concerned.
 CREATE FUNCTION read_shard_stats(map text DEFAULT NULL,
                                  OUT map text,
                                  OUT shard integer,
@@ -422,10 +442,40 @@ CREATE FUNCTION read_shard_stats(map text DEFAULT NULL,
                                  OUT bytes bigint,
                                  OUT error text)
 RETURNS SETOF record
-LANGUAGE sql VOLATILE PARALLEL SAFE
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
 BEGIN ATOMIC
-    SELECT s.map, s.shard, 'local'::text, s.items, s.bytes, NULL::text
-      FROM memshard.local_shard_stats(read_shard_stats.map) s;
+    WITH maps AS (
+        SELECT m.id, m.name, m.nodes IS NULL AS local_only
+          FROM memshard.maps m
+         WHERE read_shard_stats.map IS NULL OR m.name = read_shard_stats.map
+    ), placements AS MATERIALIZED (
+        SELECT m.name AS map, p.shard, n.server::text AS node
+          FROM maps m
+          JOIN memshard.placement_catalog p ON p.map_id = m.id
+          JOIN memshard.node_catalog n ON n.id = p.node_id
+         WHERE NOT m.local_only
+    ), answers AS MATERIALIZED (
+        SELECT a.node, a.is_local, a.map, a.shard, a.items, a.bytes, a.error
+          FROM memshard.node_shard_stats(read_shard_stats.map) a
+         WHERE EXISTS (SELECT FROM placements)
+        UNION ALL
+        SELECT 'local', true, l.map, l.shard, l.items, l.bytes, NULL
+          FROM memshard.local_shard_stats(read_shard_stats.map) l
+         WHERE NOT EXISTS (SELECT FROM placements)
+    )
+    SELECT r.map, r.shard, r.node, r.items, r.bytes, r.error
+      FROM (SELECT a.map, a.shard, 'local' AS node, a.items, a.bytes, NULL AS error
+              FROM answers a
+              JOIN maps m ON m.name = a.map AND m.local_only
+             WHERE a.is_local
+            UNION ALL
+            SELECT p.map, p.shard, p.node, a.items, a.bytes, e.error
+              FROM placements p
+              LEFT JOIN answers a
+                ON a.node = p.node AND a.map = p.map AND a.shard = p.shard
+              LEFT JOIN answers e
+                ON e.node = p.node AND e.error IS NOT NULL) r
+     ORDER BY r.map, r.shard, r.node;
 END;
 
 REVOKE ALL ON FUNCTION read_shard_stats(text) FROM PUBLIC;
@@ -453,7 +503,7 @@ CREATE FUNCTION read_skew(map text DEFAULT NULL,
                           OUT shard_max_mean_ratio double precision,
                           OUT error text)
 RETURNS SETOF record
-LANGUAGE sql VOLATILE PARALLEL SAFE
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
 BEGIN ATOMIC
     WITH per_node AS (
         SELECT p.map, p.node, count(p.shard)::integer AS shards,
@@ -494,7 +544,7 @@ CREATE FUNCTION skew(map text,
                      OUT shard_max_mean_ratio double precision,
                      OUT error text)
 RETURNS SETOF record
-LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 AS $$
 BEGIN
     IF map IS NULL THEN

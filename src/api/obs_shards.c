@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * obs_shards.c
- *		memshard.local_shard_stats(map): this node's items and bytes per
- *		shard, the figures behind memshard.shard_stats and memshard.skew.
+ *		Items and bytes per shard, the figures behind memshard.shard_stats
+ *		and memshard.skew: memshard.local_shard_stats(map) for this node's
+ *		store, memshard.node_shard_stats(map) for every node of the cluster.
  *
  * The store counts per partition and per map, not per shard (a shard is
  * the partition room's idea), so the figures come from a scan of the
@@ -11,6 +12,11 @@
  * range_partition(key, bounds) for range maps.  The cost is one walk of
  * the hash index and every key of the map: an admin query, not a metric
  * to scrape every few seconds.
+ *
+ * node_shard_stats asks every node for its local_shard_stats at once
+ * (remote_run: parallel, each wait bounded by the timeouts); a node that
+ * does not answer gives one row with its error, and the others still
+ * report.
  *
  *-------------------------------------------------------------------------
  */
@@ -22,11 +28,14 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
+#include "cluster/cluster.h"
 #include "partition/partition.h"
+#include "remote/remote.h"
 #include "router/router.h"
 #include "store/shard_scan.h"
 
 PG_FUNCTION_INFO_V1(memshard_local_shard_stats);
+PG_FUNCTION_INFO_V1(memshard_node_shard_stats);
 
 /* one map's tally: items and bytes for each of its shards */
 typedef struct ShardTally
@@ -36,24 +45,33 @@ typedef struct ShardTally
 	int64	   *bytes;
 } ShardTally;
 
-static List *maps_to_tally(FunctionCallInfo fcinfo);
+/* a row of node_shard_stats: node, is_local, map, shard, items, bytes, error */
+#define NODE_SHARD_STATS_COLUMNS 7
+
+static List *maps_to_tally(const char *name);
 static int	compare_tally_ids(const void *a, const void *b);
 static ShardTally *find_tally(ShardTally *tallies, int ntallies, int32 mapid);
 static int	shard_of_key(const MapInfo *map, const char *key, int keylen);
 static void tally_store(ShardTally *tallies, int ntallies, int32 mapid);
-static void put_tally_rows(FunctionCallInfo fcinfo, const ShardTally *tally);
+static ShardTally *tally_local(const char *name, int *ntallies);
+static void put_node_row(FunctionCallInfo fcinfo, const char *node,
+						 bool is_local, const char *map, const char *shard,
+						 const char *items, const char *bytes,
+						 const char *error);
+static void put_local_node_rows(FunctionCallInfo fcinfo, const char *node,
+								const char *name);
+static void put_remote_node_rows(FunctionCallInfo fcinfo, const char *node,
+								 const RemoteCall *call);
 
-/* the map named by the argument, or every map of the database when NULL */
+/* the map named, or every map of the database when name is NULL */
 static List *
-maps_to_tally(FunctionCallInfo fcinfo)
+maps_to_tally(const char *name)
 {
 	List	   *maps = map_catalog_list();
-	char	   *name;
 	ListCell   *lc;
 
-	if (PG_ARGISNULL(0))
+	if (name == NULL)
 		return maps;
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	foreach(lc, maps)
 	{
 		MapInfo    *map = lfirst(lc);
@@ -127,51 +145,25 @@ tally_store(ShardTally *tallies, int ntallies, int32 mapid)
 	store_scan_end(&scan);
 }
 
-/* map, shard, items, bytes: one row per shard, empty shards included */
-static void
-put_tally_rows(FunctionCallInfo fcinfo, const ShardTally *tally)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	text	   *name = cstring_to_text(tally->map->name);
-	int			shard;
-
-	for (shard = 0; shard < tally->map->shard_count; shard++)
-	{
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
-
-		values[0] = PointerGetDatum(name);
-		values[1] = Int32GetDatum(shard);
-		values[2] = Int64GetDatum(tally->items[shard]);
-		values[3] = Int64GetDatum(tally->bytes[shard]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-}
-
 /*
- * memshard.local_shard_stats(map text DEFAULT NULL)
- *		RETURNS TABLE (map text, shard integer, items bigint, bytes bigint)
- *
- * What this node's store holds of one map (or of every map of the current
- * database), per shard.  Rows come ordered by map name, then shard.
+ * This node's tallies of the map named (NULL: every map of the database),
+ * in the catalog's order (by name); each counts every shard, empty ones
+ * included.
  */
-Datum
-memshard_local_shard_stats(PG_FUNCTION_ARGS)
+static ShardTally *
+tally_local(const char *name, int *ntallies)
 {
-	List	   *maps;
+	List	   *maps = maps_to_tally(name);
 	ShardTally *tallies;
-	int			ntallies;
+	ShardTally *by_name;
 	ListCell   *lc;
 	int			i = 0;
 
-	store_require_ready();
-	InitMaterializedSRF(fcinfo, 0);
-	maps = maps_to_tally(fcinfo);
-	ntallies = list_length(maps);
-	if (ntallies == 0)
-		return (Datum) 0;
+	*ntallies = list_length(maps);
+	if (*ntallies == 0)
+		return NULL;
 
-	tallies = palloc(sizeof(ShardTally) * ntallies);
+	tallies = palloc(sizeof(ShardTally) * *ntallies);
 	foreach(lc, maps)
 	{
 		MapInfo    *map = lfirst(lc);
@@ -181,14 +173,209 @@ memshard_local_shard_stats(PG_FUNCTION_ARGS)
 		tallies[i].bytes = palloc0(sizeof(int64) * map->shard_count);
 		i++;
 	}
-	qsort(tallies, ntallies, sizeof(ShardTally), compare_tally_ids);
+	qsort(tallies, *ntallies, sizeof(ShardTally), compare_tally_ids);
+	tally_store(tallies, *ntallies, name == NULL ? -1 : tallies[0].map->id);
 
-	tally_store(tallies, ntallies,
-				PG_ARGISNULL(0) ? -1 : tallies[0].map->id);
-
-	/* in the catalog's order: by name */
+	/* back in the catalog's order */
+	by_name = palloc(sizeof(ShardTally) * *ntallies);
+	i = 0;
 	foreach(lc, maps)
-		put_tally_rows(fcinfo, find_tally(tallies, ntallies,
-										  ((MapInfo *) lfirst(lc))->id));
+		by_name[i++] = *find_tally(tallies, *ntallies,
+								   ((MapInfo *) lfirst(lc))->id);
+	return by_name;
+}
+
+/*
+ * memshard.local_shard_stats(map text DEFAULT NULL)
+ *		RETURNS TABLE (map text, shard integer, items bigint, bytes bigint)
+ *
+ * What this node's store holds of one map (or of every map of the current
+ * database), per shard, empty shards included.  Rows come ordered by map
+ * name, then shard.
+ */
+Datum
+memshard_local_shard_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ShardTally *tallies;
+	int			ntallies;
+	int			i;
+
+	store_require_ready();
+	InitMaterializedSRF(fcinfo, 0);
+	tallies = tally_local(PG_ARGISNULL(0) ? NULL :
+						  text_to_cstring(PG_GETARG_TEXT_PP(0)), &ntallies);
+	for (i = 0; i < ntallies; i++)
+	{
+		const ShardTally *tally = &tallies[i];
+		text	   *name = cstring_to_text(tally->map->name);
+		int			shard;
+
+		for (shard = 0; shard < tally->map->shard_count; shard++)
+		{
+			Datum		values[4];
+			bool		nulls[4] = {false, false, false, false};
+
+			values[0] = PointerGetDatum(name);
+			values[1] = Int32GetDatum(shard);
+			values[2] = Int64GetDatum(tally->items[shard]);
+			values[3] = Int64GetDatum(tally->bytes[shard]);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc,
+								 values, nulls);
+		}
+	}
+	return (Datum) 0;
+}
+
+/* one row of node_shard_stats, from text values (NULL: SQL NULL) */
+static void
+put_node_row(FunctionCallInfo fcinfo, const char *node, bool is_local,
+			 const char *map, const char *shard, const char *items,
+			 const char *bytes, const char *error)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[NODE_SHARD_STATS_COLUMNS];
+	bool		nulls[NODE_SHARD_STATS_COLUMNS];
+
+	nulls[0] = (node == NULL);
+	values[0] = node ? CStringGetTextDatum(node) : (Datum) 0;
+	nulls[1] = false;
+	values[1] = BoolGetDatum(is_local);
+	nulls[2] = (map == NULL);
+	values[2] = map ? CStringGetTextDatum(map) : (Datum) 0;
+	nulls[3] = (shard == NULL);
+	values[3] = shard ? Int32GetDatum(pg_strtoint32(shard)) : (Datum) 0;
+	nulls[4] = (items == NULL);
+	values[4] = items ? Int64GetDatum(pg_strtoint64(items)) : (Datum) 0;
+	nulls[5] = (bytes == NULL);
+	values[5] = bytes ? Int64GetDatum(pg_strtoint64(bytes)) : (Datum) 0;
+	nulls[6] = (error == NULL);
+	values[6] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+static void
+put_local_node_rows(FunctionCallInfo fcinfo, const char *node,
+					const char *name)
+{
+	ShardTally *tallies;
+	int			ntallies;
+	int			i;
+
+	tallies = tally_local(name, &ntallies);
+	for (i = 0; i < ntallies; i++)
+	{
+		int			shard;
+
+		for (shard = 0; shard < tallies[i].map->shard_count; shard++)
+			put_node_row(fcinfo, node, true, tallies[i].map->name,
+						 psprintf("%d", shard),
+						 psprintf(INT64_FORMAT, tallies[i].items[shard]),
+						 psprintf(INT64_FORMAT, tallies[i].bytes[shard]),
+						 NULL);
+	}
+}
+
+/* a remote node's answer (map, shard, items, bytes rows), or its error */
+static void
+put_remote_node_rows(FunctionCallInfo fcinfo, const char *node,
+					 const RemoteCall *call)
+{
+	const RemoteResult *result = call->result;
+	int			row;
+
+	if (call->error != NULL)
+	{
+		put_node_row(fcinfo, node, false, NULL, NULL, NULL, NULL,
+					 call->error->message);
+		return;
+	}
+	if (result->nfields != 4)
+	{
+		put_node_row(fcinfo, node, false, NULL, NULL, NULL, NULL,
+					 psprintf("node \"%s\" answered %d columns instead of 4",
+							  node, result->nfields));
+		return;
+	}
+	for (row = 0; row < result->ntuples; row++)
+	{
+		char	  **v = &result->values[row * 4];
+
+		put_node_row(fcinfo, node, false, v[0], v[1], v[2], v[3], NULL);
+	}
+}
+
+/*
+ * memshard.node_shard_stats(map text DEFAULT NULL)
+ *		RETURNS TABLE (node text, is_local boolean, map text, shard integer,
+ *					   items bigint, bytes bigint, error text)
+ *
+ * local_shard_stats of every node of the cluster, asked in parallel; this
+ * node answers from its own store.  Outside a cluster, this node alone,
+ * as node 'local'.  A node that fails gives one row: node, is_local and
+ * error set, the rest NULL.
+ */
+Datum
+memshard_node_shard_stats(PG_FUNCTION_ARGS)
+{
+	const char *name = PG_ARGISNULL(0) ? NULL :
+		text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *params[1] = {name};
+	List	   *nodes;
+	RemoteCall *calls;
+	char	  **remote_names;
+	char	   *local_name = NULL;
+	int			ncalls = 0;
+	ListCell   *lc;
+	int			i;
+
+	store_require_ready();
+	InitMaterializedSRF(fcinfo, 0);
+	if (!cluster_is_active())
+	{
+		put_local_node_rows(fcinfo, "local", name);
+		return (Datum) 0;
+	}
+
+	/*
+	 * Copy what we need of the node list first: reading the map catalog
+	 * below may process invalidations that rebuild it.
+	 */
+	nodes = cluster_nodes();
+	calls = palloc0(sizeof(RemoteCall) * list_length(nodes));
+	remote_names = palloc0(sizeof(char *) * list_length(nodes));
+	foreach(lc, nodes)
+	{
+		const ClusterNode *node = lfirst(lc);
+
+		if (node->is_local)
+		{
+			local_name = pstrdup(NameStr(node->server));
+			continue;
+		}
+		if (!OidIsValid(node->serverid))
+		{
+			put_node_row(fcinfo, NameStr(node->server), false, NULL, NULL,
+						 NULL, NULL,
+						 psprintf("server \"%s\" does not exist on this node",
+								  NameStr(node->server)));
+			continue;
+		}
+		remote_names[ncalls] = pstrdup(NameStr(node->server));
+		calls[ncalls].serverid = node->serverid;
+		calls[ncalls].sql =
+			"SELECT map, shard, items, bytes FROM memshard.local_shard_stats($1)";
+		calls[ncalls].nparams = 1;
+		calls[ncalls].paramvalues = params;
+		calls[ncalls].session = REMOTE_ANY;
+		ncalls++;
+	}
+
+	remote_run(calls, ncalls);
+
+	if (local_name != NULL)
+		put_local_node_rows(fcinfo, local_name, name);
+	for (i = 0; i < ncalls; i++)
+		put_remote_node_rows(fcinfo, remote_names[i], &calls[i]);
 	return (Datum) 0;
 }

@@ -1,0 +1,141 @@
+# Shard figures over a cluster of three nodes: node_shard_stats asks every
+# node in parallel; shard_stats shows each placement with what its node
+# holds; skew compares the nodes.  With a node down, its rows show the
+# error and the other nodes still report, within the connect timeout.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+my @nodes;
+for my $i (1 .. 3)
+{
+	my $node = PostgreSQL::Test::Cluster->new("skew$i");
+	$node->init;
+	$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_memshard'
+pg_memshard.memory = 16MB
+pg_memshard.connect_timeout = 2s
+max_prepared_transactions = 10
+});
+	$node->start;
+	push @nodes, $node;
+}
+my ($n1, $n2, $n3) = @nodes;
+
+my $servers = '';
+for my $i (1 .. 3)
+{
+	$servers .= sprintf(
+		"CREATE SERVER n%d FOREIGN DATA WRAPPER memshard OPTIONS (host '%s', port '%d', dbname 'postgres');\n"
+		  . "CREATE USER MAPPING FOR CURRENT_USER SERVER n%d;\n",
+		$i, $nodes[ $i - 1 ]->host, $nodes[ $i - 1 ]->port, $i);
+}
+$_->safe_psql('postgres', "CREATE EXTENSION pg_memshard;\n$servers") for @nodes;
+$n1->safe_psql('postgres',
+	"SELECT memshard.add_node('n1'), memshard.add_node('n2'), memshard.add_node('n3')");
+
+# A map of each node only, with 100, 200 and 300 items on nodes 1, 2, 3.
+for my $i (1 .. 3)
+{
+	my $node = $nodes[ $i - 1 ];
+	$node->safe_psql('postgres', qq{
+		SELECT memshard.create_map('loc', shard_count => 4)
+		 WHERE NOT EXISTS (SELECT FROM memshard.maps WHERE name = 'loc');
+		SELECT count(memshard.set('loc', 'k' || g, 'value'))
+		  FROM generate_series(1, ${i}00) g;
+	});
+}
+
+is( $n1->safe_psql('postgres', q{
+		SELECT string_agg(format('%s:%s:%s', node, is_local, sum), ' ' ORDER BY node)
+		  FROM (SELECT node, is_local, sum(items) FROM memshard.node_shard_stats('loc')
+		         WHERE error IS NULL GROUP BY node, is_local) s}),
+	'n1:t:100 n2:f:200 n3:f:300',
+	'node_shard_stats asks every node, this one from its own store');
+is( $n2->safe_psql('postgres', q{
+		SELECT string_agg(DISTINCT node, ',') || ':' || sum(items) || ':' || count(*)
+		  FROM memshard.shard_stats WHERE map = 'loc'}),
+	'local:200:4',
+	'a map of this node only: node local, its own items, every shard');
+
+# A map over the three nodes: six shards, shard s on node s % 3 + 1.  Its
+# placements are written into the catalogs directly on every node (what
+# create_map with nodes does), and each node gets the keys of its shards.
+my $keys = 600;
+for my $i (1 .. 3)
+{
+	my $node = $nodes[ $i - 1 ];
+	$node->safe_psql('postgres', qq{
+		SELECT memshard.create_map('dist', shard_count => 6)
+		 WHERE NOT EXISTS (SELECT FROM memshard.maps WHERE name = 'dist');
+		SELECT count(memshard.set('dist', k, repeat('v', CASE WHEN $i = 3 THEN 300 ELSE 30 END)))
+		  FROM (SELECT 'key' || g AS k FROM generate_series(1, $keys) g) keys
+		 WHERE memshard.hash_partition(k, 6) % 3 = $i - 1;
+		UPDATE memshard.map_catalog SET nodes = '{n1,n2,n3}' WHERE name = 'dist';
+		INSERT INTO memshard.placement_catalog (map_id, shard, replica, node_id)
+		SELECT m.id, s, 0, s % 3 + 1 FROM memshard.map_catalog m, generate_series(0, 5) s
+		 WHERE m.name = 'dist'
+		ON CONFLICT DO NOTHING;
+	});
+}
+
+my $expected_rows = $n1->safe_psql('postgres', qq{
+	SELECT string_agg(format('%s:n%s:%s', shard, shard % 3 + 1, items), ' ' ORDER BY shard)
+	  FROM (SELECT memshard.hash_partition('key' || g, 6) AS shard, count(*) AS items
+	          FROM generate_series(1, $keys) g GROUP BY 1) s});
+my $shard_rows = q{
+	SELECT string_agg(format('%s:%s:%s', shard, node, coalesce(items::text, 'error')), ' ' ORDER BY shard)
+	  FROM memshard.shard_stats WHERE map = 'dist'};
+is($n2->safe_psql('postgres', $shard_rows), $expected_rows,
+	'shard_stats: each placement with the items its node holds');
+
+my $skew = q{
+	SELECT string_agg(format('%s:%s:%s:%s', node, shards, items, error IS NOT NULL), ' ' ORDER BY node)
+	  FROM memshard.skew('dist')};
+my $n3_items = $n1->safe_psql('postgres', qq{
+	SELECT count(*) FROM generate_series(1, $keys) g
+	 WHERE memshard.hash_partition('key' || g, 6) % 3 = 2});
+like($n1->safe_psql('postgres', $skew), qr/^n1:2:\d+:f n2:2:\d+:f n3:2:$n3_items:f$/,
+	'skew: one row per node, its shards and items');
+my ($max_mean, $n3_ratio) = split /\|/, $n1->safe_psql('postgres', q{
+	SELECT round(max_mean_ratio::numeric, 6), round(bytes_ratio::numeric, 6)
+	  FROM memshard.skew('dist') WHERE node = 'n3'});
+ok($max_mean > 2, "the node with ten times larger values stands out (max/mean $max_mean)");
+is($n3_ratio, $max_mean, 'and it is the largest node');
+
+# ---- node 3 down ----
+$n3->stop;
+my $start = time();
+my $rows = $n1->safe_psql('postgres', $shard_rows);
+my $elapsed = time() - $start;
+(my $expected_down = $expected_rows) =~ s/(\d+):n3:\d+/$1:n3:error/g;
+is($rows, $expected_down, 'node 3 down: its placements show an error, the others report');
+ok($elapsed < 10, sprintf('answered within the timeouts (%.1f s)', $elapsed));
+like( $n1->safe_psql('postgres',
+		q{SELECT DISTINCT error FROM memshard.shard_stats WHERE map = 'dist' AND node = 'n3'}),
+	qr/n3/, 'the error names the node');
+is( $n1->safe_psql('postgres',
+		q{SELECT count(*) FROM memshard.shard_stats WHERE map = 'dist' AND node <> 'n3' AND error IS NOT NULL}),
+	'0', 'no error on the nodes that answered');
+like($n1->safe_psql('postgres', $skew), qr/^n1:2:\d+:f n2:2:\d+:f n3:2::t$/,
+	'skew: node 3 shows its error, nodes 1 and 2 their figures');
+is( $n1->safe_psql('postgres', q{
+		SELECT round(max_mean_ratio::numeric, 6) < 2 FROM memshard.skew('dist') WHERE node = 'n1'}),
+	't', 'the means leave out the node that did not answer');
+is( $n1->safe_psql('postgres', q{
+		SELECT node || ':' || (error IS NULL) FROM memshard.node_shard_stats('loc') WHERE node = 'n3'}),
+	'n3:false', 'node_shard_stats: one error row for the node down');
+is($n1->safe_psql('postgres', q{SELECT sum(items) FROM memshard.shard_stats WHERE map = 'loc'}),
+	'100', 'a map of this node only does not wait for the other nodes');
+
+# a restart empties a node's cache: node 3 answers again, with no items
+$n3->start;
+(my $expected_back = $expected_rows) =~ s/(\d+):n3:\d+/$1:n3:0/g;
+is($n1->safe_psql('postgres', $shard_rows), $expected_back,
+	'node 3 back: every placement reports again');
+
+$_->stop for @nodes;
+done_testing();
