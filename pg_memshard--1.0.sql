@@ -561,6 +561,17 @@ $$;
 REVOKE ALL ON FUNCTION skew(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION skew(text) TO pg_monitor;
 
+-- Can this node reach each node of the cluster now?  "SELECT 1" to every
+-- other node in parallel (bounded by the timeouts); no rows outside a
+-- cluster.
+CREATE FUNCTION node_probe(OUT node text,
+                           OUT is_local boolean,
+                           OUT reachable boolean,
+                           OUT error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_node_probe'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 -- A Prometheus label, name="value", with the value escaped as the text
 -- exposition format requires: backslash, double quote and newline.
 CREATE FUNCTION metric_label(name text, value text)
@@ -581,7 +592,7 @@ CREATE FUNCTION metric_samples(OUT family integer,
                                OUT sort text,
                                OUT value text)
 RETURNS SETOF record
-LANGUAGE sql VOLATILE PARALLEL SAFE
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
 BEGIN ATOMIC
     SELECT f.family, 'pg_memshard_' || f.metric, f.type, f.help, '', '', f.value
       FROM memshard.stats s,
@@ -656,13 +667,19 @@ BEGIN ATOMIC
         (48, 'evictions_total', 'counter', 'Unexpired items of the map evicted.', m.evictions::text),
         (49, 'expirations_total', 'counter', 'Expired items of the map reclaimed.', m.expirations::text)
       ) f(family, metric, type, help, value)
-     WHERE f.value IS NOT NULL;
+     WHERE f.value IS NOT NULL
+    UNION ALL
+    SELECT 50, 'pg_memshard_node_up', 'gauge',
+           'Whether this node reaches the node of the cluster now (1) or not (0).',
+           '{' || memshard.metric_label('node', n.node) || '}', n.node,
+           CASE WHEN n.reachable THEN '1' ELSE '0' END
+      FROM memshard.node_probe() n;
 END;
 
 -- The Prometheus text exposition (format 0.0.4) of metric_samples().
 CREATE FUNCTION metrics()
 RETURNS text
-LANGUAGE sql VOLATILE PARALLEL SAFE
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
 BEGIN ATOMIC
     SELECT coalesce(string_agg(block, '' ORDER BY family), '')
       FROM (SELECT s.family,

@@ -106,8 +106,22 @@ my ($max_mean, $n3_ratio) = split /\|/, $n1->safe_psql('postgres', q{
 ok($max_mean > 2, "the node with ten times larger values stands out (max/mean $max_mean)");
 is($n3_ratio, $max_mean, 'and it is the largest node');
 
+my $node_up = q{
+	SELECT string_agg(line, ' ' ORDER BY line)
+	  FROM regexp_split_to_table(memshard.metrics(), E'\n') line
+	 WHERE line LIKE 'pg\_memshard\_node\_up%'};
+is($n2->safe_psql('postgres', $node_up),
+	'pg_memshard_node_up{node="n1"} 1 pg_memshard_node_up{node="n2"} 1 pg_memshard_node_up{node="n3"} 1',
+	'metrics(): every node reachable');
+
 # ---- node 3 down ----
 $n3->stop;
+is($n2->safe_psql('postgres', $node_up),
+	'pg_memshard_node_up{node="n1"} 1 pg_memshard_node_up{node="n2"} 1 pg_memshard_node_up{node="n3"} 0',
+	'metrics(): node 3 unreachable');
+like( $n2->safe_psql('postgres',
+		q{SELECT error FROM memshard.node_probe() WHERE node = 'n3' AND NOT reachable}),
+	qr/n3/, 'node_probe names the node in its error');
 my $start = time();
 my $rows = $n1->safe_psql('postgres', $shard_rows);
 my $elapsed = time() - $start;
