@@ -314,15 +314,18 @@ CREATE TABLE metadata_transactions (
     created timestamptz NOT NULL DEFAULT now()
 );
 
-SELECT pg_catalog.pg_extension_config_dump('node_catalog', '');
-SELECT pg_catalog.pg_extension_config_dump('placement_catalog', '');
+-- The cluster tables are not dumped: a node's identity belongs to its
+-- instance, and a restored node joins a cluster with add_node.
 
 -- The whole cluster metadata in canonical form: every node must produce
--- the same text.  for_removed_node gives the empty metadata of a node that
--- leaves the cluster.
+-- the same text (names sorted bytewise, intervals in one style).
+-- for_removed_node gives the empty metadata of a node that leaves the
+-- cluster.  Maps of one node outside a cluster (nodes NULL) are not part
+-- of it.
 CREATE FUNCTION metadata_snapshot(for_removed_node boolean DEFAULT false)
 RETURNS jsonb
 LANGUAGE sql STABLE
+SET intervalstyle = 'postgres'
 AS $$
 SELECT pg_catalog.jsonb_build_object(
     'nodes', COALESCE((
@@ -331,6 +334,22 @@ SELECT pg_catalog.jsonb_build_object(
                    'system_identifier', n.system_identifier,
                    'database', n.database) ORDER BY n.id)
         FROM memshard.node_catalog n
+        WHERE NOT for_removed_node), '[]'::jsonb),
+    'maps', COALESCE((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                   'name', m.name, 'default_ttl', m.default_ttl,
+                   'max_memory', m.max_memory, 'eviction', m.eviction,
+                   'method', m.method, 'shard_count', m.shard_count,
+                   'bounds', m.bounds, 'nodes', m.nodes,
+                   'replicas', m.replicas) ORDER BY m.name COLLATE "C")
+        FROM memshard.map_catalog m
+        WHERE m.nodes IS NOT NULL AND NOT for_removed_node), '[]'::jsonb),
+    'placements', COALESCE((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
+                   m.name, p.shard, p.replica, p.node_id)
+                   ORDER BY m.name COLLATE "C", p.shard, p.replica)
+        FROM memshard.placement_catalog p
+        JOIN memshard.map_catalog m ON m.id = p.map_id
         WHERE NOT for_removed_node), '[]'::jsonb))
 $$;
 
@@ -376,13 +395,94 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'memshard_peer_metadata_apply'
 LANGUAGE C VOLATILE;
 
+-- Shards and where they live; bounds as native partitioning writes them.
+CREATE VIEW shards AS
+    SELECT m.name AS map, p.shard,
+           CASE m.method
+               WHEN 'hash' THEN format('FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
+                                       m.shard_count, p.shard)
+               ELSE format('FOR VALUES FROM (%s) TO (%s)',
+                           CASE WHEN p.shard = 0 THEN 'MINVALUE'
+                                ELSE quote_literal(m.bounds[p.shard]) END,
+                           CASE WHEN p.shard = cardinality(m.bounds) THEN 'MAXVALUE'
+                                ELSE quote_literal(m.bounds[p.shard + 1]) END)
+           END AS bounds,
+           n.server AS node,
+           CASE WHEN p.replica = 0 THEN 'primary' ELSE 'replica' END AS role
+      FROM memshard.placement_catalog p
+      JOIN memshard.map_catalog m ON m.id = p.map_id
+      JOIN memshard.node_catalog n ON n.id = p.node_id;
+
+CREATE FUNCTION shard_for(map text, key text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'memshard_shard_for'
+LANGUAGE C STABLE;
+
+CREATE FUNCTION node_for(map text, key text)
+RETURNS name
+AS 'MODULE_PATHNAME', 'memshard_node_for'
+LANGUAGE C STABLE;
+
+-- memshard.stats of every node, gathered in parallel
+CREATE FUNCTION cluster_stats(OUT node name, OUT is_local boolean,
+                              OUT memory_budget bigint, OUT memory_used bigint,
+                              OUT items bigint, OUT hits bigint,
+                              OUT misses bigint, OUT sets bigint,
+                              OUT deletes bigint, OUT evictions bigint,
+                              OUT expirations bigint, OUT error text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_cluster_stats'
+LANGUAGE C VOLATILE;
+
+CREATE VIEW cluster_stats AS SELECT * FROM cluster_stats();
+
+-- Called by other nodes (internal): the local part of each data function,
+-- for shards this node holds.  ttl_ms: 0 is none.
+CREATE FUNCTION peer_set(map text, key text, value bytea, ttl_ms bigint, mode integer)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_peer_set'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION peer_get(map text, key text)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'memshard_peer_get'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION peer_mget(map text, keys text[])
+RETURNS SETOF bytea
+AS 'MODULE_PATHNAME', 'memshard_peer_mget'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION peer_mset(map text, keys text[], "values" bytea[], ttl_ms bigint)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'memshard_peer_mset'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION peer_delete(map text, key text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_peer_delete'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION peer_incr(map text, key text, delta bigint, ttl_ms bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'memshard_peer_incr'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION peer_touch(map text, key text, ttl_ms bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'memshard_peer_touch'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION peer_flush(map text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'memshard_peer_flush'
+LANGUAGE C VOLATILE;
+
 -- Administration is for superusers and whom they grant it to.
 REVOKE ALL ON FUNCTION add_node(name), remove_node(name), recover_metadata(),
-    peer_metadata_apply(text, jsonb, text) FROM PUBLIC;
+    peer_metadata_apply(text, jsonb, text), peer_flush(text) FROM PUBLIC;
 REVOKE ALL ON node_catalog, placement_catalog, metadata_transactions FROM PUBLIC;
-GRANT SELECT ON node_catalog, placement_catalog TO PUBLIC;
-
-
+GRANT SELECT ON node_catalog, placement_catalog, nodes, shards, cluster_stats TO PUBLIC;
 
 
 ------------------------------------------------------------------------------

@@ -4,13 +4,19 @@
  *		Argument checks shared by the SQL entry points of src/api.
  *
  * Our functions are not STRICT: a NULL where a value is needed is an
- * ERROR, not a silent NULL result.
+ * ERROR, not a silent NULL result.  Sizes are checked before anything is
+ * done, so that bad input leaves the cache as it was.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+
 #include "api/api_args.h"
+#include "pg_memshard.h"
+#include "store/store.h"
 
 /* ERROR 22004 if argument argno is NULL; 'what' names it in the message */
 void
@@ -20,4 +26,63 @@ api_require_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
+}
+
+/* a one-dimensional text[] or bytea[] argument without NULLs */
+void
+api_array_arg(FunctionCallInfo fcinfo, int argno, Oid elemtype,
+			  const char *what, VarlenaArrayArg *arg)
+{
+	ArrayType  *array;
+	bool	   *nulls;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	int			i;
+
+	api_require_arg(fcinfo, argno, what);
+	array = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what)));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
+					  &arg->elems, &nulls, &arg->count);
+	arg->data = palloc(sizeof(char *) * Max(arg->count, 1));
+	arg->lens = palloc(sizeof(int) * Max(arg->count, 1));
+	for (i = 0; i < arg->count; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not contain nulls", what),
+					 errdetail("Element %d is null.", i + 1)));
+		arg->data[i] = VARDATA_ANY(arg->elems[i]);
+		arg->lens[i] = VARSIZE_ANY_EXHDR(arg->elems[i]);
+	}
+}
+
+void
+api_check_key_size(int keylen)
+{
+	if (keylen > MEMSHARD_MAX_KEY_SIZE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("key is too long"),
+				 errdetail("The key is %d bytes; the limit is %d bytes.",
+						   keylen, MEMSHARD_MAX_KEY_SIZE)));
+}
+
+void
+api_check_item_size(int keylen, int vallen)
+{
+	int64		size = (int64) keylen + vallen;
+
+	if (size > store_max_item_size())
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("item is too large"),
+				 errdetail("Key and value are " INT64_FORMAT " bytes; pg_memshard.max_item_size is %d bytes.",
+						   size, store_max_item_size())));
 }

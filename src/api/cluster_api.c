@@ -2,8 +2,8 @@
  *
  * cluster_api.c
  *		SQL entry points of the cluster: the FDW validator, add_node,
- *		remove_node, the nodes view, and the functions other nodes call
- *		(peer_*).
+ *		remove_node, the nodes view, shard_for, node_for, cluster_stats, and
+ *		the functions other nodes call (peer_*).
  *
  * Argument checks and type conversion only; the work is in src/cluster and
  * src/remote.
@@ -24,8 +24,12 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "api/api_args.h"
 #include "cluster/cluster.h"
+#include "executor/spi.h"
 #include "remote/remote.h"
+#include "router/router.h"
+#include "store/store.h"
 
 PG_FUNCTION_INFO_V1(memshard_fdw_validator);
 PG_FUNCTION_INFO_V1(memshard_add_node);
@@ -35,8 +39,32 @@ PG_FUNCTION_INFO_V1(memshard_peer_identity);
 PG_FUNCTION_INFO_V1(memshard_peer_metadata_apply);
 PG_FUNCTION_INFO_V1(memshard_recover_metadata);
 PG_FUNCTION_INFO_V1(memshard_disconnect);
+PG_FUNCTION_INFO_V1(memshard_shard_for);
+PG_FUNCTION_INFO_V1(memshard_node_for);
+PG_FUNCTION_INFO_V1(memshard_cluster_stats);
+PG_FUNCTION_INFO_V1(memshard_peer_set);
+PG_FUNCTION_INFO_V1(memshard_peer_get);
+PG_FUNCTION_INFO_V1(memshard_peer_mget);
+PG_FUNCTION_INFO_V1(memshard_peer_mset);
+PG_FUNCTION_INFO_V1(memshard_peer_delete);
+PG_FUNCTION_INFO_V1(memshard_peer_incr);
+PG_FUNCTION_INFO_V1(memshard_peer_touch);
+PG_FUNCTION_INFO_V1(memshard_peer_flush);
+
+/* the columns of memshard.stats that cluster_stats gathers, in order */
+#define CLUSTER_STATS_QUERY \
+	"SELECT memory_budget, memory_used, items, hits, misses, sets, deletes, " \
+	"evictions, expirations FROM memshard.stats"
+#define CLUSTER_STATS_NUMBERS 9
 
 static char *server_option(Oid serverid, const char *name);
+static MapInfo *map_arg(FunctionCallInfo fcinfo, int argno);
+static void key_arg(FunctionCallInfo fcinfo, int argno, char **key,
+					int *keylen);
+static int64 ttl_ms_arg(FunctionCallInfo fcinfo, int argno);
+static void local_stats(char **numbers);
+static void put_stats_row(ReturnSetInfo *rsinfo, const char *node,
+						  bool is_local, char **numbers, const char *error);
 static const char *required_name(FunctionCallInfo fcinfo, int arg,
 								 const char *what);
 
@@ -202,4 +230,361 @@ required_name(FunctionCallInfo fcinfo, int arg, const char *what)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be null", what)));
 	return NameStr(*PG_GETARG_NAME(arg));
+}
+
+/* the map named by a text argument (ERROR 42704 if unknown) */
+static MapInfo *
+map_arg(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *name;
+
+	api_require_arg(fcinfo, argno, "map name");
+	name = PG_GETARG_TEXT_PP(argno);
+	return router_lookup_map(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+}
+
+static void
+key_arg(FunctionCallInfo fcinfo, int argno, char **key, int *keylen)
+{
+	text	   *keytext;
+
+	api_require_arg(fcinfo, argno, "key");
+	keytext = PG_GETARG_TEXT_PP(argno);
+	*key = VARDATA_ANY(keytext);
+	*keylen = VARSIZE_ANY_EXHDR(keytext);
+	api_check_key_size(*keylen);
+}
+
+/* a ttl in milliseconds as the coordinator computed it; 0 is none */
+static int64
+ttl_ms_arg(FunctionCallInfo fcinfo, int argno)
+{
+	int64		ttl_ms;
+
+	api_require_arg(fcinfo, argno, "ttl");
+	ttl_ms = PG_GETARG_INT64(argno);
+	if (ttl_ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ttl must not be negative")));
+	return ttl_ms;
+}
+
+/* shard_for(map, key): hash_partition(key, shard_count) or range_partition */
+Datum
+memshard_shard_for(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+	int			keylen;
+
+	key_arg(fcinfo, 1, &key, &keylen);
+	PG_RETURN_INT32(router_key_shard(map_arg(fcinfo, 0), key, keylen));
+}
+
+/*
+ * node_for(map, key): the node holding the key's primary copy; for a map of
+ * this node only, this node's server if it is in a cluster, else NULL.
+ */
+Datum
+memshard_node_for(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+	int			keylen;
+	MapInfo    *map;
+	const char *node;
+	Name		result;
+
+	key_arg(fcinfo, 1, &key, &keylen);
+	map = map_arg(fcinfo, 0);
+	node = router_key_node(map, key, keylen);
+	if (node == NULL)
+	{
+		const ClusterNode *self = cluster_local_node();
+
+		if (self == NULL)
+			PG_RETURN_NULL();
+		node = NameStr(self->server);
+	}
+	result = palloc0(sizeof(NameData));
+	namestrcpy(result, node);
+	PG_RETURN_NAME(result);
+}
+
+/*
+ * cluster_stats: memshard.stats of every node, asked of all at once; a node
+ * that cannot answer gives a row with its error.  Without a cluster, one row
+ * for this node.
+ */
+Datum
+memshard_cluster_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *nodes = cluster_nodes();
+	RemoteCall *calls = palloc0(sizeof(RemoteCall) * Max(list_length(nodes), 1));
+	char	   *numbers[CLUSTER_STATS_NUMBERS];
+	int			ncalls = 0;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (nodes == NIL)
+	{
+		local_stats(numbers);
+		put_stats_row(rsinfo, NULL, true, numbers, NULL);
+		return (Datum) 0;
+	}
+
+	foreach(lc, nodes)
+	{
+		ClusterNode *node = lfirst(lc);
+
+		if (node->is_local || !OidIsValid(node->serverid))
+			continue;
+		calls[ncalls].serverid = node->serverid;
+		calls[ncalls].sql = CLUSTER_STATS_QUERY;
+		calls[ncalls].session = REMOTE_ANY;
+		ncalls++;
+	}
+	remote_run(calls, ncalls);
+
+	ncalls = 0;
+	foreach(lc, nodes)
+	{
+		ClusterNode *node = lfirst(lc);
+		RemoteCall *call;
+		int			i;
+
+		if (node->is_local)
+		{
+			local_stats(numbers);
+			put_stats_row(rsinfo, NameStr(node->server), true, numbers, NULL);
+			continue;
+		}
+		if (!OidIsValid(node->serverid))
+		{
+			put_stats_row(rsinfo, NameStr(node->server), false, NULL,
+						  psprintf("server \"%s\" does not exist",
+								   NameStr(node->server)));
+			continue;
+		}
+		call = &calls[ncalls++];
+		if (call->error != NULL)
+		{
+			put_stats_row(rsinfo, NameStr(node->server), false, NULL,
+						  call->error->message);
+			continue;
+		}
+		if (call->result->ntuples != 1 ||
+			call->result->nfields != CLUSTER_STATS_NUMBERS)
+		{
+			put_stats_row(rsinfo, NameStr(node->server), false, NULL,
+						  "unexpected answer");
+			continue;
+		}
+		for (i = 0; i < CLUSTER_STATS_NUMBERS; i++)
+			numbers[i] = call->result->values[i];
+		put_stats_row(rsinfo, NameStr(node->server), false, numbers, NULL);
+	}
+	return (Datum) 0;
+}
+
+/* this node's figures, by the same query the others answer */
+static void
+local_stats(char **numbers)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	int			i;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(CLUSTER_STATS_QUERY, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read memshard.stats");
+	for (i = 0; i < CLUSTER_STATS_NUMBERS; i++)
+	{
+		char	   *value = SPI_getvalue(SPI_tuptable->vals[0],
+										 SPI_tuptable->tupdesc, i + 1);
+
+		numbers[i] = value ? MemoryContextStrdup(caller, value) : NULL;
+	}
+	SPI_finish();
+}
+
+/* node, is_local, the numbers (NULL when error), error */
+static void
+put_stats_row(ReturnSetInfo *rsinfo, const char *node, bool is_local,
+			  char **numbers, const char *error)
+{
+	Datum		values[CLUSTER_STATS_NUMBERS + 3];
+	bool		nulls[CLUSTER_STATS_NUMBERS + 3] = {0};
+	NameData	name;
+	int			i;
+
+	if (node != NULL)
+	{
+		namestrcpy(&name, node);
+		values[0] = NameGetDatum(&name);
+	}
+	nulls[0] = (node == NULL);
+	values[1] = BoolGetDatum(is_local);
+	for (i = 0; i < CLUSTER_STATS_NUMBERS; i++)
+	{
+		nulls[i + 2] = (numbers == NULL || numbers[i] == NULL);
+		if (!nulls[i + 2])
+			values[i + 2] = DirectFunctionCall1(int8in,
+												CStringGetDatum(numbers[i]));
+	}
+	nulls[CLUSTER_STATS_NUMBERS + 2] = (error == NULL);
+	if (error != NULL)
+		values[CLUSTER_STATS_NUMBERS + 2] = CStringGetTextDatum(error);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * The peer_* functions: another node routes a call for a shard it believes
+ * we hold.  The router refuses keys of shards we do not hold.  ttl_ms is the
+ * coordinator's (the map's default already applied); mode 0, 1, 2 is set,
+ * add, replace.
+ */
+Datum
+memshard_peer_set(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+	int			keylen;
+	bytea	   *value;
+	int32		mode;
+
+	store_require_ready();
+	key_arg(fcinfo, 1, &key, &keylen);
+	api_require_arg(fcinfo, 2, "value");
+	value = PG_GETARG_BYTEA_PP(2);
+	api_check_item_size(keylen, VARSIZE_ANY_EXHDR(value));
+	api_require_arg(fcinfo, 4, "mode");
+	mode = PG_GETARG_INT32(4);
+	if (mode != STORE_SET && mode != STORE_ADD && mode != STORE_REPLACE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid set mode %d", mode)));
+	PG_RETURN_BOOL(router_peer_set(map_arg(fcinfo, 0), key, keylen,
+								   VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
+								   ttl_ms_arg(fcinfo, 3), (StoreSetMode) mode));
+}
+
+Datum
+memshard_peer_get(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+	int			keylen;
+	char	   *buf;
+	int			vallen;
+
+	store_require_ready();
+	key_arg(fcinfo, 1, &key, &keylen);
+	buf = router_peer_get(map_arg(fcinfo, 0), key, keylen, VARHDRSZ, &vallen);
+	if (buf == NULL)
+		PG_RETURN_NULL();
+	SET_VARSIZE(buf, VARHDRSZ + vallen);
+	PG_RETURN_BYTEA_P((bytea *) buf);
+}
+
+/* peer_mget(map, keys) RETURNS SETOF bytea: one row per key, in order */
+Datum
+memshard_peer_mget(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	VarlenaArrayArg keys;
+	char	  **values;
+	int		   *vallens;
+	int			i;
+
+	store_require_ready();
+	api_array_arg(fcinfo, 1, TEXTOID, "keys", &keys);
+	for (i = 0; i < keys.count; i++)
+		api_check_key_size(keys.lens[i]);
+	values = palloc(sizeof(char *) * Max(keys.count, 1));
+	vallens = palloc(sizeof(int) * Max(keys.count, 1));
+	router_peer_mget(map_arg(fcinfo, 0), keys.count, keys.data, keys.lens,
+					 VARHDRSZ, values, vallens);
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	for (i = 0; i < keys.count; i++)
+	{
+		Datum		value = (Datum) 0;
+		bool		isnull = (values[i] == NULL);
+
+		if (!isnull)
+		{
+			SET_VARSIZE(values[i], VARHDRSZ + vallens[i]);
+			value = PointerGetDatum(values[i]);
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+	}
+	return (Datum) 0;
+}
+
+Datum
+memshard_peer_mset(PG_FUNCTION_ARGS)
+{
+	VarlenaArrayArg keys;
+	VarlenaArrayArg values;
+	int			i;
+
+	store_require_ready();
+	api_array_arg(fcinfo, 1, TEXTOID, "keys", &keys);
+	api_array_arg(fcinfo, 2, BYTEAOID, "values", &values);
+	if (keys.count != values.count)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("keys and values must have the same number of elements")));
+	for (i = 0; i < keys.count; i++)
+	{
+		api_check_key_size(keys.lens[i]);
+		api_check_item_size(keys.lens[i], values.lens[i]);
+	}
+	PG_RETURN_INT32(router_peer_mset(map_arg(fcinfo, 0), keys.count,
+									 keys.data, keys.lens, values.data,
+									 values.lens, ttl_ms_arg(fcinfo, 3)));
+}
+
+Datum
+memshard_peer_delete(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+	int			keylen;
+
+	store_require_ready();
+	key_arg(fcinfo, 1, &key, &keylen);
+	PG_RETURN_BOOL(router_peer_delete(map_arg(fcinfo, 0), key, keylen));
+}
+
+Datum
+memshard_peer_incr(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+	int			keylen;
+
+	store_require_ready();
+	key_arg(fcinfo, 1, &key, &keylen);
+	api_require_arg(fcinfo, 2, "delta");
+	PG_RETURN_INT64(router_peer_incr(map_arg(fcinfo, 0), key, keylen,
+									 PG_GETARG_INT64(2), ttl_ms_arg(fcinfo, 3)));
+}
+
+Datum
+memshard_peer_touch(PG_FUNCTION_ARGS)
+{
+	char	   *key;
+	int			keylen;
+
+	store_require_ready();
+	key_arg(fcinfo, 1, &key, &keylen);
+	PG_RETURN_BOOL(router_peer_touch(map_arg(fcinfo, 0), key, keylen,
+									 ttl_ms_arg(fcinfo, 2)));
+}
+
+Datum
+memshard_peer_flush(PG_FUNCTION_ARGS)
+{
+	store_require_ready();
+	PG_RETURN_INT64(router_peer_flush(map_arg(fcinfo, 0)));
 }

@@ -47,22 +47,9 @@ PG_FUNCTION_INFO_V1(memshard_flush);
 #define ARG_MAP		0
 #define ARG_KEY		1
 
-/* one text array argument, taken apart */
-typedef struct TextArrayArg
-{
-	int			count;
-	Datum	   *elems;			/* the text Datums */
-	char	  **data;			/* their bytes */
-	int		   *lens;
-} TextArrayArg;
-
 static MapInfo *map_arg(FunctionCallInfo fcinfo);
 static void key_arg(FunctionCallInfo fcinfo, char **key, int *keylen);
 static int64 ttl_arg(FunctionCallInfo fcinfo, int argno, MapInfo *map);
-static void text_array_arg(FunctionCallInfo fcinfo, int argno,
-						   const char *what, TextArrayArg *arg);
-static void check_key_size(int keylen);
-static void check_item_size(int keylen, int vallen);
 static void check_value_encoding(const char *value, int vallen,
 								 const char *key, int keylen, MapInfo *map);
 static Datum store_item(FunctionCallInfo fcinfo, StoreSetMode mode);
@@ -89,7 +76,7 @@ key_arg(FunctionCallInfo fcinfo, char **key, int *keylen)
 	keytext = PG_GETARG_TEXT_PP(ARG_KEY);
 	*key = VARDATA_ANY(keytext);
 	*keylen = VARSIZE_ANY_EXHDR(keytext);
-	check_key_size(*keylen);
+	api_check_key_size(*keylen);
 }
 
 /* a ttl argument in milliseconds: NULL is the map's default */
@@ -99,61 +86,6 @@ ttl_arg(FunctionCallInfo fcinfo, int argno, MapInfo *map)
 	if (PG_ARGISNULL(argno))
 		return map->default_ttl_ms;
 	return ttl_interval_to_ms(PG_GETARG_INTERVAL_P(argno));
-}
-
-/* a one-dimensional text[] argument without NULLs */
-static void
-text_array_arg(FunctionCallInfo fcinfo, int argno, const char *what,
-			   TextArrayArg *arg)
-{
-	ArrayType  *array;
-	bool	   *nulls;
-	int			i;
-
-	api_require_arg(fcinfo, argno, what);
-	array = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("%s must be a one-dimensional array", what)));
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
-					  &arg->elems, &nulls, &arg->count);
-	arg->data = palloc(sizeof(char *) * Max(arg->count, 1));
-	arg->lens = palloc(sizeof(int) * Max(arg->count, 1));
-	for (i = 0; i < arg->count; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain nulls", what),
-					 errdetail("Element %d is null.", i + 1)));
-		arg->data[i] = VARDATA_ANY(arg->elems[i]);
-		arg->lens[i] = VARSIZE_ANY_EXHDR(arg->elems[i]);
-	}
-}
-
-static void
-check_key_size(int keylen)
-{
-	if (keylen > MEMSHARD_MAX_KEY_SIZE)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("key is too long"),
-				 errdetail("The key is %d bytes; the limit is %d bytes.",
-						   keylen, MEMSHARD_MAX_KEY_SIZE)));
-}
-
-static void
-check_item_size(int keylen, int vallen)
-{
-	int64		size = (int64) keylen + vallen;
-
-	if (size > store_max_item_size())
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("item is too large"),
-				 errdetail("Key and value are " INT64_FORMAT " bytes; pg_memshard.max_item_size is %d bytes.",
-						   size, store_max_item_size())));
 }
 
 /* ERROR 22021 unless the value is valid text in the database encoding */
@@ -184,7 +116,7 @@ store_item(FunctionCallInfo fcinfo, StoreSetMode mode)
 	key_arg(fcinfo, &key, &keylen);
 	api_require_arg(fcinfo, 2, "value");
 	value = PG_GETARG_VARLENA_PP(2);
-	check_item_size(keylen, VARSIZE_ANY_EXHDR(value));
+	api_check_item_size(keylen, VARSIZE_ANY_EXHDR(value));
 	map = map_arg(fcinfo);
 	ttl_ms = ttl_arg(fcinfo, 3, map);
 
@@ -252,16 +184,16 @@ Datum
 memshard_mget(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TextArrayArg keys;
+	VarlenaArrayArg keys;
 	MapInfo    *map;
 	char	  **values;
 	int		   *vallens;
 	int			i;
 
 	store_require_ready();
-	text_array_arg(fcinfo, 1, "keys", &keys);
+	api_array_arg(fcinfo, 1, TEXTOID, "keys", &keys);
 	for (i = 0; i < keys.count; i++)
-		check_key_size(keys.lens[i]);
+		api_check_key_size(keys.lens[i]);
 	map = map_arg(fcinfo);
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -293,15 +225,15 @@ memshard_mget(PG_FUNCTION_ARGS)
 Datum
 memshard_mset(PG_FUNCTION_ARGS)
 {
-	TextArrayArg keys;
-	TextArrayArg values;
+	VarlenaArrayArg keys;
+	VarlenaArrayArg values;
 	MapInfo    *map;
 	int64		ttl_ms;
 	int			i;
 
 	store_require_ready();
-	text_array_arg(fcinfo, 1, "keys", &keys);
-	text_array_arg(fcinfo, 2, "values", &values);
+	api_array_arg(fcinfo, 1, TEXTOID, "keys", &keys);
+	api_array_arg(fcinfo, 2, TEXTOID, "values", &values);
 	if (keys.count != values.count)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
@@ -310,8 +242,8 @@ memshard_mset(PG_FUNCTION_ARGS)
 						   keys.count, values.count)));
 	for (i = 0; i < keys.count; i++)
 	{
-		check_key_size(keys.lens[i]);
-		check_item_size(keys.lens[i], values.lens[i]);
+		api_check_key_size(keys.lens[i]);
+		api_check_item_size(keys.lens[i], values.lens[i]);
 	}
 	map = map_arg(fcinfo);
 	ttl_ms = ttl_arg(fcinfo, 3, map);

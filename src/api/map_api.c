@@ -8,6 +8,10 @@
  * work without shared memory; the store is told about them only when the
  * library is preloaded.
  *
+ * A map over nodes (or any map made on a node of a cluster) is cluster
+ * metadata: the change is wrapped in cluster_change_begin/end, which makes
+ * it reach every node or none, and its shards get placements.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -21,6 +25,8 @@
 #include "utils/varlena.h"
 
 #include "api/api_args.h"
+#include "cluster/cluster.h"
+#include "cluster/placement.h"
 #include "router/router.h"
 
 PG_FUNCTION_INFO_V1(memshard_create_map);
@@ -147,6 +153,7 @@ memshard_create_map(PG_FUNCTION_ARGS)
 {
 	MapDefinition def;
 	StoreMapOptions opts;
+	ArrayType  *nodes;
 	int32		mapid;
 
 	memset(&def, 0, sizeof(def));
@@ -197,29 +204,36 @@ memshard_create_map(PG_FUNCTION_ARGS)
 		def.shard_count = check_range_bounds(DatumGetArrayTypeP(def.bounds)) + 1;
 	}
 
-	def.nodes_null = PG_ARGISNULL(ARG_NODES);
-	if (!def.nodes_null)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("maps over nodes need the cluster"),
-				 errhint("Pass nodes => NULL for a map on this node only.")));
-
 	api_require_arg(fcinfo, ARG_REPLICAS, "replicas");
 	def.replicas = PG_GETARG_INT32(ARG_REPLICAS);
 	if (def.replicas < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("replicas must be at least 1")));
+
+	/* NULL nodes: this node, which in a cluster is a node like the others */
+	nodes = cluster_map_nodes(PG_ARGISNULL(ARG_NODES) ? NULL :
+							  PG_GETARG_ARRAYTYPE_P(ARG_NODES),
+							  def.replicas, def.name);
+	def.nodes_null = (nodes == NULL);
+	def.nodes = PointerGetDatum(nodes);
 	if (def.replicas > 1 && def.nodes_null)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a map on this node only has exactly one replica"),
 				 errhint("Replicas live on distinct nodes: pass nodes.")));
 
+	if (!def.nodes_null)
+		cluster_change_begin();
 	mapid = map_catalog_insert(&def);
 	opts.max_memory = def.max_memory;
 	opts.evictable = def.evictable;
 	router_map_created(mapid, &opts);
+	if (!def.nodes_null)
+	{
+		cluster_place_map(mapid, def.shard_count, nodes, def.replicas);
+		cluster_change_end();
+	}
 	PG_RETURN_INT32(mapid);
 }
 
@@ -230,13 +244,19 @@ memshard_drop_map(PG_FUNCTION_ARGS)
 	char	   *name;
 	int32		mapid;
 	StoreMapOptions opts;
+	bool		in_cluster = cluster_has_nodes();
 
 	api_require_arg(fcinfo, ARG_NAME, "map name");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_NAME));
+	if (in_cluster)
+		cluster_change_begin();
 	if (!map_catalog_delete(name, &mapid, &opts))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("map \"%s\" does not exist", name)));
 	router_map_dropped(mapid, &opts);
+	cluster_unplace_map(mapid);
+	if (in_cluster)
+		cluster_change_end();
 	PG_RETURN_BOOL(true);
 }

@@ -36,8 +36,24 @@ extern const ClusterNode *cluster_node_by_id(int32 id);
 extern const ClusterNode *cluster_node_by_server(const char *server);
 extern const ClusterNode *cluster_local_node(void);
 extern bool cluster_is_active(void);	/* this node is in its node list */
+extern bool cluster_has_nodes(void);
 extern Oid	cluster_node_catalog_relid(void);
 extern void cluster_nodes_changed(void);
+
+/* SQL on the cluster tables, as their owner (cluster_sql.c) */
+typedef struct ClusterSqlState
+{
+	Oid			userid;			/* the caller's, restored at the end */
+	int			sec_context;
+} ClusterSqlState;
+
+extern void cluster_sql_begin(ClusterSqlState *state);
+extern uint64 cluster_sql_exec(const char *sql, int nargs, Oid *argtypes,
+							   Datum *args, int expected);
+extern void cluster_sql_end(ClusterSqlState *state);
+extern uint64 cluster_sql(const char *sql, int nargs, Oid *argtypes,
+						  Datum *args, int expected);
+extern char *cluster_sql_text(const char *sql);
 
 /* node administration (nodes.c) */
 extern int32 cluster_add_node(const char *server);

@@ -54,10 +54,18 @@
 #include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 
 #include "cluster/cluster.h"
+#include "cluster/placement.h"
 #include "remote/remote.h"
+
+/* the maps of a snapshot ($1), as rows */
+#define SNAPSHOT_MAPS \
+	"jsonb_to_recordset($1 -> 'maps') AS m (name text, default_ttl interval, " \
+	"max_memory bigint, eviction text, method text, shard_count integer, " \
+	"bounds text[], nodes name[], replicas integer)"
 
 /* a node taking part in this transaction's metadata change */
 typedef struct PeerTxn
@@ -98,10 +106,11 @@ static bool node_in(List *nodes, int32 id);
 static PeerTxn *find_peer(int32 node_id);
 static PeerTxn *enlist_peer(const ClusterNode *node);
 static char *metadata_snapshot(bool for_removed_node);
-static char *spi_single_text(const char *sql);
 static char *gid_prefix(void);
 static void forget_transaction(const char *gid);
 static void resolve_in_doubt(const ClusterNode *node, const char *gid);
+static void apply_snapshot(const char *snapshot);
+static uint64 spi_exec_snapshot(const char *sql, int expected, Datum *args);
 static TransactionId gid_xid(const char *gid);
 static void forget_finished_transactions(const ClusterNode *node,
 										 List *prepared);
@@ -161,9 +170,9 @@ cluster_change_end(void)
 	last_change_subid = GetCurrentSubTransactionId();
 
 	snapshot = metadata_snapshot(false);
-	after_digest = spi_single_text("SELECT md5(memshard.metadata_snapshot()::text)");
+	after_digest = cluster_sql_text("SELECT md5(memshard.metadata_snapshot()::text)");
 	removed_snapshot = metadata_snapshot(true);
-	removed_digest = spi_single_text("SELECT md5(memshard.metadata_snapshot(true)::text)");
+	removed_digest = cluster_sql_text("SELECT md5(memshard.metadata_snapshot(true)::text)");
 
 	/* every member before or after, but this node */
 	foreach(lc, change_before_nodes)
@@ -243,8 +252,6 @@ cluster_apply_snapshot(const char *before_digest, const char *snapshot,
 {
 	Oid			relid = cluster_node_catalog_relid();
 	char	   *digest;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
 
 	register_callbacks();
 	if (!ConditionalLockRelationOid(relid, ExclusiveLock))
@@ -268,20 +275,7 @@ cluster_apply_snapshot(const char *before_digest, const char *snapshot,
 				 errhint("A change may be in doubt: run memshard.recover_metadata() on the node that made the last change.")));
 
 	applying_from_peer = true;
-
-	args[0] = CStringGetTextDatum(snapshot);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("DELETE FROM memshard.node_catalog", false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not clear memshard.node_catalog");
-	if (SPI_execute_with_args("INSERT INTO memshard.node_catalog "
-							  "(id, server, system_identifier, database) "
-							  "SELECT id, server, system_identifier, database "
-							  "FROM jsonb_to_recordset($1::jsonb -> 'nodes') AS n "
-							  "(id integer, server name, system_identifier bigint, database name)",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not fill memshard.node_catalog");
-	SPI_finish();
+	apply_snapshot(snapshot);
 
 	CommandCounterIncrement();
 	CacheInvalidateRelcacheByRelid(relid);
@@ -295,11 +289,87 @@ cluster_apply_snapshot(const char *before_digest, const char *snapshot,
 				 errdetail("Digest here %s, expected %s.", digest, after_digest)));
 }
 
+/*
+ * Make this node's metadata what the snapshot says.  Maps are created and
+ * dropped through memshard.create_map/drop_map, so that their store state
+ * follows as for any map; applying_from_peer keeps those from placing
+ * shards or starting a change of their own.  The placements come as they
+ * are in the snapshot.
+ */
+static void
+apply_snapshot(const char *snapshot)
+{
+	ClusterSqlState state;
+	Datum		args[1];
+	uint64		nconflicts;
+	uint64		row;
+
+	args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(snapshot));
+	cluster_sql_begin(&state);
+
+	spi_exec_snapshot("DELETE FROM memshard.placement_catalog",
+					  SPI_OK_DELETE, args);
+	spi_exec_snapshot("DELETE FROM memshard.node_catalog", SPI_OK_DELETE, args);
+	spi_exec_snapshot("INSERT INTO memshard.node_catalog "
+					  "(id, server, system_identifier, database) "
+					  "SELECT id, server, system_identifier, database "
+					  "FROM jsonb_to_recordset($1 -> 'nodes') AS n "
+					  "(id integer, server name, system_identifier bigint, database name)",
+					  SPI_OK_INSERT, args);
+
+	/* a map of the same name but another definition is a conflict */
+	nconflicts = spi_exec_snapshot("SELECT c.name FROM " SNAPSHOT_MAPS " "
+								   "JOIN memshard.map_catalog c ON c.name = m.name "
+								   "WHERE (c.default_ttl, c.max_memory, c.eviction, c.method, "
+								   "c.shard_count, c.bounds, c.nodes, c.replicas) IS DISTINCT FROM "
+								   "(m.default_ttl, m.max_memory, m.eviction, m.method, "
+								   "m.shard_count, m.bounds, m.nodes, m.replicas)",
+								   SPI_OK_SELECT, args);
+	for (row = 0; row < nconflicts; row++)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("map \"%s\" exists on this node with another definition",
+						SPI_getvalue(SPI_tuptable->vals[row],
+									 SPI_tuptable->tupdesc, 1)),
+				 errhint("Drop the map on this node, or give the cluster's map another name.")));
+
+	spi_exec_snapshot("SELECT memshard.drop_map(c.name) FROM memshard.map_catalog c "
+					  "WHERE c.nodes IS NOT NULL AND c.name NOT IN "
+					  "(SELECT m.name FROM " SNAPSHOT_MAPS ")",
+					  SPI_OK_SELECT, args);
+	spi_exec_snapshot("SELECT memshard.create_map(m.name, m.default_ttl, m.max_memory, "
+					  "m.eviction, m.method, m.shard_count, m.bounds, m.nodes, m.replicas) "
+					  "FROM " SNAPSHOT_MAPS " WHERE m.name NOT IN "
+					  "(SELECT c.name FROM memshard.map_catalog c)",
+					  SPI_OK_SELECT, args);
+	spi_exec_snapshot("INSERT INTO memshard.placement_catalog "
+					  "(map_id, shard, replica, node_id) "
+					  "SELECT c.id, (p ->> 1)::integer, (p ->> 2)::integer, (p ->> 3)::integer "
+					  "FROM jsonb_array_elements($1 -> 'placements') p "
+					  "JOIN memshard.map_catalog c ON c.name = p ->> 0",
+					  SPI_OK_INSERT, args);
+	cluster_sql_end(&state);
+
+	CommandCounterIncrement();
+	CacheInvalidateRelcacheByRelid(cluster_node_catalog_relid());
+	cluster_placements_changed();
+	cluster_nodes_changed();
+}
+
+/* one statement of apply_snapshot, $1 being the snapshot */
+static uint64
+spi_exec_snapshot(const char *sql, int expected, Datum *args)
+{
+	Oid			argtypes[1] = {JSONBOID};
+
+	return cluster_sql_exec(sql, 1, argtypes, args, expected);
+}
+
 /* md5 of the canonical metadata text: equal digests, equal metadata */
 char *
 cluster_metadata_digest(void)
 {
-	return spi_single_text("SELECT md5(memshard.metadata_snapshot()::text)");
+	return cluster_sql_text("SELECT md5(memshard.metadata_snapshot()::text)");
 }
 
 /*
@@ -394,16 +464,16 @@ forget_finished_transactions(const ClusterNode *node, List *prepared)
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1];
 	List	   *finished = NIL;
+	ClusterSqlState state;
+	uint64		nrows;
 	uint64		row;
 	ListCell   *lc;
 
 	args[0] = Int32GetDatum(node->id);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT gid FROM memshard.metadata_transactions WHERE node_id = $1",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read memshard.metadata_transactions");
-	for (row = 0; row < SPI_processed; row++)
+	cluster_sql_begin(&state);
+	nrows = cluster_sql_exec("SELECT gid FROM memshard.metadata_transactions WHERE node_id = $1",
+							 1, argtypes, args, SPI_OK_SELECT);
+	for (row = 0; row < nrows; row++)
 	{
 		char	   *gid = SPI_getvalue(SPI_tuptable->vals[row],
 									   SPI_tuptable->tupdesc, 1);
@@ -415,16 +485,8 @@ forget_finished_transactions(const ClusterNode *node, List *prepared)
 			finished = lappend(finished, gid);
 	}
 	foreach(lc, finished)
-	{
-		Oid			gidtype[1] = {TEXTOID};
-		Datum		gidarg[1];
-
-		gidarg[0] = CStringGetTextDatum(lfirst(lc));
-		if (SPI_execute_with_args("DELETE FROM memshard.metadata_transactions WHERE gid = $1",
-								  1, gidtype, gidarg, NULL, false, 0) != SPI_OK_DELETE)
-			elog(ERROR, "could not update memshard.metadata_transactions");
-	}
-	SPI_finish();
+		forget_transaction(lfirst(lc));
+	cluster_sql_end(&state);
 }
 
 /* commit or roll back one prepared transaction left on a node */
@@ -437,13 +499,8 @@ resolve_in_doubt(const ClusterNode *node, const char *gid)
 	RemoteCall	call = {0};
 
 	args[0] = CStringGetTextDatum(gid);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT 1 FROM memshard.metadata_transactions WHERE gid = $1",
-							  1, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read memshard.metadata_transactions");
-	committed = (SPI_processed > 0);
-	SPI_finish();
+	committed = cluster_sql("SELECT 1 FROM memshard.metadata_transactions WHERE gid = $1",
+							1, argtypes, args, SPI_OK_SELECT) > 0;
 
 	call.serverid = node->serverid;
 	call.sql = psprintf("%s PREPARED %s", committed ? "COMMIT" : "ROLLBACK",
@@ -464,12 +521,8 @@ forget_transaction(const char *gid)
 	Datum		args[1];
 
 	args[0] = CStringGetTextDatum(gid);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("DELETE FROM memshard.metadata_transactions WHERE gid = $1",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not update memshard.metadata_transactions");
-	SPI_finish();
+	cluster_sql("DELETE FROM memshard.metadata_transactions WHERE gid = $1",
+				1, argtypes, args, SPI_OK_DELETE);
 }
 
 /* "memshard_<system identifier>_<database OID>_": our transactions */
@@ -517,13 +570,8 @@ enlist_peer(const ClusterNode *node)
 
 	args[0] = CStringGetTextDatum(peer->gid);
 	args[1] = Int32GetDatum(node->id);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("INSERT INTO memshard.metadata_transactions (gid, node_id) "
-							  "VALUES ($1, $2)",
-							  2, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not update memshard.metadata_transactions");
-	SPI_finish();
+	cluster_sql("INSERT INTO memshard.metadata_transactions (gid, node_id) "
+				"VALUES ($1, $2)", 2, argtypes, args, SPI_OK_INSERT);
 	return peer;
 }
 
@@ -746,25 +794,8 @@ node_in(List *nodes, int32 id)
 static char *
 metadata_snapshot(bool for_removed_node)
 {
-	return spi_single_text(for_removed_node
+	return cluster_sql_text(for_removed_node
 						   ? "SELECT memshard.metadata_snapshot(true)::text"
 						   : "SELECT memshard.metadata_snapshot()::text");
 }
 
-/* run a query returning one text value; the result is in the caller's context */
-static char *
-spi_single_text(const char *sql)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	char	   *value;
-	char	   *copy;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(sql, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "query did not return one row: %s", sql);
-	value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	copy = MemoryContextStrdup(caller, value ? value : "");
-	SPI_finish();
-	return copy;
-}

@@ -140,30 +140,28 @@ cluster_is_active(void)
 	return cluster_local_node() != NULL;
 }
 
+bool
+cluster_has_nodes(void)
+{
+	return cluster_nodes() != NIL;
+}
+
 /* read memshard.node_catalog into a fresh context, then swap it in */
 static void
 nodes_load(void)
 {
 	MemoryContext loading;
 	MemoryContext oldcontext;
+	ClusterSqlState state;
 	List	   *loaded = NIL;
 	int64		my_sysid = cluster_system_identifier();
 	char	   *my_database = get_database_name(MyDatabaseId);
 	uint64		row;
 
-	/* the relation must exist before we try to read it */
-	(void) cluster_node_catalog_relid();
-
-	/*
-	 * Not read-only: an admin change reads the table after locking it, and
-	 * must see what committed while it waited for the lock.
-	 */
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT id, server, system_identifier, database, state "
-					"FROM memshard.node_catalog ORDER BY id",
-					false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read memshard.node_catalog");
+	cluster_sql_begin(&state);
+	cluster_sql_exec("SELECT id, server, system_identifier, database, state "
+					 "FROM memshard.node_catalog ORDER BY id",
+					 0, NULL, NULL, SPI_OK_SELECT);
 
 	loading = AllocSetContextCreate(CacheMemoryContext,
 									"pg_memshard nodes",
@@ -191,7 +189,7 @@ nodes_load(void)
 		loaded = lappend(loaded, node);
 	}
 	MemoryContextSwitchTo(oldcontext);
-	SPI_finish();
+	cluster_sql_end(&state);
 
 	if (nodes_context != NULL)
 		MemoryContextDelete(nodes_context);

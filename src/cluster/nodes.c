@@ -187,13 +187,12 @@ static void
 local_identity(NodeIdentity *identity)
 {
 	MemoryContext caller = CurrentMemoryContext;
+	ClusterSqlState state;
 	TupleDesc	desc;
 	HeapTuple	tuple;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(identity_query, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
+	cluster_sql_begin(&state);
+	if (cluster_sql_exec(identity_query, 0, NULL, NULL, SPI_OK_SELECT) != 1)
 		elog(ERROR, "could not read the identity of this node");
 	desc = SPI_tuptable->tupdesc;
 	tuple = SPI_tuptable->vals[0];
@@ -201,7 +200,7 @@ local_identity(NodeIdentity *identity)
 	identity->extension_version = MemoryContextStrdup(caller, SPI_getvalue(tuple, desc, 2));
 	identity->database = MemoryContextStrdup(caller, SPI_getvalue(tuple, desc, 4));
 	identity->system_identifier = cluster_system_identifier();
-	SPI_finish();
+	cluster_sql_end(&state);
 }
 
 static int32
@@ -225,14 +224,10 @@ insert_node(int32 id, const char *server, const NodeIdentity *identity)
 	args[1] = CStringGetTextDatum(server);
 	args[2] = Int64GetDatum(identity->system_identifier);
 	args[3] = CStringGetTextDatum(identity->database);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("INSERT INTO memshard.node_catalog "
-							  "(id, server, system_identifier, database) "
-							  "VALUES ($1, $2, $3, $4)",
-							  4, argtypes, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not insert into memshard.node_catalog");
-	SPI_finish();
+	cluster_sql("INSERT INTO memshard.node_catalog "
+				"(id, server, system_identifier, database) "
+				"VALUES ($1, $2, $3, $4)",
+				4, argtypes, args, SPI_OK_INSERT);
 }
 
 static void
@@ -242,10 +237,6 @@ delete_node(int32 id)
 	Datum		args[1];
 
 	args[0] = Int32GetDatum(id);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("DELETE FROM memshard.node_catalog WHERE id = $1",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not delete from memshard.node_catalog");
-	SPI_finish();
+	cluster_sql("DELETE FROM memshard.node_catalog WHERE id = $1",
+				1, argtypes, args, SPI_OK_DELETE);
 }

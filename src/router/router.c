@@ -3,9 +3,10 @@
  * router.c
  *		Sends each data operation to the place that holds the key.
  *
- * One function per operation, and in each one routing point: today every
- * map lives on this node only, so every call goes to the local store; the
- * cluster adds its remote branch at the top of these functions.
+ * One function per operation, and in each one routing point: a map of this
+ * node only goes to the local store (router_local_*, below); a map over
+ * nodes goes to router_cluster.c, which sends each key to the nodes holding
+ * its shard, this one included.
  *
  * The caller (src/api) has validated every argument (sizes, ttl) before
  * calling, so a failure here leaves the cache as it was.  A store answer of
@@ -20,6 +21,7 @@
 #include "miscadmin.h"
 
 #include "router/router.h"
+#include "router/router_int.h"
 
 static void retry_after_gone(MapInfo **map, bool *retried);
 static void report_store_error(MapInfo *map, StoreResult result,
@@ -85,8 +87,8 @@ report_store_error(MapInfo *map, StoreResult result, const char *key,
 }
 
 /* one item into the local store */
-static StoreResult
-local_set(MapInfo **map, const char *key, int keylen,
+StoreResult
+router_local_set(MapInfo **map, const char *key, int keylen,
 		  const char *value, int vallen, int64 ttl_ms, StoreSetMode mode)
 {
 	bool		retried = false;
@@ -100,8 +102,8 @@ local_set(MapInfo **map, const char *key, int keylen,
 }
 
 /* one value from the local store, or NULL */
-static char *
-local_get(MapInfo **map, const char *key, int keylen, Size prefix,
+char *
+router_local_get(MapInfo **map, const char *key, int keylen, Size prefix,
 		  int *vallen)
 {
 	bool		retried = false;
@@ -118,7 +120,10 @@ bool
 router_set(MapInfo *map, const char *key, int keylen,
 		   const char *value, int vallen, int64 ttl_ms, StoreSetMode mode)
 {
-	return local_set(&map, key, keylen, value, vallen, ttl_ms, mode) == STORE_OK;
+	if (!map->local_only)
+		return router_cluster_set(map, key, keylen, value, vallen, ttl_ms, mode);
+	return router_local_set(&map, key, keylen, value, vallen, ttl_ms,
+							mode) == STORE_OK;
 }
 
 /*
@@ -129,7 +134,9 @@ char *
 router_get(MapInfo *map, const char *key, int keylen, Size prefix,
 		   int *vallen)
 {
-	return local_get(&map, key, keylen, prefix, vallen);
+	if (!map->local_only)
+		return router_cluster_get(map, key, keylen, prefix, vallen);
+	return router_local_get(&map, key, keylen, prefix, vallen);
 }
 
 /* the value of each key; values[i] is NULL on a miss */
@@ -139,8 +146,14 @@ router_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 {
 	int			i;
 
+	if (!map->local_only)
+	{
+		router_cluster_mget(map, nkeys, keys, keylens, prefix, values, vallens);
+		return;
+	}
 	for (i = 0; i < nkeys; i++)
-		values[i] = local_get(&map, keys[i], keylens[i], prefix, &vallens[i]);
+		values[i] = router_local_get(&map, keys[i], keylens[i], prefix,
+									 &vallens[i]);
 }
 
 /*
@@ -154,10 +167,13 @@ router_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 	int			stored = 0;
 	int			i;
 
+	if (!map->local_only)
+		return router_cluster_mset(map, nkeys, keys, keylens, values, vallens,
+								   ttl_ms);
 	for (i = 0; i < nkeys; i++)
 	{
-		if (local_set(&map, keys[i], keylens[i], values[i], vallens[i],
-					  ttl_ms, STORE_SET) == STORE_OK)
+		if (router_local_set(&map, keys[i], keylens[i], values[i], vallens[i],
+							 ttl_ms, STORE_SET) == STORE_OK)
 			stored++;
 	}
 	return stored;
@@ -166,12 +182,22 @@ router_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 bool
 router_delete(MapInfo *map, const char *key, int keylen)
 {
+	if (!map->local_only)
+		return router_cluster_delete(map, key, keylen);
+	return router_local_delete(&map, key, keylen);
+}
+
+bool
+router_local_delete(MapInfo **mapp, const char *key, int keylen)
+{
+	MapInfo    *map = *mapp;
 	bool		retried = false;
 	StoreResult result;
 
 	while ((result = store_delete(router_map_slot(map), key,
 								  keylen)) == STORE_MAP_GONE)
 		retry_after_gone(&map, &retried);
+	*mapp = map;
 	return result == STORE_OK;
 }
 
@@ -180,6 +206,16 @@ int64
 router_incr(MapInfo *map, const char *key, int keylen, int64 delta,
 			int64 ttl_ms)
 {
+	if (!map->local_only)
+		return router_cluster_incr(map, key, keylen, delta, ttl_ms);
+	return router_local_incr(&map, key, keylen, delta, ttl_ms);
+}
+
+int64
+router_local_incr(MapInfo **mapp, const char *key, int keylen, int64 delta,
+				  int64 ttl_ms)
+{
+	MapInfo    *map = *mapp;
 	bool		retried = false;
 	StoreResult result;
 	int64		value = 0;
@@ -188,6 +224,7 @@ router_incr(MapInfo *map, const char *key, int keylen, int64 delta,
 								ttl_ms, &value)) == STORE_MAP_GONE)
 		retry_after_gone(&map, &retried);
 	report_store_error(map, result, key, keylen, delta);
+	*mapp = map;
 	return value;
 }
 
@@ -195,22 +232,45 @@ router_incr(MapInfo *map, const char *key, int keylen, int64 delta,
 bool
 router_touch(MapInfo *map, const char *key, int keylen, int64 ttl_ms)
 {
+	if (!map->local_only)
+		return router_cluster_touch(map, key, keylen, ttl_ms);
+	return router_local_touch(&map, key, keylen, ttl_ms);
+}
+
+bool
+router_local_touch(MapInfo **mapp, const char *key, int keylen, int64 ttl_ms)
+{
+	MapInfo    *map = *mapp;
 	bool		retried = false;
 	StoreResult result;
 
 	while ((result = store_touch(router_map_slot(map), key, keylen,
 								 ttl_ms)) == STORE_MAP_GONE)
 		retry_after_gone(&map, &retried);
+	*mapp = map;
 	return result == STORE_OK;
 }
 
 /*
- * Remove every item of the map; how many there were.  The handle is checked
- * first: a stale handle's slot may belong to another map by now.
+ * Remove every item of the map; how many there were (over all nodes for a
+ * map over nodes, each copy counted).
  */
 int64
 router_flush(MapInfo *map)
 {
+	if (!map->local_only)
+		return router_cluster_flush(map);
+	return router_local_flush(&map);
+}
+
+/*
+ * The local store's part of router_flush.  The handle is checked first: a
+ * stale handle's slot may belong to another map by now.
+ */
+int64
+router_local_flush(MapInfo **mapp)
+{
+	MapInfo    *map = *mapp;
 	bool		retried = false;
 	int64		removed;
 
@@ -220,7 +280,10 @@ router_flush(MapInfo *map)
 
 		if (store_map_owned(slot, MyDatabaseId, map->id) &&
 			(removed = store_flush_map(slot)) >= 0)
+		{
+			*mapp = map;
 			return removed;
+		}
 		retry_after_gone(&map, &retried);
 	}
 }

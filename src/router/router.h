@@ -5,9 +5,11 @@
  *
  * A map is a row of memshard.map_catalog.  The router keeps a per-backend
  * cache of those rows (MapInfo), attaches maps to the store lazily, and
- * sends every data operation to the place that holds the key.  Today that
- * place is always the local store; each operation has one routing point
- * (router_set, router_get, ...) where a remote branch can be added.
+ * sends every data operation to the place that holds the key: the local
+ * store for a map of this node only; for a map over nodes, the nodes that
+ * hold the key's shard (router_cluster.c), this one through the local store
+ * and the others through libpq.  Each operation has one routing point
+ * (router_set, router_get, ...).
  *
  * Errors from the store (no memory, not a number, overflow) are raised
  * here, so that callers see one behaviour whether the key is local or not.
@@ -106,5 +108,31 @@ extern bool router_touch(MapInfo *map, const char *key, int keylen,
 						 int64 ttl_ms);
 extern int64 router_flush(MapInfo *map);
 extern void router_map_counters(MapInfo *map, StoreCounters *counters);
+
+/* the cluster (router_cluster.c) */
+extern int	router_key_shard(MapInfo *map, const char *key, int keylen);
+extern const char *router_key_node(MapInfo *map, const char *key, int keylen);
+
+/*
+ * Calls from other nodes (memshard.peer_*): the local store only, and only
+ * for keys whose shard this node holds under its own metadata.
+ */
+extern bool router_peer_set(MapInfo *map, const char *key, int keylen,
+							const char *value, int vallen, int64 ttl_ms,
+							StoreSetMode mode);
+extern char *router_peer_get(MapInfo *map, const char *key, int keylen,
+							 Size prefix, int *vallen);
+extern void router_peer_mget(MapInfo *map, int nkeys, char **keys,
+							 int *keylens, Size prefix, char **values,
+							 int *vallens);
+extern int	router_peer_mset(MapInfo *map, int nkeys, char **keys,
+							 int *keylens, char **values, int *vallens,
+							 int64 ttl_ms);
+extern bool router_peer_delete(MapInfo *map, const char *key, int keylen);
+extern int64 router_peer_incr(MapInfo *map, const char *key, int keylen,
+							  int64 delta, int64 ttl_ms);
+extern bool router_peer_touch(MapInfo *map, const char *key, int keylen,
+							  int64 ttl_ms);
+extern int64 router_peer_flush(MapInfo *map);
 
 #endif							/* MEMSHARD_ROUTER_H */
