@@ -511,10 +511,12 @@ LANGUAGE C VOLATILE PARALLEL SAFE;
 REVOKE ALL ON FUNCTION local_shard_stats(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION local_shard_stats(text) TO pg_monitor;
 
--- local_shard_stats of every node of the cluster, asked in parallel (this
--- node answers from its own store; outside a cluster it is node 'local').
--- A node that fails gives one row with its error and NULL figures.
+-- local_shard_stats of the nodes of the cluster (those named, or all),
+-- asked in parallel (this node answers from its own store; outside a
+-- cluster it is node 'local').  A node that fails gives one row with its
+-- error and NULL figures.
 CREATE FUNCTION node_shard_stats(map text DEFAULT NULL,
+                                 nodes text[] DEFAULT NULL,
                                  OUT node text,
                                  OUT is_local boolean,
                                  OUT map text,
@@ -526,14 +528,14 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'memshard_node_shard_stats'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-REVOKE ALL ON FUNCTION node_shard_stats(text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION node_shard_stats(text) TO pg_monitor;
+REVOKE ALL ON FUNCTION node_shard_stats(text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION node_shard_stats(text, text[]) TO pg_monitor;
 
 -- Every placement's figures (NULL map: every map).  A map of this node only
 -- shows node 'local' and its shards.  A map over nodes shows one row per
 -- placement (shard and node), filled from that node's answer; when the node
--- could not answer, the row has NULL figures and the node's error.  Other
--- nodes are asked only when a map over nodes is concerned.
+-- could not answer, the row has NULL figures and the node's error.  Only
+-- the nodes holding placements of the maps concerned are asked.
 CREATE FUNCTION read_shard_stats(map text DEFAULT NULL,
                                  OUT map text,
                                  OUT shard integer,
@@ -545,18 +547,18 @@ RETURNS SETOF record
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 BEGIN ATOMIC
     WITH maps AS (
-        SELECT m.id, m.name, m.nodes IS NULL AS local_only
+        SELECT m.name, m.nodes IS NULL AS local_only
           FROM memshard.maps m
          WHERE read_shard_stats.map IS NULL OR m.name = read_shard_stats.map
     ), placements AS MATERIALIZED (
-        SELECT m.name AS map, p.shard, n.server::text AS node
+        SELECT s.map, s.shard, s.node::text AS node
           FROM maps m
-          JOIN memshard.placement_catalog p ON p.map_id = m.id
-          JOIN memshard.node_catalog n ON n.id = p.node_id
+          JOIN memshard.shards s ON s.map = m.name
          WHERE NOT m.local_only
     ), answers AS MATERIALIZED (
         SELECT a.node, a.is_local, a.map, a.shard, a.items, a.bytes, a.error
-          FROM memshard.node_shard_stats(read_shard_stats.map) a
+          FROM memshard.node_shard_stats(read_shard_stats.map,
+                                         ARRAY(SELECT DISTINCT p.node FROM placements p)) a
          WHERE EXISTS (SELECT FROM placements)
         UNION ALL
         SELECT 'local', true, l.map, l.shard, l.items, l.bytes, NULL
@@ -661,17 +663,6 @@ $$;
 REVOKE ALL ON FUNCTION skew(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION skew(text) TO pg_monitor;
 
--- Can this node reach each node of the cluster now?  "SELECT 1" to every
--- other node in parallel (bounded by the timeouts); no rows outside a
--- cluster.
-CREATE FUNCTION node_probe(OUT node text,
-                           OUT is_local boolean,
-                           OUT reachable boolean,
-                           OUT error text)
-RETURNS SETOF record
-AS 'MODULE_PATHNAME', 'memshard_node_probe'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
-
 -- A Prometheus label, name="value", with the value escaped as the text
 -- exposition format requires: backslash, double quote and newline.
 CREATE FUNCTION metric_label(name text, value text)
@@ -772,8 +763,9 @@ BEGIN ATOMIC
     SELECT 50, 'pg_memshard_node_up', 'gauge',
            'Whether this node reaches the node of the cluster now (1) or not (0).',
            '{' || memshard.metric_label('node', n.node) || '}', n.node,
-           CASE WHEN n.reachable THEN '1' ELSE '0' END
-      FROM memshard.node_probe() n;
+           CASE WHEN n.error IS NULL THEN '1' ELSE '0' END
+      FROM memshard.cluster_stats n
+     WHERE n.node IS NOT NULL;
 END;
 
 -- The Prometheus text exposition (format 0.0.4) of metric_samples().

@@ -1,7 +1,8 @@
 # Shard figures over a cluster of three nodes: node_shard_stats asks every
 # node in parallel; shard_stats shows each placement with what its node
-# holds; skew compares the nodes.  With a node down, its rows show the
-# error and the other nodes still report, within the connect timeout.
+# holds; skew compares the nodes; metrics() tells which nodes are up.  With
+# a node down, its rows show the error and the other nodes still report,
+# within the connect timeout.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -37,55 +38,43 @@ $_->safe_psql('postgres', "CREATE EXTENSION pg_memshard;\n$servers") for @nodes;
 $n1->safe_psql('postgres',
 	"SELECT memshard.add_node('n1'), memshard.add_node('n2'), memshard.add_node('n3')");
 
-# A map of each node only, with 100, 200 and 300 items on nodes 1, 2, 3.
-for my $i (1 .. 3)
-{
-	my $node = $nodes[ $i - 1 ];
-	$node->safe_psql('postgres', qq{
-		SELECT memshard.create_map('loc', shard_count => 4)
-		 WHERE NOT EXISTS (SELECT FROM memshard.maps WHERE name = 'loc');
-		SELECT count(memshard.set('loc', 'k' || g, 'value'))
-		  FROM generate_series(1, ${i}00) g;
-	});
-}
-
+# In a cluster a map created without nodes has all its shards on the node
+# that created it: node 1 here.  Its keys, set from node 2, land there.
+$n1->safe_psql('postgres', "SELECT memshard.create_map('one', shard_count => 4)");
+$n2->safe_psql('postgres',
+	"SELECT count(memshard.set('one', 'k' || g, 'value')) FROM generate_series(1, 100) g");
 is( $n1->safe_psql('postgres', q{
 		SELECT string_agg(format('%s:%s:%s', node, is_local, sum), ' ' ORDER BY node)
-		  FROM (SELECT node, is_local, sum(items) FROM memshard.node_shard_stats('loc')
+		  FROM (SELECT node, is_local, sum(items) FROM memshard.node_shard_stats('one')
 		         WHERE error IS NULL GROUP BY node, is_local) s}),
-	'n1:t:100 n2:f:200 n3:f:300',
+	'n1:t:100 n2:f:0 n3:f:0',
 	'node_shard_stats asks every node, this one from its own store');
+is( $n1->safe_psql('postgres', q{
+		SELECT string_agg(DISTINCT node, ',') FROM memshard.node_shard_stats('one', '{n2,n3}')}),
+	'n2,n3', 'node_shard_stats asks only the nodes named');
 is( $n2->safe_psql('postgres', q{
 		SELECT string_agg(DISTINCT node, ',') || ':' || sum(items) || ':' || count(*)
-		  FROM memshard.shard_stats WHERE map = 'loc'}),
-	'local:200:4',
-	'a map of this node only: node local, its own items, every shard');
+		  FROM memshard.shard_stats WHERE map = 'one'}),
+	'n1:100:4',
+	'shard_stats of a map on one node: that node, its items, every shard');
 
-# A map over the three nodes: six shards, shard s on node s % 3 + 1.  Its
-# placements are written into the catalogs directly on every node (what
-# create_map with nodes does), and each node gets the keys of its shards.
+# A map over the three nodes, six shards; the keys go where the router
+# sends them, those on node 3 with values ten times larger.
 my $keys = 600;
-for my $i (1 .. 3)
-{
-	my $node = $nodes[ $i - 1 ];
-	$node->safe_psql('postgres', qq{
-		SELECT memshard.create_map('dist', shard_count => 6)
-		 WHERE NOT EXISTS (SELECT FROM memshard.maps WHERE name = 'dist');
-		SELECT count(memshard.set('dist', k, repeat('v', CASE WHEN $i = 3 THEN 300 ELSE 30 END)))
-		  FROM (SELECT 'key' || g AS k FROM generate_series(1, $keys) g) keys
-		 WHERE memshard.hash_partition(k, 6) % 3 = $i - 1;
-		UPDATE memshard.map_catalog SET nodes = '{n1,n2,n3}' WHERE name = 'dist';
-		INSERT INTO memshard.placement_catalog (map_id, shard, replica, node_id)
-		SELECT m.id, s, 0, s % 3 + 1 FROM memshard.map_catalog m, generate_series(0, 5) s
-		 WHERE m.name = 'dist'
-		ON CONFLICT DO NOTHING;
-	});
-}
+$n1->safe_psql('postgres', qq{
+	SELECT memshard.create_map('dist', shard_count => 6, nodes => '{n1,n2,n3}');
+	SELECT count(memshard.set('dist', k,
+	                          repeat('v', CASE WHEN memshard.node_for('dist', k) = 'n3' THEN 300 ELSE 30 END)))
+	  FROM (SELECT 'key' || g AS k FROM generate_series(1, $keys) g) keys;
+});
 
+# shard:node:items, from the partitioning functions and the shards view
 my $expected_rows = $n1->safe_psql('postgres', qq{
-	SELECT string_agg(format('%s:n%s:%s', shard, shard % 3 + 1, items), ' ' ORDER BY shard)
-	  FROM (SELECT memshard.hash_partition('key' || g, 6) AS shard, count(*) AS items
-	          FROM generate_series(1, $keys) g GROUP BY 1) s});
+	SELECT string_agg(format('%s:%s:%s', s.shard, s.node, coalesce(k.items, 0)), ' ' ORDER BY s.shard)
+	  FROM memshard.shards s
+	  LEFT JOIN (SELECT memshard.hash_partition('key' || g, 6) AS shard, count(*) AS items
+	               FROM generate_series(1, $keys) g GROUP BY 1) k USING (shard)
+	 WHERE s.map = 'dist'});
 my $shard_rows = q{
 	SELECT string_agg(format('%s:%s:%s', shard, node, coalesce(items::text, 'error')), ' ' ORDER BY shard)
 	  FROM memshard.shard_stats WHERE map = 'dist'};
@@ -97,7 +86,7 @@ my $skew = q{
 	  FROM memshard.skew('dist')};
 my $n3_items = $n1->safe_psql('postgres', qq{
 	SELECT count(*) FROM generate_series(1, $keys) g
-	 WHERE memshard.hash_partition('key' || g, 6) % 3 = 2});
+	 WHERE memshard.node_for('dist', 'key' || g) = 'n3'});
 like($n1->safe_psql('postgres', $skew), qr/^n1:2:\d+:f n2:2:\d+:f n3:2:$n3_items:f$/,
 	'skew: one row per node, its shards and items');
 my ($max_mean, $n3_ratio) = split /\|/, $n1->safe_psql('postgres', q{
@@ -120,8 +109,8 @@ is($n2->safe_psql('postgres', $node_up),
 	'pg_memshard_node_up{node="n1"} 1 pg_memshard_node_up{node="n2"} 1 pg_memshard_node_up{node="n3"} 0',
 	'metrics(): node 3 unreachable');
 like( $n2->safe_psql('postgres',
-		q{SELECT error FROM memshard.node_probe() WHERE node = 'n3' AND NOT reachable}),
-	qr/n3/, 'node_probe names the node in its error');
+		q{SELECT error FROM memshard.cluster_stats WHERE node = 'n3'}),
+	qr/n3/, 'cluster_stats names the node in its error');
 my $start = time();
 my $rows = $n1->safe_psql('postgres', $shard_rows);
 my $elapsed = time() - $start;
@@ -140,10 +129,12 @@ is( $n1->safe_psql('postgres', q{
 		SELECT round(max_mean_ratio::numeric, 6) < 2 FROM memshard.skew('dist') WHERE node = 'n1'}),
 	't', 'the means leave out the node that did not answer');
 is( $n1->safe_psql('postgres', q{
-		SELECT node || ':' || (error IS NULL) FROM memshard.node_shard_stats('loc') WHERE node = 'n3'}),
-	'n3:false', 'node_shard_stats: one error row for the node down');
-is($n1->safe_psql('postgres', q{SELECT sum(items) FROM memshard.shard_stats WHERE map = 'loc'}),
-	'100', 'a map of this node only does not wait for the other nodes');
+		SELECT node || ':' || (error IS NULL) || ':' || count(*) FROM memshard.node_shard_stats('one')
+		 WHERE node = 'n3' GROUP BY node, error}),
+	'n3:false:1', 'node_shard_stats: one error row for the node down');
+is( $n2->safe_psql('postgres', q{
+		SELECT sum(items) || ':' || count(error) FROM memshard.shard_stats WHERE map = 'one'}),
+	'100:0', 'a map on node 1 only still reports in full');
 
 # a restart empties a node's cache: node 3 answers again, with no items
 $n3->start;

@@ -7,9 +7,9 @@
  *
  * The store counts per partition and per map, not per shard (a shard is
  * the partition room's idea), so the figures come from a scan of the
- * map's keys (src/store/shard_scan.c), each key's shard computed as the
- * router routes it: hash_partition(key, shard_count) for hash maps,
- * range_partition(key, bounds) for range maps.  The cost is one walk of
+ * map's keys (src/store/shard_scan.c), each key's shard computed by the
+ * router (router_key_shard): hash_partition(key, shard_count) for hash
+ * maps, range_partition(key, bounds) for range maps.  The cost is one walk of
  * the hash index and every key of the map: an admin query, not a metric
  * to scrape every few seconds.
  *
@@ -22,14 +22,14 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_collation.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "cluster/cluster.h"
-#include "partition/partition.h"
 #include "remote/remote.h"
 #include "router/router.h"
 #include "store/shard_scan.h"
@@ -51,7 +51,6 @@ typedef struct ShardTally
 static List *maps_to_tally(const char *name);
 static int	compare_tally_ids(const void *a, const void *b);
 static ShardTally *find_tally(ShardTally *tallies, int ntallies, int32 mapid);
-static int	shard_of_key(const MapInfo *map, const char *key, int keylen);
 static void tally_store(ShardTally *tallies, int ntallies, int32 mapid);
 static ShardTally *tally_local(const char *name, int *ntallies);
 static void put_node_row(FunctionCallInfo fcinfo, const char *node,
@@ -62,6 +61,7 @@ static void put_local_node_rows(FunctionCallInfo fcinfo, const char *node,
 								const char *name);
 static void put_remote_node_rows(FunctionCallInfo fcinfo, const char *node,
 								 const RemoteCall *call);
+static bool node_wanted(ArrayType *nodes, const char *server);
 
 /* the map named, or every map of the database when name is NULL */
 static List *
@@ -105,16 +105,6 @@ find_tally(ShardTally *tallies, int ntallies, int32 mapid)
 				   compare_tally_ids);
 }
 
-/* the shard of a key, as the router places it */
-static int
-shard_of_key(const MapInfo *map, const char *key, int keylen)
-{
-	if (map->method == MAP_METHOD_RANGE)
-		return partition_range_text(key, keylen, map->bounds, map->nbounds,
-									DEFAULT_COLLATION_OID);
-	return partition_hash_text(key, keylen, map->shard_count);
-}
-
 /* count every key the store holds for the maps of the tallies */
 static void
 tally_store(ShardTally *tallies, int ntallies, int32 mapid)
@@ -135,7 +125,7 @@ tally_store(ShardTally *tallies, int ntallies, int32 mapid)
 			/* a map created after the catalog was read */
 			if (tally == NULL)
 				continue;
-			shard = shard_of_key(tally->map, item->key, item->keylen);
+			shard = router_key_shard(tally->map, item->key, item->keylen);
 			if (shard < 0 || shard >= tally->map->shard_count)
 				continue;
 			tally->items[shard]++;
@@ -305,21 +295,43 @@ put_remote_node_rows(FunctionCallInfo fcinfo, const char *node,
 	}
 }
 
+/* is server one of the text[] nodes (NULL array: every node is) */
+static bool
+node_wanted(ArrayType *nodes, const char *server)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int			i;
+
+	if (nodes == NULL)
+		return true;
+	deconstruct_array(nodes, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &nelems);
+	for (i = 0; i < nelems; i++)
+	{
+		if (!nulls[i] && strcmp(TextDatumGetCString(elems[i]), server) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
- * memshard.node_shard_stats(map text DEFAULT NULL)
+ * memshard.node_shard_stats(map text DEFAULT NULL, nodes text[] DEFAULT NULL)
  *		RETURNS TABLE (node text, is_local boolean, map text, shard integer,
  *					   items bigint, bytes bigint, error text)
  *
- * local_shard_stats of every node of the cluster, asked in parallel; this
- * node answers from its own store.  Outside a cluster, this node alone,
- * as node 'local'.  A node that fails gives one row: node, is_local and
- * error set, the rest NULL.
+ * local_shard_stats of the nodes of the cluster (those named in 'nodes',
+ * or all), asked in parallel; this node answers from its own store.
+ * Outside a cluster, this node alone, as node 'local'.  A node that fails
+ * gives one row: node, is_local and error set, the rest NULL.
  */
 Datum
 memshard_node_shard_stats(PG_FUNCTION_ARGS)
 {
 	const char *name = PG_ARGISNULL(0) ? NULL :
 		text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ArrayType  *wanted = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
 	const char *params[1] = {name};
 	List	   *nodes;
 	RemoteCall *calls;
@@ -348,6 +360,8 @@ memshard_node_shard_stats(PG_FUNCTION_ARGS)
 	{
 		const ClusterNode *node = lfirst(lc);
 
+		if (!node_wanted(wanted, NameStr(node->server)))
+			continue;
 		if (node->is_local)
 		{
 			local_name = pstrdup(NameStr(node->server));
