@@ -493,8 +493,9 @@ GRANT SELECT ON node_catalog, placement_catalog, nodes, shards, cluster_stats TO
 
 -- What an operator and a DBA look at: shard figures and skew, a memory
 -- report for psql, and the Prometheus exposition of every counter.  All of
--- it is read from the statistics views above; only the per-shard figures
--- need code of their own (src/api/obs_shards.c, src/store/shard_scan.c).
+-- it is read from the views above; only the per-shard figures need code of
+-- their own: a scan of the store and a gathering over the nodes
+-- (src/api/obs_shards.c, src/store/shard_scan.c).
 
 -- This node's items and bytes of one map (NULL: every map of the database),
 -- per shard, from a scan of the store.  Costs a walk of the whole index:
