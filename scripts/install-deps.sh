@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(postgresql-15 postgresql-server-dev-15 libpq-dev build-essential
-          libipc-run-perl perl "$@")
+          libipc-run-perl perl prometheus prometheus-postgres-exporter curl "$@")
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
