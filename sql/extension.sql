@@ -6,7 +6,8 @@ SELECT memshard.version();
 -- every object the extension owns is in schema memshard
 SELECT count(*) > 0 AS has_members,
        bool_and(pg_describe_object(classid, objid, objsubid) LIKE '%memshard.%'
-                OR classid = 'pg_namespace'::regclass) AS all_in_schema
+                OR classid IN ('pg_namespace'::regclass,
+                               'pg_foreign_data_wrapper'::regclass)) AS all_in_schema
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass
    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_memshard')

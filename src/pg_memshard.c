@@ -27,6 +27,7 @@
 
 #include "api/ddl_hook.h"
 #include "pg_memshard.h"
+#include "remote/remote.h"
 #include "store/store.h"
 
 PG_MODULE_MAGIC;
@@ -168,6 +169,7 @@ memshard_shmem_request(void)
 		prev_shmem_request_hook();
 
 	RequestAddinShmemSpace(store_shmem_size());
+	RequestAddinShmemSpace(remote_shmem_size());
 	RequestNamedLWLockTranche(STORE_LWLOCK_TRANCHE, store_lwlock_count());
 }
 

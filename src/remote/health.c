@@ -10,10 +10,10 @@
  * slot.  When the table is full the oldest slot is reused: this is a hint
  * for administrators, not metadata.
  *
- * The table is attached on first use with ShmemInitStruct.  Its size is
- * remote_shmem_size(): pg_memshard.c may reserve it at start-up; if it does
- * not, the few kilobytes come from the slack PostgreSQL keeps in its main
- * segment for such late allocations.
+ * The table is attached on first use with ShmemInitStruct.  Its size,
+ * remote_shmem_size(), is reserved at start-up when the library is
+ * preloaded; otherwise the few kilobytes come from the slack PostgreSQL
+ * keeps in its main segment for such late allocations.
  *
  *-------------------------------------------------------------------------
  */
