@@ -329,13 +329,12 @@ static void
 carve_page(int class_id, int page)
 {
 	StoreClass *cls = store_class(class_id);
-	char	   *start = page_start(page);
 	int64		i;
 
 	store_page(page)->class_id = class_id;
 	store_page(page)->used = 0;
 	for (i = cls->chunks_per_page - 1; i >= 0; i--)
-		push_free_chunk(cls, (StoreItem *) (start + i * cls->chunk_size));
+		push_free_chunk(cls, page_chunk(page, cls->chunk_size, i));
 	cls->pages++;
 	cls->evicts_since_grow = 0;
 }
@@ -377,7 +376,7 @@ may_evict(StoreItem *owner, uint32 tick, bool clear_ref)
 static bool
 reclaim_chunk(StoreItem *chunk, bool expired)
 {
-	StoreItem  *owner = chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk;
+	StoreItem  *owner = chunk_owner(chunk);
 	StoreClass *other = NULL;
 	int			partition;
 	StorePartition *part;
@@ -432,7 +431,7 @@ clock_evict(int class_id, int skip_page)
 
 		if (chunk->mapslot == MAPSLOT_FREE || item_page(chunk) == skip_page)
 			continue;
-		owner = chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk;
+		owner = chunk_owner(chunk);
 		if (!may_evict(owner, tick, true))
 			continue;
 		expired = item_expired(owner, tick);
@@ -498,14 +497,13 @@ reclaim_expired(int class_id)
 
 	for (page = 0; page < store_shared->npages; page++)
 	{
-		char	   *start = page_start(page);
-		uint32		i;
+			uint32		i;
 
 		if (store_page(page)->class_id != class_id || store_page(page)->used == 0)
 			continue;
 		for (i = 0; i < cls->chunks_per_page; i++)
 		{
-			StoreItem  *item = (StoreItem *) (start + (Size) i * cls->chunk_size);
+			StoreItem  *item = page_chunk(page, cls->chunk_size, i);
 
 			/* data chunks go with their head, in the head's class */
 			if (item->mapslot == MAPSLOT_FREE || item->mapslot == MAPSLOT_DATA ||
@@ -658,13 +656,12 @@ static bool
 page_is_movable(int victim_class, int page)
 {
 	StoreClass *vcls = store_class(victim_class);
-	char	   *start = page_start(page);
 	uint32		tick = now_tick();
 	uint32		i;
 
 	for (i = 0; i < vcls->chunks_per_page; i++)
 	{
-		StoreItem  *chunk = (StoreItem *) (start + (Size) i * vcls->chunk_size);
+		StoreItem  *chunk = page_chunk(page, vcls->chunk_size, i);
 
 		if (chunk->mapslot == MAPSLOT_FREE)
 			continue;
@@ -673,7 +670,7 @@ page_is_movable(int victim_class, int page)
 			lock_was_busy = true;
 			return false;
 		}
-		if (!may_evict(chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk,
+		if (!may_evict(chunk_owner(chunk),
 					   tick, false))
 			return false;
 	}
@@ -767,12 +764,11 @@ static int64
 free_chunks_on(int class_id, int page)
 {
 	StoreClass *cls = store_class(class_id);
-	char	   *start = page_start(page);
 	int64		count = 0;
 	uint32		i;
 
 	for (i = 0; i < cls->chunks_per_page; i++)
-		if (((StoreItem *) (start + (Size) i * cls->chunk_size))->mapslot == MAPSLOT_FREE)
+		if ((page_chunk(page, cls->chunk_size, i))->mapslot == MAPSLOT_FREE)
 			count++;
 	return count;
 }
@@ -850,7 +846,7 @@ repoint_chunk(StoreItem *chunk, StoreItem *dest, int partition, uint64 hash)
 static bool
 relocate_chunk(StoreClass *cls, StoreItem *chunk, int page)
 {
-	StoreItem  *owner = chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk;
+	StoreItem  *owner = chunk_owner(chunk);
 	uint64		hash = item_hash(owner->mapslot, item_key(owner), item_keylen(owner));
 	int			partition = hash_partition_of(hash);
 	StorePartition *part = store_partition(partition);
@@ -890,7 +886,6 @@ static bool
 compact_away(int victim_class, int page)
 {
 	StoreClass *vcls = store_class(victim_class);
-	char	   *start = page_start(page);
 	int64		room = vcls->free_count - free_chunks_on(victim_class, page);
 	uint32		i;
 
@@ -905,7 +900,7 @@ compact_away(int victim_class, int page)
 	}
 	for (i = 0; i < vcls->chunks_per_page; i++)
 	{
-		StoreItem  *chunk = (StoreItem *) (start + (Size) i * vcls->chunk_size);
+		StoreItem  *chunk = page_chunk(page, vcls->chunk_size, i);
 
 		if (chunk->mapslot != MAPSLOT_FREE && !relocate_chunk(vcls, chunk, page))
 			return false;
@@ -921,19 +916,18 @@ static bool
 empty_page(int victim_class, int page)
 {
 	StoreClass *vcls = store_class(victim_class);
-	char	   *start = page_start(page);
 	uint32		tick = now_tick();
 	uint32		i;
 
 	for (i = 0; i < vcls->chunks_per_page; i++)
 	{
-		StoreItem  *chunk = (StoreItem *) (start + (Size) i * vcls->chunk_size);
+		StoreItem  *chunk = page_chunk(page, vcls->chunk_size, i);
 		StoreItem  *owner;
 		bool		expired;
 
 		if (chunk->mapslot == MAPSLOT_FREE)
 			continue;
-		owner = chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk;
+		owner = chunk_owner(chunk);
 		if (!may_evict(owner, tick, false))
 			return false;
 		expired = item_expired(owner, tick);

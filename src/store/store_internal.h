@@ -352,6 +352,20 @@ item_total_size(StoreItem *item)
 	return size;
 }
 
+/* the item a chunk belongs to: itself, or for a data piece its head */
+static inline StoreItem *
+chunk_owner(StoreItem *chunk)
+{
+	return chunk->mapslot == MAPSLOT_DATA ? item_at(chunk->next) : chunk;
+}
+
+/* chunk i of a page cut into chunks of chunk_size bytes */
+static inline StoreItem *
+page_chunk(int page, Size chunk_size, uint32 i)
+{
+	return (StoreItem *) (page_start(page) + (Size) i * chunk_size);
+}
+
 static inline StoreClass *
 item_class(StoreItem *item)
 {
