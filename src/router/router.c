@@ -57,11 +57,19 @@ report_store_error(MapInfo *map, StoreResult result, const char *key,
 					 !map->opts.evictable ?
 					 errdetail("Items of map \"%s\" are never evicted (eviction 'none').",
 							   map->name) :
-					 map->opts.max_memory > 0 ?
-					 errdetail("Map \"%s\" is limited to " INT64_FORMAT " bytes (max_memory).",
-							   map->name, map->opts.max_memory) :
-					 errdetail("No item could be evicted to make room."),
-					 errhint("Delete items, raise the map's max_memory, or raise pg_memshard.memory.")));
+					 errdetail("No item could be evicted to make room: the cache is held by maps whose items are never evicted."),
+					 errhint("Delete items, or raise pg_memshard.memory.")));
+			break;
+		case STORE_OVER_QUOTA:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("no room in the cache for an item of map \"%s\"",
+							map->name),
+					 errdetail("Map \"%s\" is limited to " INT64_FORMAT " bytes (max_memory)%s.",
+							   map->name, map->opts.max_memory,
+							   map->opts.evictable ? "" :
+							   " and its items are never evicted"),
+					 errhint("Delete items of the map, or raise its max_memory.")));
 			break;
 		case STORE_NOT_NUMBER:
 			ereport(ERROR,

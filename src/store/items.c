@@ -454,7 +454,7 @@ link_item(int partition, uint32 *bucket, int mapslot, uint32 ref,
 	if (old)
 		old->ref = REF_SET;
 	if (!fits)
-		return STORE_NO_MEMORY;
+		return STORE_OVER_QUOTA;
 
 	/* sweeps skip chunks whose mapslot is free: publish the item last */
 	pg_write_barrier();

@@ -23,6 +23,7 @@ typedef enum StoreResult
 	STORE_NOT_FOUND,			/* key absent or expired */
 	STORE_EXISTS,				/* add: key already present */
 	STORE_NO_MEMORY,			/* no room and nothing evictable (53200) */
+	STORE_OVER_QUOTA,			/* the map's max_memory leaves no room (53200) */
 	STORE_NOT_NUMBER,			/* incr: value is not an integer (22P02) */
 	STORE_OVERFLOW,				/* incr: result out of bigint range (22003) */
 	STORE_MAP_GONE				/* the slot no longer belongs to this map */
