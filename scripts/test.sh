@@ -73,7 +73,7 @@ run_tap() {
     for f in $files; do
         if TESTDIR="$top/tmp_check/tap" PG_REGRESS="$PG_REGRESS" \
             PERL5LIB="$PG_PERL_LIB${PERL5LIB:+:$PERL5LIB}" \
-            prove -I "$PG_PERL_LIB" "$f"; then
+            prove -I "$PG_PERL_LIB" -I "$top/test/lib" "$f"; then
             passed=$((passed + 1))
         else
             failed=$((failed + 1))

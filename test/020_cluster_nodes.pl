@@ -6,31 +6,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use MemshardCluster;
 
-my @nodes;
-for my $i (1 .. 3)
-{
-	my $node = PostgreSQL::Test::Cluster->new("n$i");
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_memshard'
-pg_memshard.memory = 16MB
-max_prepared_transactions = 10
-});
-	$node->start;
-	push @nodes, $node;
-}
+my @nodes = start_nodes('n', 3, "pg_memshard.memory = 16MB\n");
 
 # the same servers and user mappings on every node, the node itself included
-my $servers = '';
-for my $i (1 .. 3)
-{
-	my $n = $nodes[ $i - 1 ];
-	$servers .= sprintf(
-		"CREATE SERVER n%d FOREIGN DATA WRAPPER memshard OPTIONS (host '%s', port '%d', dbname 'postgres');\n"
-		  . "CREATE USER MAPPING FOR CURRENT_USER SERVER n%d;\n",
-		$i, $n->host, $n->port, $i);
-}
+my $servers = server_sql(\@nodes);
 for my $node (@nodes)
 {
 	$node->safe_psql('postgres', "CREATE EXTENSION pg_memshard;\n$servers");

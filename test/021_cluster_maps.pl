@@ -9,37 +9,19 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
+use MemshardCluster;
 
-my @nodes;
-for my $i (1 .. 3)
-{
-	my $node = PostgreSQL::Test::Cluster->new("n$i");
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_memshard'
-pg_memshard.memory = 32MB
-max_prepared_transactions = 10
-log_statement = none
-});
-	$node->start;
-	push @nodes, $node;
-}
+my @nodes = start_nodes('n', 3, "pg_memshard.memory = 32MB\nlog_statement = none\n");
 my ($n1, $n2, $n3) = @nodes;
 
 # the same servers and user mappings on every node; node 1 keeps a
 # password in its mappings (unused under trust) to check it never shows
 for my $node (@nodes)
 {
-	my $sql = "CREATE EXTENSION pg_memshard;\n";
-	for my $i (1 .. 3)
-	{
-		$sql .= sprintf(
-			"CREATE SERVER n%d FOREIGN DATA WRAPPER memshard OPTIONS (host '%s', port '%d', dbname 'postgres');\n"
-			  . "CREATE USER MAPPING FOR CURRENT_USER SERVER n%d%s;\n",
-			$i, $nodes[ $i - 1 ]->host, $nodes[ $i - 1 ]->port, $i,
-			$node == $n1 ? " OPTIONS (password 'sekrit-pw')" : '');
-	}
-	$node->safe_psql('postgres', $sql);
+	$node->safe_psql('postgres',
+		"CREATE EXTENSION pg_memshard;\n"
+		  . server_sql(\@nodes,
+			$node == $n1 ? "OPTIONS (password 'sekrit-pw')" : undef));
 }
 $n1->safe_psql('postgres',
 	"SELECT memshard.add_node('n1'), memshard.add_node('n2'), memshard.add_node('n3')");

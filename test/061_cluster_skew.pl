@@ -9,31 +9,13 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
+use MemshardCluster;
 
-my @nodes;
-for my $i (1 .. 3)
-{
-	my $node = PostgreSQL::Test::Cluster->new("skew$i");
-	$node->init;
-	$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'pg_memshard'
-pg_memshard.memory = 16MB
-pg_memshard.connect_timeout = 2s
-max_prepared_transactions = 10
-});
-	$node->start;
-	push @nodes, $node;
-}
+my @nodes = start_nodes('skew', 3,
+	"pg_memshard.memory = 16MB\npg_memshard.connect_timeout = 2s\n");
 my ($n1, $n2, $n3) = @nodes;
 
-my $servers = '';
-for my $i (1 .. 3)
-{
-	$servers .= sprintf(
-		"CREATE SERVER n%d FOREIGN DATA WRAPPER memshard OPTIONS (host '%s', port '%d', dbname 'postgres');\n"
-		  . "CREATE USER MAPPING FOR CURRENT_USER SERVER n%d;\n",
-		$i, $nodes[ $i - 1 ]->host, $nodes[ $i - 1 ]->port, $i);
-}
+my $servers = server_sql(\@nodes);
 $_->safe_psql('postgres', "CREATE EXTENSION pg_memshard;\n$servers") for @nodes;
 $n1->safe_psql('postgres',
 	"SELECT memshard.add_node('n1'), memshard.add_node('n2'), memshard.add_node('n3')");
