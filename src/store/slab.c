@@ -74,8 +74,7 @@ static bool take_page_from(int victim, int page, int class_id);
 static StoreItem *clock_evict(int class_id, int skip_page);
 static int64 free_chunks_on(int class_id, int page);
 static StoreItem *pop_free_chunk_off(StoreClass *cls, int page);
-static bool repoint_chunk(StoreItem *chunk, StoreItem *dest, int partition,
-						  uint64 hash);
+static bool repoint_chunk(StoreItem *chunk, StoreItem *dest, uint32 *link);
 static bool relocate_chunk(StoreClass *cls, StoreItem *chunk, int page);
 static bool compact_away(int victim_class, int page);
 static int	emptiest_page(int victim);
@@ -804,12 +803,13 @@ pop_free_chunk_off(StoreClass *cls, int page)
 
 /*
  * Point whatever references a chunk at its copy 'dest': the index chain
- * for an item, the head's reference list for a data piece, and for a large
- * head its pieces' back references (the data class is then try-locked).
- * The owner's partition lock is held.  false when a lock was busy.
+ * (its 'link') for an item, the head's reference list for a data piece,
+ * and for a large head its pieces' back references (the data class is then
+ * try-locked).  The owner's partition lock is held.  false when a lock was
+ * busy.
  */
 static bool
-repoint_chunk(StoreItem *chunk, StoreItem *dest, int partition, uint64 hash)
+repoint_chunk(StoreItem *chunk, StoreItem *dest, uint32 *link)
 {
 	uint32		old_ref = item_ref(chunk);
 	uint32		new_ref = item_ref(dest);
@@ -834,7 +834,7 @@ repoint_chunk(StoreItem *chunk, StoreItem *dest, int partition, uint64 hash)
 			item_at(refs[i])->next = new_ref;
 		LWLockRelease(data_class()->lock);
 	}
-	*items_link_to(partition, hash, chunk) = new_ref;
+	*link = new_ref;
 	return true;
 }
 
@@ -850,20 +850,21 @@ relocate_chunk(StoreClass *cls, StoreItem *chunk, int page)
 	uint64		hash = item_hash(owner->mapslot, item_key(owner), item_keylen(owner));
 	int			partition = hash_partition_of(hash);
 	StorePartition *part = store_partition(partition);
+	uint32	   *link = NULL;
 	StoreItem  *dest;
 
 	if (!try_lock(part->lock))
 		return false;
 	/* a published item is always in its chain while we hold its partition */
 	if (chunk->mapslot != MAPSLOT_DATA &&
-		items_link_to(partition, hash, chunk) == NULL)
+		(link = items_link_to(partition, hash, chunk)) == NULL)
 	{
 		LWLockRelease(part->lock);
 		return false;
 	}
 	dest = pop_free_chunk_off(cls, page);
 	memcpy(dest, chunk, item_total_size(chunk));
-	if (!repoint_chunk(chunk, dest, partition, hash))
+	if (!repoint_chunk(chunk, dest, link))
 	{
 		push_free_chunk(cls, dest);
 		LWLockRelease(part->lock);
