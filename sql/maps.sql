@@ -152,6 +152,22 @@ SELECT * FROM dblink('other', $$SELECT memshard.drop_map('shared')$$) AS t(dropp
 SELECT pg_temp.try($$SELECT memshard.get('shared', 'k')$$);
 SELECT pg_temp.try($$SELECT memshard.set('shared', 'k', 'v')$$);
 SELECT pg_temp.try($$SELECT memshard.flush('shared')$$);
+-- a get that reloads the map under it (the map dropped and created again,
+-- with a value that is not valid text) still names the map in its error:
+-- the name is the caller's copy, not the reloaded cache's entry
+SELECT * FROM dblink('other', $$SELECT memshard.create_map('shared') > 0$$) AS t(created boolean);
+SELECT memshard.set('shared', 'k', 'v');
+SELECT pg_temp.try($$SELECT (SELECT stored FROM dblink('other',
+       $q$SELECT memshard.drop_map('shared'), memshard.create_map('shared') > 0,
+                 memshard.set('shared', 'bin', '\xff'::bytea)$q$)
+          AS t(dropped boolean, created boolean, stored boolean)),
+       memshard.get('shared', 'bin')$$);
+SELECT pg_temp.try($$SELECT (SELECT stored FROM dblink('other',
+       $q$SELECT memshard.drop_map('shared'), memshard.create_map('shared') > 0,
+                 memshard.set('shared', 'bin', '\xfe'::bytea)$q$)
+          AS t(dropped boolean, created boolean, stored boolean)),
+       (SELECT count(*) FROM memshard.mget('shared', ARRAY['bin']))$$);
+SELECT * FROM dblink('other', $$SELECT memshard.drop_map('shared')$$) AS t(dropped boolean);
 COMMIT;
 SELECT dblink_disconnect('other');
 DROP EXTENSION dblink;

@@ -144,7 +144,6 @@ Datum
 memshard_create_map(PG_FUNCTION_ARGS)
 {
 	MapDefinition def;
-	StoreMapOptions opts;
 	ArrayType  *nodes;
 	int32		mapid;
 
@@ -218,9 +217,7 @@ memshard_create_map(PG_FUNCTION_ARGS)
 	if (!def.nodes_null)
 		cluster_change_begin();
 	mapid = map_catalog_insert(&def);
-	opts.max_memory = def.max_memory;
-	opts.evictable = def.evictable;
-	router_map_created(mapid, &opts);
+	router_map_created(mapid);
 	if (!def.nodes_null)
 	{
 		cluster_place_map(mapid, def.shard_count, nodes, def.replicas);
@@ -235,18 +232,17 @@ memshard_drop_map(PG_FUNCTION_ARGS)
 {
 	char	   *name;
 	int32		mapid;
-	StoreMapOptions opts;
 	bool		in_cluster = cluster_has_nodes();
 
 	api_require_arg(fcinfo, ARG_NAME, "map name");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_NAME));
 	if (in_cluster)
 		cluster_change_begin();
-	if (!map_catalog_delete(name, &mapid, &opts))
+	if (!map_catalog_delete(name, &mapid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("map \"%s\" does not exist", name)));
-	router_map_dropped(mapid, &opts);
+	router_map_dropped(mapid);
 	cluster_unplace_map(mapid);
 	if (in_cluster)
 		cluster_change_end();

@@ -39,7 +39,6 @@
 typedef struct PendingRelease
 {
 	int32		mapid;
-	StoreMapOptions opts;
 	bool		at_commit;		/* a drop: release at commit, else at abort */
 	int			nestlevel;		/* subtransaction that asked for it */
 } PendingRelease;
@@ -57,9 +56,8 @@ static void map_cache_prepare(void);
 static void register_callbacks(void);
 static void map_cache_invalidate(Datum arg, Oid relid);
 static void report_unknown_map(const char *name, int namelen) pg_attribute_noreturn();
-static void release_store_map(int32 mapid, const StoreMapOptions *opts);
-static void remember_release(int32 mapid, const StoreMapOptions *opts,
-							 bool at_commit);
+static void release_store_map(int32 mapid);
+static void remember_release(int32 mapid, bool at_commit);
 static void map_cache_xact_callback(XactEvent event, void *arg);
 static void map_cache_subxact_callback(SubXactEvent event,
 									   SubTransactionId mySubid,
@@ -208,14 +206,14 @@ router_map_slot(MapInfo *map)
 }
 
 /*
- * Remove whatever the store holds for (this database, mapid).  Attaching
- * is idempotent, so this finds the map's handle if it has one.  Runs in
- * transaction callbacks: the store never raises an ERROR.
+ * Remove whatever the store holds for (this database, mapid): nothing if
+ * the map was never attached.  Runs in transaction callbacks: the store
+ * never raises an ERROR.
  */
 static void
-release_store_map(int32 mapid, const StoreMapOptions *opts)
+release_store_map(int32 mapid)
 {
-	int			slot = store_map_attach(MyDatabaseId, mapid, opts);
+	int			slot = store_map_find(MyDatabaseId, mapid);
 
 	if (slot >= 0)
 		store_map_detach(slot, MyDatabaseId, mapid);
@@ -228,32 +226,31 @@ release_store_map(int32 mapid, const StoreMapOptions *opts)
  * the transaction aborts.
  */
 void
-router_map_created(int32 mapid, const StoreMapOptions *opts)
+router_map_created(int32 mapid)
 {
 	if (!memshard_preloaded)
 		return;
-	release_store_map(mapid, opts);
-	remember_release(mapid, opts, false);
+	release_store_map(mapid);
+	remember_release(mapid, false);
 }
 
 /* drop_map deleted a catalog row: its items go when the drop commits */
 void
-router_map_dropped(int32 mapid, const StoreMapOptions *opts)
+router_map_dropped(int32 mapid)
 {
 	if (!memshard_preloaded)
 		return;
-	remember_release(mapid, opts, true);
+	remember_release(mapid, true);
 }
 
 static void
-remember_release(int32 mapid, const StoreMapOptions *opts, bool at_commit)
+remember_release(int32 mapid, bool at_commit)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	PendingRelease *pending = palloc(sizeof(PendingRelease));
 
 	register_callbacks();
 	pending->mapid = mapid;
-	pending->opts = *opts;
 	pending->at_commit = at_commit;
 	pending->nestlevel = GetCurrentTransactionNestLevel();
 	pending_releases = lappend(pending_releases, pending);
@@ -291,7 +288,7 @@ map_cache_xact_callback(XactEvent event, void *arg)
 		PendingRelease *pending = lfirst(lc);
 
 		if (pending->at_commit == committing)
-			release_store_map(pending->mapid, &pending->opts);
+			release_store_map(pending->mapid);
 	}
 	list_free_deep(pending_releases);
 	pending_releases = NIL;
@@ -318,7 +315,7 @@ map_cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		else
 		{
 			if (!pending->at_commit)
-				release_store_map(pending->mapid, &pending->opts);
+				release_store_map(pending->mapid);
 			pfree(pending);
 			pending_releases = foreach_delete_current(pending_releases, lc);
 		}

@@ -97,11 +97,14 @@ extern bool store_is_ready(void);
 /*
  * Maps.  store_map_attach returns a handle ("slot") for (dboid, mapid):
  * the same handle for every backend while the map lives, -1 when
- * pg_memshard.max_maps maps are attached already.  store_map_detach removes
+ * pg_memshard.max_maps maps are attached already.  store_map_find returns
+ * the handle only if the map is attached (-1 otherwise) and never takes a
+ * slot.  store_map_detach removes
  * the map's items and invalidates the handle: later calls with it get
  * STORE_MAP_GONE (or NULL from store_get with *vallen = -1).
  */
 extern int	store_map_attach(Oid dboid, int32 mapid, const StoreMapOptions *opts);
+extern int	store_map_find(Oid dboid, int32 mapid);
 extern void store_map_detach(int slot, Oid dboid, int32 mapid);
 extern bool store_map_owned(int slot, Oid dboid, int32 mapid);
 extern int64 store_flush_database(Oid dboid);
