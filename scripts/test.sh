@@ -19,6 +19,7 @@
 # runs a part; TAP_FILES="test/x.pl" a subset of the TAP tests.  WERROR=0
 # builds without -Werror.
 set -uo pipefail
+shopt -s nullglob
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/common.sh"
@@ -52,25 +53,32 @@ mkdir -p tmp_check
 # a port of our own per checkout (pg_regress only probes a few ports)
 port=$((50000 + $(echo "$top" | cksum | cut -d' ' -f1) % 5000))
 
-# run_installcheck KIND OTHER: "make installcheck" of one kind of test
+# run_installcheck KIND OTHER FILES: "make installcheck" of one kind of test
 # (OTHER names the other kind's list, emptied), without the TAP tests,
 # against a temporary instance of the private installation.  The Makefile's
 # REGRESS_OPTS / ISOLATION_OPTS add test/regress.conf to that instance.
+# FILES are the tests it must run: one that reports neither ok nor failed
+# (the run stopped before it) counts as failed.
 run_installcheck() {
-    local kind=$1 other=$2 out ok bad
+    local kind=$1 other=$2 out rc=0 ok bad
+    shift 2
     local outdir=tmp_check/$kind
     echo "== $kind"
     mkdir -p "$outdir"
     out=$(make -s PG_CONFIG="$PG_CONFIG" installcheck TAP_TESTS= "$other=" \
         bindir="$BINDIR" \
         EXTRA_REGRESS_OPTS="--temp-instance=tmp_check/$kind-instance --port=$port --outputdir=$outdir" \
-        2>&1)
+        2>&1) || rc=$?
     echo "$out"
     ok=$(echo "$out" | grep -cE '^(test |     |ok )?.* \.\.\. ok' || true)
     bad=$(echo "$out" | grep -cE '\.\.\. (FAILED|failed)' || true)
     passed=$((passed + ok))
     failed=$((failed + bad))
-    if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then
+    if [ $((ok + bad)) -lt $# ]; then
+        echo "-- $kind: $(($# - ok - bad)) of $# tests did not run (make exited with $rc)"
+        failed=$((failed + $# - ok - bad))
+    elif [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+        echo "-- $kind: make exited with $rc"
         failed=$((failed + 1))
     fi
     if [ -f "$outdir/regression.diffs" ]; then
@@ -99,8 +107,8 @@ run_tap() {
 
 for part in $TESTS; do
     case "$part" in
-        regress) run_installcheck regress ISOLATION ;;
-        isolation) run_installcheck isolation REGRESS ;;
+        regress) run_installcheck regress ISOLATION sql/*.sql ;;
+        isolation) run_installcheck isolation REGRESS specs/*.spec ;;
         tap) run_tap ;;
         *) echo "unknown TESTS part: $part (regress, isolation, tap)"; failed=$((failed + 1)) ;;
     esac
