@@ -78,7 +78,7 @@ endif
 tap-not-root:
 	@if [ "$$(id -u)" = 0 ]; then \
 		echo "The TAP tests cannot run as root (initdb refuses): run make as another user," >&2; \
-		echo "e.g. runuser -u postgres -- make $(MAKECMDGOALS), or add TAP_TESTS= to skip them." >&2; \
+		echo "e.g. runuser -u postgres -- make $(MAKECMDGOALS) (make installcheck TAP_TESTS= skips them)." >&2; \
 		exit 1; \
 	fi
 
