@@ -6,6 +6,7 @@
 #   make demo        install what is missing, build, start a throwaway cluster
 #   make demo-stop   stop it
 #   make test        the whole test suite (pg_regress + TAP), as in CI
+#   make dist        release archives pg_memshard-<version>.zip and .tar.gz
 
 MODULE_big = pg_memshard
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
@@ -40,3 +41,17 @@ demo-stop:
 
 test:
 	bash scripts/test.sh
+
+# Release archives (PGXN, and the Debian orig tarball): the tree committed
+# at HEAD, as pg_memshard-<META.json version>.zip and .tar.gz in DISTDIR,
+# after checking META.json (scripts/check-meta.py).
+DISTDIR ?= .
+DIST_VERSION = $(shell python3 -c 'import json; print(json.load(open("META.json"))["version"])')
+DIST_NAME = pg_memshard-$(DIST_VERSION)
+
+.PHONY: dist
+
+dist:
+	python3 scripts/check-meta.py
+	git archive --format=zip --prefix=$(DIST_NAME)/ -o $(DISTDIR)/$(DIST_NAME).zip HEAD
+	git archive --format=tar.gz --prefix=$(DIST_NAME)/ -o $(DISTDIR)/$(DIST_NAME).tar.gz HEAD
