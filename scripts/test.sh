@@ -9,7 +9,8 @@
 #
 # Prints "N passed, N failed" last and exits non-zero on any failure.
 # TESTS="regress" or TESTS="tap" runs one half; TAP_FILES="test/x.pl" a
-# subset of the TAP tests.
+# subset of the TAP tests.  As root, the whole suite (and TESTS=package)
+# starts with scripts/package-test.sh.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,13 +18,20 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ "$(id -u)" = 0 ]; then
     bash "$top/scripts/install-deps.sh" || exit 1
-    rerun_as_postgres "$top" test scripts/test.sh TESTS TAP_FILES
+    # the package test installs a package: it runs here, as root, and is
+    # counted in the last line (TESTS=package runs it alone)
+    if [ "${TESTS:-all}" = package ] || [ "${TESTS:-all}-${TAP_FILES:-}" = all- ]; then
+        bash "$top/scripts/package-test.sh"
+        case $? in 0) PACKAGE_TEST=passed ;; 77) ;; *) PACKAGE_TEST=failed ;; esac
+    fi
+    rerun_as_postgres "$top" test scripts/test.sh TESTS TAP_FILES PACKAGE_TEST
 fi
 
 cd "$top"
 TESTS=${TESTS:-all}
 passed=0
 failed=0
+case ${PACKAGE_TEST:-} in passed) passed=1 ;; failed) failed=1 ;; esac
 
 echo "== build"
 make -s clean >/dev/null
@@ -84,6 +92,7 @@ run_tap() {
 }
 
 case "$TESTS" in
+    package) ;;
     regress) run_regress ;;
     tap) run_tap ;;
     *) run_regress; run_tap ;;
