@@ -89,9 +89,9 @@ undo() {
         done
     fi
     if [ -f "$state" ]; then
-        local port
-        port=$(sed -n 's/^port //p' "$state")
-        [ -n "$port" ] && rm -f "$portdir/$port.rsv"
+        sed -n 's/^port //p' "$state" | while read -r p; do
+            rm -f "$portdir/$p.rsv"
+        done
     fi
     rm -rf "$backup" "$state"
 }
