@@ -12,6 +12,7 @@
 #   make prove_installcheck  the TAP tests only (run as a non-root user)
 #   make demo / demo-stop    a throwaway cluster to try it out
 #   make test                the whole suite from a fresh machine, as in CI
+#   make dist                release archives pg_memshard-<version>.zip and .tar.gz
 #
 # The test lists are wildcards: a new sql/NAME.sql, specs/NAME.spec or
 # test/NNN_name.pl is picked up with no change here.
@@ -90,3 +91,17 @@ demo-stop:
 
 test:
 	bash scripts/test.sh
+
+# Release archives (PGXN, and the Debian orig tarball): the tree committed
+# at HEAD, as pg_memshard-<META.json version>.zip and .tar.gz in DISTDIR,
+# after checking META.json (scripts/check-meta.py).
+DISTDIR ?= .
+DIST_VERSION = $(shell python3 -c 'import json; print(json.load(open("META.json"))["version"])')
+DIST_NAME = pg_memshard-$(DIST_VERSION)
+
+.PHONY: dist
+
+dist:
+	python3 scripts/check-meta.py
+	git archive --format=zip --prefix=$(DIST_NAME)/ -o $(DISTDIR)/$(DIST_NAME).zip HEAD
+	git archive --format=tar.gz --prefix=$(DIST_NAME)/ -o $(DISTDIR)/$(DIST_NAME).tar.gz HEAD

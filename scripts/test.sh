@@ -13,11 +13,12 @@
 # tree to a folder owned by the postgres OS user and runs itself there as
 # that user.  Run as any other user: runs in place.
 #
-# Prints "N passed, N failed" last (pg_regress tests + isolation specs + TAP
-# files) and exits non-zero on any failure; a failing test's diff or log is
-# shown.  TESTS="regress", "isolation" or "tap" (or several, space-separated)
-# runs a part; TAP_FILES="test/x.pl" a subset of the TAP tests.  WERROR=0
-# builds without -Werror.
+# Prints "N passed, N failed" last (package test + pg_regress tests +
+# isolation specs + TAP files) and exits non-zero on any failure; a failing
+# test's diff or log is shown.  TESTS="regress", "isolation", "tap" or
+# "package" (or several, space-separated) runs a part; TAP_FILES="test/x.pl"
+# a subset of the TAP tests.  WERROR=0 builds without -Werror.  As root, the
+# whole suite (and TESTS=package) starts with scripts/package-test.sh.
 set -uo pipefail
 shopt -s nullglob
 
@@ -26,7 +27,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 if [ "$(id -u)" = 0 ]; then
     bash "$top/scripts/install-deps.sh" || exit 1
-    rerun_as_postgres "$top" test scripts/test.sh TESTS TAP_FILES WERROR
+    # the package test installs a package: it runs here, as root, and is
+    # counted in the last line
+    case " ${TESTS:-package} " in
+        *" package "*)
+            if [ -z "${TAP_FILES:-}" ]; then
+                bash "$top/scripts/package-test.sh"
+                case $? in 0) PACKAGE_TEST=passed ;; 77) ;; *) PACKAGE_TEST=failed ;; esac
+            fi ;;
+    esac
+    rerun_as_postgres "$top" test scripts/test.sh TESTS TAP_FILES WERROR PACKAGE_TEST
 fi
 
 cd "$top"
@@ -34,6 +44,7 @@ TESTS=${TESTS:-regress isolation tap}
 WERROR=${WERROR:-1}
 passed=0
 failed=0
+case ${PACKAGE_TEST:-} in passed) passed=1 ;; failed) failed=1 ;; esac
 
 echo "== build"
 make -s clean >/dev/null
@@ -107,10 +118,11 @@ run_tap() {
 
 for part in $TESTS; do
     case "$part" in
+        package) ;;
         regress) run_installcheck regress ISOLATION sql/*.sql ;;
         isolation) run_installcheck isolation REGRESS specs/*.spec ;;
         tap) run_tap ;;
-        *) echo "unknown TESTS part: $part (regress, isolation, tap)"; failed=$((failed + 1)) ;;
+        *) echo "unknown TESTS part: $part (package, regress, isolation, tap)"; failed=$((failed + 1)) ;;
     esac
 done
 

@@ -16,6 +16,7 @@
 #include "utils/lsyscache.h"
 
 #include "api/api_args.h"
+#include "api/ext_version.h"
 #include "pg_memshard.h"
 #include "store/store.h"
 
@@ -88,12 +89,16 @@ api_check_item_size(int keylen, int vallen)
 						   size, store_max_item_size())));
 }
 
-/* the map named by a text argument (ERROR 42704 if unknown) */
+/*
+ * the map named by a text argument (ERROR 42704 if unknown); every caller
+ * uses the SQL objects, so their version is checked first (cached)
+ */
 MapInfo *
 api_map_arg(FunctionCallInfo fcinfo, int argno)
 {
 	text	   *name;
 
+	ext_version_check();
 	api_require_arg(fcinfo, argno, "map name");
 	name = PG_GETARG_TEXT_PP(argno);
 	return router_lookup_map(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));

@@ -24,6 +24,7 @@
 #include "utils/timestamp.h"
 
 #include "api/api_args.h"
+#include "api/ext_version.h"
 #include "cluster/cluster.h"
 #include "cluster/placement.h"
 #include "partition/partition.h"
@@ -125,6 +126,7 @@ memshard_create_map(PG_FUNCTION_ARGS)
 	ArrayType  *nodes;
 	int32		mapid;
 
+	ext_version_check();
 	memset(&def, 0, sizeof(def));
 	def.name = map_name_arg(fcinfo);
 
@@ -210,8 +212,10 @@ memshard_drop_map(PG_FUNCTION_ARGS)
 {
 	char	   *name;
 	int32		mapid;
-	bool		in_cluster = cluster_has_nodes();
+	bool		in_cluster;
 
+	ext_version_check();
+	in_cluster = cluster_has_nodes();
 	api_require_arg(fcinfo, ARG_NAME, "map name");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_NAME));
 	if (in_cluster)
