@@ -321,6 +321,31 @@ for my $role (qw(dave carol))
 	is_deeply(\@missing, [], "every function and view $role may use is called");
 }
 
+# what each call answers: it works, or fails for want of a privilege (or
+# for a reason of its own), and whatever it does it must not run the role's
+# code as anyone else
+sub expected_outcome
+{
+	my ($role, $sql) = @_;
+
+	# for the roles nodes log in as only (memshard_peer)
+	return '42501' if $sql =~ /peer_(set|get|mget|mset|delete|incr|touch|identity)\(/;
+	# reads memshard.map_catalog, which is not PUBLIC's
+	return '42501' if $sql =~ /metadata_snapshot\(/;
+	if ($role eq 'dave')
+	{
+		return '42501'
+		  if $sql =~ /\b(peer_flush|peer_metadata_apply|flush|stats_reset|skew|read_skew|shard_stats|local_shard_stats|node_shard_stats|read_shard_stats|recover_metadata|add_node|remove_node|create_map|drop_map)\b/;
+		return 'ok';
+	}
+	# carol may, but these refuse: a map of one node is no peer's, the
+	# metadata is not a snapshot, n2 is in, n3 holds shards
+	return '55000' if $sql =~ /peer_flush\('local_m'\)|peer_metadata_apply/;
+	return '42710' if $sql =~ /add_node/;
+	return '2BP01' if $sql =~ /remove_node/;
+	return 'ok';
+}
+
 # --- run them: in a fresh session each, under the role's search_path ---
 my $check = q{
 SELECT CASE WHEN r.rolsuper THEN 't' ELSE 'f' END || '|' || coalesce((SELECT string_agg(DISTINCT x.as_user || ' ran ' || x.what, ', ')
@@ -336,23 +361,29 @@ for my $role (qw(dave carol))
 		for my $sql (@{ $calls{$signature} })
 		{
 			($ret, $out, $err) = $n1->psql('postgres',
-				"SET search_path = $role, pg_catalog;\n$sql",
+				"\\set VERBOSITY sqlstate\nSET search_path = $role, pg_catalog;\n$sql",
 				extra_params => [ '-U', $role ]);
-			# the call may fail (a privilege, a shard of another node): it
-			# must not run the role's code as anyone else
+			my $outcome = $err =~ /ERROR:  (\w{5})/ ? $1 : 'ok';
+			my $expected = expected_outcome($role, $sql);
+
+			is($outcome, $expected, "$role: $sql answers $expected")
+			  or diag($err);
 			is($n1->safe_psql('postgres', sprintf($check, $role)), 'f|',
-				"$role: $sql");
+				"$role: $sql runs none of ${role}'s code as another role");
 		}
 	}
 }
 
-# the nodes reached as memshard_link and memshard_admin_link: the same
-# checks there (their sessions' search_path is pinned too)
+# the calls did reach the other nodes (as memshard_link), and made no
+# superuser there either
 for my $node ($n2, $n3)
 {
+	cmp_ok($node->safe_psql('postgres',
+			"SELECT sum(sets) FROM memshard.map_stats WHERE map IN ('sessions', 'twice', 'ranges')"),
+		'>', 0, 'the roles\' calls reached ' . $node->name);
 	is($node->safe_psql('postgres',
-			"SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolsuper AND rolname <> 'postgres'"),
-		'', 'no new superuser on ' . $node->name);
+			"SELECT count(*) FROM pg_roles WHERE rolsuper AND rolname <> 'postgres'"),
+		'0', 'no new superuser on ' . $node->name);
 }
 
 $_->stop for @nodes;
