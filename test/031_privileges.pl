@@ -47,7 +47,8 @@ sub outcome
 	  . ($password ? " password=$password" : '');
 	my ($ret, $out, $err) = $node->psql('postgres',
 		"\\set VERBOSITY verbose\n$sql", connstr => $connstr);
-	return $err =~ /ERROR:  (\w{5}): (.*)/ ? "$1 $2" : "ok $out";
+	return "$1 $2" if $err =~ /ERROR:  (\w{5}): (.*)/;
+	return $ret == 0 ? "ok $out" : "failed: $err";
 }
 
 # --- the peer functions: not for a plain role ---
@@ -113,6 +114,37 @@ is(outcome($n1, 'erin', "SELECT memshard.get('m', '$key_on_n2')"),
 	'ok erin was here', 'a plain role reaches node 2 again');
 is(outcome($n1, 'frank', $health), 'ok active|<null>|f',
 	'and the error is gone');
+
+# --- the README's grants for a cache administrator are enough ---
+# (the block under "To let a role administer maps", run on every node for
+# a role its mappings name on every node, itself)
+my $readme = slurp_file('README.md');
+my ($grants) = $readme =~ /To let a role administer maps.*?```sql\n(.*?)```/s;
+like($grants, qr/GRANT EXECUTE ON FUNCTION memshard\.create_map/,
+	"the README's grants for a cache administrator");
+for my $node (@nodes)
+{
+	require_password($node, 'cache_admin');
+	$node->safe_psql('postgres',
+		"SET log_statement = 'none'; CREATE ROLE cache_admin LOGIN PASSWORD 'ca-pw';\n"
+		  . $grants);
+}
+$n1->safe_psql('postgres', q{SET log_statement = 'none';
+CREATE USER MAPPING FOR cache_admin SERVER n1 OPTIONS (user 'cache_admin', password 'ca-pw');
+CREATE USER MAPPING FOR cache_admin SERVER n2 OPTIONS (user 'cache_admin', password 'ca-pw');
+});
+is(outcome($n1, 'cache_admin',
+		"SELECT memshard.create_map('admin_m', nodes => ARRAY['n1', 'n2'], replicas => 2) > 0",
+		'ca-pw'),
+	'ok t', 'with them, a cache administrator creates a map over the nodes');
+is(outcome($n1, 'cache_admin', "SELECT memshard.set('admin_m', 'k', 'v')", 'ca-pw'),
+	'ok t', 'writes to it (both copies)');
+is(outcome($n1, 'cache_admin', "SELECT memshard.flush('admin_m')", 'ca-pw'),
+	'ok 2', 'flushes it on both nodes');
+is(outcome($n1, 'cache_admin', "SELECT memshard.drop_map('admin_m')", 'ca-pw'),
+	'ok t', 'and drops it');
+is($n2->safe_psql('postgres', "SELECT count(*) FROM memshard.maps WHERE name = 'admin_m'"),
+	'0', 'on every node');
 
 $_->stop for @nodes;
 done_testing();
