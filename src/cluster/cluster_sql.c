@@ -15,15 +15,16 @@
  *
  * The owner is usually a superuser, and any role reaches this code through
  * routing, so nothing the caller controls may take part in these
- * statements: they are parsed under search_path = pg_catalog, pg_temp (as a
- * function's SET clause would, so that a caller's schema cannot shadow an
- * operator, function or type of pg_catalog; IS DISTINCT FROM, which cannot
- * name its operator, finds pg_catalog's), every object is schema-qualified
- * and every operator written OPERATOR(pg_catalog.x), and
- * they run as a security-restricted operation (as REFRESH MATERIALIZED
- * VIEW runs the owner's query), which forbids what could change the
- * session's identity.  cluster_sql_begin_as_caller gives the same
- * protection to statements that run with the caller's rights.
+ * statements.  They are parsed under search_path = pg_catalog, pg_temp (as
+ * a function's SET clause would), so that a caller's schema cannot shadow
+ * an operator, function, collation or type of pg_catalog (IS DISTINCT FROM,
+ * which cannot name its operator, finds pg_catalog's); every object in them
+ * is schema-qualified all the same, and every operator written
+ * OPERATOR(pg_catalog.x).  They run as a security-restricted operation (as
+ * REFRESH MATERIALIZED VIEW runs the owner's query), which forbids what
+ * could change the session's identity.  cluster_sql_begin_as_caller gives
+ * the same protection to statements run with the caller's rights
+ * (cluster_stats reading this node's figures).
  *
  * cluster_sql_begin and cluster_sql_end pair up as a stack (they nest); an
  * ERROR in between restores the user and the search_path with the
