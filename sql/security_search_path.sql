@@ -125,6 +125,21 @@ SELECT count(*) AS runs_as_others FROM regress_memshard_dave.runs;
 SELECT memshard.get('over_nodes', 'k') AS k, memshard.get('over_nodes', 'n') AS n,
        memshard.get('local_only', 'c') AS c;
 
+-- in a parallel worker the fixed search_path is set as a function's SET
+-- clause is (GUC_ACTION_SAVE): routing works there too
+SET force_parallel_mode = on;
+SET parallel_setup_cost = 0;
+SET ROLE regress_memshard_dave;
+SET search_path = regress_memshard_dave, pg_catalog;
+EXPLAIN (COSTS OFF) SELECT memshard.get('over_nodes', 'k');
+SELECT memshard.get('over_nodes', 'k') AS k, memshard.get_bytea('over_nodes', 'b') AS b;
+RESET search_path;
+RESET ROLE;
+RESET force_parallel_mode;
+RESET parallel_setup_cost;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_memshard_dave';
+SELECT count(*) AS runs_as_others FROM regress_memshard_dave.runs;
+
 -- clean up
 SELECT memshard.drop_map('over_nodes'), memshard.drop_map('local_only');
 SELECT memshard.remove_node('self');
