@@ -1,5 +1,104 @@
--- pg_memshard 1.0 -> 1.1 (ALTER EXTENSION pg_memshard UPDATE)
-\echo Use "ALTER EXTENSION pg_memshard UPDATE" to load this file. \quit
+/* pg_memshard--1.0--1.1.sql */
 
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION pg_memshard UPDATE TO '1.1'" to load this file. \quit
+
+-- CREATE EXTENSION pg_memshard (version 1.1) runs pg_memshard--1.0.sql and
+-- then this script, so a new installation and an updated one are the same.
+-- One section per area, each opened by a "-- <area>: ..." header: append
+-- yours at the end.  Qualify every name (memshard., pg_catalog.,
+-- OPERATOR(pg_catalog.=)).
+
+
+------------------------------------------------------------------------------
+-- security: internal SQL immune to the caller's search_path; the peer
+-- functions for the nodes only (issue 9)
+------------------------------------------------------------------------------
+
+-- The functions whose bodies are parsed when they run (a string body in
+-- LANGUAGE sql or plpgsql) get a fixed search_path, so that a caller's
+-- schema cannot shadow what they use.  The bodies written BEGIN ATOMIC (and
+-- the views) were resolved when the extension was created and need none.
+-- No function of the extension is SECURITY DEFINER.
+
+-- metadata_snapshot runs as the owner of the cluster tables when a node
+-- computes its digest: qualified operators and collations as well.  Same
+-- text as in 1.0, so that digests agree.
+CREATE OR REPLACE FUNCTION memshard.metadata_snapshot(for_removed_node boolean DEFAULT false)
+RETURNS pg_catalog.jsonb
+LANGUAGE sql STABLE
+SET intervalstyle = 'postgres'
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT pg_catalog.jsonb_build_object(
+    'nodes', COALESCE((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                   'id', n.id, 'server', n.server,
+                   'system_identifier', n.system_identifier,
+                   'database', n.database) ORDER BY n.id)
+        FROM memshard.node_catalog n
+        WHERE NOT for_removed_node), '[]'::pg_catalog.jsonb),
+    'maps', COALESCE((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                   'name', m.name, 'default_ttl', m.default_ttl,
+                   'max_memory', m.max_memory, 'eviction', m.eviction,
+                   'method', m.method, 'shard_count', m.shard_count,
+                   'bounds', m.bounds, 'nodes', m.nodes,
+                   'replicas', m.replicas) ORDER BY m.name COLLATE pg_catalog."C")
+        FROM memshard.map_catalog m
+        WHERE m.nodes IS NOT NULL AND NOT for_removed_node), '[]'::pg_catalog.jsonb),
+    'placements', COALESCE((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
+                   m.name, p.shard, p.replica, p.node_id)
+                   ORDER BY m.name COLLATE pg_catalog."C", p.shard, p.replica)
+        FROM memshard.placement_catalog p
+        JOIN memshard.map_catalog m ON m.id OPERATOR(pg_catalog.=) p.map_id
+        WHERE NOT for_removed_node), '[]'::pg_catalog.jsonb))
+$$;
+
+-- skew's body (plpgsql) uses no operator, but is parsed when it runs
+ALTER FUNCTION memshard.skew(text) SET search_path = pg_catalog, pg_temp;
+
+-- The peer functions store and read one copy of one shard: a plain role
+-- calling peer_set could make a replica differ from its primary.  They are
+-- for the roles nodes log in as to reach each other (the roles named in
+-- the user mappings), which are granted memshard_peer.  Roles belong to
+-- the instance, not to a database: memshard_peer is made once, and DROP
+-- EXTENSION leaves it.  peer_flush and peer_metadata_apply stay with the
+-- admin functions (granted to the role an admin's mapping names).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles
+                    WHERE rolname OPERATOR(pg_catalog.=) 'memshard_peer') THEN
+        CREATE ROLE memshard_peer NOLOGIN;
+        COMMENT ON ROLE memshard_peer IS
+            'pg_memshard: may run the peer_* functions; grant it to the roles user mappings name';
+    END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION
+    memshard.peer_identity(),
+    memshard.peer_set(text, text, bytea, bigint, integer),
+    memshard.peer_get(text, text),
+    memshard.peer_mget(text, text[]),
+    memshard.peer_mset(text, text[], bytea[], bigint),
+    memshard.peer_delete(text, text),
+    memshard.peer_incr(text, text, bigint, bigint),
+    memshard.peer_touch(text, text, bigint)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    memshard.peer_identity(),
+    memshard.peer_set(text, text, bytea, bigint, integer),
+    memshard.peer_get(text, text),
+    memshard.peer_mget(text, text[]),
+    memshard.peer_mset(text, text[], bytea[], bigint),
+    memshard.peer_delete(text, text),
+    memshard.peer_incr(text, text, bigint, bigint),
+    memshard.peer_touch(text, text, bigint)
+  TO memshard_peer;
+
+------------------------------------------------------------------------------
 -- packaging: the library serves the SQL objects of 1.0 and 1.1 and refuses
 -- any other version (src/api/ext_version.c); this section adds no object.
+------------------------------------------------------------------------------

@@ -40,14 +40,19 @@ extern bool cluster_has_nodes(void);
 extern Oid	cluster_node_catalog_relid(void);
 extern void cluster_nodes_changed(void);
 
-/* SQL on the cluster tables, as their owner (cluster_sql.c) */
+/*
+ * SQL on the cluster tables, as their owner, under search_path =
+ * pg_catalog, pg_temp (cluster_sql.c)
+ */
 typedef struct ClusterSqlState
 {
 	Oid			userid;			/* the caller's, restored at the end */
 	int			sec_context;
+	int			guc_nestlevel;	/* of the fixed search_path */
 } ClusterSqlState;
 
 extern void cluster_sql_begin(ClusterSqlState *state);
+extern void cluster_sql_begin_as_caller(ClusterSqlState *state);
 extern uint64 cluster_sql_exec(const char *sql, int nargs, Oid *argtypes,
 							   Datum *args, int expected);
 extern void cluster_sql_end(ClusterSqlState *state);

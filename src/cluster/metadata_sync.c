@@ -63,9 +63,10 @@
 
 /* the maps of a snapshot ($1), as rows */
 #define SNAPSHOT_MAPS \
-	"jsonb_to_recordset($1 -> 'maps') AS m (name text, default_ttl interval, " \
-	"max_memory bigint, eviction text, method text, shard_count integer, " \
-	"bounds text[], nodes name[], replicas integer)"
+	"pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'maps') AS m " \
+	"(name pg_catalog.text, default_ttl interval, max_memory bigint, " \
+	"eviction pg_catalog.text, method pg_catalog.text, shard_count integer, " \
+	"bounds pg_catalog.text[], nodes pg_catalog.name[], replicas integer)"
 
 /* a node taking part in this transaction's metadata change */
 typedef struct PeerTxn
@@ -170,9 +171,9 @@ cluster_change_end(void)
 	last_change_subid = GetCurrentSubTransactionId();
 
 	snapshot = metadata_snapshot(false);
-	after_digest = cluster_sql_text("SELECT md5(memshard.metadata_snapshot()::text)");
+	after_digest = cluster_sql_text("SELECT pg_catalog.md5(memshard.metadata_snapshot()::pg_catalog.text)");
 	removed_snapshot = metadata_snapshot(true);
-	removed_digest = cluster_sql_text("SELECT md5(memshard.metadata_snapshot(true)::text)");
+	removed_digest = cluster_sql_text("SELECT pg_catalog.md5(memshard.metadata_snapshot(true)::pg_catalog.text)");
 
 	/* every member before or after, but this node */
 	foreach(lc, change_before_nodes)
@@ -230,7 +231,7 @@ cluster_change_end(void)
 		values[1] = removed ? removed_snapshot : snapshot;
 		values[2] = removed ? removed_digest : after_digest;
 		calls[ncalls].serverid = node->serverid;
-		calls[ncalls].sql = "SELECT memshard.peer_metadata_apply($1, $2::jsonb, $3)";
+		calls[ncalls].sql = "SELECT memshard.peer_metadata_apply($1, $2::pg_catalog.jsonb, $3)";
 		calls[ncalls].nparams = 3;
 		calls[ncalls].paramvalues = values;
 		calls[ncalls].session = REMOTE_PINNED;
@@ -313,13 +314,14 @@ apply_snapshot(const char *snapshot)
 	spi_exec_snapshot("INSERT INTO memshard.node_catalog "
 					  "(id, server, system_identifier, database) "
 					  "SELECT id, server, system_identifier, database "
-					  "FROM jsonb_to_recordset($1 -> 'nodes') AS n "
-					  "(id integer, server name, system_identifier bigint, database name)",
+					  "FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'nodes') AS n "
+					  "(id integer, server pg_catalog.name, system_identifier bigint, "
+					  "database pg_catalog.name)",
 					  SPI_OK_INSERT, args);
 
 	/* a map of the same name but another definition is a conflict */
 	nconflicts = spi_exec_snapshot("SELECT c.name FROM " SNAPSHOT_MAPS " "
-								   "JOIN memshard.map_catalog c ON c.name = m.name "
+								   "JOIN memshard.map_catalog c ON c.name OPERATOR(pg_catalog.=) m.name "
 								   "WHERE (c.default_ttl, c.max_memory, c.eviction, c.method, "
 								   "c.shard_count, c.bounds, c.nodes, c.replicas) IS DISTINCT FROM "
 								   "(m.default_ttl, m.max_memory, m.eviction, m.method, "
@@ -334,19 +336,22 @@ apply_snapshot(const char *snapshot)
 				 errhint("Drop the map on this node, or give the cluster's map another name.")));
 
 	spi_exec_snapshot("SELECT memshard.drop_map(c.name) FROM memshard.map_catalog c "
-					  "WHERE c.nodes IS NOT NULL AND c.name NOT IN "
-					  "(SELECT m.name FROM " SNAPSHOT_MAPS ")",
+					  "WHERE c.nodes IS NOT NULL AND NOT EXISTS (SELECT FROM "
+					  SNAPSHOT_MAPS " WHERE m.name OPERATOR(pg_catalog.=) c.name)",
 					  SPI_OK_SELECT, args);
 	spi_exec_snapshot("SELECT memshard.create_map(m.name, m.default_ttl, m.max_memory, "
 					  "m.eviction, m.method, m.shard_count, m.bounds, m.nodes, m.replicas) "
-					  "FROM " SNAPSHOT_MAPS " WHERE m.name NOT IN "
-					  "(SELECT c.name FROM memshard.map_catalog c)",
+					  "FROM " SNAPSHOT_MAPS " WHERE NOT EXISTS (SELECT FROM "
+					  "memshard.map_catalog c WHERE c.name OPERATOR(pg_catalog.=) m.name)",
 					  SPI_OK_SELECT, args);
 	spi_exec_snapshot("INSERT INTO memshard.placement_catalog "
 					  "(map_id, shard, replica, node_id) "
-					  "SELECT c.id, (p ->> 1)::integer, (p ->> 2)::integer, (p ->> 3)::integer "
-					  "FROM jsonb_array_elements($1 -> 'placements') p "
-					  "JOIN memshard.map_catalog c ON c.name = p ->> 0",
+					  "SELECT c.id, (p OPERATOR(pg_catalog.->>) 1)::integer, "
+					  "(p OPERATOR(pg_catalog.->>) 2)::integer, "
+					  "(p OPERATOR(pg_catalog.->>) 3)::integer "
+					  "FROM pg_catalog.jsonb_array_elements($1 OPERATOR(pg_catalog.->) 'placements') p "
+					  "JOIN memshard.map_catalog c "
+					  "ON c.name OPERATOR(pg_catalog.=) (p OPERATOR(pg_catalog.->>) 0)",
 					  SPI_OK_INSERT, args);
 	cluster_sql_end(&state);
 
@@ -369,7 +374,7 @@ spi_exec_snapshot(const char *sql, int expected, Datum *args)
 char *
 cluster_metadata_digest(void)
 {
-	return cluster_sql_text("SELECT md5(memshard.metadata_snapshot()::text)");
+	return cluster_sql_text("SELECT pg_catalog.md5(memshard.metadata_snapshot()::pg_catalog.text)");
 }
 
 /*
@@ -407,7 +412,7 @@ cluster_recover(bool all_nodes)
 		return 0;
 
 	query = psprintf("SELECT gid FROM pg_catalog.pg_prepared_xacts "
-					 "WHERE gid LIKE '%s%%' ORDER BY gid", gid_prefix());
+					 "WHERE gid OPERATOR(pg_catalog.~~) '%s%%' ORDER BY gid", gid_prefix());
 	calls = palloc0(sizeof(RemoteCall) * list_length(nodes));
 	foreach(lc, nodes)
 	{
@@ -475,7 +480,7 @@ forget_finished_transactions(const ClusterNode *node, List *prepared)
 
 	args[0] = Int32GetDatum(node->id);
 	cluster_sql_begin(&state);
-	nrows = cluster_sql_exec("SELECT gid FROM memshard.metadata_transactions WHERE node_id = $1",
+	nrows = cluster_sql_exec("SELECT gid FROM memshard.metadata_transactions WHERE node_id OPERATOR(pg_catalog.=) $1",
 							 1, argtypes, args, SPI_OK_SELECT);
 	for (row = 0; row < nrows; row++)
 	{
@@ -503,7 +508,7 @@ resolve_in_doubt(const ClusterNode *node, const char *gid)
 	RemoteCall	call = {0};
 
 	args[0] = CStringGetTextDatum(gid);
-	committed = cluster_sql("SELECT 1 FROM memshard.metadata_transactions WHERE gid = $1",
+	committed = cluster_sql("SELECT 1 FROM memshard.metadata_transactions WHERE gid OPERATOR(pg_catalog.=) $1",
 							1, argtypes, args, SPI_OK_SELECT) > 0;
 
 	call.serverid = node->serverid;
@@ -525,7 +530,7 @@ forget_transaction(const char *gid)
 	Datum		args[1];
 
 	args[0] = CStringGetTextDatum(gid);
-	cluster_sql("DELETE FROM memshard.metadata_transactions WHERE gid = $1",
+	cluster_sql("DELETE FROM memshard.metadata_transactions WHERE gid OPERATOR(pg_catalog.=) $1",
 				1, argtypes, args, SPI_OK_DELETE);
 }
 
@@ -799,7 +804,7 @@ static char *
 metadata_snapshot(bool for_removed_node)
 {
 	return cluster_sql_text(for_removed_node
-						   ? "SELECT memshard.metadata_snapshot(true)::text"
-						   : "SELECT memshard.metadata_snapshot()::text");
+						   ? "SELECT memshard.metadata_snapshot(true)::pg_catalog.text"
+						   : "SELECT memshard.metadata_snapshot()::pg_catalog.text");
 }
 

@@ -8,8 +8,9 @@ use strict;
 use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(start_nodes server_sql);
+our @EXPORT = qw(start_nodes server_sql require_password peer_role_sql);
 
 # start_nodes(PREFIX, COUNT, EXTRA_CONF): COUNT started nodes named PREFIX1
 # .. PREFIXn, with the library preloaded, prepared transactions enabled (the
@@ -50,6 +51,41 @@ sub server_sql
 			$i, $node->host, $node->port, $i,
 			$mapping_options ? " $mapping_options" : '');
 	}
+	return $sql;
+}
+
+# require_password(NODE, ROLE...): the node asks the roles for a password
+# (scram-sha-256 on its Unix socket), as a non-superuser's user mapping
+# needs (README, "Setting up a cluster"); other roles keep trust.
+sub require_password
+{
+	my ($node, @roles) = @_;
+	my $hba = $node->data_dir . '/pg_hba.conf';
+	my $lines = join('', map { "local all $_ scram-sha-256\n" } @roles);
+
+	# the first matching line counts: ours go before the framework's
+	my $old = slurp_file($hba);
+	open my $fh, '>', $hba or die "could not write $hba: $!";
+	print $fh $lines . $old;
+	close $fh;
+	$node->reload;
+	return;
+}
+
+# peer_role_sql(ROLE, PASSWORD, FUNCTION...): SQL making ROLE a role that
+# nodes log in as to reach this one: LOGIN with the password, a member of
+# memshard_peer (which may run the peer_* functions of the data calls), and
+# granted EXECUTE on each FUNCTION (e.g. 'memshard.peer_flush(text)' for
+# the role an admin's mapping names).
+sub peer_role_sql
+{
+	my ($role, $password, @functions) = @_;
+	my $sql = "SET log_statement = 'none';\n"
+	  . "CREATE ROLE $role LOGIN PASSWORD '$password';\n"
+	  . "RESET log_statement;\n"
+	  . "GRANT memshard_peer TO $role;\n";
+
+	$sql .= "GRANT EXECUTE ON FUNCTION $_ TO $role;\n" for @functions;
 	return $sql;
 }
 
