@@ -394,7 +394,22 @@ resp_parse_ld(const char *s, size_t len, long double *value)
 	return true;
 }
 
-/* Redis's ld2string in LD_STR_HUMAN mode: %.17Lf without trailing zeros */
+/* wall-clock milliseconds since the Unix epoch, as Redis's mstime() */
+int64
+resp_now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/*
+ * Redis's ld2string in LD_STR_HUMAN mode: %.17Lf without trailing zeros.
+ * PostgreSQL's snprintf has no long double, so this, the last function of
+ * the file, uses the C library's.
+ */
+#undef snprintf
 int
 resp_format_ld(char *buf, size_t len, long double value)
 {
@@ -421,14 +436,4 @@ resp_format_ld(char *buf, size_t len, long double value)
 	}
 	buf[l] = '\0';
 	return l;
-}
-
-/* wall-clock milliseconds since the Unix epoch, as Redis's mstime() */
-int64
-resp_now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }

@@ -27,6 +27,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/snapmgr.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -61,6 +62,7 @@ create_map(const char *name)
 	resp_ensure_xact();
 	SetUserIdAndSecContext(GetAuthenticatedUserId(), save_sec);
 	args[0] = CStringGetTextDatum(name);
+	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	/* another worker may create it at the same moment: then it exists */
@@ -70,6 +72,7 @@ create_map(const char *name)
 							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not create map \"%s\"", name);
 	SPI_finish();
+	PopActiveSnapshot();
 	resp_commit_xact();
 	ereport(LOG,
 			(errmsg("pg_memshard resp: map \"%s\" is ready", name)));
@@ -205,7 +208,14 @@ resp_read(MapInfo **map, const char *key, int keylen, RespValue *val)
 		retried = true;
 	}
 	val->found = val->data != NULL;
-	val->expire_ms = val->expire_ts ? time_to_unix_ms(val->expire_ts) : 0;
+	/*
+	 * The store keeps expiries to 100 ms, rounded up: a set time x is kept as
+	 * T with x in (T - 100, T].  We tell T - 99, so that PTTL never reads
+	 * more than was set (and times on the grid, as EXPIREAT's, read exactly
+	 * when rounded to seconds).
+	 */
+	val->expire_ms = val->expire_ts ?
+		Max(time_to_unix_ms(val->expire_ts) - 99, 1) : 0;
 }
 
 /*
