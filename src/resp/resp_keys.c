@@ -150,9 +150,9 @@ expire_generic(RespClient *c, RespRequest *req, int64 basetime, bool seconds)
 	when += basetime;
 	map = resp_map_for(c);
 
-	if (flags == 0)
+	if (flags == 0 && !resp_map_local(map))
 	{
-		/* no condition: the router's touch and delete, on any map */
+		/* a map over nodes: the router's touch and delete (no conditions) */
 		int64		ttl = when - resp_now_ms();
 
 		if (ttl > 0)
@@ -530,15 +530,24 @@ resp_cmd_scan(RespClient *c, RespRequest *req)
 	reply_keys(c, keys);
 }
 
+/*
+ * DBSIZE counts the live keys with a walk of the map (O(n)): the store's
+ * item counter also holds expired items not yet reclaimed, which Redis's
+ * active expiry would have removed.
+ */
 void
 resp_cmd_dbsize(RespClient *c, RespRequest *req)
 {
 	MapInfo    *map = resp_map_for(c);
-	StoreCounters counters;
+	StoreScan	scan;
+	int64		count = 0;
 
 	resp_require_local(map);
-	router_map_counters(map, &counters);
-	resp_reply_int(c, counters.items);
+	store_scan_begin(&scan, MyDatabaseId, map->id);
+	while (store_scan_next(&scan))
+		count += scan.nitems;
+	store_scan_end(&scan);
+	resp_reply_int(c, count);
 }
 
 /* FLUSHDB and FLUSHALL take an optional ASYNC or SYNC */

@@ -143,8 +143,10 @@ set_generic(RespClient *c, RespRequest *req, int valarg, int flags,
 
 	if (!resp_check_item(c, req->argvlen[1], vallen))
 		return;
+	/* plain sets through the router; absolute times exact on local maps */
 	if (!(flags & (OPT_GET | OPT_KEEPTTL)) &&
-		(when == 0 || when > resp_now_ms()))
+		(when == 0 || when > resp_now_ms()) &&
+		(!(flags & (OPT_EXAT | OPT_PXAT)) || !resp_map_local(map)))
 	{
 		int64		ttl = when ? when - resp_now_ms() : resp_default_ttl(map);
 		StoreSetMode mode = (flags & OPT_NX) ? STORE_ADD :
@@ -395,9 +397,9 @@ resp_cmd_mset(RespClient *c, RespRequest *req)
 }
 
 /*
- * MSETNX: 0 if any key exists, else set them all.  Each key is set only if
- * still absent; a key created by someone else in between stays theirs
- * (atomic per key, not over the keys: documented).
+ * MSETNX: 0 if any key exists, else set them all (the last of a key named
+ * twice wins, as in Redis).  The check and the sets are not one atomic
+ * step: a key created by another client in between is overwritten.
  */
 void
 resp_cmd_msetnx(RespClient *c, RespRequest *req)
@@ -409,25 +411,21 @@ resp_cmd_msetnx(RespClient *c, RespRequest *req)
 	int			n = (req->argc - 1) / 2;
 	int			i;
 	MapInfo    *map;
-	RespValue	seen;
 
 	if (!mset_args(c, req, &keys, &keylens, &values, &vallens))
 		return;
 	map = resp_map_for(c);
-	resp_require_local(map);
 	for (i = 0; i < n; i++)
 	{
-		resp_read(&map, keys[i], keylens[i], &seen);
-		if (seen.found)
+		int			len;
+
+		if (router_get(map, keys[i], keylens[i], 0, &len) != NULL)
 		{
 			resp_reply_int(c, 0);
 			return;
 		}
 	}
-	memset(&seen, 0, sizeof(seen));
-	for (i = 0; i < n; i++)
-		(void) resp_write_if(&map, keys[i], keylens[i], &seen, values[i],
-							 vallens[i], default_expire(map));
+	router_mset(map, n, keys, keylens, values, vallens, resp_default_ttl(map));
 	resp_reply_int(c, 1);
 }
 
