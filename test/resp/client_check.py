@@ -49,6 +49,8 @@ def main():
                  "invalid username-password pair")
 
     r = redis.Redis(port=port, username=user, password=password)
+    # what SQL sets, RESP reads (the TAP test set sql_key beforehand)
+    check("key set in SQL read over RESP", r.get("sql_key") == b"from sql")
     r.flushdb()
     check("SET/GET", r.set("rk", "rv") and r.get("rk") == b"rv")
     check("SET EX and TTL", r.set("ttl", "v", ex=100) and 99 <= r.ttl("ttl") <= 100)
@@ -105,8 +107,6 @@ def main():
     expect_error("FLUSHDB needs memshard.flush", lambda: n.flushdb(), "no permissions")
     check("refused SET changed nothing", r.get("rk") == b"rv3")
 
-    # what SQL sets, RESP reads (the TAP test set sql_key beforehand)
-    check("key set in SQL read over RESP", r.get("sql_key") == b"from sql")
     r.set("resp_key", "from resp")
     sys.exit(1 if failures else 0)
 
