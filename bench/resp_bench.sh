@@ -73,7 +73,7 @@ done
 
 bench() {   # port pipeline -> "test ops" lines
     redis-benchmark -p "$1" -t set,get,incr,mset -n "$N" -c 50 -r 100000 -q -P "$2" 2>/dev/null |
-        tr '\r' '\n' | awk -F': ' '/requests per second/ {split($2, a, " "); print $1, a[1]}'
+        tr '\r' '\n' | awk -F': ' '/requests per second/ {split($2, a, " "); n = $1; gsub(/[ ()]/, "", n); print n, a[1]}'
 }
 echo "redis-benchmark -t set,get,incr,mset -n $N -c 50 -r 100000 -q; $WORKERS RESP worker(s)"
 printf '%-14s %-4s %14s %14s %8s\n' test P pg_memshard redis ratio
