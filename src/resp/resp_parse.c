@@ -62,6 +62,22 @@ find_cr(RespClient *c, size_t from)
 	return p ? p - c->in : -1;
 }
 
+/* a whole "*n" or "$n" line at inpos: *cr is its '\r' */
+static RespParseResult
+header_line(RespClient *c, const char *toobig, ssize_t *cr)
+{
+	*cr = find_cr(c, c->inpos);
+	if (*cr < 0)
+	{
+		if (c->inlen - c->inpos > RESP_INLINE_MAX)
+			return protocol_error(c, toobig);
+		return RESP_PARSE_MORE;
+	}
+	if ((size_t) *cr + 1 >= c->inlen)
+		return RESP_PARSE_MORE;
+	return RESP_PARSE_DONE;
+}
+
 /*
  * The next request of the client, if its input holds one whole.  After
  * RESP_PARSE_DONE, req's arguments point into the client's input buffer or
@@ -86,17 +102,12 @@ resp_parse_request(RespClient *c, RespRequest *req)
 static RespParseResult
 parse_count(RespClient *c)
 {
-	ssize_t		cr = find_cr(c, c->inpos);
+	ssize_t		cr;
 	int64		n;
+	RespParseResult rc = header_line(c, "too big mbulk count string", &cr);
 
-	if (cr < 0)
-	{
-		if (c->inlen - c->inpos > RESP_INLINE_MAX)
-			return protocol_error(c, "too big mbulk count string");
-		return RESP_PARSE_MORE;
-	}
-	if ((size_t) cr + 1 >= c->inlen)
-		return RESP_PARSE_MORE;
+	if (rc != RESP_PARSE_DONE)
+		return rc;
 	if (!resp_parse_ll(c->in + c->inpos + 1, cr - c->inpos - 1, &n) ||
 		n > INT_MAX)
 		return protocol_error(c, "invalid multibulk length");
@@ -116,17 +127,12 @@ parse_count(RespClient *c)
 static RespParseResult
 parse_bulk_length(RespClient *c)
 {
-	ssize_t		cr = find_cr(c, c->inpos);
+	ssize_t		cr;
 	int64		len;
+	RespParseResult rc = header_line(c, "too big bulk count string", &cr);
 
-	if (cr < 0)
-	{
-		if (c->inlen - c->inpos > RESP_INLINE_MAX)
-			return protocol_error(c, "too big bulk count string");
-		return RESP_PARSE_MORE;
-	}
-	if ((size_t) cr + 1 >= c->inlen)
-		return RESP_PARSE_MORE;
+	if (rc != RESP_PARSE_DONE)
+		return rc;
 	if (c->in[c->inpos] != '$')
 	{
 		char		msg[64];

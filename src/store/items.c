@@ -52,7 +52,7 @@ typedef struct StoreExpect
 } StoreExpect;
 
 static StoreResult delete_if(int handle, const char *key, int keylen,
-							 const StoreExpect *expect);
+							 const StoreExpect *expect, bool absent);
 
 /* internal outcome: a compare-and-set lost a race; read and try again */
 #define STORE_RETRY ((StoreResult) -1)
@@ -721,22 +721,7 @@ store_get_expiry(int handle, const char *key, int keylen, Size prefix,
 StoreResult
 store_delete(int handle, const char *key, int keylen)
 {
-	KeySite		site;
-	uint32	   *link = NULL;
-	StoreItem  *item;
-	StoreResult result;
-
-	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &item, &link);
-	if (result == STORE_OK && item == NULL)
-		result = STORE_NOT_FOUND;
-	else if (result == STORE_OK)
-	{
-		remove_item(site.part, link, item);
-		site.part->deletes++;
-		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->deletes, 1);
-	}
-	LWLockRelease(site.part->lock);
-	return result;
+	return delete_if(handle, key, keylen, NULL, false);
 }
 
 /*
@@ -885,16 +870,20 @@ store_write_if(int handle, const char *key, int keylen, const char *expect,
 	seen.vallen = expectlen;
 	seen.expire = time_tick(expect_expires);
 	if (value == NULL)
-		return delete_if(handle, key, keylen, expectlen < 0 ? NULL : &seen);
+		return delete_if(handle, key, keylen, &seen, expectlen < 0);
 	rc = store_write(handle, key, keylen, value, vallen, time_tick(expires),
 					 expectlen < 0 ? STORE_ADD : STORE_REPLACE,
 					 expectlen < 0 ? NULL : &seen);
 	return rc == STORE_RETRY ? STORE_EXISTS : rc;
 }
 
-/* delete a key if it still holds 'expect' (NULL: if it is absent, a no-op) */
+/*
+ * Delete a key if it holds 'expect' (NULL: whatever it holds); with
+ * 'absent', succeed only if there is no such key (nothing to delete).
+ */
 static StoreResult
-delete_if(int handle, const char *key, int keylen, const StoreExpect *expect)
+delete_if(int handle, const char *key, int keylen, const StoreExpect *expect,
+		  bool absent)
 {
 	KeySite		site;
 	uint32	   *link = NULL;
@@ -903,8 +892,9 @@ delete_if(int handle, const char *key, int keylen, const StoreExpect *expect)
 
 	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &item, &link);
 	if (result == STORE_OK && item == NULL)
-		result = expect == NULL ? STORE_OK : STORE_NOT_FOUND;
-	else if (result == STORE_OK && (expect == NULL || !item_matches(item, expect)))
+		result = absent ? STORE_OK : STORE_NOT_FOUND;
+	else if (result == STORE_OK &&
+			 (absent || (expect != NULL && !item_matches(item, expect))))
 		result = STORE_EXISTS;
 	else if (result == STORE_OK)
 	{
