@@ -28,6 +28,7 @@
 #include "api/ddl_hook.h"
 #include "pg_memshard.h"
 #include "remote/remote.h"
+#include "resp/resp.h"
 #include "store/store.h"
 
 PG_MODULE_MAGIC;
@@ -68,8 +69,10 @@ _PG_init(void)
 	}
 
 	define_postmaster_settings();
+	resp_define_gucs();
 	MarkGUCPrefixReserved("pg_memshard");
 	memshard_preloaded = true;
+	resp_register_workers();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = memshard_shmem_request;

@@ -40,6 +40,8 @@ static int64 evict_map_items(int mapslot, int partition, int64 excess,
 							 int pass);
 static StoreItem *drop_if_expired(StorePartition *part, uint32 *link,
 								  StoreItem *item);
+static TimestampTz tick_time(uint32 tick);
+static uint32 time_tick(TimestampTz when);
 
 /* what a compare-and-set writer read before: value bytes and expiry */
 typedef struct StoreExpect
@@ -48,6 +50,9 @@ typedef struct StoreExpect
 	int			vallen;
 	uint32		expire;
 } StoreExpect;
+
+static StoreResult delete_if(int handle, const char *key, int keylen,
+							 const StoreExpect *expect, bool absent);
 
 /* internal outcome: a compare-and-set lost a race; read and try again */
 #define STORE_RETRY ((StoreResult) -1)
@@ -107,6 +112,31 @@ expire_tick(int64 ttl_ms)
 		return PG_UINT32_MAX;
 	due_us += ttl_ms * 1000;
 	ticks = (due_us + tick_us - 1) / tick_us;
+	return (uint32) Min(Max(ticks, 1), (int64) PG_UINT32_MAX);
+}
+
+/* the time an expiry tick stands for */
+static TimestampTz
+tick_time(uint32 tick)
+{
+	return store_shared->epoch + (TimestampTz) tick * STORE_TICK_MS * 1000;
+}
+
+/*
+ * Expiry tick of an absolute time (0: none), rounded up as expire_tick
+ * rounds; a time already past gives the tick of now (expired at once).
+ */
+static uint32
+time_tick(TimestampTz when)
+{
+	int64		tick_us = STORE_TICK_MS * 1000;
+	int64		ticks;
+
+	if (when == 0)
+		return 0;
+	ticks = (when - store_shared->epoch + tick_us - 1) / tick_us;
+	if (when <= store_shared->epoch)
+		ticks = 1;
 	return (uint32) Min(Max(ticks, 1), (int64) PG_UINT32_MAX);
 }
 
@@ -493,13 +523,35 @@ drop_if_expired(StorePartition *part, uint32 *link, StoreItem *item)
 	return item;
 }
 
+/* a large item's value equals len bytes at value (its length is checked) */
+static bool
+large_value_equals(StoreItem *item, const char *value)
+{
+	uint32		count;
+	uint32	   *refs = large_refs(item, &count);
+	uint32		i;
+
+	for (i = 0; i < count; i++)
+	{
+		StoreItem  *piece = item_at(refs[i]);
+
+		if (memcmp(piece->data, value, item_vallen(piece)) != 0)
+			return false;
+		value += item_vallen(piece);
+	}
+	return true;
+}
+
 /* whether an item still holds the value and expiry a writer read earlier */
 static bool
 item_matches(StoreItem *item, const StoreExpect *expect)
 {
-	return !item_is_large(item) && item_vallen(item) == expect->vallen &&
-		item_expire(item) == expect->expire &&
-		memcmp(item_value(item), expect->value, expect->vallen) == 0;
+	if (item_vallen(item) != expect->vallen ||
+		item_expire(item) != expect->expire)
+		return false;
+	if (item_is_large(item))
+		return large_value_equals(item, expect->value);
+	return memcmp(item_value(item), expect->value, expect->vallen) == 0;
 }
 
 /* where a key lives: its map slot, partition and bucket */
@@ -616,12 +668,22 @@ copy_value(StoreItem *item, char *dest)
 char *
 store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
 {
+	return store_get_expiry(handle, key, keylen, prefix, vallen, NULL);
+}
+
+/* store_get, also telling the item's expiry (0: none) when expires != NULL */
+char *
+store_get_expiry(int handle, const char *key, int keylen, Size prefix,
+				 int *vallen, TimestampTz *expires)
+{
 	KeySite		site;
 	StoreItem  *item;
 	uint32	   *link;
 	char	   *result = NULL;
 
 	*vallen = 0;
+	if (expires)
+		*expires = 0;
 	if (lock_key(handle, key, keylen, LW_SHARED, &site, &item, &link) != STORE_OK)
 	{
 		LWLockRelease(site.part->lock);
@@ -638,6 +700,8 @@ store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
 		result = palloc(prefix + len);
 		copy_value(item, result + prefix);
 		*vallen = len;
+		if (expires && item_expire(item) != 0)
+			*expires = tick_time(item_expire(item));
 	}
 	LWLockRelease(site.part->lock);
 
@@ -657,22 +721,7 @@ store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
 StoreResult
 store_delete(int handle, const char *key, int keylen)
 {
-	KeySite		site;
-	uint32	   *link = NULL;
-	StoreItem  *item;
-	StoreResult result;
-
-	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &item, &link);
-	if (result == STORE_OK && item == NULL)
-		result = STORE_NOT_FOUND;
-	else if (result == STORE_OK)
-	{
-		remove_item(site.part, link, item);
-		site.part->deletes++;
-		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->deletes, 1);
-	}
-	LWLockRelease(site.part->lock);
-	return result;
+	return delete_if(handle, key, keylen, NULL, false);
 }
 
 /*
@@ -797,6 +846,64 @@ store_touch(int handle, const char *key, int keylen, int64 ttl_ms)
 		if (rc != STORE_RETRY)
 			return rc;
 	}
+}
+
+/*
+ * Compare-and-set for read-modify-write callers (the RESP front end's
+ * APPEND, SETRANGE, GETSET, INCRBYFLOAT, EXPIRE with conditions...): store
+ * value with the absolute expiry 'expires' (0: none) only if the key still
+ * holds what the caller read with store_get_expiry: expect (expectlen bytes)
+ * with expiry expect_expires, or nothing when expectlen < 0.  value NULL
+ * deletes the key instead.  STORE_EXISTS (or STORE_NOT_FOUND) means the key
+ * changed since: read again and retry.  Atomic with every other writer:
+ * the check and the change happen under the partition lock.
+ */
+StoreResult
+store_write_if(int handle, const char *key, int keylen, const char *expect,
+			   int expectlen, TimestampTz expect_expires, const char *value,
+			   int vallen, TimestampTz expires)
+{
+	StoreExpect seen;
+	StoreResult rc;
+
+	seen.value = expect;
+	seen.vallen = expectlen;
+	seen.expire = time_tick(expect_expires);
+	if (value == NULL)
+		return delete_if(handle, key, keylen, &seen, expectlen < 0);
+	rc = store_write(handle, key, keylen, value, vallen, time_tick(expires),
+					 expectlen < 0 ? STORE_ADD : STORE_REPLACE,
+					 expectlen < 0 ? NULL : &seen);
+	return rc == STORE_RETRY ? STORE_EXISTS : rc;
+}
+
+/*
+ * Delete a key if it holds 'expect' (NULL: whatever it holds); with
+ * 'absent', succeed only if there is no such key (nothing to delete).
+ */
+static StoreResult
+delete_if(int handle, const char *key, int keylen, const StoreExpect *expect,
+		  bool absent)
+{
+	KeySite		site;
+	uint32	   *link = NULL;
+	StoreItem  *item;
+	StoreResult result;
+
+	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &item, &link);
+	if (result == STORE_OK && item == NULL)
+		result = absent ? STORE_OK : STORE_NOT_FOUND;
+	else if (result == STORE_OK &&
+			 (absent || (expect != NULL && !item_matches(item, expect))))
+		result = STORE_EXISTS;
+	else if (result == STORE_OK)
+	{
+		remove_item(site.part, link, item);
+		site.part->deletes++;
+		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->deletes, 1);
+	}
+	LWLockRelease(site.part->lock);
+	return result;
 }
 
 /*

@@ -130,7 +130,9 @@ store_init_segment(StoreShared *shared)
 				 errdetail("The segment must hold at least two pages of %zu bytes.",
 						   shared->page_size),
 				 errhint("Raise pg_memshard.memory or lower pg_memshard.max_item_size.")));
-	shared->epoch = GetCurrentTimestamp();
+	/* on the 100 ms grid of Unix time: expiries on it are kept exactly */
+	shared->epoch = GetCurrentTimestamp() / (STORE_TICK_MS * 1000) *
+		(STORE_TICK_MS * 1000);
 	pg_atomic_init_u64(&shared->clock, shared->epoch);
 	SpinLockInit(&shared->pool_lock);
 	shared->maps_lock = &locks[memshard_partitions + STORE_MAX_CLASSES].lock;

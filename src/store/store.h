@@ -14,6 +14,8 @@
 #ifndef MEMSHARD_STORE_H
 #define MEMSHARD_STORE_H
 
+#include "datatype/timestamp.h"
+
 #define STORE_LWLOCK_TRANCHE "pg_memshard"
 
 /* outcome of a store operation */
@@ -126,6 +128,22 @@ extern StoreResult store_set(int slot, const char *key, int keylen,
 extern char *store_get(int slot, const char *key, int keylen, Size prefix,
 					   int *vallen);
 extern StoreResult store_delete(int slot, const char *key, int keylen);
+
+/*
+ * Read-modify-write (the RESP front end): store_get_expiry is store_get
+ * that also tells the item's absolute expiry (0: none; times are kept to
+ * 100 ms, rounded up).  store_write_if stores value (or deletes the key,
+ * value NULL) only if the key still holds what was read: expect/expectlen
+ * with expiry expect_expires, or nothing when expectlen < 0; STORE_EXISTS
+ * or STORE_NOT_FOUND when it changed since.
+ */
+extern char *store_get_expiry(int slot, const char *key, int keylen,
+							  Size prefix, int *vallen, TimestampTz *expires);
+extern StoreResult store_write_if(int slot, const char *key, int keylen,
+								  const char *expect, int expectlen,
+								  TimestampTz expect_expires,
+								  const char *value, int vallen,
+								  TimestampTz expires);
 extern StoreResult store_incr(int slot, const char *key, int keylen,
 							  int64 delta, int64 ttl_ms, int64 *result);
 extern StoreResult store_touch(int slot, const char *key, int keylen,
