@@ -14,13 +14,9 @@ use Time::HiRes qw(time);
 use MemshardCluster;
 
 # the worker is off until a test turns it on
-my @nodes = start_nodes('n', 3,
+my @nodes = start_cluster('n', 3,
 	"pg_memshard.memory = 16MB\npg_memshard.recovery_interval = 0\n");
 my ($n1, $n2, $n3) = @nodes;
-my $servers = server_sql(\@nodes);
-$_->safe_psql('postgres', "CREATE EXTENSION pg_memshard;\n$servers") for @nodes;
-$n1->safe_psql('postgres',
-	"SELECT memshard.add_node('n1'), memshard.add_node('n2'), memshard.add_node('n3')");
 $n1->safe_psql('postgres',
 	"SELECT memshard.create_map('base', nodes => ARRAY['n1', 'n2', 'n3'])");
 
@@ -28,38 +24,13 @@ is($n1->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'pg_memshard recovery launcher'"),
 	'1', 'the recovery launcher runs when the library is preloaded');
 
-sub prepared
-{
-	my ($node) = @_;
-	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'memshard%'");
-}
-
-sub has_map
-{
-	my ($node, $map) = @_;
-	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM memshard.maps WHERE name = '$map'");
-}
-
-# start a change on node 1 that stops once every node has prepared its part
-# (pg_memshard.test_hold_after_prepare), and return the sessions
+# a change on node 1 that stops once every node has prepared its part
 sub held_change
 {
 	my ($key, $map) = @_;
-	my $holder = $n1->background_psql('postgres');
-	$holder->query_safe("SELECT pg_advisory_lock($key)");
-	my $change = $n1->background_psql('postgres', on_error_stop => 0);
-	$change->query_safe("SET pg_memshard.test_hold_after_prepare = $key");
-	$change->query_until(qr/started/,
-		"\\echo started\nSELECT memshard.create_map('$map', nodes => ARRAY['n1', 'n2', 'n3']);\n\\echo done\n");
-	for my $node ($n2, $n3)
-	{
-		$node->poll_query_until('postgres',
-			"SELECT count(*) = 1 FROM pg_prepared_xacts WHERE gid LIKE 'memshard%'")
-		  or die "no part prepared on " . $node->name;
-	}
-	return ($holder, $change);
+	return hold_change($n1, $key,
+		"SELECT memshard.create_map('$map', nodes => ARRAY['n1', 'n2', 'n3'])",
+		$n2, $n3);
 }
 
 # a change on node 2 (the map 'base' exists): fails at once, well before
@@ -77,19 +48,6 @@ sub refused_at_once
 	like($err, qr/HINT:  Retry.  If this persists, run memshard.recover_metadata\(\) on any node once node "n1" is reachable/,
 		"$what: with a hint");
 	cmp_ok($elapsed, '<', 5, "$what: at once, not after lock_timeout");
-}
-
-sub same_metadata_everywhere
-{
-	my ($what) = @_;
-	my @digests = map {
-		$_->safe_psql('postgres',
-			'SELECT md5(memshard.metadata_snapshot()::text)')
-	} @nodes;
-	is($digests[1], $digests[0], "$what: node 2 has node 1's metadata");
-	is($digests[2], $digests[0], "$what: node 3 has node 1's metadata");
-	is(join(',', map { $_->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts') } @nodes),
-		'0,0,0', "$what: nothing prepared anywhere");
 }
 
 # --- 1. the coordinator committed, then failed before COMMIT PREPARED ---
@@ -114,7 +72,7 @@ $change->quit;
 is(has_map($n1, 'held'), '1', 'the change committed on the coordinator');
 is($n1->safe_psql('postgres', "SELECT memshard.peer_metadata_outcome('$gid')"),
 	'committed', 'and it says so');
-is(prepared($n2) . prepared($n3), '11', 'both other nodes hold their part prepared');
+is(prepared_changes($n2) . prepared_changes($n3), '11', 'both other nodes hold their part prepared');
 
 $n1->stop;
 refused_at_once('create_map', "SELECT memshard.create_map('other', nodes => ARRAY['n2', 'n3'])");
@@ -132,12 +90,12 @@ is($n2->safe_psql('postgres', 'SELECT in_doubt FROM memshard.metadata_recovery')
 $n1->start;
 is($n2->safe_psql('postgres', 'SELECT memshard.recover_metadata()'), '1',
 	'recover_metadata() on a node that did not make the change finishes it');
-is(prepared($n2), '0', 'its part is no longer prepared');
+is(prepared_changes($n2), '0', 'its part is no longer prepared');
 is(has_map($n2, 'held'), '1', 'it was committed, as the coordinator had');
 like(slurp_file($n2->logfile),
 	qr/LOG:  pg_memshard: committed in-doubt metadata change memshard_\d+_\d+_\d+_2 on this node, as node "n1" that made it decided/,
 	'and logged');
-is(prepared($n3), '1', 'node 3 still holds its part');
+is(prepared_changes($n3), '1', 'node 3 still holds its part');
 
 # the worker of node 3 finishes it with nobody asking
 $n3->append_conf('postgresql.conf', "pg_memshard.recovery_interval = '100ms'");
@@ -155,7 +113,7 @@ is($n1->safe_psql('postgres', 'SELECT memshard.recover_metadata()'),
 	'0', 'its recovery finds nothing left to finish ...');
 is($n1->safe_psql('postgres', 'SELECT count(*) FROM memshard.metadata_transactions'),
 	'0', '... and forgets the records of the finished parts');
-same_metadata_everywhere('after a committed change left in doubt');
+same_metadata('after a committed change left in doubt', @nodes);
 
 # --- 2. the coordinator died before its commit: the parts roll back ---
 ($holder, $change) = held_change(4202, 'lost');
@@ -192,12 +150,12 @@ $n3->poll_query_until('postgres',
 	"SELECT last_problem IS NULL FROM memshard.metadata_recovery")
   or die "the problem is still shown";
 pass('and metadata_recovery no longer shows a problem');
-same_metadata_everywhere('after a change whose coordinator died');
+same_metadata('after a change whose coordinator died', @nodes);
 
 # --- changes work again everywhere ---
 $n2->safe_psql('postgres', "SELECT memshard.create_map('after', nodes => ARRAY['n1', 'n2', 'n3'])");
 is(join(',', map { has_map($_, 'after') } @nodes), '1,1,1', 'a change from node 2 reaches every node');
-same_metadata_everywhere('after a new change');
+same_metadata('after a new change', @nodes);
 unlike(join('', map { slurp_file($_->logfile) } @nodes), qr/PANIC|TRAP/, 'no node panicked');
 
 $_->stop for @nodes;

@@ -13,42 +13,11 @@ use Test::More;
 use Time::HiRes qw(time);
 use MemshardCluster;
 
-my @nodes = start_nodes('n', 3,
+my @nodes = start_cluster('n', 3,
 	"pg_memshard.memory = 16MB\npg_memshard.recovery_interval = 0\n");
 my ($n1, $n2, $n3) = @nodes;
-my $servers = server_sql(\@nodes);
-$_->safe_psql('postgres', "CREATE EXTENSION pg_memshard;\n$servers") for @nodes;
-$n1->safe_psql('postgres',
-	"SELECT memshard.add_node('n1'), memshard.add_node('n2'), memshard.add_node('n3')");
 $n1->safe_psql('postgres',
 	"SELECT memshard.create_map('base', nodes => ARRAY['n1', 'n2', 'n3'])");
-
-sub prepared
-{
-	my ($node) = @_;
-	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_prepared_xacts WHERE gid LIKE 'memshard%'");
-}
-
-sub has_map
-{
-	my ($node, $map) = @_;
-	return $node->safe_psql('postgres',
-		"SELECT count(*) FROM memshard.maps WHERE name = '$map'");
-}
-
-sub same_metadata_everywhere
-{
-	my ($what) = @_;
-	my @digests = map {
-		$_->safe_psql('postgres',
-			'SELECT md5(memshard.metadata_snapshot()::text)')
-	} @nodes;
-	is("$digests[1] $digests[2]", "$digests[0] $digests[0]",
-		"$what: every node has the same metadata");
-	is(join(',', map { prepared($_) } @nodes), '0,0,0',
-		"$what: nothing prepared anywhere");
-}
 
 # --- 1. an ERROR where the parts are committed: a WARNING, not a PANIC ---
 my $session = $n1->background_psql('postgres', on_error_stop => 0);
@@ -67,24 +36,17 @@ is($session->query_safe("SELECT memshard.set('base', 'k', 'v'), memshard.get('ba
 $session->quit;
 is($n1->safe_psql('postgres', 'SELECT 1'), '1', 'the coordinator is up');
 is(has_map($n1, 'e1'), '1', 'the change is committed on the coordinator');
-is(prepared($n2) . prepared($n3), '11', 'and prepared on the other nodes');
+is(prepared_changes($n2) . prepared_changes($n3), '11', 'and prepared on the other nodes');
 is(has_map($n2, 'e1'), '0', 'not visible there yet');
 is($n1->safe_psql('postgres', 'SELECT memshard.recover_metadata()'), '2',
 	'recovery on the coordinator finishes both parts');
 is(has_map($n2, 'e1') . has_map($n3, 'e1'), '11', 'committed there');
-same_metadata_everywhere('after a failure after the commit');
+same_metadata('after a failure after the commit', @nodes);
 
 # --- 2. a node vanishes right after PREPARE ---
-my $holder = $n1->background_psql('postgres');
-$holder->query_safe('SELECT pg_advisory_lock(4301)');
-my $change = $n1->background_psql('postgres', on_error_stop => 0);
-$change->query_safe('SET pg_memshard.test_hold_after_prepare = 4301');
-$change->query_until(qr/started/,
-	"\\echo started\nSELECT memshard.create_map('e2', nodes => ARRAY['n1', 'n2', 'n3']);\n\\echo done\n");
-$_->poll_query_until('postgres',
-	"SELECT count(*) = 1 FROM pg_prepared_xacts WHERE gid LIKE 'memshard%'")
-  or die 'no part prepared on ' . $_->name
-  for ($n2, $n3);
+my ($holder, $change) = hold_change($n1, 4301,
+	"SELECT memshard.create_map('e2', nodes => ARRAY['n1', 'n2', 'n3'])",
+	$n2, $n3);
 $n2->stop('immediate');
 $holder->query_safe('SELECT pg_advisory_unlock(4301)');
 $change->query_until(qr/done/, '');
@@ -97,10 +59,10 @@ $change->quit;
 is($n1->safe_psql('postgres', 'SELECT 1'), '1', 'the coordinator is up');
 is(has_map($n1, 'e2') . has_map($n3, 'e2'), '11',
 	'the change is committed on the coordinator and on node 3');
-is(prepared($n3), '0', 'nothing left prepared on node 3');
+is(prepared_changes($n3), '0', 'nothing left prepared on node 3');
 
 $n2->start;
-is(prepared($n2), '1', 'node 2 restarts with its part prepared');
+is(prepared_changes($n2), '1', 'node 2 restarts with its part prepared');
 # the recovery worker of node 2 finishes it (prepared parts survive a
 # restart: its first pass looks at every database)
 $n2->append_conf('postgresql.conf', "pg_memshard.recovery_interval = '100ms'");
@@ -109,7 +71,7 @@ $n2->poll_query_until('postgres',
 	"SELECT count(*) = 0 FROM pg_prepared_xacts WHERE gid LIKE 'memshard%'")
   or die 'the worker did not finish the change on node 2';
 is(has_map($n2, 'e2'), '1', 'the recovery worker committed it on node 2');
-same_metadata_everywhere('after a node lost after PREPARE');
+same_metadata('after a node lost after PREPARE', @nodes);
 
 my $log = join('', map { slurp_file($_->logfile) } @nodes);
 unlike($log, qr/PANIC|TRAP|cannot abort transaction/, 'no node panicked');

@@ -64,17 +64,11 @@
 #include "cluster/metadata_int.h"
 #include "remote/remote.h"
 
-/* the metadata changes prepared on this node, oldest first */
-#define PREPARED_HERE_QUERY \
+/* the changes prepared in this database whose gid starts with $1, oldest first */
+#define PREPARED_QUERY \
 	"SELECT p.gid FROM pg_catalog.pg_prepared_xacts p " \
 	"WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database() " \
-	"AND pg_catalog.starts_with(p.gid, 'memshard_') ORDER BY p.prepared"
-
-/* on another node: the parts of our changes prepared there ($1 our prefix) */
-#define PREPARED_THERE_QUERY \
-	"SELECT p.gid FROM pg_catalog.pg_prepared_xacts p " \
-	"WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database() " \
-	"AND pg_catalog.starts_with(p.gid, $1) ORDER BY p.gid"
+	"AND pg_catalog.starts_with(p.gid, $1) ORDER BY p.prepared"
 
 /* how a change ended, as its coordinator says */
 typedef enum Outcome
@@ -95,7 +89,7 @@ typedef struct Problem
 } Problem;
 
 static List *prepared_here(void);
-static const ClusterNode *coordinator_of(const MetadataGid *parsed);
+static List *coordinators_of(const MetadataGid *parsed);
 static char *coordinator_name(const char *gid);
 static void refuse_in_doubt(const char *gid) pg_attribute_noreturn();
 static bool record_committed(const char *gid);
@@ -113,6 +107,8 @@ static void forget_finished_transactions(const ClusterNode *node,
 										 List *prepared);
 static void forget_transaction(const char *gid);
 static bool has_records(void);
+static RemoteCall *run_on_nodes(List *nodes, const char *sql,
+								const char *param);
 
 /* "memshard_<system identifier>_<database OID>_": our transactions */
 char *
@@ -192,13 +188,16 @@ static List *
 prepared_here(void)
 {
 	MemoryContext caller = CurrentMemoryContext;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
 	ClusterSqlState state;
 	List	   *gids = NIL;
 	uint64		nrows;
 	uint64		row;
 
+	args[0] = CStringGetTextDatum("memshard_");
 	cluster_sql_begin(&state);
-	nrows = cluster_sql_exec(PREPARED_HERE_QUERY, 0, NULL, NULL, SPI_OK_SELECT);
+	nrows = cluster_sql_exec(PREPARED_QUERY, 1, argtypes, args, SPI_OK_SELECT);
 	for (row = 0; row < nrows; row++)
 	{
 		char	   *gid = SPI_getvalue(SPI_tuptable->vals[row],
@@ -212,21 +211,25 @@ prepared_here(void)
 	return gids;
 }
 
-/* a node of our node list with the gid's system identifier, or NULL */
-static const ClusterNode *
-coordinator_of(const MetadataGid *parsed)
+/*
+ * The nodes of our node list on the instance the gid names, one of which
+ * made the change (several databases of one instance may be nodes).
+ */
+static List *
+coordinators_of(const MetadataGid *parsed)
 {
+	List	   *nodes = NIL;
 	ListCell   *lc;
 
 	foreach(lc, cluster_nodes())
 	{
 		ClusterNode *node = lfirst(lc);
 
-		if (!node->is_local &&
+		if (!node->is_local && OidIsValid(node->serverid) &&
 			(uint64) node->system_identifier == parsed->system_identifier)
-			return node;
+			nodes = lappend(nodes, node);
 	}
-	return NULL;
+	return nodes;
 }
 
 /* for messages: 'node "n1"', or what the gid says of an unknown node */
@@ -234,15 +237,16 @@ static char *
 coordinator_name(const char *gid)
 {
 	MetadataGid parsed;
-	const ClusterNode *node;
+	List	   *nodes;
 
 	if (!metadata_gid_parse(gid, &parsed))
 		return pstrdup("an unknown node");
-	node = coordinator_of(&parsed);
-	if (node == NULL)
+	nodes = coordinators_of(&parsed);
+	if (nodes == NIL)
 		return psprintf("the node of system identifier " UINT64_FORMAT,
 						parsed.system_identifier);
-	return psprintf("node \"%s\"", NameStr(node->server));
+	return psprintf("node \"%s\"",
+					NameStr(((ClusterNode *) linitial(nodes))->server));
 }
 
 /*
@@ -382,30 +386,20 @@ resolve_prepared_here(List **problems, int *left)
 }
 
 /*
- * Ask the coordinator of a change prepared here how it ended.  The gid
- * names the coordinator's instance; every node of our node list on that
- * instance is asked, and the one whose change it is answers.
+ * Ask the coordinator of a change prepared here how it ended: every node of
+ * our node list on the instance the gid names is asked, and the one whose
+ * change it is answers.
  */
 static Outcome
 ask_coordinator(const char *gid, const MetadataGid *parsed,
 				char **coordinator, Problem *problem)
 {
-	List	   *candidates = NIL;
-	const char **values = palloc(sizeof(char *));
+	List	   *candidates = coordinators_of(parsed);
 	RemoteCall *calls;
-	int			ncalls = 0;
+	int			ncalls;
 	int			failed = -1;
 	int			i;
-	ListCell   *lc;
 
-	foreach(lc, cluster_nodes())
-	{
-		ClusterNode *node = lfirst(lc);
-
-		if (!node->is_local && OidIsValid(node->serverid) &&
-			(uint64) node->system_identifier == parsed->system_identifier)
-			candidates = lappend(candidates, node);
-	}
 	if (candidates == NIL)
 	{
 		set_problem(problem, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -415,20 +409,9 @@ ask_coordinator(const char *gid, const MetadataGid *parsed,
 		return OUTCOME_UNKNOWN;
 	}
 
-	values[0] = gid;
-	calls = palloc0(sizeof(RemoteCall) * list_length(candidates));
-	foreach(lc, candidates)
-	{
-		ClusterNode *node = lfirst(lc);
-
-		calls[ncalls].serverid = node->serverid;
-		calls[ncalls].sql = "SELECT memshard.peer_metadata_outcome($1)";
-		calls[ncalls].nparams = 1;
-		calls[ncalls].paramvalues = values;
-		calls[ncalls].session = REMOTE_ANY;
-		ncalls++;
-	}
-	remote_run(calls, ncalls);
+	calls = run_on_nodes(candidates, "SELECT memshard.peer_metadata_outcome($1)",
+						 gid);
+	ncalls = list_length(candidates);
 
 	for (i = 0; i < ncalls; i++)
 	{
@@ -552,9 +535,8 @@ int
 metadata_recover_coordinated(bool all_nodes, int *left)
 {
 	List	   *nodes = NIL;
-	const char **values = palloc(sizeof(char *));
 	RemoteCall *calls;
-	int			ncalls = 0;
+	int			ncalls;
 	int			resolved = 0;
 	int			i;
 	ListCell   *lc;
@@ -574,20 +556,8 @@ metadata_recover_coordinated(bool all_nodes, int *left)
 	if (nodes == NIL)
 		return 0;
 
-	values[0] = metadata_gid_prefix();
-	calls = palloc0(sizeof(RemoteCall) * list_length(nodes));
-	foreach(lc, nodes)
-	{
-		ClusterNode *node = lfirst(lc);
-
-		calls[ncalls].serverid = node->serverid;
-		calls[ncalls].sql = PREPARED_THERE_QUERY;
-		calls[ncalls].nparams = 1;
-		calls[ncalls].paramvalues = values;
-		calls[ncalls].session = REMOTE_ANY;
-		ncalls++;
-	}
-	remote_run(calls, ncalls);
+	calls = run_on_nodes(nodes, PREPARED_QUERY, metadata_gid_prefix());
+	ncalls = list_length(nodes);
 
 	for (i = 0; i < ncalls; i++)
 	{
@@ -714,4 +684,29 @@ has_records(void)
 {
 	return cluster_sql("SELECT FROM memshard.metadata_transactions LIMIT 1",
 					   0, NULL, NULL, SPI_OK_SELECT) > 0;
+}
+
+/* one statement with one parameter on every node of the list, at once */
+static RemoteCall *
+run_on_nodes(List *nodes, const char *sql, const char *param)
+{
+	const char **values = palloc(sizeof(char *));
+	RemoteCall *calls = palloc0(sizeof(RemoteCall) * list_length(nodes));
+	int			ncalls = 0;
+	ListCell   *lc;
+
+	values[0] = param;
+	foreach(lc, nodes)
+	{
+		ClusterNode *node = lfirst(lc);
+
+		calls[ncalls].serverid = node->serverid;
+		calls[ncalls].sql = sql;
+		calls[ncalls].nparams = 1;
+		calls[ncalls].paramvalues = values;
+		calls[ncalls].session = REMOTE_ANY;
+		ncalls++;
+	}
+	remote_run(calls, ncalls);
+	return calls;
 }
