@@ -335,7 +335,8 @@ cluster_recover_background(int *left)
 		note_problem(lfirst(lc));
 	if (*left > 0)
 		return resolved;		/* our lock is held by what is left */
-	if (!metadata_lock(false))
+	/* not metadata_lock: a part prepared meanwhile is no error here */
+	if (!ConditionalLockRelationOid(cluster_node_catalog_relid(), ExclusiveLock))
 	{
 		(*left)++;				/* a change is running: next time */
 		return resolved;

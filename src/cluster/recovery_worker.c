@@ -287,7 +287,10 @@ recovery_pass(void)
 	MemoryContextDelete(pass_context);
 }
 
-/* the flagged databases, or all of them; the flags are taken */
+/*
+ * The flagged databases that still exist, or all of them; the flags are
+ * taken (a visit that leaves something sets its flag again).
+ */
 static List *
 databases_to_visit(void)
 {
@@ -295,6 +298,7 @@ databases_to_visit(void)
 	int			nflagged;
 	bool		all;
 	List	   *dbs = NIL;
+	ListCell   *lc;
 	int			i;
 
 	SpinLockAcquire(&recovery->mutex);
@@ -305,10 +309,16 @@ databases_to_visit(void)
 	recovery->nflagged = 0;
 	SpinLockRelease(&recovery->mutex);
 
-	if (all)
-		return all_databases();
-	for (i = 0; i < nflagged; i++)
-		dbs = lappend_oid(dbs, flagged[i]);
+	foreach(lc, all_databases())
+	{
+		Oid			dboid = lfirst_oid(lc);
+		bool		wanted = all;
+
+		for (i = 0; i < nflagged && !wanted; i++)
+			wanted = (flagged[i] == dboid);
+		if (wanted)
+			dbs = lappend_oid(dbs, dboid);
+	}
 	return dbs;
 }
 
