@@ -13,9 +13,11 @@ use Test::More;
 use Time::HiRes qw(time);
 use MemshardCluster;
 
-# the worker is off until a test turns it on
+# the worker is off until a test turns it on; nothing flushes the log of a
+# transaction by the way (the coordinator must, before the parts prepare)
 my @nodes = start_cluster('n', 3,
-	"pg_memshard.memory = 16MB\npg_memshard.recovery_interval = 0\n");
+	"pg_memshard.memory = 16MB\npg_memshard.recovery_interval = 0\n"
+	  . "wal_writer_delay = 10s\nautovacuum = off\n");
 my ($n1, $n2, $n3) = @nodes;
 $n1->safe_psql('postgres',
 	"SELECT memshard.create_map('base', nodes => ARRAY['n1', 'n2', 'n3'])");
@@ -133,6 +135,9 @@ eval { $change->quit; };
 
 $n1->start;
 my $lost_gid = $n2->safe_psql('postgres', "SELECT gid FROM pg_prepared_xacts");
+my ($lost_xid) = $lost_gid =~ /^memshard_\d+_\d+_(\d+)_\d+$/;
+cmp_ok($n1->safe_psql('postgres', 'SELECT pg_current_xact_id()::text::bigint'),
+	'>', $lost_xid, 'after its crash the coordinator does not give the change\'s xid again');
 is($n1->safe_psql('postgres', "SELECT memshard.peer_metadata_outcome('$lost_gid')"),
 	'aborted', 'the coordinator, back, says the change was rolled back');
 is($n2->safe_psql('postgres', 'SELECT memshard.recover_metadata()'), '1',

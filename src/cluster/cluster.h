@@ -81,7 +81,7 @@ extern bool memshard_test_error_after_commit;
 
 /* changes left in doubt (metadata_recover.c) */
 extern int	cluster_recover(bool all_nodes);	/* recover_metadata() */
-extern int	cluster_recover_background(int *left);
+extern int	cluster_recover_background(bool coordinated, int *left);
 extern const char *cluster_metadata_outcome(const char *gid);
 
 /* the recovery worker (recovery_worker.c) */

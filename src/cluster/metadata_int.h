@@ -38,8 +38,16 @@ extern bool metadata_gid_parse(const char *gid, MetadataGid *parsed);
 extern bool metadata_lock(bool wait);
 extern int	metadata_recover_coordinated(bool all_nodes, int *left);
 
-/* recovery_worker.c; none of them can fail (commit callbacks call them) */
-extern void recovery_flag_database(Oid dboid);	/* look there soon */
+/*
+ * recovery_worker.c; none of them can fail (commit callbacks call them).
+ * What the worker should look at in a database soon: parts prepared there,
+ * parts of changes made there left on other nodes, or both.
+ */
+#define RECOVER_PREPARED_HERE	0x01
+#define RECOVER_COORDINATED		0x02
+#define RECOVER_ALL				(RECOVER_PREPARED_HERE | RECOVER_COORDINATED)
+
+extern void recovery_flag_database(Oid dboid, int what);
 extern void recovery_count_resolved(int resolved);
 extern bool recovery_note_problem(const char *problem);	/* true if new */
 

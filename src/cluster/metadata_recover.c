@@ -318,12 +318,13 @@ cluster_recover(bool all_nodes)
 }
 
 /*
- * The recovery worker's pass over this database: as cluster_recover, but
- * never waiting and raising nothing a node causes; the reasons are logged
- * (each once while it lasts).  *left: how many remain to look at again.
+ * The recovery worker's pass over this database: as cluster_recover (the
+ * changes made here only if 'coordinated'), but never waiting and raising
+ * nothing a node causes; the reasons are logged (each once while it
+ * lasts).  *left: how many remain to look at again.
  */
 int
-cluster_recover_background(int *left)
+cluster_recover_background(bool coordinated, int *left)
 {
 	List	   *problems = NIL;
 	int			resolved;
@@ -333,7 +334,7 @@ cluster_recover_background(int *left)
 	resolved = resolve_prepared_here(&problems, left);
 	foreach(lc, problems)
 		note_problem(lfirst(lc));
-	if (*left > 0)
+	if (*left > 0 || !coordinated)
 		return resolved;		/* our lock is held by what is left */
 	/* not metadata_lock: a part prepared meanwhile is no error here */
 	if (!ConditionalLockRelationOid(cluster_node_catalog_relid(), ExclusiveLock))

@@ -52,6 +52,7 @@
 #include "postgres.h"
 
 #include "access/twophase.h"
+#include "access/xlog.h"
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -341,7 +342,7 @@ sync_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			/* our part of a peer's change: in doubt if the peer fails now */
 			if (cluster_applying_from_peer())
-				recovery_flag_database(MyDatabaseId);
+				recovery_flag_database(MyDatabaseId, RECOVER_PREPARED_HERE);
 			reset_xact_state();
 			break;
 	}
@@ -379,6 +380,15 @@ prepare_peers(void)
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				 errmsg("a change of the cluster metadata was rolled back to a savepoint"),
 				 errdetail("The other nodes already applied it, so the whole transaction is rolled back.")));
+
+	/*
+	 * Our xid names the change in every part's gid, and recovery asks
+	 * whether it is still running or committed.  Make it survive a crash
+	 * before any part is prepared: else after a crash this node could give
+	 * the same xid to another transaction, which the parts would be judged
+	 * by.  (Replay moves the next xid past every xid in the log.)
+	 */
+	XLogFlush(XactLastRecEnd);
 
 	calls = palloc0(sizeof(RemoteCall) * list_length(peer_txns));
 	foreach(lc, peer_txns)
@@ -563,7 +573,7 @@ report_unfinished(bool commit, const ErrorData *failure)
 	if (failure != NULL)
 		(void) remote_disconnect_all();
 	if (unfinished)
-		recovery_flag_database(MyDatabaseId);
+		recovery_flag_database(MyDatabaseId, RECOVER_COORDINATED);
 }
 
 /* an abort within an abort: send nothing, close the sessions, leave the rest */
@@ -582,7 +592,7 @@ abandon_peers(void)
 	}
 	(void) remote_disconnect_all();
 	if (prepared)
-		recovery_flag_database(MyDatabaseId);
+		recovery_flag_database(MyDatabaseId, RECOVER_COORDINATED);
 }
 
 static void

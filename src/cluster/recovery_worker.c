@@ -18,9 +18,11 @@
  * Which databases: after the launcher starts, all of them (prepared
  * transactions and records survive a restart); later, only those flagged
  * in shared memory: a backend flags its database when it prepares its part
- * of a change (in doubt if the coordinator fails now) and when it could
- * not finish a part after its commit, and a visit that leaves something
- * (or fails) flags it again.  So an idle cluster costs nothing.
+ * of a change (in doubt if the coordinator fails now: the visit looks at
+ * the parts prepared there, which costs no connection unless one is left)
+ * and when it could not finish a part after its commit (the visit looks at
+ * the records of the changes made there too), and a visit that leaves
+ * something (or fails) flags it again.  So an idle cluster costs nothing.
  *
  * DROP EXTENSION: the worker takes a share lock on the extension object
  * (DROP takes an exclusive one) before it touches the extension's tables,
@@ -75,13 +77,21 @@ typedef enum VisitResult
 	VISIT_LEFT					/* something to look at again */
 } VisitResult;
 
+/* a database to visit, and what to look at there (RECOVER_*) */
+typedef struct FlaggedDatabase
+{
+	Oid			dboid;
+	int			what;
+} FlaggedDatabase;
+
 typedef struct RecoveryShared
 {
 	slock_t		mutex;
 	bool		visit_all;		/* the next pass visits every database */
 	int			nflagged;
-	Oid			flagged[RECOVERY_MAX_FLAGGED];	/* to visit next pass */
-	VisitResult visit_result;	/* of the visit running now */
+	FlaggedDatabase flagged[RECOVERY_MAX_FLAGGED];	/* to visit next pass */
+	int			visit_what;		/* what the visit running now looks at */
+	VisitResult visit_result;	/* and what it found */
 	uint64		resolved;		/* in-doubt parts finished since start */
 	TimestampTz last_pass;		/* end of the worker's last pass, 0 none */
 	char		problem[256];	/* why its last pass left one in doubt */
@@ -97,8 +107,8 @@ PGDLLEXPORT void memshard_recovery_worker_main(Datum arg);
 static void recovery_pass(void);
 static List *databases_to_visit(void);
 static List *all_databases(void);
-static VisitResult visit_database(Oid dboid);
-static VisitResult recover_this_database(void);
+static VisitResult visit_database(Oid dboid, int what);
+static VisitResult recover_this_database(int what);
 static void fill_worker(BackgroundWorker *worker, const char *function,
 						const char *type);
 
@@ -153,7 +163,7 @@ fill_worker(BackgroundWorker *worker, const char *function, const char *type)
 }
 
 void
-recovery_flag_database(Oid dboid)
+recovery_flag_database(Oid dboid, int what)
 {
 	int			i;
 
@@ -162,16 +172,19 @@ recovery_flag_database(Oid dboid)
 	SpinLockAcquire(&recovery->mutex);
 	for (i = 0; i < recovery->nflagged; i++)
 	{
-		if (recovery->flagged[i] == dboid)
+		if (recovery->flagged[i].dboid == dboid)
 			break;
 	}
-	if (i == recovery->nflagged)
+	if (i < recovery->nflagged)
+		recovery->flagged[i].what |= what;
+	else if (recovery->nflagged < RECOVERY_MAX_FLAGGED)
 	{
-		if (recovery->nflagged < RECOVERY_MAX_FLAGGED)
-			recovery->flagged[recovery->nflagged++] = dboid;
-		else
-			recovery->visit_all = true;
+		recovery->flagged[i].dboid = dboid;
+		recovery->flagged[i].what = what;
+		recovery->nflagged++;
 	}
+	else
+		recovery->visit_all = true;
 	SpinLockRelease(&recovery->mutex);
 }
 
@@ -264,15 +277,15 @@ recovery_pass(void)
 
 	foreach(lc, databases_to_visit())
 	{
-		Oid			dboid = lfirst_oid(lc);
+		FlaggedDatabase *db = lfirst(lc);
 		VisitResult result;
 
 		if (ShutdownRequestPending)
 			break;
-		result = visit_database(dboid);
+		result = visit_database(db->dboid, db->what);
 		if (result == VISIT_FAILED || result == VISIT_LEFT)
 		{
-			recovery_flag_database(dboid);
+			recovery_flag_database(db->dboid, db->what);
 			all_done = false;
 		}
 	}
@@ -288,13 +301,14 @@ recovery_pass(void)
 }
 
 /*
- * The flagged databases that still exist, or all of them; the flags are
- * taken (a visit that leaves something sets its flag again).
+ * The flagged databases that still exist (FlaggedDatabase), or all of
+ * them; the flags are taken (a visit that leaves something sets its flag
+ * again).
  */
 static List *
 databases_to_visit(void)
 {
-	Oid			flagged[RECOVERY_MAX_FLAGGED];
+	FlaggedDatabase flagged[RECOVERY_MAX_FLAGGED];
 	int			nflagged;
 	bool		all;
 	List	   *dbs = NIL;
@@ -304,20 +318,24 @@ databases_to_visit(void)
 	SpinLockAcquire(&recovery->mutex);
 	all = recovery->visit_all;
 	nflagged = recovery->nflagged;
-	memcpy(flagged, recovery->flagged, sizeof(Oid) * nflagged);
+	memcpy(flagged, recovery->flagged, sizeof(FlaggedDatabase) * nflagged);
 	recovery->visit_all = false;
 	recovery->nflagged = 0;
 	SpinLockRelease(&recovery->mutex);
 
 	foreach(lc, all_databases())
 	{
-		Oid			dboid = lfirst_oid(lc);
-		bool		wanted = all;
+		FlaggedDatabase *db = palloc(sizeof(FlaggedDatabase));
 
-		for (i = 0; i < nflagged && !wanted; i++)
-			wanted = (flagged[i] == dboid);
-		if (wanted)
-			dbs = lappend_oid(dbs, dboid);
+		db->dboid = lfirst_oid(lc);
+		db->what = all ? RECOVER_ALL : 0;
+		for (i = 0; i < nflagged; i++)
+		{
+			if (flagged[i].dboid == db->dboid)
+				db->what |= flagged[i].what;
+		}
+		if (db->what != 0)
+			dbs = lappend(dbs, db);
 	}
 	return dbs;
 }
@@ -356,7 +374,7 @@ all_databases(void)
 
 /* start a worker in the database and wait until it is done */
 static VisitResult
-visit_database(Oid dboid)
+visit_database(Oid dboid, int what)
 {
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
@@ -369,6 +387,7 @@ visit_database(Oid dboid)
 	worker.bgw_notify_pid = MyProcPid;
 
 	SpinLockAcquire(&recovery->mutex);
+	recovery->visit_what = what;
 	recovery->visit_result = VISIT_FAILED;
 	SpinLockRelease(&recovery->mutex);
 
@@ -394,19 +413,23 @@ void
 memshard_recovery_worker_main(Datum arg)
 {
 	VisitResult result;
+	int			what;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg),
 											  InvalidOid, 0);
 	pgstat_report_appname("pg_memshard recovery");
+	SpinLockAcquire(&recovery->mutex);
+	what = recovery->visit_what;
+	SpinLockRelease(&recovery->mutex);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING,
 						   "finishing metadata changes left in doubt");
-	result = recover_this_database();
+	result = recover_this_database(what);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
@@ -418,7 +441,7 @@ memshard_recovery_worker_main(Datum arg)
 }
 
 static VisitResult
-recover_this_database(void)
+recover_this_database(int what)
 {
 	Oid			extoid = get_extension_oid("pg_memshard", true);
 	int			left = 0;
@@ -430,6 +453,6 @@ recover_this_database(void)
 	if (get_extension_oid("pg_memshard", true) != extoid)
 		return VISIT_NO_EXTENSION;
 
-	(void) cluster_recover_background(&left);
+	(void) cluster_recover_background((what & RECOVER_COORDINATED) != 0, &left);
 	return left > 0 ? VISIT_LEFT : VISIT_DONE;
 }
