@@ -81,7 +81,9 @@ unlike($log, qr/PANIC|TRAP|cannot abort transaction/, 'no node panicked');
 # keeps the worker coming back there (every 20 ms) once it has seen it;
 # a new launcher (restart) looks at every database
 $n2->safe_psql('postgres', 'CREATE DATABASE other');
-$n2->safe_psql('other', 'CREATE EXTENSION pg_memshard');
+$n2->safe_psql('other', "CREATE EXTENSION pg_memshard VERSION '1.0'; ALTER EXTENSION pg_memshard UPDATE");
+is($n2->safe_psql('other', 'SELECT in_doubt, resolved FROM memshard.metadata_recovery'),
+	'0|1', 'an extension updated from 1.0 has the view metadata_recovery (resolved: of the instance)');
 $n2->safe_psql('other',
 	"BEGIN; CREATE TABLE t (); PREPARE TRANSACTION 'memshard_1_2_3_4'");
 $n2->safe_psql('postgres', "ALTER SYSTEM SET pg_memshard.recovery_interval = '20ms'");
