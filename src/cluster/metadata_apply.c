@@ -20,7 +20,6 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
-#include "utils/jsonb.h"
 
 #include "cluster/cluster.h"
 #include "cluster/metadata_int.h"
