@@ -26,8 +26,10 @@
  *
  * DROP EXTENSION: the worker takes a share lock on the extension object
  * (DROP takes an exclusive one) before it touches the extension's tables,
- * and looks for the extension again once it holds it; a DROP waits for the
- * visit to end, or the visit finds no extension.
+ * without waiting (a DROP under way: next time), and looks for the
+ * extension again once it holds it; a DROP waits for the visit to end.
+ * Other locks are waited for at most pg_memshard.remote_timeout
+ * (lock_timeout), so that one database cannot stall the others.
  *
  * The worker connects as the bootstrap superuser: it reaches the nodes
  * with that role's user mappings (or PUBLIC ones).
@@ -65,6 +67,7 @@
 
 #include "cluster/cluster.h"
 #include "cluster/metadata_int.h"
+#include "pg_memshard.h"
 
 #define RECOVERY_MAX_FLAGGED 64
 
@@ -273,6 +276,7 @@ recovery_pass(void)
 													   ALLOCSET_DEFAULT_SIZES);
 	MemoryContext oldcontext = MemoryContextSwitchTo(pass_context);
 	bool		all_done = true;
+	TimestampTz now;
 	ListCell   *lc;
 
 	foreach(lc, databases_to_visit())
@@ -290,8 +294,9 @@ recovery_pass(void)
 		}
 	}
 
+	now = GetCurrentTimestamp();
 	SpinLockAcquire(&recovery->mutex);
-	recovery->last_pass = GetCurrentTimestamp();
+	recovery->last_pass = now;
 	if (all_done)
 		recovery->problem[0] = '\0';
 	SpinLockRelease(&recovery->mutex);
@@ -323,6 +328,8 @@ databases_to_visit(void)
 	recovery->nflagged = 0;
 	SpinLockRelease(&recovery->mutex);
 
+	if (!all && nflagged == 0)
+		return NIL;				/* the usual pass: nothing to do */
 	foreach(lc, all_databases())
 	{
 		FlaggedDatabase *db = palloc(sizeof(FlaggedDatabase));
@@ -420,6 +427,9 @@ memshard_recovery_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg),
 											  InvalidOid, 0);
 	pgstat_report_appname("pg_memshard recovery");
+	/* no lock is waited for longer than a node is */
+	SetConfigOption("lock_timeout", psprintf("%d", memshard_remote_timeout_ms),
+					PGC_SUSET, PGC_S_OVERRIDE);
 	SpinLockAcquire(&recovery->mutex);
 	what = recovery->visit_what;
 	SpinLockRelease(&recovery->mutex);
@@ -448,8 +458,10 @@ recover_this_database(int what)
 
 	if (!OidIsValid(extoid))
 		return VISIT_NO_EXTENSION;
-	/* keep DROP EXTENSION out, or wait for it and see it */
-	LockDatabaseObject(ExtensionRelationId, extoid, 0, AccessShareLock);
+	/* keep DROP EXTENSION out; one under way (it may wait long): later */
+	if (!ConditionalLockDatabaseObject(ExtensionRelationId, extoid, 0,
+									   AccessShareLock))
+		return VISIT_LEFT;
 	if (get_extension_oid("pg_memshard", true) != extoid)
 		return VISIT_NO_EXTENSION;
 
