@@ -407,7 +407,7 @@ ask_coordinator(const char *gid, const MetadataGid *parsed,
 		set_problem(problem, ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
 					psprintf("metadata change \"%s\" stays in doubt: the node that made it is not in this node's node list", gid),
 					NULL,
-					pstrdup("Run memshard.recover_metadata() on the node that made the change (a node that was joining a cluster does not know the others yet)."));
+					psprintf("Run memshard.recover_metadata() on the node that made the change (a node joining a cluster does not know the others yet); if that change was rolled back, that node no longer knows this one: run ROLLBACK PREPARED '%s' here.", gid));
 		return OUTCOME_UNKNOWN;
 	}
 
