@@ -88,6 +88,7 @@ $n2->safe_psql('other',
 	"BEGIN; CREATE TABLE t (); PREPARE TRANSACTION 'memshard_1_2_3_4'");
 $n2->safe_psql('postgres', "ALTER SYSTEM SET pg_memshard.recovery_interval = '20ms'");
 my $slowest = 0;
+my $started;
 my $dropped = 1;
 for my $round (1 .. 5)
 {
@@ -95,7 +96,7 @@ for my $round (1 .. 5)
 	$n2->poll_query_until('other',
 		"SELECT last_problem LIKE '%memshard_1_2_3_4%' FROM memshard.metadata_recovery")
 	  or die 'the worker does not visit the database';
-	my $started = time;
+	$started = time;
 	my ($ret, $out, $err) = $n2->psql('other', 'DROP EXTENSION pg_memshard');
 	$slowest = time - $started if time - $started > $slowest;
 	$dropped &&= ($ret == 0);
@@ -113,6 +114,11 @@ is($n2->safe_psql('other', "SELECT count(*) FROM pg_namespace WHERE nspname = 'm
 unlike(slurp_file($n2->logfile),
 	qr/background worker "pg_memshard recovery (worker|launcher)" \(PID \d+\) exited with exit code 1/,
 	'the recovery worker never failed');
+# DROP DATABASE waits until every process absorbed its barrier, the
+# launcher included
+$started = time;
+$n2->safe_psql('postgres', 'DROP DATABASE other');
+cmp_ok(time - $started, '<', 5, 'DROP DATABASE does not wait for the recovery launcher');
 
 $_->stop for @nodes;
 done_testing();

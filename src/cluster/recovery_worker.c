@@ -264,6 +264,8 @@ memshard_recovery_launcher_main(Datum arg)
 		(void) WaitLatch(MyLatch, events, memshard_recovery_interval_ms,
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		/* absorbs ProcSignalBarriers: DROP DATABASE waits for them */
+		CHECK_FOR_INTERRUPTS();
 	}
 }
 
