@@ -7,7 +7,8 @@
  * src/store, which tells us how much shared memory and how many LWLocks it
  * needs; we request them in shmem_request_hook (new in PostgreSQL 15) and let
  * the store lay out its segment in shmem_startup_hook, as
- * pg_stat_statements does.
+ * pg_stat_statements does.  When preloaded we also register the background
+ * worker that finishes metadata changes left in doubt (src/cluster).
  *
  * When the library is not in shared_preload_libraries, _PG_init still
  * defines the per-session settings (so the pure partitioning functions and
@@ -26,6 +27,7 @@
 #include "utils/guc.h"
 
 #include "api/ddl_hook.h"
+#include "cluster/cluster.h"
 #include "pg_memshard.h"
 #include "remote/remote.h"
 #include "resp/resp.h"
@@ -73,6 +75,8 @@ _PG_init(void)
 	MarkGUCPrefixReserved("pg_memshard");
 	memshard_preloaded = true;
 	resp_register_workers();
+
+	cluster_recovery_register();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = memshard_shmem_request;
@@ -126,6 +130,17 @@ define_postmaster_settings(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.recovery_interval",
+							"Time between two passes of the worker that finishes metadata changes left in doubt (0: off).",
+							NULL,
+							&memshard_recovery_interval_ms,
+							10000,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 }
 
 static void
@@ -152,6 +167,27 @@ define_session_settings(void)
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	/* fault points of the metadata change, for the TAP tests only */
+	DefineCustomIntVariable("pg_memshard.test_hold_after_prepare",
+							"For tests only: once every node prepared its part of a metadata change, wait for the advisory lock of this key before the local commit (0: off).",
+							NULL,
+							&memshard_test_hold_after_prepare,
+							0,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_memshard.test_error_after_commit",
+							 "For tests only: fail a metadata change after its local commit, where the other nodes' parts are committed.",
+							 NULL,
+							 &memshard_test_error_after_commit,
+							 false,
+							 PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 }
 
 static bool
@@ -173,6 +209,7 @@ memshard_shmem_request(void)
 
 	RequestAddinShmemSpace(store_shmem_size());
 	RequestAddinShmemSpace(remote_shmem_size());
+	RequestAddinShmemSpace(cluster_recovery_shmem_size());
 	RequestNamedLWLockTranche(STORE_LWLOCK_TRANCHE, store_lwlock_count());
 }
 
@@ -183,4 +220,5 @@ memshard_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	store_shmem_startup();
+	cluster_recovery_shmem_startup();
 }
