@@ -11,8 +11,8 @@
  * PostgreSQL 15, so rather than cancel we close the socket and let the
  * remote statement_timeout end whatever the node was still doing.
  *
- * This file only makes and forgets connections; the waiting is in
- * fanout.c, which drives connections through PQconnectPoll.
+ * This file only makes and forgets connections; call.c drives them
+ * through PQconnectPoll, and fanout.c does the waiting.
  *
  *-------------------------------------------------------------------------
  */
@@ -151,7 +151,7 @@ conn_pinned_entry(Oid serverid)
 }
 
 /*
- * Start connecting (PQconnectStartParams); fanout.c finishes the work with
+ * Start connecting (PQconnectStartParams); call.c finishes the work with
  * PQconnectPoll.  Returns NULL when under way, else why not: a
  * non-superuser's mapping without a password (2F003), or a node that
  * cannot be reached (08001).

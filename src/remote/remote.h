@@ -4,8 +4,9 @@
  *		Calls to other nodes over libpq: what the remote room offers.
  *
  * A node is a foreign server of FOREIGN DATA WRAPPER memshard.  A caller
- * describes one SQL call per node (RemoteCall) and remote_run() sends them
- * all at once and collects every answer, each bounded by
+ * describes one SQL call per node (RemoteCall, or a RemoteFanout that keeps
+ * each call with the caller's node) and remote_run() (remote_fanout_run())
+ * sends them all at once and collects every answer, each bounded by
  * pg_memshard.connect_timeout and pg_memshard.remote_timeout, every wait
  * interruptible.  A node that fails does not make the others fail: each
  * call comes back with its result or its error, already naming the node,
@@ -75,6 +76,33 @@ typedef struct RemoteCall
 
 /* run every call in parallel; node failures come back in the calls */
 extern void remote_run(RemoteCall *calls, int ncalls);
+
+/*
+ * Calls to several nodes at once, each entry with the caller's node it
+ * goes to (a ClusterNode, a PlacementNode, ...): the answer of a node is
+ * read from its own entry, never matched back by position.  An entry
+ * without a statement (remote_fanout_skip) is not sent: it keeps the place
+ * of a node the caller answers for itself.
+ */
+typedef struct RemoteNodeCall
+{
+	const void *node;			/* the caller's, handed back untouched */
+	RemoteCall	call;			/* call.sql NULL: not sent */
+} RemoteNodeCall;
+
+typedef struct RemoteFanout
+{
+	int			ncalls;
+	int			maxcalls;
+	RemoteNodeCall *calls;		/* in the order they were added */
+} RemoteFanout;
+
+extern RemoteFanout *remote_fanout_create(int maxcalls);
+extern RemoteCall *remote_fanout_add(RemoteFanout *fanout, const void *node,
+									 Oid serverid, const char *sql);
+extern void remote_fanout_skip(RemoteFanout *fanout, const void *node);
+extern void remote_fanout_run(RemoteFanout *fanout);
+extern void remote_fanout_run_or_throw(RemoteFanout *fanout);
 
 /* raise the error of a failed call */
 extern void remote_throw(const RemoteCall *call) pg_attribute_noreturn();

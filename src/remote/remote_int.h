@@ -1,13 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * remote_int.h
- *		Declarations shared by the files of the remote room only.
+ *		Declarations shared by the files of the remote room only: the
+ *		connection cache (connection.c), one call's steps (call.c), the
+ *		loop that runs many calls at once (fanout.c), errors
+ *		(remote_error.c), options (remote_options.c), health (health.c).
  *
  *-------------------------------------------------------------------------
  */
 #ifndef MEMSHARD_REMOTE_INT_H
 #define MEMSHARD_REMOTE_INT_H
 
+#include "datatype/timestamp.h"
 #include "foreign/foreign.h"
 #include "libpq-fe.h"
 
@@ -47,11 +51,42 @@ extern ConnEntry *conn_entry_for(Oid serverid, RemoteError **error);
 extern ConnEntry *conn_pinned_entry(Oid serverid);
 extern RemoteError *conn_start(ConnEntry *entry);
 extern RemoteError *conn_check_password_used(ConnEntry *entry);
+extern void conn_drop(ConnEntry *entry);
 
-/* fanout.c */
+/* remote_error.c */
 extern RemoteError *remote_error(int sqlstate, const char *message,
 								 const char *detail, const char *hint);
-extern void conn_drop(ConnEntry *entry);
+
+/*
+ * One call on its way (call.c), as fanout.c drives it: the phase says what
+ * the call waits for, the deadline until when.
+ */
+typedef enum CallPhase
+{
+	PHASE_CONNECTING,			/* PQconnectPoll until CONNECTION_OK */
+	PHASE_SETUP,				/* session settings sent, awaiting result */
+	PHASE_PREPARE,				/* the call's statement being prepared */
+	PHASE_QUERY,				/* the call's statement sent, awaiting result */
+	PHASE_DONE
+} CallPhase;
+
+typedef struct CallState
+{
+	RemoteCall *call;
+	ConnEntry  *entry;
+	CallPhase	phase;
+	PostgresPollingStatusType poll; /* while connecting: what libpq awaits */
+	bool		fresh;			/* connection made by this call */
+	bool		flushing;		/* output not fully sent yet */
+	TimestampTz deadline;
+	PGresult   *result;			/* last result of the statement so far */
+} CallState;
+
+extern void call_begin(CallState *st);
+extern void call_advance(CallState *st);
+extern void call_timed_out(CallState *st);
+extern uint32 call_wait_events(const CallState *st);
+extern void call_abandon(CallState *st);
 
 /* remote_options.c */
 extern void remote_connection_params(ForeignServer *server, UserMapping *user,
