@@ -4,124 +4,16 @@
  *		Sends each data operation to the place that holds the key.
  *
  * One function per operation, and in each one routing point: a map of this
- * node only goes to the local store (router_local_*, below); a map over
- * nodes goes to router_cluster.c, which sends each key to the nodes holding
- * its shard, this one included.
- *
- * The caller (src/api) has validated every argument (sizes, ttl) before
- * calling, so a failure here leaves the cache as it was.  A store answer of
- * STORE_MAP_GONE means the map was dropped (or dropped and created again)
- * under this backend's cached MapInfo: we reload it once from the catalog
- * and retry, which reports 42704 if the map is really gone.
+ * node only goes to the local store (router_local.c); a map over nodes goes
+ * to router_cluster.c, which sends each key to the nodes holding its
+ * shard, this one included.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "miscadmin.h"
-
 #include "router/router.h"
 #include "router/router_int.h"
-
-static void retry_after_gone(MapInfo **map, bool *retried);
-static void report_store_error(MapInfo *map, StoreResult result,
-							   const char *key, int keylen, int64 delta);
-
-/*
- * The store no longer knows our handle: reload the map once; a second
- * STORE_MAP_GONE means it was dropped while we worked.
- */
-static void
-retry_after_gone(MapInfo **map, bool *retried)
-{
-	if (*retried)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("map \"%s\" was dropped", (*map)->name)));
-	*retried = true;
-	*map = router_reload_map(*map);
-}
-
-/* ERROR for the store's failures; other results are the caller's */
-static void
-report_store_error(MapInfo *map, StoreResult result, const char *key,
-				   int keylen, int64 delta)
-{
-	switch (result)
-	{
-		case STORE_NO_MEMORY:
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("no room in the cache for an item of map \"%s\"",
-							map->name),
-					 !map->opts.evictable ?
-					 errdetail("Items of map \"%s\" are never evicted (eviction 'none').",
-							   map->name) :
-					 errdetail("No item could be evicted to make room: the cache is held by maps whose items are never evicted."),
-					 errhint("Delete items, or raise pg_memshard.memory.")));
-			break;
-		case STORE_OVER_QUOTA:
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("no room in the cache for an item of map \"%s\"",
-							map->name),
-					 errdetail("Map \"%s\" is limited to " INT64_FORMAT " bytes (max_memory)%s.",
-							   map->name, map->opts.max_memory,
-							   map->opts.evictable ? "" :
-							   " and its items are never evicted"),
-					 errhint("Delete items of the map, or raise its max_memory.")));
-			break;
-		case STORE_NOT_NUMBER:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("value of key \"%s\" in map \"%s\" is not an integer",
-							pnstrdup(key, keylen), map->name)));
-			break;
-		case STORE_OVERFLOW:
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("bigint out of range"),
-					 errdetail("Adding " INT64_FORMAT " to key \"%s\" in map \"%s\" overflows.",
-							   delta, pnstrdup(key, keylen), map->name)));
-			break;
-		case STORE_MAP_GONE:
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("map \"%s\" was dropped", map->name)));
-			break;
-		default:
-			break;
-	}
-}
-
-/* one item into the local store */
-StoreResult
-router_local_set(MapInfo **map, const char *key, int keylen,
-		  const char *value, int vallen, int64 ttl_ms, StoreSetMode mode)
-{
-	bool		retried = false;
-	StoreResult result;
-
-	while ((result = store_set(router_map_slot(*map), key, keylen,
-							   value, vallen, ttl_ms, mode)) == STORE_MAP_GONE)
-		retry_after_gone(map, &retried);
-	report_store_error(*map, result, key, keylen, 0);
-	return result;
-}
-
-/* one value from the local store, or NULL */
-char *
-router_local_get(MapInfo **map, const char *key, int keylen, Size prefix,
-		  int *vallen)
-{
-	bool		retried = false;
-	char	   *buf;
-
-	while ((buf = store_get(router_map_slot(*map), key, keylen, prefix,
-							vallen)) == NULL && *vallen < 0)
-		retry_after_gone(map, &retried);
-	return buf;
-}
 
 /* set, add or replace; true if the item was stored */
 bool
@@ -158,18 +50,6 @@ router_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 		router_local_mget(&map, nkeys, keys, keylens, prefix, values, vallens);
 }
 
-/* the local store's part of router_mget */
-void
-router_local_mget(MapInfo **map, int nkeys, char **keys, int *keylens,
-				  Size prefix, char **values, int *vallens)
-{
-	int			i;
-
-	for (i = 0; i < nkeys; i++)
-		values[i] = router_local_get(map, keys[i], keylens[i], prefix,
-									 &vallens[i]);
-}
-
 /*
  * Set each key to its value; the number stored.  Items go in one by one: if
  * one fails (no memory), those before it stay stored.
@@ -185,43 +65,12 @@ router_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 							 ttl_ms);
 }
 
-/* the local store's part of router_mset */
-int
-router_local_mset(MapInfo **map, int nkeys, char **keys, int *keylens,
-				  char **values, int *vallens, int64 ttl_ms)
-{
-	int			stored = 0;
-	int			i;
-
-	for (i = 0; i < nkeys; i++)
-	{
-		if (router_local_set(map, keys[i], keylens[i], values[i], vallens[i],
-							 ttl_ms, STORE_SET) == STORE_OK)
-			stored++;
-	}
-	return stored;
-}
-
 bool
 router_delete(MapInfo *map, const char *key, int keylen)
 {
 	if (!map->local_only)
 		return router_cluster_delete(map, key, keylen);
 	return router_local_delete(&map, key, keylen);
-}
-
-bool
-router_local_delete(MapInfo **mapp, const char *key, int keylen)
-{
-	MapInfo    *map = *mapp;
-	bool		retried = false;
-	StoreResult result;
-
-	while ((result = store_delete(router_map_slot(map), key,
-								  keylen)) == STORE_MAP_GONE)
-		retry_after_gone(&map, &retried);
-	*mapp = map;
-	return result == STORE_OK;
 }
 
 /* the counter after adding delta (an absent key counts from 0) */
@@ -234,23 +83,6 @@ router_incr(MapInfo *map, const char *key, int keylen, int64 delta,
 	return router_local_incr(&map, key, keylen, delta, ttl_ms);
 }
 
-int64
-router_local_incr(MapInfo **mapp, const char *key, int keylen, int64 delta,
-				  int64 ttl_ms)
-{
-	MapInfo    *map = *mapp;
-	bool		retried = false;
-	StoreResult result;
-	int64		value = 0;
-
-	while ((result = store_incr(router_map_slot(map), key, keylen, delta,
-								ttl_ms, &value)) == STORE_MAP_GONE)
-		retry_after_gone(&map, &retried);
-	report_store_error(map, result, key, keylen, delta);
-	*mapp = map;
-	return value;
-}
-
 /* give an existing item a new ttl (0: none); false if it is absent */
 bool
 router_touch(MapInfo *map, const char *key, int keylen, int64 ttl_ms)
@@ -258,20 +90,6 @@ router_touch(MapInfo *map, const char *key, int keylen, int64 ttl_ms)
 	if (!map->local_only)
 		return router_cluster_touch(map, key, keylen, ttl_ms);
 	return router_local_touch(&map, key, keylen, ttl_ms);
-}
-
-bool
-router_local_touch(MapInfo **mapp, const char *key, int keylen, int64 ttl_ms)
-{
-	MapInfo    *map = *mapp;
-	bool		retried = false;
-	StoreResult result;
-
-	while ((result = store_touch(router_map_slot(map), key, keylen,
-								 ttl_ms)) == STORE_MAP_GONE)
-		retry_after_gone(&map, &retried);
-	*mapp = map;
-	return result == STORE_OK;
 }
 
 /*
@@ -284,46 +102,4 @@ router_flush(MapInfo *map)
 	if (!map->local_only)
 		return router_cluster_flush(map);
 	return router_local_flush(&map);
-}
-
-/*
- * The local store's part of router_flush.  The handle is checked first: a
- * stale handle's slot may belong to another map by now.
- */
-int64
-router_local_flush(MapInfo **mapp)
-{
-	MapInfo    *map = *mapp;
-	bool		retried = false;
-	int64		removed;
-
-	for (;;)
-	{
-		int			slot = router_map_slot(map);
-
-		if (store_map_owned(slot, MyDatabaseId, map->id) &&
-			(removed = store_flush_map(slot)) >= 0)
-		{
-			*mapp = map;
-			return removed;
-		}
-		retry_after_gone(&map, &retried);
-	}
-}
-
-/* the map's counters on this node */
-void
-router_map_counters(MapInfo *map, StoreCounters *counters)
-{
-	int			slot = map->slot;
-
-	/* looking never attaches: a map without a slot holds nothing */
-	if (slot < 0)
-		slot = store_map_find(MyDatabaseId, map->id);
-	if (slot < 0)
-	{
-		memset(counters, 0, sizeof(StoreCounters));
-		return;
-	}
-	store_map_stats(slot, counters);
 }

@@ -6,10 +6,11 @@
  * A map is a row of memshard.map_catalog.  The router keeps a per-backend
  * cache of those rows (MapInfo), attaches maps to the store lazily, and
  * sends every data operation to the place that holds the key: the local
- * store for a map of this node only; for a map over nodes, the nodes that
- * hold the key's shard (router_cluster.c), this one through the local store
- * and the others through libpq.  Each operation has one routing point
- * (router_set, router_get, ...).
+ * store for a map of this node only (router_local.c); for a map over
+ * nodes, the nodes that hold the key's shard (router_cluster.c), this one
+ * through the local store and the others through libpq.  Each operation
+ * has one routing point (router_set, router_get, ...).  The calls other
+ * nodes send us for the shards we hold are router_peer_*.
  *
  * Errors from the store (no memory, not a number, overflow) are raised
  * here, so that callers see one behaviour whether the key is local or not.
@@ -90,7 +91,10 @@ extern int	router_map_slot(MapInfo *map);
 extern void router_map_created(int32 mapid);
 extern void router_map_dropped(int32 mapid);
 
-/* data operations (router.c); ttl_ms 0 means no expiry */
+/*
+ * data operations (router.c: each to router_local.c or router_cluster.c);
+ * ttl_ms 0 means no expiry
+ */
 extern bool router_set(MapInfo *map, const char *key, int keylen,
 					   const char *value, int vallen, int64 ttl_ms,
 					   StoreSetMode mode);
@@ -108,13 +112,14 @@ extern bool router_touch(MapInfo *map, const char *key, int keylen,
 extern int64 router_flush(MapInfo *map);
 extern void router_map_counters(MapInfo *map, StoreCounters *counters);
 
-/* the cluster (router_cluster.c) */
+/* a key's shard and its primary's node (router_shards.c) */
 extern int	router_key_shard(MapInfo *map, const char *key, int keylen);
 extern const char *router_key_node(MapInfo *map, const char *key, int keylen);
 
 /*
- * Calls from other nodes (memshard.peer_*): the local store only, and only
- * for keys whose shard this node holds under its own metadata.
+ * Calls from other nodes (memshard.peer_*, router_peer.c): the local store
+ * only, and only for keys whose shard this node holds under its own
+ * metadata.
  */
 extern bool router_peer_set(MapInfo *map, const char *key, int keylen,
 							const char *value, int vallen, int64 ttl_ms,

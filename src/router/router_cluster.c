@@ -4,151 +4,41 @@
  *		The routing of maps over nodes: each key to the nodes that hold its
  *		shard, this one through the local store, the others through libpq.
  *
- * A key's shard is exactly hash_partition(key, shard_count) or
- * range_partition(key, bounds) (src/partition); its placements (copy 0 the
- * primary, then the replicas) come from src/cluster.  The other nodes run
- * the memshard.peer_* functions, which refuse a key whose shard they do not
- * hold under their own metadata, then use their local store.
+ * A key's shard and its placements (copy 0 the primary, then the
+ * replicas) come from router_shards.c.  The other nodes run the
+ * memshard.peer_* functions (calls built by peer_calls.c), which refuse a
+ * key whose shard they do not hold under their own metadata, then use
+ * their local store (router_peer.c).
  *
  * Writes (set, add, replace, delete, incr, touch, mset) go to every copy
  * at once; the primary's answer is the answer.  If the primary fails the
  * call fails (a replica may have taken the write).  A replica that cannot
  * be reached is skipped with a WARNING; any other error of a replica fails
  * the call.  Reads (get, mget) ask the primary and fall back to the next
- * copy when a node cannot be reached; for pg_memshard.connect_timeout after
- * a node failed to answer, reads ask another copy first, so that a node
- * that does not answer costs one timeout, not one per read.  mget, mset and flush send one call
- * per node, to all nodes at once.
+ * copy when a node cannot be reached; for pg_memshard.connect_timeout
+ * after a node failed to answer, reads ask another copy first, so that a
+ * node that does not answer costs one timeout, not one per read.  mget,
+ * mset and flush send one call per node, to all nodes at once.
  *
- * Parameters travel as text except values and key batches, which are
- * binary (bytea, text[], bytea[]); answers come back binary.
+ * Every fan-out keeps each call with the node it went to (RemoteFanout):
+ * a node's answer is found by its node, never by position.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "catalog/pg_collation.h"
-#include "catalog/pg_type_d.h"
-#include "port/pg_bswap.h"
-
-#include "cluster/cluster.h"
-#include "cluster/placement.h"
-#include "partition/partition.h"
 #include "remote/remote.h"
 #include "router/router.h"
 #include "router/router_int.h"
 
-/* the single-key operations */
-typedef enum KeyOpKind
-{
-	KEY_SET,
-	KEY_GET,
-	KEY_DELETE,
-	KEY_INCR,
-	KEY_TOUCH
-} KeyOpKind;
-
-typedef struct KeyOp
-{
-	KeyOpKind	kind;
-	const char *key;
-	int			keylen;
-	const char *value;			/* set */
-	int			vallen;
-	int64		ttl_ms;			/* set, incr, touch */
-	StoreSetMode mode;			/* set */
-	int64		delta;			/* incr */
-	Size		prefix;			/* get: room before the value */
-} KeyOp;
-
-/* what one copy answered */
-typedef struct KeyAnswer
-{
-	bool		flag;			/* set, delete, touch */
-	int64		number;			/* incr */
-	char	   *value;			/* get: prefix + vallen bytes, NULL: miss */
-	int			vallen;
-} KeyAnswer;
-
-/* parameters of one remote call */
-#define MAX_CALL_PARAMS 5
-typedef struct CallParams
-{
-	int			count;
-	Oid			types[MAX_CALL_PARAMS];
-	const char *values[MAX_CALL_PARAMS];
-	int			lengths[MAX_CALL_PARAMS];
-	int			formats[MAX_CALL_PARAMS];
-} CallParams;
-
-static const MapPlacements *map_placements(MapInfo *map);
-static void param_text(CallParams *params, Oid type, const char *value);
-static void param_int64(CallParams *params, Oid type, int64 value);
-static void param_binary(CallParams *params, Oid type, const char *data,
-						 int len);
-static void call_init(RemoteCall *call, const PlacementNode *node,
-					  const char *sql, CallParams *params);
 static void key_op_local(MapInfo **map, const KeyOp *op, KeyAnswer *answer);
-static void key_op_call(MapInfo *map, const KeyOp *op,
-						const PlacementNode *node, RemoteCall *call);
-static void key_op_decode(const KeyOp *op, const RemoteCall *call,
-						  KeyAnswer *answer);
 static void write_all_copies(MapInfo *map, const KeyOp *op, KeyAnswer *answer);
 static void read_first_copy(MapInfo *map, const KeyOp *op, KeyAnswer *answer);
 static int	first_copy_to_read(const MapPlacements *placements, int shard,
 							   const bool *down);
 static bool *nodes_recently_down(const MapPlacements *placements);
+static int	node_index(const MapPlacements *placements, const void *node);
 static void warn_replica_missed(MapInfo *map, const RemoteCall *call);
-static char *value_copy(const char *data, int len, Size prefix);
-static bool result_bool(const RemoteCall *call);
-static int64 result_int64(const RemoteCall *call);
-static void check_shard_held(MapInfo *map, const MapPlacements *placements,
-							 const char *key, int keylen);
-static const MapPlacements *peer_placements(MapInfo *map);
-static void check_shards_held(MapInfo *map, int nkeys, char **keys,
-							  int *keylens);
-
-/* the shard of a key: hash_partition or range_partition, exactly */
-int
-router_key_shard(MapInfo *map, const char *key, int keylen)
-{
-	if (map->method == MAP_METHOD_RANGE)
-		return partition_range_text(key, keylen, map->bounds, map->nbounds,
-									DEFAULT_COLLATION_OID);
-	return partition_hash_text(key, keylen, map->shard_count);
-}
-
-/*
- * The server name of the node holding the primary copy of a key, or NULL
- * for a map of this node only.
- */
-const char *
-router_key_node(MapInfo *map, const char *key, int keylen)
-{
-	const MapPlacements *placements;
-
-	if (map->local_only)
-		return NULL;
-	placements = map_placements(map);
-	return NameStr(placement_node(placements,
-								  router_key_shard(map, key, keylen), 0)->server);
-}
-
-static const MapPlacements *
-map_placements(MapInfo *map)
-{
-	const MapPlacements *placements = cluster_map_placements(map->id);
-
-	if (placements == NULL || placements->nshards != map->shard_count)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("map \"%s\" has no valid placements on this node",
-						map->name),
-				 errhint("Compare memshard.shards on the nodes of the cluster.")));
-	return placements;
-}
-
-/* --- the coordinator's side: maps over nodes --- */
 
 bool
 router_cluster_set(MapInfo *map, const char *key, int keylen,
@@ -221,15 +111,13 @@ router_cluster_touch(MapInfo *map, const char *key, int keylen, int64 ttl_ms)
 static void
 write_all_copies(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 {
-	const MapPlacements *placements = map_placements(map);
+	const MapPlacements *placements = router_map_placements(map);
 	int			shard = router_key_shard(map, op->key, op->keylen);
-	int			ncopies = placements->replicas;
-	RemoteCall *calls = palloc0(sizeof(RemoteCall) * ncopies);
-	int		   *copy_of_call = palloc(sizeof(int) * ncopies);
-	int			ncalls = 0;
+	const PlacementNode *primary = placement_node(placements, shard, 0);
+	RemoteFanout *fanout = remote_fanout_create(placements->replicas);
 	int			i;
 
-	for (i = 0; i < ncopies; i++)
+	for (i = 0; i < placements->replicas; i++)
 	{
 		const PlacementNode *node = placement_node(placements, shard, i);
 
@@ -238,33 +126,35 @@ write_all_copies(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 			KeyAnswer	local;
 
 			key_op_local(&map, op, &local);
-			if (i == 0)
+			if (node == primary)
 				*answer = local;
 			continue;
 		}
-		key_op_call(map, op, node, &calls[ncalls]);
-		copy_of_call[ncalls++] = i;
+		peer_call_key_op(fanout, node, map, op);
 	}
-	remote_run(calls, ncalls);
+	remote_fanout_run(fanout);
 
 	/* the primary's failure first, then other failures, then warnings */
-	for (i = 0; i < ncalls; i++)
+	for (i = 0; i < fanout->ncalls; i++)
 	{
-		if (copy_of_call[i] == 0 && calls[i].error != NULL)
-			remote_throw(&calls[i]);
+		if (fanout->calls[i].node == primary &&
+			fanout->calls[i].call.error != NULL)
+			remote_throw(&fanout->calls[i].call);
 	}
-	for (i = 0; i < ncalls; i++)
+	for (i = 0; i < fanout->ncalls; i++)
 	{
-		if (calls[i].error != NULL &&
-			!remote_error_is_unreachable(calls[i].error))
-			remote_throw(&calls[i]);
+		if (fanout->calls[i].call.error != NULL &&
+			!remote_error_is_unreachable(fanout->calls[i].call.error))
+			remote_throw(&fanout->calls[i].call);
 	}
-	for (i = 0; i < ncalls; i++)
+	for (i = 0; i < fanout->ncalls; i++)
 	{
-		if (calls[i].error != NULL)
-			warn_replica_missed(map, &calls[i]);
-		else if (copy_of_call[i] == 0)
-			key_op_decode(op, &calls[i], answer);
+		const RemoteCall *call = &fanout->calls[i].call;
+
+		if (call->error != NULL)
+			warn_replica_missed(map, call);
+		else if (fanout->calls[i].node == primary)
+			peer_answer_key_op(op, call, answer);
 	}
 }
 
@@ -308,7 +198,7 @@ nodes_recently_down(const MapPlacements *placements)
 static void
 read_first_copy(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 {
-	const MapPlacements *placements = map_placements(map);
+	const MapPlacements *placements = router_map_placements(map);
 	int			shard = router_key_shard(map, op->key, op->keylen);
 	int			first = first_copy_to_read(placements, shard,
 										   nodes_recently_down(placements));
@@ -319,6 +209,7 @@ read_first_copy(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 	{
 		const PlacementNode *node =
 			placement_node(placements, shard, (first + tries) % placements->replicas);
+		RemoteFanout *fanout;
 		RemoteCall *call;
 
 		if (node->is_local)
@@ -326,12 +217,13 @@ read_first_copy(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 			key_op_local(&map, op, answer);
 			return;
 		}
-		call = palloc0(sizeof(RemoteCall));
-		key_op_call(map, op, node, call);
-		remote_run(call, 1);
+		fanout = remote_fanout_create(1);
+		peer_call_key_op(fanout, node, map, op);
+		remote_fanout_run(fanout);
+		call = &fanout->calls[0].call;
 		if (call->error == NULL)
 		{
-			key_op_decode(op, call, answer);
+			peer_answer_key_op(op, call, answer);
 			return;
 		}
 		if (!remote_error_is_unreachable(call->error))
@@ -340,6 +232,13 @@ read_first_copy(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 			first_failure = call;
 	}
 	remote_throw(first_failure);
+}
+
+/* the index in placements->nodes of a node of a fan-out */
+static int
+node_index(const MapPlacements *placements, const void *node)
+{
+	return (const PlacementNode *) node - placements->nodes;
 }
 
 /*
@@ -351,7 +250,7 @@ void
 router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 					Size prefix, char **values, int *vallens)
 {
-	const MapPlacements *placements = map_placements(map);
+	const MapPlacements *placements = router_map_placements(map);
 	int			nnodes = placements->nnodes;
 	bool	   *down = nodes_recently_down(placements);
 	int		   *shard = palloc(sizeof(int) * Max(nkeys, 1));
@@ -374,9 +273,7 @@ router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 
 	while (npending > 0)
 	{
-		RemoteCall *calls = palloc0(sizeof(RemoteCall) * nnodes);
-		int		   *node_of_call = palloc(sizeof(int) * nnodes);
-		int			ncalls = 0;
+		RemoteFanout *fanout = remote_fanout_create(nnodes);
 		int			n;
 
 		/* group the pending keys by the node of their current copy */
@@ -392,11 +289,6 @@ router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 		for (n = 0; n < nnodes; n++)
 		{
 			const PlacementNode *node = &placements->nodes[n];
-			const char **batch;
-			int		   *batchlens;
-			CallParams *params;
-			int			size;
-			char	   *array;
 			int			k;
 
 			if (group_size[n] == 0)
@@ -413,30 +305,17 @@ router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 				}
 				continue;
 			}
-			batch = palloc(sizeof(char *) * group_size[n]);
-			batchlens = palloc(sizeof(int) * group_size[n]);
-			for (k = 0; k < group_size[n]; k++)
-			{
-				batch[k] = keys[group[n][k]];
-				batchlens[k] = keylens[group[n][k]];
-			}
-			array = remote_binary_text_array(batch, batchlens, group_size[n],
-											 &size);
-			params = palloc0(sizeof(CallParams));
-			param_text(params, TEXTOID, map->name);
-			param_binary(params, TEXTARRAYOID, array, size);
-			call_init(&calls[ncalls], node,
-					  "SELECT * FROM memshard.peer_mget($1, $2)", params);
-			node_of_call[ncalls++] = n;
+			peer_call_mget(fanout, node, map, keys, keylens, group[n],
+						   group_size[n]);
 		}
-		remote_run(calls, ncalls);
+		remote_fanout_run(fanout);
 
-		for (i = 0; i < ncalls; i++)
+		for (i = 0; i < fanout->ncalls; i++)
 		{
-			RemoteCall *call = &calls[i];
+			RemoteCall *call = &fanout->calls[i].call;
 			int			k;
 
-			n = node_of_call[i];
+			n = node_index(placements, fanout->calls[i].node);
 			if (call->error != NULL)
 			{
 				/* unreachable: the next copy, if there is one */
@@ -459,11 +338,8 @@ router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 			for (k = 0; k < group_size[n]; k++)
 			{
 				int			key = group[n][k];
-				const char *data = call->result->values[k];
 
-				values[key] = data ? value_copy(data, call->result->lengths[k],
-												prefix) : NULL;
-				vallens[key] = data ? call->result->lengths[k] : 0;
+				values[key] = peer_answer_value(call, k, prefix, &vallens[key]);
 				pending[key] = false;
 				npending--;
 			}
@@ -481,14 +357,12 @@ int
 router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 					char **values, int *vallens, int64 ttl_ms)
 {
-	const MapPlacements *placements = map_placements(map);
+	const MapPlacements *placements = router_map_placements(map);
 	int			nnodes = placements->nnodes;
 	int		  **group = palloc(sizeof(int *) * nnodes);
 	int		   *group_size = palloc0(sizeof(int) * nnodes);
 	bool	   *holds_primary = palloc0(sizeof(bool) * nnodes);
-	RemoteCall *calls = palloc0(sizeof(RemoteCall) * nnodes);
-	int		   *node_of_call = palloc(sizeof(int) * nnodes);
-	int			ncalls = 0;
+	RemoteFanout *fanout = remote_fanout_create(nnodes);
 	int			i;
 	int			n;
 
@@ -524,53 +398,26 @@ router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 
 	for (n = 0; n < nnodes; n++)
 	{
-		const char **kbatch;
-		const char **vbatch;
-		int		   *klens;
-		int		   *vlens;
-		CallParams *params;
-		char	   *array;
-		int			size;
-		int			k;
-
 		if (group_size[n] == 0 || placements->nodes[n].is_local)
 			continue;
-		kbatch = palloc(sizeof(char *) * group_size[n]);
-		vbatch = palloc(sizeof(char *) * group_size[n]);
-		klens = palloc(sizeof(int) * group_size[n]);
-		vlens = palloc(sizeof(int) * group_size[n]);
-		for (k = 0; k < group_size[n]; k++)
-		{
-			i = group[n][k];
-			kbatch[k] = keys[i];
-			klens[k] = keylens[i];
-			vbatch[k] = values[i];
-			vlens[k] = vallens[i];
-		}
-		params = palloc0(sizeof(CallParams));
-		param_text(params, TEXTOID, map->name);
-		array = remote_binary_text_array(kbatch, klens, group_size[n], &size);
-		param_binary(params, TEXTARRAYOID, array, size);
-		array = remote_binary_bytea_array(vbatch, vlens, group_size[n], &size);
-		param_binary(params, BYTEAARRAYOID, array, size);
-		param_int64(params, INT8OID, ttl_ms);
-		call_init(&calls[ncalls], &placements->nodes[n],
-				  "SELECT memshard.peer_mset($1, $2, $3, $4)", params);
-		node_of_call[ncalls++] = n;
+		peer_call_mset(fanout, &placements->nodes[n], map, keys, keylens,
+					   values, vallens, group[n], group_size[n], ttl_ms);
 	}
-	remote_run(calls, ncalls);
+	remote_fanout_run(fanout);
 
-	for (i = 0; i < ncalls; i++)
+	for (i = 0; i < fanout->ncalls; i++)
 	{
-		if (calls[i].error != NULL &&
-			(holds_primary[node_of_call[i]] ||
-			 !remote_error_is_unreachable(calls[i].error)))
-			remote_throw(&calls[i]);
+		const RemoteCall *call = &fanout->calls[i].call;
+
+		if (call->error != NULL &&
+			(holds_primary[node_index(placements, fanout->calls[i].node)] ||
+			 !remote_error_is_unreachable(call->error)))
+			remote_throw(call);
 	}
-	for (i = 0; i < ncalls; i++)
+	for (i = 0; i < fanout->ncalls; i++)
 	{
-		if (calls[i].error != NULL)
-			warn_replica_missed(map, &calls[i]);
+		if (fanout->calls[i].call.error != NULL)
+			warn_replica_missed(map, &fanout->calls[i].call);
 	}
 	return nkeys;
 }
@@ -579,35 +426,29 @@ router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 int64
 router_cluster_flush(MapInfo *map)
 {
-	const MapPlacements *placements = map_placements(map);
-	RemoteCall *calls = palloc0(sizeof(RemoteCall) * placements->nnodes);
-	int			ncalls = 0;
+	const MapPlacements *placements = router_map_placements(map);
+	RemoteFanout *fanout = remote_fanout_create(placements->nnodes);
 	int64		removed = 0;
 	int			n;
 
 	for (n = 0; n < placements->nnodes; n++)
 	{
 		const PlacementNode *node = &placements->nodes[n];
-		CallParams *params;
 
 		if (node->is_local)
 		{
 			removed += router_local_flush(&map);
 			continue;
 		}
-		params = palloc0(sizeof(CallParams));
-		param_text(params, TEXTOID, map->name);
-		call_init(&calls[ncalls++], node,
-				  "SELECT memshard.peer_flush($1)", params);
+		peer_call_flush(fanout, node, map);
 	}
-	remote_run_or_throw(calls, ncalls);
-	for (n = 0; n < ncalls; n++)
-		removed += result_int64(&calls[n]);
+	remote_fanout_run_or_throw(fanout);
+	for (n = 0; n < fanout->ncalls; n++)
+		removed += peer_answer_int64(&fanout->calls[n].call);
 	return removed;
 }
 
-/* --- one operation, on this node or as a call to another --- */
-
+/* one operation on this node's copy */
 static void
 key_op_local(MapInfo **map, const KeyOp *op, KeyAnswer *answer)
 {
@@ -637,70 +478,6 @@ key_op_local(MapInfo **map, const KeyOp *op, KeyAnswer *answer)
 	}
 }
 
-static void
-key_op_call(MapInfo *map, const KeyOp *op, const PlacementNode *node,
-			RemoteCall *call)
-{
-	CallParams *params = palloc0(sizeof(CallParams));
-	const char *sql = NULL;
-
-	param_text(params, TEXTOID, map->name);
-	param_binary(params, TEXTOID, op->key, op->keylen);
-	switch (op->kind)
-	{
-		case KEY_SET:
-			param_binary(params, BYTEAOID, op->value, op->vallen);
-			param_int64(params, INT8OID, op->ttl_ms);
-			param_int64(params, INT4OID, (int64) op->mode);
-			sql = "SELECT memshard.peer_set($1, $2, $3, $4, $5)";
-			break;
-		case KEY_GET:
-			sql = "SELECT memshard.peer_get($1, $2)";
-			break;
-		case KEY_DELETE:
-			sql = "SELECT memshard.peer_delete($1, $2)";
-			break;
-		case KEY_INCR:
-			param_int64(params, INT8OID, op->delta);
-			param_int64(params, INT8OID, op->ttl_ms);
-			sql = "SELECT memshard.peer_incr($1, $2, $3, $4)";
-			break;
-		case KEY_TOUCH:
-			param_int64(params, INT8OID, op->ttl_ms);
-			sql = "SELECT memshard.peer_touch($1, $2, $3)";
-			break;
-	}
-	call_init(call, node, sql, params);
-}
-
-static void
-key_op_decode(const KeyOp *op, const RemoteCall *call, KeyAnswer *answer)
-{
-	const RemoteResult *result = call->result;
-
-	memset(answer, 0, sizeof(KeyAnswer));
-	if (result->ntuples != 1 || result->nfields != 1)
-		elog(ERROR, "unexpected answer from a node: %d rows of %d columns",
-			 result->ntuples, result->nfields);
-	switch (op->kind)
-	{
-		case KEY_GET:
-			if (result->values[0] != NULL)
-			{
-				answer->vallen = result->lengths[0];
-				answer->value = value_copy(result->values[0],
-										   result->lengths[0], op->prefix);
-			}
-			break;
-		case KEY_INCR:
-			answer->number = result_int64(call);
-			break;
-		default:
-			answer->flag = result_bool(call);
-			break;
-	}
-}
-
 /* a replica missed a write because its node cannot be reached */
 static void
 warn_replica_missed(MapInfo *map, const RemoteCall *call)
@@ -709,196 +486,4 @@ warn_replica_missed(MapInfo *map, const RemoteCall *call)
 			(errcode(call->error->sqlstate),
 			 errmsg("a replica of map \"%s\" missed a write", map->name),
 			 errdetail_internal("%s", call->error->message)));
-}
-
-static void
-call_init(RemoteCall *call, const PlacementNode *node, const char *sql,
-		  CallParams *params)
-{
-	if (!OidIsValid(node->serverid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("server \"%s\" does not exist", NameStr(node->server)),
-				 errhint("Every node needs the same CREATE SERVER and CREATE USER MAPPING statements.")));
-	call->serverid = node->serverid;
-	call->sql = sql;
-	call->nparams = params->count;
-	call->paramtypes = params->types;
-	call->paramvalues = params->values;
-	call->paramlengths = params->lengths;
-	call->paramformats = params->formats;
-	call->binary_result = true;
-	call->prepare = true;		/* our SQL texts are constants */
-	call->session = REMOTE_ANY;
-}
-
-static void
-param_text(CallParams *params, Oid type, const char *value)
-{
-	int			i = params->count++;
-
-	Assert(i < MAX_CALL_PARAMS);
-	params->types[i] = type;
-	params->values[i] = value;
-	params->lengths[i] = 0;
-	params->formats[i] = 0;
-}
-
-static void
-param_int64(CallParams *params, Oid type, int64 value)
-{
-	param_text(params, type, psprintf(INT64_FORMAT, value));
-}
-
-/* a binary parameter: the type's send format (text's is its bytes) */
-static void
-param_binary(CallParams *params, Oid type, const char *data, int len)
-{
-	int			i = params->count++;
-
-	Assert(i < MAX_CALL_PARAMS);
-	params->types[i] = type;
-	params->values[i] = data;
-	params->lengths[i] = len;
-	params->formats[i] = 1;
-}
-
-/* a value as router_get returns it: prefix bytes, then the value */
-static char *
-value_copy(const char *data, int len, Size prefix)
-{
-	char	   *buf = palloc(prefix + len);
-
-	memcpy(buf + prefix, data, len);
-	return buf;
-}
-
-static bool
-result_bool(const RemoteCall *call)
-{
-	const char *value = call->result->values[0];
-
-	return value != NULL && value[0] != 0;
-}
-
-static int64
-result_int64(const RemoteCall *call)
-{
-	uint64		value;
-
-	if (call->result->ntuples != 1 || call->result->values[0] == NULL ||
-		call->result->lengths[0] != sizeof(uint64))
-		elog(ERROR, "unexpected answer from a node");
-	memcpy(&value, call->result->values[0], sizeof(uint64));
-	return (int64) pg_ntoh64(value);
-}
-
-/* --- the other side: calls from other nodes, for shards we hold --- */
-
-/* ERROR unless this node holds a copy of the key's shard */
-static void
-check_shard_held(MapInfo *map, const MapPlacements *placements,
-				 const char *key, int keylen)
-{
-	int			shard = router_key_shard(map, key, keylen);
-	const ClusterNode *self;
-	int			i;
-
-	for (i = 0; i < placements->replicas; i++)
-	{
-		if (placement_node(placements, shard, i)->is_local)
-			return;
-	}
-	self = cluster_local_node();
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("node \"%s\" does not hold shard %d of map \"%s\"",
-					self ? NameStr(self->server) : "?", shard, map->name),
-			 errhint("The nodes' metadata differ: compare memshard.shards on each node.")));
-}
-
-/* the placements of a map a peer asks about; ERROR for a map of one node */
-static const MapPlacements *
-peer_placements(MapInfo *map)
-{
-	if (map->local_only)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("map \"%s\" is not placed on nodes here", map->name),
-				 errhint("The nodes' metadata differ: compare memshard.maps on each node.")));
-	return map_placements(map);
-}
-
-/* every key of a batch must be of a shard this node holds */
-static void
-check_shards_held(MapInfo *map, int nkeys, char **keys, int *keylens)
-{
-	const MapPlacements *placements = peer_placements(map);
-	int			i;
-
-	for (i = 0; i < nkeys; i++)
-		check_shard_held(map, placements, keys[i], keylens[i]);
-}
-
-bool
-router_peer_set(MapInfo *map, const char *key, int keylen,
-				const char *value, int vallen, int64 ttl_ms, StoreSetMode mode)
-{
-	check_shard_held(map, peer_placements(map), key, keylen);
-	return router_local_set(&map, key, keylen, value, vallen, ttl_ms,
-							mode) == STORE_OK;
-}
-
-char *
-router_peer_get(MapInfo *map, const char *key, int keylen, Size prefix,
-				int *vallen)
-{
-	check_shard_held(map, peer_placements(map), key, keylen);
-	return router_local_get(&map, key, keylen, prefix, vallen);
-}
-
-void
-router_peer_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
-				 Size prefix, char **values, int *vallens)
-{
-	check_shards_held(map, nkeys, keys, keylens);
-	router_local_mget(&map, nkeys, keys, keylens, prefix, values, vallens);
-}
-
-int
-router_peer_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
-				 char **values, int *vallens, int64 ttl_ms)
-{
-	check_shards_held(map, nkeys, keys, keylens);
-	return router_local_mset(&map, nkeys, keys, keylens, values, vallens,
-							 ttl_ms);
-}
-
-bool
-router_peer_delete(MapInfo *map, const char *key, int keylen)
-{
-	check_shard_held(map, peer_placements(map), key, keylen);
-	return router_local_delete(&map, key, keylen);
-}
-
-int64
-router_peer_incr(MapInfo *map, const char *key, int keylen, int64 delta,
-				 int64 ttl_ms)
-{
-	check_shard_held(map, peer_placements(map), key, keylen);
-	return router_local_incr(&map, key, keylen, delta, ttl_ms);
-}
-
-bool
-router_peer_touch(MapInfo *map, const char *key, int keylen, int64 ttl_ms)
-{
-	check_shard_held(map, peer_placements(map), key, keylen);
-	return router_local_touch(&map, key, keylen, ttl_ms);
-}
-
-int64
-router_peer_flush(MapInfo *map)
-{
-	(void) peer_placements(map);
-	return router_local_flush(&map);
 }

@@ -1,9 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * router_int.h
- *		Declarations shared by the files of the router room only: the local
- *		store's side of each operation (router.c) and the cluster's side
- *		(router_cluster.c).
+ *		Declarations shared by the files of the router room only.
+ *
+ * The calls go one way: router.c (the dispatcher) -> router_cluster.c (maps
+ * over nodes) -> peer_calls.c (the calls to other nodes) and
+ * router_local.c (this node's store); router_peer.c (other nodes' calls)
+ * -> router_local.c; router_shards.c (a key's shard and placements) is
+ * used by the cluster and peer sides.
  *
  * The router_local_* functions take a MapInfo ** because a stale map is
  * reloaded on the way (STORE_MAP_GONE); they raise the store's errors.
@@ -13,9 +17,11 @@
 #ifndef MEMSHARD_ROUTER_INT_H
 #define MEMSHARD_ROUTER_INT_H
 
+#include "cluster/placement.h"
+#include "remote/remote.h"
 #include "router/router.h"
 
-/* router.c: this node's store */
+/* router_local.c: this node's store */
 extern StoreResult router_local_set(MapInfo **map, const char *key, int keylen,
 									const char *value, int vallen,
 									int64 ttl_ms, StoreSetMode mode);
@@ -52,5 +58,62 @@ extern int64 router_cluster_incr(MapInfo *map, const char *key, int keylen,
 extern bool router_cluster_touch(MapInfo *map, const char *key, int keylen,
 								 int64 ttl_ms);
 extern int64 router_cluster_flush(MapInfo *map);
+
+/* router_shards.c: the placements of a map over nodes, or ERROR */
+extern const MapPlacements *router_map_placements(MapInfo *map);
+
+/* a single-key operation, wherever it runs */
+typedef enum KeyOpKind
+{
+	KEY_SET,
+	KEY_GET,
+	KEY_DELETE,
+	KEY_INCR,
+	KEY_TOUCH
+} KeyOpKind;
+
+typedef struct KeyOp
+{
+	KeyOpKind	kind;
+	const char *key;
+	int			keylen;
+	const char *value;			/* set */
+	int			vallen;
+	int64		ttl_ms;			/* set, incr, touch */
+	StoreSetMode mode;			/* set */
+	int64		delta;			/* incr */
+	Size		prefix;			/* get: room before the value */
+} KeyOp;
+
+/* what one copy answered */
+typedef struct KeyAnswer
+{
+	bool		flag;			/* set, delete, touch */
+	int64		number;			/* incr */
+	char	   *value;			/* get: prefix + vallen bytes, NULL: miss */
+	int			vallen;
+} KeyAnswer;
+
+/*
+ * peer_calls.c: a call of memshard.peer_* for a node of the map, added to
+ * a fan-out (ERROR if the node's server is missing here), and its answer.
+ * The batches take the keys keys[which[0..n-1]].
+ */
+extern void peer_call_key_op(RemoteFanout *fanout, const PlacementNode *node,
+							 MapInfo *map, const KeyOp *op);
+extern void peer_call_mget(RemoteFanout *fanout, const PlacementNode *node,
+						   MapInfo *map, char **keys, int *keylens,
+						   const int *which, int n);
+extern void peer_call_mset(RemoteFanout *fanout, const PlacementNode *node,
+						   MapInfo *map, char **keys, int *keylens,
+						   char **values, int *vallens, const int *which,
+						   int n, int64 ttl_ms);
+extern void peer_call_flush(RemoteFanout *fanout, const PlacementNode *node,
+							MapInfo *map);
+extern void peer_answer_key_op(const KeyOp *op, const RemoteCall *call,
+							   KeyAnswer *answer);
+extern char *peer_answer_value(const RemoteCall *call, int row, Size prefix,
+							   int *vallen);
+extern int64 peer_answer_int64(const RemoteCall *call);
 
 #endif							/* MEMSHARD_ROUTER_INT_H */
