@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * cluster_api.c
- *		SQL entry points of the cluster: the FDW validator, add_node,
- *		remove_node, the nodes view, shard_for, node_for, cluster_stats, and
- *		the functions other nodes call (peer_*).
+ *		SQL entry points of the cluster's administration: the FDW
+ *		validator, add_node, remove_node, recover_metadata, the nodes view,
+ *		connections, disconnect, shard_for, node_for, cluster_stats.
+ *
+ * The functions other nodes call (peer_*) are in peer_api.c.
  *
  * Argument checks and type conversion only; the work is in src/cluster and
  * src/remote.
@@ -14,45 +16,31 @@
 
 #include "access/reloptions.h"
 #include "catalog/pg_authid_d.h"
-#include "catalog/pg_type_d.h"
-#include "commands/dbcommands.h"
 #include "commands/defrem.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
 #include "api/api_args.h"
 #include "cluster/cluster.h"
-#include "executor/spi.h"
 #include "remote/remote.h"
 #include "router/router.h"
-#include "store/store.h"
 
 PG_FUNCTION_INFO_V1(memshard_fdw_validator);
 PG_FUNCTION_INFO_V1(memshard_add_node);
 PG_FUNCTION_INFO_V1(memshard_remove_node);
 PG_FUNCTION_INFO_V1(memshard_nodes);
-PG_FUNCTION_INFO_V1(memshard_peer_identity);
-PG_FUNCTION_INFO_V1(memshard_peer_metadata_apply);
 PG_FUNCTION_INFO_V1(memshard_recover_metadata);
 PG_FUNCTION_INFO_V1(memshard_disconnect);
 PG_FUNCTION_INFO_V1(memshard_connections);
 PG_FUNCTION_INFO_V1(memshard_shard_for);
 PG_FUNCTION_INFO_V1(memshard_node_for);
 PG_FUNCTION_INFO_V1(memshard_cluster_stats);
-PG_FUNCTION_INFO_V1(memshard_peer_set);
-PG_FUNCTION_INFO_V1(memshard_peer_get);
-PG_FUNCTION_INFO_V1(memshard_peer_mget);
-PG_FUNCTION_INFO_V1(memshard_peer_mset);
-PG_FUNCTION_INFO_V1(memshard_peer_delete);
-PG_FUNCTION_INFO_V1(memshard_peer_incr);
-PG_FUNCTION_INFO_V1(memshard_peer_touch);
-PG_FUNCTION_INFO_V1(memshard_peer_flush);
 
 /* the columns of memshard.stats that cluster_stats gathers, in order */
 #define CLUSTER_STATS_QUERY \
@@ -61,7 +49,6 @@ PG_FUNCTION_INFO_V1(memshard_peer_flush);
 #define CLUSTER_STATS_NUMBERS 9
 
 static char *server_option(Oid serverid, const char *name);
-static int64 ttl_ms_arg(FunctionCallInfo fcinfo, int argno);
 static void local_stats(char **numbers);
 static void put_stats_row(ReturnSetInfo *rsinfo, const char *node,
 						  bool is_local, char **numbers, const char *error);
@@ -157,45 +144,6 @@ memshard_nodes(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* who this node is: what add_node records on every node */
-Datum
-memshard_peer_identity(PG_FUNCTION_ARGS)
-{
-	TupleDesc	desc;
-	Datum		values[2];
-	bool		nulls[2] = {0};
-	NameData	database;
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	namestrcpy(&database, get_database_name(MyDatabaseId));
-	values[0] = Int64GetDatum(cluster_system_identifier());
-	values[1] = NameGetDatum(&database);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
-													  values, nulls)));
-}
-
-/* metadata sent by the coordinator of a change (metadata_sync.c) */
-Datum
-memshard_peer_metadata_apply(PG_FUNCTION_ARGS)
-{
-	char	   *before = PG_ARGISNULL(0) ? NULL
-		: text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *snapshot;
-	char	   *after;
-
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("metadata and digest must not be null")));
-	snapshot = DatumGetCString(DirectFunctionCall1(jsonb_out,
-												   PG_GETARG_DATUM(1)));
-	after = text_to_cstring(PG_GETARG_TEXT_PP(2));
-
-	cluster_apply_snapshot(before, snapshot, after);
-	PG_RETURN_VOID();
-}
-
 Datum
 memshard_recover_metadata(PG_FUNCTION_ARGS)
 {
@@ -257,21 +205,6 @@ required_name(FunctionCallInfo fcinfo, int arg, const char *what)
 	return NameStr(*PG_GETARG_NAME(arg));
 }
 
-/* a ttl in milliseconds as the coordinator computed it; 0 is none */
-static int64
-ttl_ms_arg(FunctionCallInfo fcinfo, int argno)
-{
-	int64		ttl_ms;
-
-	api_require_arg(fcinfo, argno, "ttl");
-	ttl_ms = PG_GETARG_INT64(argno);
-	if (ttl_ms < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ttl must not be negative")));
-	return ttl_ms;
-}
-
 /* shard_for(map, key): hash_partition(key, shard_count) or range_partition */
 Datum
 memshard_shard_for(PG_FUNCTION_ARGS)
@@ -322,10 +255,10 @@ memshard_cluster_stats(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	List	   *nodes = cluster_nodes();
-	RemoteCall *calls = palloc0(sizeof(RemoteCall) * Max(list_length(nodes), 1));
+	RemoteFanout *fanout = remote_fanout_create(list_length(nodes));
 	char	   *numbers[CLUSTER_STATS_NUMBERS];
-	int			ncalls = 0;
 	ListCell   *lc;
+	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -336,25 +269,24 @@ memshard_cluster_stats(PG_FUNCTION_ARGS)
 		return (Datum) 0;
 	}
 
+	/* one entry per node, in order; this node and a missing server answer here */
 	foreach(lc, nodes)
 	{
 		ClusterNode *node = lfirst(lc);
 
 		if (node->is_local || !OidIsValid(node->serverid))
-			continue;
-		calls[ncalls].serverid = node->serverid;
-		calls[ncalls].sql = CLUSTER_STATS_QUERY;
-		calls[ncalls].session = REMOTE_ANY;
-		ncalls++;
+			remote_fanout_skip(fanout, node);
+		else
+			(void) remote_fanout_add(fanout, node, node->serverid,
+									 CLUSTER_STATS_QUERY);
 	}
-	remote_run(calls, ncalls);
+	remote_fanout_run(fanout);
 
-	ncalls = 0;
-	foreach(lc, nodes)
+	for (i = 0; i < fanout->ncalls; i++)
 	{
-		ClusterNode *node = lfirst(lc);
-		RemoteCall *call;
-		int			i;
+		const ClusterNode *node = fanout->calls[i].node;
+		const RemoteCall *call = &fanout->calls[i].call;
+		int			j;
 
 		if (node->is_local)
 		{
@@ -369,7 +301,6 @@ memshard_cluster_stats(PG_FUNCTION_ARGS)
 								   NameStr(node->server)));
 			continue;
 		}
-		call = &calls[ncalls++];
 		if (call->error != NULL)
 		{
 			put_stats_row(rsinfo, NameStr(node->server), false, NULL,
@@ -383,8 +314,8 @@ memshard_cluster_stats(PG_FUNCTION_ARGS)
 						  "unexpected answer");
 			continue;
 		}
-		for (i = 0; i < CLUSTER_STATS_NUMBERS; i++)
-			numbers[i] = call->result->values[i];
+		for (j = 0; j < CLUSTER_STATS_NUMBERS; j++)
+			numbers[j] = call->result->values[j];
 		put_stats_row(rsinfo, NameStr(node->server), false, numbers, NULL);
 	}
 	return (Datum) 0;
@@ -443,140 +374,4 @@ put_stats_row(ReturnSetInfo *rsinfo, const char *node, bool is_local,
 	if (error != NULL)
 		values[CLUSTER_STATS_NUMBERS + 2] = CStringGetTextDatum(error);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-}
-
-/*
- * The peer_* functions: another node routes a call for a shard it believes
- * we hold.  The router refuses keys of shards we do not hold.  ttl_ms is the
- * coordinator's (the map's default already applied); mode 0, 1, 2 is set,
- * add, replace.
- */
-Datum
-memshard_peer_set(PG_FUNCTION_ARGS)
-{
-	char	   *key;
-	int			keylen;
-	bytea	   *value;
-	int32		mode;
-
-	store_require_ready();
-	api_key_arg(fcinfo, 1, &key, &keylen);
-	api_require_arg(fcinfo, 2, "value");
-	value = PG_GETARG_BYTEA_PP(2);
-	api_check_item_size(keylen, VARSIZE_ANY_EXHDR(value));
-	api_require_arg(fcinfo, 4, "mode");
-	mode = PG_GETARG_INT32(4);
-	if (mode != STORE_SET && mode != STORE_ADD && mode != STORE_REPLACE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid set mode %d", mode)));
-	PG_RETURN_BOOL(router_peer_set(api_map_arg(fcinfo, 0), key, keylen,
-								   VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value),
-								   ttl_ms_arg(fcinfo, 3), (StoreSetMode) mode));
-}
-
-Datum
-memshard_peer_get(PG_FUNCTION_ARGS)
-{
-	char	   *key;
-	int			keylen;
-	char	   *buf;
-	int			vallen;
-
-	store_require_ready();
-	api_key_arg(fcinfo, 1, &key, &keylen);
-	buf = router_peer_get(api_map_arg(fcinfo, 0), key, keylen, VARHDRSZ, &vallen);
-	if (buf == NULL)
-		PG_RETURN_NULL();
-	SET_VARSIZE(buf, VARHDRSZ + vallen);
-	PG_RETURN_BYTEA_P((bytea *) buf);
-}
-
-/* peer_mget(map, keys) RETURNS SETOF bytea: one row per key, in order */
-Datum
-memshard_peer_mget(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	VarlenaArrayArg keys;
-	char	  **values;
-	int		   *vallens;
-	int			i;
-
-	store_require_ready();
-	api_key_array_arg(fcinfo, 1, &keys);
-	values = palloc(sizeof(char *) * Max(keys.count, 1));
-	vallens = palloc(sizeof(int) * Max(keys.count, 1));
-	router_peer_mget(api_map_arg(fcinfo, 0), keys.count, keys.data, keys.lens,
-					 VARHDRSZ, values, vallens);
-
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	for (i = 0; i < keys.count; i++)
-	{
-		Datum		value = (Datum) 0;
-		bool		isnull = (values[i] == NULL);
-
-		if (!isnull)
-		{
-			SET_VARSIZE(values[i], VARHDRSZ + vallens[i]);
-			value = PointerGetDatum(values[i]);
-		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
-	}
-	return (Datum) 0;
-}
-
-Datum
-memshard_peer_mset(PG_FUNCTION_ARGS)
-{
-	VarlenaArrayArg keys;
-	VarlenaArrayArg values;
-
-	store_require_ready();
-	api_key_value_arrays(fcinfo, 1, 2, BYTEAOID, &keys, &values);
-	PG_RETURN_INT32(router_peer_mset(api_map_arg(fcinfo, 0), keys.count,
-									 keys.data, keys.lens, values.data,
-									 values.lens, ttl_ms_arg(fcinfo, 3)));
-}
-
-Datum
-memshard_peer_delete(PG_FUNCTION_ARGS)
-{
-	char	   *key;
-	int			keylen;
-
-	store_require_ready();
-	api_key_arg(fcinfo, 1, &key, &keylen);
-	PG_RETURN_BOOL(router_peer_delete(api_map_arg(fcinfo, 0), key, keylen));
-}
-
-Datum
-memshard_peer_incr(PG_FUNCTION_ARGS)
-{
-	char	   *key;
-	int			keylen;
-
-	store_require_ready();
-	api_key_arg(fcinfo, 1, &key, &keylen);
-	api_require_arg(fcinfo, 2, "delta");
-	PG_RETURN_INT64(router_peer_incr(api_map_arg(fcinfo, 0), key, keylen,
-									 PG_GETARG_INT64(2), ttl_ms_arg(fcinfo, 3)));
-}
-
-Datum
-memshard_peer_touch(PG_FUNCTION_ARGS)
-{
-	char	   *key;
-	int			keylen;
-
-	store_require_ready();
-	api_key_arg(fcinfo, 1, &key, &keylen);
-	PG_RETURN_BOOL(router_peer_touch(api_map_arg(fcinfo, 0), key, keylen,
-									 ttl_ms_arg(fcinfo, 2)));
-}
-
-Datum
-memshard_peer_flush(PG_FUNCTION_ARGS)
-{
-	store_require_ready();
-	PG_RETURN_INT64(router_peer_flush(api_map_arg(fcinfo, 0)));
 }

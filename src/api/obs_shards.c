@@ -13,9 +13,9 @@
  * the hash index and every key of the map: an admin query, not a metric
  * to scrape every few seconds.
  *
- * node_shard_stats asks every node for its local_shard_stats at once
- * (remote_run: parallel, each wait bounded by the timeouts); a node that
- * does not answer gives one row with its error, and the others still
+ * node_shard_stats asks every node for its local_shard_stats at once (a
+ * remote fan-out: parallel, each wait bounded by the timeouts); a node
+ * that does not answer gives one row with its error, and the others still
  * report.
  *
  *-------------------------------------------------------------------------
@@ -334,10 +334,8 @@ memshard_node_shard_stats(PG_FUNCTION_ARGS)
 	ArrayType  *wanted = PG_ARGISNULL(1) ? NULL : PG_GETARG_ARRAYTYPE_P(1);
 	const char *params[1] = {name};
 	List	   *nodes;
-	RemoteCall *calls;
-	char	  **remote_names;
+	RemoteFanout *fanout;
 	char	   *local_name = NULL;
-	int			ncalls = 0;
 	ListCell   *lc;
 	int			i;
 
@@ -354,11 +352,11 @@ memshard_node_shard_stats(PG_FUNCTION_ARGS)
 	 * below may process invalidations that rebuild it.
 	 */
 	nodes = cluster_nodes();
-	calls = palloc0(sizeof(RemoteCall) * list_length(nodes));
-	remote_names = palloc0(sizeof(char *) * list_length(nodes));
+	fanout = remote_fanout_create(list_length(nodes));
 	foreach(lc, nodes)
 	{
 		const ClusterNode *node = lfirst(lc);
+		RemoteCall *call;
 
 		if (!node_wanted(wanted, NameStr(node->server)))
 			continue;
@@ -375,21 +373,19 @@ memshard_node_shard_stats(PG_FUNCTION_ARGS)
 								  NameStr(node->server)));
 			continue;
 		}
-		remote_names[ncalls] = pstrdup(NameStr(node->server));
-		calls[ncalls].serverid = node->serverid;
-		calls[ncalls].sql =
-			"SELECT map, shard, items, bytes FROM memshard.local_shard_stats($1)";
-		calls[ncalls].nparams = 1;
-		calls[ncalls].paramvalues = params;
-		calls[ncalls].session = REMOTE_ANY;
-		ncalls++;
+		call = remote_fanout_add(fanout, pstrdup(NameStr(node->server)),
+								 node->serverid,
+								 "SELECT map, shard, items, bytes FROM memshard.local_shard_stats($1)");
+		call->nparams = 1;
+		call->paramvalues = params;
 	}
 
-	remote_run(calls, ncalls);
+	remote_fanout_run(fanout);
 
 	if (local_name != NULL)
 		put_local_node_rows(fcinfo, local_name, name);
-	for (i = 0; i < ncalls; i++)
-		put_remote_node_rows(fcinfo, remote_names[i], &calls[i]);
+	for (i = 0; i < fanout->ncalls; i++)
+		put_remote_node_rows(fcinfo, fanout->calls[i].node,
+							 &fanout->calls[i].call);
 	return (Datum) 0;
 }

@@ -107,8 +107,8 @@ static void forget_finished_transactions(const ClusterNode *node,
 										 List *prepared);
 static void forget_transaction(const char *gid);
 static bool has_records(void);
-static RemoteCall *run_on_nodes(List *nodes, const char *sql,
-								const char *param);
+static RemoteFanout *run_on_nodes(List *nodes, const char *sql,
+								  const char *param);
 
 /* "memshard_<system identifier>_<database OID>_": our transactions */
 char *
@@ -397,9 +397,8 @@ ask_coordinator(const char *gid, const MetadataGid *parsed,
 				char **coordinator, Problem *problem)
 {
 	List	   *candidates = coordinators_of(parsed);
-	RemoteCall *calls;
-	int			ncalls;
-	int			failed = -1;
+	RemoteFanout *fanout;
+	const RemoteNodeCall *failed = NULL;
 	int			i;
 
 	if (candidates == NIL)
@@ -411,25 +410,25 @@ ask_coordinator(const char *gid, const MetadataGid *parsed,
 		return OUTCOME_UNKNOWN;
 	}
 
-	calls = run_on_nodes(candidates, "SELECT memshard.peer_metadata_outcome($1)",
-						 gid);
-	ncalls = list_length(candidates);
+	fanout = run_on_nodes(candidates,
+						  "SELECT memshard.peer_metadata_outcome($1)", gid);
 
-	for (i = 0; i < ncalls; i++)
+	for (i = 0; i < fanout->ncalls; i++)
 	{
-		RemoteResult *result = calls[i].result;
+		const ClusterNode *node = fanout->calls[i].node;
+		RemoteResult *result = fanout->calls[i].call.result;
 		const char *answer;
 
 		if (result == NULL)
 		{
-			if (failed < 0)
-				failed = i;
+			if (failed == NULL)
+				failed = &fanout->calls[i];
 			continue;
 		}
 		answer = result->ntuples == 1 ? result->values[0] : NULL;
 		if (answer == NULL)
 			continue;			/* not this node's change */
-		*coordinator = pstrdup(NameStr(((ClusterNode *) list_nth(candidates, i))->server));
+		*coordinator = pstrdup(NameStr(node->server));
 		if (strcmp(answer, "committed") == 0)
 			return OUTCOME_COMMITTED;
 		if (strcmp(answer, "aborted") == 0)
@@ -437,14 +436,14 @@ ask_coordinator(const char *gid, const MetadataGid *parsed,
 		return OUTCOME_IN_PROGRESS;
 	}
 
-	if (failed >= 0)
+	if (failed != NULL)
 	{
-		const char *server = NameStr(((ClusterNode *) list_nth(candidates, failed))->server);
+		const char *server = NameStr(((const ClusterNode *) failed->node)->server);
 
-		set_problem(problem, calls[failed].error->sqlstate,
+		set_problem(problem, failed->call.error->sqlstate,
 					psprintf("metadata change \"%s\" stays in doubt: node \"%s\", which made it, cannot be asked how it ended",
 							 gid, server),
-					calls[failed].error,
+					failed->call.error,
 					psprintf("It is finished once node \"%s\" answers: by the recovery worker (pg_memshard.recovery_interval), or by memshard.recover_metadata() on any node.",
 							 server));
 	}
@@ -537,8 +536,7 @@ int
 metadata_recover_coordinated(bool all_nodes, int *left)
 {
 	List	   *nodes = NIL;
-	RemoteCall *calls;
-	int			ncalls;
+	RemoteFanout *fanout;
 	int			resolved = 0;
 	int			i;
 	ListCell   *lc;
@@ -558,21 +556,21 @@ metadata_recover_coordinated(bool all_nodes, int *left)
 	if (nodes == NIL)
 		return 0;
 
-	calls = run_on_nodes(nodes, PREPARED_QUERY, metadata_gid_prefix());
-	ncalls = list_length(nodes);
+	fanout = run_on_nodes(nodes, PREPARED_QUERY, metadata_gid_prefix());
 
-	for (i = 0; i < ncalls; i++)
+	for (i = 0; i < fanout->ncalls; i++)
 	{
-		ClusterNode *node = list_nth(nodes, i);
-		RemoteResult *result = calls[i].result;
+		const ClusterNode *node = fanout->calls[i].node;
+		const RemoteCall *call = &fanout->calls[i].call;
+		RemoteResult *result = call->result;
 		List	   *prepared = NIL;
 		int			row;
 
 		if (result == NULL)
 		{
 			if (left == NULL &&
-				(all_nodes || !remote_error_is_unreachable(calls[i].error)))
-				remote_throw(&calls[i]);
+				(all_nodes || !remote_error_is_unreachable(call->error)))
+				remote_throw(call);
 			if (left != NULL)
 				(*left)++;
 			continue;			/* unreachable: next time */
@@ -688,27 +686,26 @@ has_records(void)
 					   0, NULL, NULL, SPI_OK_SELECT) > 0;
 }
 
-/* one statement with one parameter on every node of the list, at once */
-static RemoteCall *
+/*
+ * One statement with one parameter on every node of the list (ClusterNode
+ * pointers), at once; each answer comes back with its node.
+ */
+static RemoteFanout *
 run_on_nodes(List *nodes, const char *sql, const char *param)
 {
 	const char **values = palloc(sizeof(char *));
-	RemoteCall *calls = palloc0(sizeof(RemoteCall) * list_length(nodes));
-	int			ncalls = 0;
+	RemoteFanout *fanout = remote_fanout_create(list_length(nodes));
 	ListCell   *lc;
 
 	values[0] = param;
 	foreach(lc, nodes)
 	{
 		ClusterNode *node = lfirst(lc);
+		RemoteCall *call = remote_fanout_add(fanout, node, node->serverid, sql);
 
-		calls[ncalls].serverid = node->serverid;
-		calls[ncalls].sql = sql;
-		calls[ncalls].nparams = 1;
-		calls[ncalls].paramvalues = values;
-		calls[ncalls].session = REMOTE_ANY;
-		ncalls++;
+		call->nparams = 1;
+		call->paramvalues = values;
 	}
-	remote_run(calls, ncalls);
-	return calls;
+	remote_fanout_run(fanout);
+	return fanout;
 }

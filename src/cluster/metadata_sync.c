@@ -31,9 +31,9 @@
  * After the commit record nothing may raise an ERROR: it would become a
  * PANIC ("cannot abort transaction ..., it was already committed").  As
  * postgres_fdw does, the fallible work (allocating the calls, building
- * their statements) is done at PRE_COMMIT; what is left (remote_run, which
- * may still fail to allocate or to make its wait set) runs under PG_TRY in
- * a memory context of our own, and a failure becomes a WARNING.  A part not
+ * their statements) is done at PRE_COMMIT; what is left
+ * (remote_fanout_run, which may still fail to allocate or to make its wait
+ * set) runs under PG_TRY in a memory context of our own, and a failure becomes a WARNING.  A part not
  * committed stays prepared "in doubt" on its node, and is finished by
  * metadata_recover.c: its global transaction identifier names this node and
  * its local transaction, and a record of it (memshard.metadata_transactions)
@@ -76,7 +76,7 @@ typedef struct PeerTxn
 	NameData	server;
 	char		gid[GIDSIZE];
 	bool		prepared;
-	int			call;			/* its entry in finish_calls, -1 for none */
+	RemoteCall *finish;			/* its call in finish_fanout, NULL for none */
 } PeerTxn;
 
 /* the remote parts of this transaction (TopTransactionContext) */
@@ -87,10 +87,9 @@ static List *peer_txns = NIL;
  * which lives until the end of CommitTransaction).  For a commit it is
  * built at PRE_COMMIT, before the commit record.
  */
-static RemoteCall *finish_calls = NULL;
-static int	nfinish_calls = 0;
+static RemoteFanout *finish_fanout = NULL;
 
-/* what finishing allocates (remote_run's answers); reset after each use */
+/* what finishing allocates (remote_fanout_run's answers); reset after use */
 static MemoryContext finish_context = NULL;
 
 /* state of the change between begin and end */
@@ -160,8 +159,7 @@ cluster_change_end(void)
 	char	   *after_digest;
 	char	   *removed_snapshot;
 	char	   *removed_digest;
-	RemoteCall *calls;
-	int			ncalls = 0;
+	RemoteFanout *fanout;
 	ListCell   *lc;
 
 	if (cluster_applying_from_peer())
@@ -201,7 +199,7 @@ cluster_change_end(void)
 	}
 
 	/* open a remote transaction where there is none yet */
-	calls = palloc0(sizeof(RemoteCall) * list_length(targets));
+	fanout = remote_fanout_create(list_length(targets));
 	foreach(lc, targets)
 	{
 		ClusterNode *node = lfirst(lc);
@@ -215,33 +213,31 @@ cluster_change_end(void)
 		if (find_peer(node->id) != NULL)
 			continue;
 		enlist_peer(node);
-		calls[ncalls].serverid = node->serverid;
-		calls[ncalls].sql = "BEGIN";
-		calls[ncalls].session = REMOTE_PIN;
-		ncalls++;
+		remote_fanout_add(fanout, node, node->serverid, "BEGIN")->session =
+			REMOTE_PIN;
 	}
-	remote_run_or_throw(calls, ncalls);
+	remote_fanout_run_or_throw(fanout);
 
 	/* apply: old members check the digest before, new ones must be blank */
-	ncalls = 0;
+	fanout = remote_fanout_create(list_length(targets));
 	foreach(lc, targets)
 	{
 		ClusterNode *node = lfirst(lc);
 		bool		removed = !node_in(after_nodes, node->id);
 		bool		joining = !node_in(change_before_nodes, node->id);
 		const char **values = palloc(sizeof(char *) * 3);
+		RemoteCall *call;
 
 		values[0] = joining ? NULL : change_before_digest;
 		values[1] = removed ? removed_snapshot : snapshot;
 		values[2] = removed ? removed_digest : after_digest;
-		calls[ncalls].serverid = node->serverid;
-		calls[ncalls].sql = "SELECT memshard.peer_metadata_apply($1, $2::pg_catalog.jsonb, $3)";
-		calls[ncalls].nparams = 3;
-		calls[ncalls].paramvalues = values;
-		calls[ncalls].session = REMOTE_PINNED;
-		ncalls++;
+		call = remote_fanout_add(fanout, node, node->serverid,
+								 "SELECT memshard.peer_metadata_apply($1, $2::pg_catalog.jsonb, $3)");
+		call->nparams = 3;
+		call->paramvalues = values;
+		call->session = REMOTE_PINNED;
 	}
-	remote_run_or_throw(calls, ncalls);
+	remote_fanout_run_or_throw(fanout);
 
 	change_before_digest = NULL;
 }
@@ -283,7 +279,7 @@ enlist_peer(const ClusterNode *node)
 	peer->node_id = node->id;
 	peer->serverid = node->serverid;
 	peer->server = node->server;
-	peer->call = -1;
+	peer->finish = NULL;
 	snprintf(peer->gid, sizeof(peer->gid), "%s%u_%d", metadata_gid_prefix(),
 			 XidFromFullTransactionId(GetTopFullTransactionId()), node->id);
 	peer_txns = lappend(peer_txns, peer);
@@ -365,8 +361,7 @@ sync_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 static void
 prepare_peers(void)
 {
-	RemoteCall *calls;
-	int			ncalls = 0;
+	RemoteFanout *fanout;
 	int			i;
 	ListCell   *lc;
 
@@ -387,34 +382,34 @@ prepare_peers(void)
 	 */
 	XLogFlush(XactLastRecEnd);
 
-	calls = palloc0(sizeof(RemoteCall) * list_length(peer_txns));
+	fanout = remote_fanout_create(list_length(peer_txns));
 	foreach(lc, peer_txns)
 	{
 		PeerTxn    *peer = lfirst(lc);
 
-		calls[ncalls].serverid = peer->serverid;
-		calls[ncalls].sql = psprintf("PREPARE TRANSACTION %s",
-									 quote_literal_cstr(peer->gid));
-		calls[ncalls].session = REMOTE_PINNED;
-		ncalls++;
+		remote_fanout_add(fanout, peer, peer->serverid,
+						  psprintf("PREPARE TRANSACTION %s",
+								   quote_literal_cstr(peer->gid)))->session =
+			REMOTE_PINNED;
 	}
-	remote_run(calls, ncalls);
+	remote_fanout_run(fanout);
 
 	/* remember what is prepared before raising anything */
-	for (i = 0; i < ncalls; i++)
+	for (i = 0; i < fanout->ncalls; i++)
 	{
-		PeerTxn    *peer = list_nth(peer_txns, i);
+		PeerTxn    *peer = (PeerTxn *) fanout->calls[i].node;
+		const RemoteResult *result = fanout->calls[i].call.result;
 
-		peer->prepared = (calls[i].result != NULL &&
-						  strcmp(calls[i].result->command_status,
+		peer->prepared = (result != NULL &&
+						  strcmp(result->command_status,
 								 "PREPARE TRANSACTION") == 0);
 	}
-	for (i = 0; i < ncalls; i++)
+	for (i = 0; i < fanout->ncalls; i++)
 	{
-		PeerTxn    *peer = list_nth(peer_txns, i);
+		const PeerTxn *peer = fanout->calls[i].node;
 
-		if (calls[i].error != NULL)
-			remote_throw(&calls[i]);
+		if (fanout->calls[i].call.error != NULL)
+			remote_throw(&fanout->calls[i].call);
 		if (!peer->prepared)
 			ereport(ERROR,
 					(errcode(ERRCODE_TRANSACTION_ROLLBACK),
@@ -458,26 +453,21 @@ build_finish_calls(bool commit)
 	MemoryContext oldcontext = MemoryContextSwitchTo(TopTransactionContext);
 	ListCell   *lc;
 
-	nfinish_calls = 0;
-	foreach(lc, peer_txns)
-		((PeerTxn *) lfirst(lc))->call = -1;
-	finish_calls = palloc0(sizeof(RemoteCall) * list_length(peer_txns));
+	finish_fanout = remote_fanout_create(list_length(peer_txns));
 	foreach(lc, peer_txns)
 	{
 		PeerTxn    *peer = lfirst(lc);
-		RemoteCall *call = &finish_calls[nfinish_calls];
 
+		peer->finish = NULL;
 		if (!remote_is_pinned(peer->serverid))
 			continue;
-		call->serverid = peer->serverid;
-		call->session = REMOTE_PINNED;
-		if (peer->prepared)
-			call->sql = psprintf("%s PREPARED %s",
-								 commit ? "COMMIT" : "ROLLBACK",
-								 quote_literal_cstr(peer->gid));
-		else
-			call->sql = "ROLLBACK";
-		peer->call = nfinish_calls++;
+		peer->finish = remote_fanout_add(finish_fanout, peer, peer->serverid,
+										 peer->prepared
+										 ? psprintf("%s PREPARED %s",
+													commit ? "COMMIT" : "ROLLBACK",
+													quote_literal_cstr(peer->gid))
+										 : "ROLLBACK");
+		peer->finish->session = REMOTE_PINNED;
 	}
 	MemoryContextSwitchTo(oldcontext);
 }
@@ -488,9 +478,9 @@ build_finish_calls(bool commit)
  * PANIC; in an abort it would recurse): a failure, ours or a node's, is a
  * WARNING, and the part left prepared is finished by recovery.
  *
- * Catching an ERROR without aborting is safe here because what remote_run
- * leaves behind is known: its calls in flight are closed by remote_run
- * itself, its memory is in finish_context, and the LWLocks it could hold
+ * Catching an ERROR without aborting is safe here because what
+ * remote_fanout_run leaves behind is known: its calls in flight are closed
+ * by remote_fanout_run itself, its memory is in finish_context, and the LWLocks it could hold
  * (none at commit or abort) are released.  errfinish zeroes the interrupt
  * holdoff counts, which CommitTransaction relies on: we restore them.
  */
@@ -517,7 +507,8 @@ finish_peers(bool commit)
 			build_finish_calls(false);
 		if (commit && memshard_test_error_after_commit)
 			elog(ERROR, "failure injected after the commit (pg_memshard.test_error_after_commit)");
-		remote_run(finish_calls, nfinish_calls);
+		if (finish_fanout != NULL)
+			remote_fanout_run(finish_fanout);
 	}
 	PG_CATCH();
 	{
@@ -549,7 +540,7 @@ report_unfinished(bool commit, const ErrorData *failure)
 	foreach(lc, peer_txns)
 	{
 		PeerTxn    *peer = lfirst(lc);
-		RemoteCall *call = peer->call >= 0 ? &finish_calls[peer->call] : NULL;
+		RemoteCall *call = peer->finish;
 		RemoteError *error = call ? call->error : NULL;
 
 		remote_unpin(peer->serverid);
@@ -597,8 +588,7 @@ reset_xact_state(void)
 {
 	/* the lists lived in TopTransactionContext, which goes away */
 	peer_txns = NIL;
-	finish_calls = NULL;
-	nfinish_calls = 0;
+	finish_fanout = NULL;
 	change_before_digest = NULL;
 	change_before_nodes = NIL;
 	recovered_in_xact = false;

@@ -48,19 +48,6 @@ remote_run(RemoteCall *calls, int ncalls)
 	run_states(states, ncalls);
 }
 
-void
-remote_run_or_throw(RemoteCall *calls, int ncalls)
-{
-	int			i;
-
-	remote_run(calls, ncalls);
-	for (i = 0; i < ncalls; i++)
-	{
-		if (calls[i].error != NULL)
-			remote_throw(&calls[i]);
-	}
-}
-
 /* room for maxcalls calls, none added yet */
 RemoteFanout *
 remote_fanout_create(int maxcalls)

@@ -107,8 +107,6 @@ extern void remote_fanout_run_or_throw(RemoteFanout *fanout);
 /* raise the error of a failed call */
 extern void remote_throw(const RemoteCall *call) pg_attribute_noreturn();
 
-/* remote_run, then raise the first error, if any */
-extern void remote_run_or_throw(RemoteCall *calls, int ncalls);
 
 /* true for errors that mean "node unreachable" (SQLSTATE class 08) */
 extern bool remote_error_is_unreachable(const RemoteError *error);
