@@ -11,8 +11,9 @@
 # lines.  --edges also prints every file -> file edge with the symbols it
 # uses; --check exits 1 if there is a circle between files or rooms.
 #
-# A room is a folder of src/ (src/pg_memshard.c is the room "top").  An
-# edge A -> B means A.o refers to a symbol B.o defines: a call, or a use
+# A room is a folder of src/; a file directly in src/ is a room of its own,
+# named after it (pg_memshard: start-up; settings: the settings' values).
+# An edge A -> B means A.o refers to a symbol B.o defines: a call, or a use
 # of a global variable.  Static inline functions of headers leave no
 # symbol and are not seen.
 set -euo pipefail
@@ -55,7 +56,7 @@ for line in sys.stdin:
 
 def room(f):
     parts = f.split("/")
-    return parts[1] if len(parts) > 2 else "top"
+    return parts[1] if len(parts) > 2 else parts[1][:-2]
 
 edges = defaultdict(set)            # file -> files it uses
 syms = defaultdict(set)             # (file, file) -> symbols

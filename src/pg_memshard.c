@@ -3,7 +3,8 @@
  * pg_memshard.c
  *		Module entry point: GUC definitions and the shared-memory hooks.
  *
- * This file owns nothing but start-up.  The cache itself lives in
+ * This file owns nothing but start-up: the settings' values are in
+ * settings.c, which every room reads.  The cache itself lives in
  * src/store, which tells us how much shared memory and how many LWLocks it
  * needs; we request them in shmem_request_hook (new in PostgreSQL 15) and let
  * the store lay out its segment in shmem_startup_hook, as
@@ -34,14 +35,6 @@
 #include "store/store.h"
 
 PG_MODULE_MAGIC;
-
-int			memshard_memory_kb = 64 * 1024;
-int			memshard_partitions = 16;
-int			memshard_max_item_size = 1024 * 1024;
-int			memshard_max_maps = 1024;
-int			memshard_connect_timeout_ms = 5000;
-int			memshard_remote_timeout_ms = 10000;
-bool		memshard_preloaded = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;

@@ -3,8 +3,8 @@
  * pg_memshard.h
  *		Settings (GUCs) shared by all rooms of pg_memshard.
  *
- * The variables are defined and registered in pg_memshard.c; the other
- * rooms read them.  Postmaster-level settings are fixed once shared memory
+ * The variables are defined in settings.c and registered by _PG_init
+ * (pg_memshard.c); the rooms read them.  Postmaster-level settings are fixed once shared memory
  * has been sized.
  *
  *-------------------------------------------------------------------------
