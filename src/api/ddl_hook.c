@@ -23,7 +23,6 @@
 
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_namespace.h"
 #include "access/genam.h"
@@ -40,9 +39,9 @@
 
 #include "api/ddl_hook.h"
 #include "api/ext_version.h"
+#include "cluster/cluster.h"
 #include "store/store.h"
 
-#define MEMSHARD_SCHEMA "memshard"
 #define MEMSHARD_EXTENSION "pg_memshard"
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
@@ -162,7 +161,7 @@ schema_is_empty(Oid nspoid)
 static void
 drop_schema_if_empty(void)
 {
-	Oid			nspoid = get_namespace_oid(MEMSHARD_SCHEMA, true);
+	Oid			nspoid = memshard_schema_oid(true);
 	ObjectAddress schema;
 
 	if (!OidIsValid(nspoid) || !schema_is_empty(nspoid))

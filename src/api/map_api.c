@@ -3,10 +3,12 @@
  * map_api.c
  *		SQL entry points that create and drop maps.
  *
- * create_map checks every argument here, before the catalog is touched
- * (the catalog code writes rows as given).  Maps are catalog rows, so they
- * work without shared memory; the store is told about them only when the
- * library is preloaded.
+ * create_map checks every argument here (with the map_check_* functions
+ * of src/cluster/maps.c, which a node applying a coordinator's metadata
+ * uses too), before the catalog is touched (the catalog code writes rows
+ * as given); cluster_define_map then makes the map.  Maps are catalog
+ * rows, so they work without shared memory; the store is told about them
+ * only when the library is preloaded.
  *
  * A map over nodes (or any map made on a node of a cluster) is cluster
  * metadata: the change is wrapped in cluster_change_begin/end, which makes
@@ -16,7 +18,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
@@ -27,7 +28,6 @@
 #include "api/ext_version.h"
 #include "cluster/cluster.h"
 #include "cluster/placement.h"
-#include "partition/partition.h"
 #include "router/router.h"
 
 PG_FUNCTION_INFO_V1(memshard_create_map);
@@ -50,13 +50,8 @@ enum
 static char *map_name_arg(FunctionCallInfo fcinfo);
 static bool choice_arg(FunctionCallInfo fcinfo, int argno, const char *what,
 					   const char *yes, const char *no);
-static int	check_range_bounds(ArrayType *bounds);
 
-/*
- * A map name: 1 to 63 bytes (it keys fixed-size caches).  Like a quoted
- * identifier it may hold any character, newlines and quotes included;
- * metrics() escapes it in labels.
- */
+/* the map name argument, checked (map_check_name) */
 static char *
 map_name_arg(FunctionCallInfo fcinfo)
 {
@@ -64,11 +59,7 @@ map_name_arg(FunctionCallInfo fcinfo)
 
 	api_require_arg(fcinfo, ARG_NAME, "map name");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_NAME));
-	if (name[0] == '\0' || strlen(name) > MAP_NAME_MAX_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid map name \"%s\"", name),
-				 errdetail("A map name is 1 to %d bytes long.", MAP_NAME_MAX_LEN)));
+	map_check_name(name);
 	return name;
 }
 
@@ -77,42 +68,8 @@ static bool
 choice_arg(FunctionCallInfo fcinfo, int argno, const char *what,
 		   const char *yes, const char *no)
 {
-	char	   *value;
-
 	api_require_arg(fcinfo, argno, what);
-	value = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	if (strcmp(value, yes) == 0)
-		return true;
-	if (strcmp(value, no) == 0)
-		return false;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid %s \"%s\"", what, value),
-			 errhint("Use '%s' or '%s'.", yes, no)));
-	return false;				/* keep the compiler quiet */
-}
-
-/*
- * Range bounds: a non-empty one-dimensional text array without NULLs, in
- * strictly ascending order under the database's collation (the order
- * range_partition routes by, and so the same check and messages).  Returns
- * the number of bounds.
- */
-static int
-check_range_bounds(ArrayType *bounds)
-{
-	PartitionType ptype;
-	Datum	   *elems;
-	int			count;
-
-	partition_type_init(&ptype, PARTITION_BY_RANGE, TEXTOID,
-						DEFAULT_COLLATION_OID, CurrentMemoryContext);
-	partition_range_bounds_from_array(&ptype, bounds, &elems, &count);
-	if (count == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a range map needs at least one bound")));
-	return count;
+	return map_choice(text_to_cstring(PG_GETARG_TEXT_PP(argno)), what, yes, no);
 }
 
 /*
@@ -139,11 +96,7 @@ memshard_create_map(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(ARG_MAX_MEMORY))
 	{
 		def.max_memory = PG_GETARG_INT64(ARG_MAX_MEMORY);
-		if (def.max_memory <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("max_memory must be greater than zero"),
-					 errhint("Pass NULL for a map without a quota.")));
+		map_check_max_memory(def.max_memory);
 	}
 
 	def.evictable = choice_arg(fcinfo, ARG_EVICTION, "eviction", "lru", "none");
@@ -152,35 +105,18 @@ memshard_create_map(PG_FUNCTION_ARGS)
 
 	api_require_arg(fcinfo, ARG_SHARD_COUNT, "shard_count");
 	def.shard_count = PG_GETARG_INT32(ARG_SHARD_COUNT);
-	if (def.shard_count <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("shard_count must be greater than zero")));
+	map_check_shard_count(def.shard_count);
 
 	def.bounds_null = PG_ARGISNULL(ARG_BOUNDS);
-	if (def.method == MAP_METHOD_HASH && !def.bounds_null)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("bounds are only for range maps"),
-				 errhint("Pass method => 'range' with the bounds.")));
-	if (def.method == MAP_METHOD_RANGE)
-	{
-		if (def.bounds_null)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a range map needs bounds"),
-					 errhint("Pass bounds => ARRAY['b1', 'b2', ...], the split points in ascending order.")));
+	if (!def.bounds_null)
 		def.bounds = PointerGetDatum(PG_GETARG_ARRAYTYPE_P(ARG_BOUNDS));
-		/* n split points make n + 1 ranges */
-		def.shard_count = check_range_bounds(DatumGetArrayTypeP(def.bounds)) + 1;
-	}
+	def.shard_count = map_check_bounds(def.method, def.bounds_null ? NULL :
+									   DatumGetArrayTypeP(def.bounds),
+									   def.shard_count);
 
 	api_require_arg(fcinfo, ARG_REPLICAS, "replicas");
 	def.replicas = PG_GETARG_INT32(ARG_REPLICAS);
-	if (def.replicas < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("replicas must be at least 1")));
+	map_check_replicas(def.replicas);
 
 	/* NULL nodes: this node, which in a cluster is a node like the others */
 	nodes = cluster_map_nodes(PG_ARGISNULL(ARG_NODES) ? NULL :
@@ -188,21 +124,13 @@ memshard_create_map(PG_FUNCTION_ARGS)
 							  def.replicas, def.name);
 	def.nodes_null = (nodes == NULL);
 	def.nodes = PointerGetDatum(nodes);
-	if (def.replicas > 1 && def.nodes_null)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a map on this node only has exactly one replica"),
-				 errhint("Replicas live on distinct nodes: pass nodes.")));
+	map_check_local_replicas(&def);
 
 	if (!def.nodes_null)
 		cluster_change_begin();
-	mapid = map_catalog_insert(&def);
-	router_map_created(mapid);
+	mapid = cluster_define_map(&def, NULL);
 	if (!def.nodes_null)
-	{
-		cluster_place_map(mapid, def.shard_count, nodes, def.replicas);
 		cluster_change_end();
-	}
 	PG_RETURN_INT32(mapid);
 }
 
@@ -211,7 +139,6 @@ Datum
 memshard_drop_map(PG_FUNCTION_ARGS)
 {
 	char	   *name;
-	int32		mapid;
 	bool		in_cluster;
 
 	ext_version_check();
@@ -220,12 +147,10 @@ memshard_drop_map(PG_FUNCTION_ARGS)
 	name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_NAME));
 	if (in_cluster)
 		cluster_change_begin();
-	if (!map_catalog_delete(name, &mapid))
+	if (!cluster_remove_map(name))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("map \"%s\" does not exist", name)));
-	router_map_dropped(mapid);
-	cluster_unplace_map(mapid);
 	if (in_cluster)
 		cluster_change_end();
 	PG_RETURN_BOOL(true);

@@ -25,6 +25,7 @@
 #include "utils/jsonb.h"
 
 #include "api/api_args.h"
+#include "api/ext_version.h"
 #include "cluster/cluster.h"
 #include "router/router.h"
 #include "store/store.h"
@@ -69,6 +70,7 @@ memshard_peer_metadata_apply(PG_FUNCTION_ARGS)
 	char	   *snapshot;
 	char	   *after;
 
+	ext_version_check();
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * cluster.h
- *		Metadata of the cluster (nodes, placements of shards) and its
- *		distribution to every node: what the cluster room offers.
+ *		Metadata (maps, nodes, placements of shards) and its distribution
+ *		to every node: what the cluster room offers.
  *
  * The metadata lives in tables of schema memshard on every node and is the
  * same everywhere.  A change (add_node, remove_node, create_map, drop_map)
@@ -21,6 +21,119 @@
 
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
+#include "store/store.h"
+#include "utils/array.h"
+
+/* the extension's schema and the tables of the metadata (catalog.c) */
+#define MEMSHARD_SCHEMA "memshard"
+
+typedef enum MemshardRelation
+{
+	MEMSHARD_MAP_CATALOG,
+	MEMSHARD_MAP_CATALOG_NAME_INDEX,
+	MEMSHARD_MAP_ID_SEQUENCE,
+	MEMSHARD_NODE_CATALOG,
+	MEMSHARD_PLACEMENT_CATALOG,
+	MEMSHARD_RELATION_COUNT
+} MemshardRelation;
+
+extern Oid	memshard_schema_oid(bool missing_ok);
+extern Oid	memshard_relid(MemshardRelation rel);
+
+/* longest map name in bytes */
+#define MAP_NAME_MAX_LEN		(NAMEDATALEN - 1)
+
+typedef enum MapMethod
+{
+	MAP_METHOD_HASH,
+	MAP_METHOD_RANGE
+} MapMethod;
+
+/*
+ * What create_map records: one row of memshard.map_catalog.  Arrays are
+ * kept as Datums of the SQL arrays (NULL when absent), so the catalog code
+ * can store them without rebuilding.
+ */
+typedef struct MapDefinition
+{
+	char	   *name;
+	int32		id;				/* assigned by map_catalog_insert */
+	Interval   *default_ttl;	/* NULL: none */
+	int64		max_memory;		/* 0: no quota */
+	bool		evictable;		/* eviction 'lru' (true) or 'none' */
+	MapMethod	method;
+	int32		shard_count;
+	Datum		bounds;			/* text[], range maps only */
+	bool		bounds_null;
+	Datum		nodes;			/* name[]; NULL means this node only */
+	bool		nodes_null;
+	int32		replicas;
+} MapDefinition;
+
+/*
+ * A map as a backend sees it, from the per-backend cache.  A MapInfo
+ * pointer is valid until the next router call: a cache invalidation may
+ * free it.
+ */
+typedef struct MapInfo
+{
+	char		name[NAMEDATALEN];	/* hash key, NUL-terminated */
+	int			namelen;
+	int32		id;
+	int			slot;			/* store handle, -1 until attached */
+	int64		default_ttl_ms; /* 0: items live until evicted */
+	StoreMapOptions opts;
+	MapMethod	method;
+	int32		shard_count;
+	int			nbounds;		/* range maps: split points */
+	Datum	   *bounds;			/* text Datums, in the cache's memory */
+	int32		replicas;
+	bool		local_only;		/* nodes is NULL */
+} MapInfo;
+
+/* map catalog (map_catalog.c) */
+extern int64 ttl_interval_to_ms(const Interval *ttl);
+extern Oid	map_catalog_relid(void);
+extern bool map_catalog_lookup(const char *name, MapInfo *map,
+							   MemoryContext cxt);
+extern int32 map_catalog_insert(MapDefinition *def);
+extern bool map_catalog_delete(const char *name, int32 *mapid);
+extern List *map_catalog_list(void);
+
+/*
+ * Placements given for a map (a coordinator's metadata): row i is copy
+ * replica[i] of shard shard[i], on node node_id[i].
+ */
+typedef struct MapPlacementRows
+{
+	int			count;
+	int32	   *shard;
+	int32	   *replica;
+	int32	   *node_id;
+} MapPlacementRows;
+
+/*
+ * Defining and removing maps (maps.c): the catalog row, the placements of
+ * a map over nodes (given, or NULL: round robin over def->nodes), and the
+ * map's state in the store, which follows the transaction.  A change of
+ * the cluster's metadata is the caller's (cluster_change_begin/end).
+ */
+extern int32 cluster_define_map(MapDefinition *def,
+								const MapPlacementRows *placements);
+extern bool cluster_remove_map(const char *name);
+extern void cluster_map_store_created(int32 mapid);
+extern void cluster_map_store_dropped(int32 mapid);
+
+/* the checks of a definition's values, in the order create_map makes them */
+extern void map_check_name(const char *name);
+extern void map_check_max_memory(int64 max_memory);
+extern bool map_choice(const char *value, const char *what, const char *yes,
+					   const char *no);
+extern void map_check_shard_count(int32 shard_count);
+extern int32 map_check_bounds(MapMethod method, ArrayType *bounds,
+							  int32 shard_count);
+extern void map_check_replicas(int32 replicas);
+extern void map_check_local_replicas(const MapDefinition *def);
 
 /* a node of the cluster, as the per-backend cache holds it */
 typedef struct ClusterNode
@@ -74,11 +187,12 @@ extern int64 cluster_system_identifier(void);
 /* metadata changes (metadata_sync.c) */
 extern void cluster_change_begin(void);
 extern void cluster_change_end(void);
-extern bool cluster_applying_from_peer(void);
+extern char *cluster_metadata_digest(void);
+
+/* a node's side of a change: the coordinator's metadata (metadata_apply.c) */
 extern void cluster_apply_snapshot(const char *before_digest,
 								   const char *snapshot,
 								   const char *after_digest);
-extern char *cluster_metadata_digest(void);
 
 /* for the tests: stop or fail a change after PREPARE (metadata_sync.c) */
 extern int	memshard_test_hold_after_prepare;	/* advisory lock key, 0 off */

@@ -53,7 +53,7 @@ static void sql_begin(ClusterSqlState *state, Oid userid);
 void
 cluster_sql_begin(ClusterSqlState *state)
 {
-	Oid			relid = cluster_node_catalog_relid();
+	Oid			relid = memshard_relid(MEMSHARD_NODE_CATALOG);
 	HeapTuple	tuple;
 	Oid			owner;
 

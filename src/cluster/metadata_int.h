@@ -28,10 +28,6 @@ typedef struct MetadataGid
 	int32		node_id;
 } MetadataGid;
 
-/* metadata_sync.c, metadata_apply.c */
-extern void metadata_register_callbacks(void);
-extern void metadata_apply_done(void);
-
 /* metadata_recover.c */
 extern char *metadata_gid_prefix(void);
 extern bool metadata_gid_parse(const char *gid, MetadataGid *parsed);

@@ -122,14 +122,13 @@ static bool node_in(List *nodes, int32 id);
 static PeerTxn *find_peer(int32 node_id);
 static PeerTxn *enlist_peer(const ClusterNode *node);
 static char *metadata_snapshot(bool for_removed_node);
+static void metadata_register_callbacks(void);
 
 void
 cluster_change_begin(void)
 {
 	MemoryContext oldcontext;
 
-	if (cluster_applying_from_peer())
-		return;
 	metadata_register_callbacks();
 
 	(void) metadata_lock(true);
@@ -162,8 +161,6 @@ cluster_change_end(void)
 	RemoteFanout *fanout;
 	ListCell   *lc;
 
-	if (cluster_applying_from_peer())
-		return;
 	Assert(change_before_digest != NULL);
 
 	CommandCounterIncrement();
@@ -292,7 +289,7 @@ enlist_peer(const ClusterNode *node)
 	return peer;
 }
 
-void
+static void
 metadata_register_callbacks(void)
 {
 	static bool registered = false;
@@ -333,9 +330,6 @@ sync_xact_callback(XactEvent event, void *arg)
 			reset_xact_state();
 			break;
 		case XACT_EVENT_PREPARE:
-			/* our part of a peer's change: in doubt if the peer fails now */
-			if (cluster_applying_from_peer())
-				recovery_flag_database(MyDatabaseId, RECOVER_PREPARED_HERE);
 			reset_xact_state();
 			break;
 	}
@@ -594,7 +588,6 @@ reset_xact_state(void)
 	recovered_in_xact = false;
 	last_change_subid = InvalidSubTransactionId;
 	change_rolled_back = false;
-	metadata_apply_done();
 }
 
 static List *

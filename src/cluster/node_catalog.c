@@ -19,20 +19,16 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
-#include "catalog/namespace.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "foreign/foreign.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "cluster/cluster.h"
-
-#define MEMSHARD_SCHEMA "memshard"
 
 static MemoryContext nodes_context = NULL;
 static List *node_list = NIL;
@@ -55,17 +51,7 @@ Oid
 cluster_node_catalog_relid(void)
 {
 	if (!OidIsValid(node_catalog_oid))
-	{
-		Oid			nspid = get_namespace_oid(MEMSHARD_SCHEMA, false);
-
-		node_catalog_oid = get_relname_relid("node_catalog", nspid);
-		if (!OidIsValid(node_catalog_oid))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("relation \"%s.node_catalog\" does not exist",
-							MEMSHARD_SCHEMA),
-					 errhint("Is extension pg_memshard installed in this database?")));
-	}
+		node_catalog_oid = memshard_relid(MEMSHARD_NODE_CATALOG);
 	return node_catalog_oid;
 }
 

@@ -15,13 +15,11 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
@@ -46,7 +44,7 @@ static MapPlacements *placements_load(int32 mapid);
 static void placement_relcache_callback(Datum arg, Oid relid);
 static void placement_syscache_callback(Datum arg, int cacheid,
 										uint32 hashvalue);
-static Oid	placement_catalog_relid(void);
+static Datum int4_array(const int32 *values, int n);
 
 const MapPlacements *
 cluster_map_placements(int32 mapid)
@@ -96,7 +94,7 @@ placement_cache_prepare(void)
 	placement_cache = hash_create("pg_memshard placements", 16, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	placement_stale = false;
-	placement_relid = placement_catalog_relid();
+	placement_relid = memshard_relid(MEMSHARD_PLACEMENT_CATALOG);
 	node_relid = cluster_node_catalog_relid();
 }
 
@@ -189,9 +187,6 @@ cluster_map_nodes(ArrayType *nodes, int replicas, const char *mapname)
 	int			i;
 	int			j;
 
-	if (cluster_applying_from_peer())
-		return nodes;
-
 	if (nodes == NULL)
 	{
 		const ClusterNode *self = cluster_local_node();
@@ -253,8 +248,8 @@ cluster_map_nodes(ArrayType *nodes, int replicas, const char *mapname)
 }
 
 /*
- * The placements of a new map: shard s, copy i on node (s + i) mod k.  A
- * node applying a coordinator's metadata gets the placements from it.
+ * The placements of a new map: shard s, copy i on node (s + i) mod k of
+ * the nodes given (names of nodes of the cluster).
  */
 void
 cluster_place_map(int32 mapid, int shard_count, ArrayType *nodes,
@@ -262,17 +257,14 @@ cluster_place_map(int32 mapid, int shard_count, ArrayType *nodes,
 {
 	Datum	   *elems;
 	int			count;
-	Datum	   *ids;
-	Oid			argtypes[4] = {INT4OID, INT4OID, INT4OID, INT4ARRAYOID};
-	Datum		args[4];
+	int32	   *ids;
+	MapPlacementRows rows;
+	int			shard;
 	int			i;
-
-	if (cluster_applying_from_peer())
-		return;
 
 	deconstruct_array(nodes, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
 					  &elems, NULL, &count);
-	ids = palloc(sizeof(Datum) * count);
+	ids = palloc(sizeof(int32) * count);
 	for (i = 0; i < count; i++)
 	{
 		const char *server = NameStr(*DatumGetName(elems[i]));
@@ -283,23 +275,57 @@ cluster_place_map(int32 mapid, int shard_count, ArrayType *nodes,
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("node \"%s\" is not in the cluster", server)));
-		ids[i] = Int32GetDatum(node->id);
+		ids[i] = node->id;
 	}
 
+	rows.count = 0;
+	rows.shard = palloc(sizeof(int32) * shard_count * replicas);
+	rows.replica = palloc(sizeof(int32) * shard_count * replicas);
+	rows.node_id = palloc(sizeof(int32) * shard_count * replicas);
+	for (shard = 0; shard < shard_count; shard++)
+	{
+		for (i = 0; i < replicas; i++)
+		{
+			rows.shard[rows.count] = shard;
+			rows.replica[rows.count] = i;
+			rows.node_id[rows.count] = ids[(shard + i) % count];
+			rows.count++;
+		}
+	}
+	cluster_insert_placements(mapid, &rows);
+}
+
+/* insert the placements of a map, as given */
+void
+cluster_insert_placements(int32 mapid, const MapPlacementRows *rows)
+{
+	Oid			argtypes[4] = {INT4OID, INT4ARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
+	Datum		args[4];
+
 	args[0] = Int32GetDatum(mapid);
-	args[1] = Int32GetDatum(shard_count);
-	args[2] = Int32GetDatum(replicas);
-	args[3] = PointerGetDatum(construct_array(ids, count, INT4OID, 4, true,
-											  TYPALIGN_INT));
+	args[1] = int4_array(rows->shard, rows->count);
+	args[2] = int4_array(rows->replica, rows->count);
+	args[3] = int4_array(rows->node_id, rows->count);
 	cluster_sql("INSERT INTO memshard.placement_catalog "
 				"(map_id, shard, replica, node_id) "
-				"SELECT $1, s, i, $4[((s OPERATOR(pg_catalog.+) i) "
-				"OPERATOR(pg_catalog.%) pg_catalog.cardinality($4)) "
-				"OPERATOR(pg_catalog.+) 1] "
-				"FROM pg_catalog.generate_series(0, $2 OPERATOR(pg_catalog.-) 1) s, "
-				"pg_catalog.generate_series(0, $3 OPERATOR(pg_catalog.-) 1) i",
+				"SELECT $1, u.shard, u.replica, u.node_id "
+				"FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), "
+				"pg_catalog.unnest($4)) AS u(shard, replica, node_id)",
 				4, argtypes, args, SPI_OK_INSERT);
 	cluster_placements_changed();
+}
+
+/* an integer[] of n values */
+static Datum
+int4_array(const int32 *values, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(values[i]);
+	return PointerGetDatum(construct_array(elems, n, INT4OID, 4, true,
+										   TYPALIGN_INT));
 }
 
 /* a map is dropped: its placements go with it */
@@ -309,8 +335,6 @@ cluster_unplace_map(int32 mapid)
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1];
 
-	if (cluster_applying_from_peer())
-		return;
 	args[0] = Int32GetDatum(mapid);
 	cluster_sql("DELETE FROM memshard.placement_catalog "
 				"WHERE map_id OPERATOR(pg_catalog.=) $1",
@@ -351,22 +375,8 @@ placement_count_on_node(int32 node_id, char **maps)
 void
 cluster_placements_changed(void)
 {
-	CacheInvalidateRelcacheByRelid(placement_catalog_relid());
+	CacheInvalidateRelcacheByRelid(memshard_relid(MEMSHARD_PLACEMENT_CATALOG));
 	placement_stale = true;
-}
-
-static Oid
-placement_catalog_relid(void)
-{
-	Oid			relid = get_relname_relid("placement_catalog",
-										  get_namespace_oid("memshard", false));
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"memshard.placement_catalog\" does not exist"),
-				 errhint("Is extension pg_memshard installed in this database?")));
-	return relid;
 }
 
 static void

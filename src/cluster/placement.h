@@ -15,6 +15,7 @@
 #ifndef MEMSHARD_PLACEMENT_H
 #define MEMSHARD_PLACEMENT_H
 
+#include "cluster/cluster.h"
 #include "utils/array.h"
 
 /* a node holding shards of a map, resolved for routing */
@@ -58,9 +59,11 @@ placement_node(const MapPlacements *placements, int shard, int i)
 extern ArrayType *cluster_map_nodes(ArrayType *nodes, int replicas,
 									const char *mapname);
 
-/* insert the placements of a new map (round robin over nodes) */
+/* insert the placements of a new map: round robin over nodes, or as given */
 extern void cluster_place_map(int32 mapid, int shard_count,
 							  ArrayType *nodes, int replicas);
+extern void cluster_insert_placements(int32 mapid,
+									  const MapPlacementRows *rows);
 
 /* the placement table changed: every backend reads it again */
 extern void cluster_placements_changed(void);

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * map_cache.c
- *		The per-backend cache of maps, and the maps' life in the store.
+ *		The per-backend cache of maps, and their attachment to the store.
  *
  * Every data call names its map, so the name -> MapInfo lookup is on the
  * hot path.  We remember the last map looked up and compare its name bytes
@@ -18,30 +18,18 @@
  *
  * Maps are attached to the store lazily, by the first operation that needs
  * the local store.  Their store state ends with the transaction that
- * changes the catalog: a dropped map's items are removed when the drop
- * commits, and a map created by a transaction that aborts is released, so a
- * rolled-back create_map or drop_map leaves the store as the catalog says.
+ * changes the catalog, which src/cluster/maps.c sees to.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 
-#include "pg_memshard.h"
 #include "router/router.h"
-
-/* a store release waiting for the end of the (sub)transaction */
-typedef struct PendingRelease
-{
-	int32		mapid;
-	bool		at_commit;		/* a drop: release at commit, else at abort */
-	int			nestlevel;		/* subtransaction that asked for it */
-} PendingRelease;
 
 static HTAB *map_cache = NULL;
 static MemoryContext map_cache_cxt = NULL;
@@ -49,20 +37,12 @@ static MapInfo *last_map = NULL;
 static bool map_cache_stale = false;
 static Oid	map_catalog_oid = InvalidOid;
 static bool callbacks_registered = false;
-static List *pending_releases = NIL;
 
 static MapInfo *lookup_slow(const char *name, int namelen);
 static void map_cache_prepare(void);
 static void register_callbacks(void);
 static void map_cache_invalidate(Datum arg, Oid relid);
 static void report_unknown_map(const char *name, int namelen) pg_attribute_noreturn();
-static void release_store_map(int32 mapid);
-static void remember_release(int32 mapid, bool at_commit);
-static void map_cache_xact_callback(XactEvent event, void *arg);
-static void map_cache_subxact_callback(SubXactEvent event,
-									   SubTransactionId mySubid,
-									   SubTransactionId parentSubid,
-									   void *arg);
 
 /*
  * The map called name (namelen bytes, not NUL-terminated); ERROR 42704 if
@@ -143,8 +123,6 @@ register_callbacks(void)
 	if (callbacks_registered)
 		return;
 	CacheRegisterRelcacheCallback(map_cache_invalidate, (Datum) 0);
-	RegisterXactCallback(map_cache_xact_callback, NULL);
-	RegisterSubXactCallback(map_cache_subxact_callback, NULL);
 	callbacks_registered = true;
 }
 
@@ -203,121 +181,4 @@ router_map_slot(MapInfo *map)
 		map->slot = slot;
 	}
 	return map->slot;
-}
-
-/*
- * Remove whatever the store holds for (this database, mapid): nothing if
- * the map was never attached.  Runs in transaction callbacks: the store
- * never raises an ERROR.
- */
-static void
-release_store_map(int32 mapid)
-{
-	int			slot = store_map_find(MyDatabaseId, mapid);
-
-	if (slot >= 0)
-		store_map_detach(slot, MyDatabaseId, mapid);
-}
-
-/*
- * create_map inserted a catalog row.  A map id can have lived before (the
- * extension dropped and created again restarts the sequence), so release
- * anything the store still holds under it; and release the new map again if
- * the transaction aborts.
- */
-void
-router_map_created(int32 mapid)
-{
-	if (!memshard_preloaded)
-		return;
-	release_store_map(mapid);
-	remember_release(mapid, false);
-}
-
-/* drop_map deleted a catalog row: its items go when the drop commits */
-void
-router_map_dropped(int32 mapid)
-{
-	if (!memshard_preloaded)
-		return;
-	remember_release(mapid, true);
-}
-
-static void
-remember_release(int32 mapid, bool at_commit)
-{
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-	PendingRelease *pending = palloc(sizeof(PendingRelease));
-
-	register_callbacks();
-	pending->mapid = mapid;
-	pending->at_commit = at_commit;
-	pending->nestlevel = GetCurrentTransactionNestLevel();
-	pending_releases = lappend(pending_releases, pending);
-	MemoryContextSwitchTo(old);
-}
-
-/*
- * End of transaction.  A prepared transaction may be committed by another
- * backend, which knows nothing of our list: a drop releases the store at
- * PREPARE (if the transaction is then rolled back, the map comes back
- * empty, which a cache may be).
- */
-static void
-map_cache_xact_callback(XactEvent event, void *arg)
-{
-	ListCell   *lc;
-	bool		committing;
-
-	if (pending_releases == NIL)
-		return;
-	switch (event)
-	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PREPARE:
-			committing = true;
-			break;
-		case XACT_EVENT_ABORT:
-			committing = false;
-			break;
-		default:
-			return;
-	}
-	foreach(lc, pending_releases)
-	{
-		PendingRelease *pending = lfirst(lc);
-
-		if (pending->at_commit == committing)
-			release_store_map(pending->mapid);
-	}
-	list_free_deep(pending_releases);
-	pending_releases = NIL;
-}
-
-/* a subtransaction ends: hand its releases to the parent, or act on abort */
-static void
-map_cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-						   SubTransactionId parentSubid, void *arg)
-{
-	int			nestlevel = GetCurrentTransactionNestLevel();
-	ListCell   *lc;
-
-	if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
-		return;
-	foreach(lc, pending_releases)
-	{
-		PendingRelease *pending = lfirst(lc);
-
-		if (pending->nestlevel < nestlevel)
-			continue;
-		if (event == SUBXACT_EVENT_COMMIT_SUB)
-			pending->nestlevel = nestlevel - 1;
-		else
-		{
-			if (!pending->at_commit)
-				release_store_map(pending->mapid);
-			pfree(pending);
-			pending_releases = foreach_delete_current(pending_releases, lc);
-		}
-	}
 }

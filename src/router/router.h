@@ -3,14 +3,14 @@
  * router.h
  *		Maps and the routing of data calls: what the router room offers.
  *
- * A map is a row of memshard.map_catalog.  The router keeps a per-backend
- * cache of those rows (MapInfo), attaches maps to the store lazily, and
- * sends every data operation to the place that holds the key: the local
- * store for a map of this node only (router_local.c); for a map over
- * nodes, the nodes that hold the key's shard (router_cluster.c), this one
- * through the local store and the others through libpq.  Each operation
- * has one routing point (router_set, router_get, ...).  The calls other
- * nodes send us for the shards we hold are router_peer_*.
+ * A map is a row of memshard.map_catalog (src/cluster).  The router keeps a
+ * per-backend cache of those rows (MapInfo), attaches maps to the store
+ * lazily, and sends every data operation to the place that holds the key:
+ * the local store for a map of this node only (router_local.c); for a map
+ * over nodes, the nodes that hold the key's shard (router_cluster.c), this
+ * one through the local store and the others through libpq.  Each
+ * operation has one routing point (router_set, router_get, ...).  The
+ * calls other nodes send us for the shards we hold are router_peer_*.
  *
  * Errors from the store (no memory, not a number, overflow) are raised
  * here, so that callers see one behaviour whether the key is local or not.
@@ -20,76 +20,36 @@
 #ifndef MEMSHARD_ROUTER_H
 #define MEMSHARD_ROUTER_H
 
-#include "datatype/timestamp.h"
-#include "nodes/pg_list.h"
+#include "cluster/cluster.h"
 #include "store/store.h"
 
-/* longest map name in bytes */
-#define MAP_NAME_MAX_LEN		(NAMEDATALEN - 1)
-
-typedef enum MapMethod
-{
-	MAP_METHOD_HASH,
-	MAP_METHOD_RANGE
-} MapMethod;
-
 /*
- * What create_map records: one row of memshard.map_catalog.  Arrays are
- * kept as Datums of the SQL arrays (NULL when absent), so the catalog code
- * can store them without rebuilding.
+ * Maps (MapInfo, MapDefinition) and the map catalog are the cluster's
+ * metadata: cluster/cluster.h declares them, and with it this header.
  */
-typedef struct MapDefinition
-{
-	char	   *name;
-	int32		id;				/* assigned by map_catalog_insert */
-	Interval   *default_ttl;	/* NULL: none */
-	int64		max_memory;		/* 0: no quota */
-	bool		evictable;		/* eviction 'lru' (true) or 'none' */
-	MapMethod	method;
-	int32		shard_count;
-	Datum		bounds;			/* text[], range maps only */
-	bool		bounds_null;
-	Datum		nodes;			/* name[]; NULL means this node only */
-	bool		nodes_null;
-	int32		replicas;
-} MapDefinition;
-
-/*
- * A map as a backend sees it, from the per-backend cache.  A MapInfo
- * pointer is valid until the next router call: a cache invalidation may
- * free it.
- */
-typedef struct MapInfo
-{
-	char		name[NAMEDATALEN];	/* hash key, NUL-terminated */
-	int			namelen;
-	int32		id;
-	int			slot;			/* store handle, -1 until attached */
-	int64		default_ttl_ms; /* 0: items live until evicted */
-	StoreMapOptions opts;
-	MapMethod	method;
-	int32		shard_count;
-	int			nbounds;		/* range maps: split points */
-	Datum	   *bounds;			/* text Datums, in the cache's memory */
-	int32		replicas;
-	bool		local_only;		/* nodes is NULL */
-} MapInfo;
-
-/* map catalog (map_catalog.c) */
-extern int64 ttl_interval_to_ms(const Interval *ttl);
-extern Oid	map_catalog_relid(void);
-extern bool map_catalog_lookup(const char *name, MapInfo *map,
-							   MemoryContext cxt);
-extern int32 map_catalog_insert(MapDefinition *def);
-extern bool map_catalog_delete(const char *name, int32 *mapid);
-extern List *map_catalog_list(void);
 
 /* per-backend map cache and store attachment (map_cache.c) */
 extern MapInfo *router_lookup_map(const char *name, int namelen);
 extern MapInfo *router_reload_map(MapInfo *map);
 extern int	router_map_slot(MapInfo *map);
-extern void router_map_created(int32 mapid);
-extern void router_map_dropped(int32 mapid);
+
+/*
+ * For code that writes the map catalog itself (map_catalog_insert,
+ * map_catalog_delete) rather than through cluster_define_map and
+ * cluster_remove_map: the store follows a map created or dropped by this
+ * transaction (src/cluster/maps.c).
+ */
+static inline void
+router_map_created(int32 mapid)
+{
+	cluster_map_store_created(mapid);
+}
+
+static inline void
+router_map_dropped(int32 mapid)
+{
+	cluster_map_store_dropped(mapid);
+}
 
 /*
  * data operations (router.c: each to router_local.c or router_cluster.c);

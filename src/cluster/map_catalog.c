@@ -7,16 +7,18 @@
  * way PostgreSQL accesses its own catalogs (index scans, CatalogTupleInsert)
  * rather than through SPI: map lookups must work for any user of the data
  * functions without granting them the table, they must not depend on
- * search_path, and create_map/drop_map are the only writers.  Because
- * CatalogTupleInsert does not evaluate CHECK constraints, every value is
- * validated by the caller (map_api.c) first; the constraints in the
- * extension script guard writes that come through SQL (a restore).
+ * search_path, and the map definitions (maps.c) are the only writers.
+ * Because CatalogTupleInsert does not evaluate CHECK constraints, every
+ * value is validated before (the map_check_* functions of maps.c, called
+ * by create_map and by a node applying a coordinator's metadata); the
+ * constraints in the extension script guard writes that come through SQL
+ * (a restore).
  *
  * Writers lock the table in SHARE ROW EXCLUSIVE mode, which conflicts with
  * itself, so two sessions creating the same name are serialised and the
  * second one gets a clean "already exists".  Every write sends a relcache
  * invalidation for the table, which is how other backends learn that their
- * map cache (map_cache.c) is stale.
+ * map cache (src/router/map_cache.c) is stale.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,7 +29,6 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/indexing.h"
-#include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
 #include "commands/sequence.h"
 #include "common/int.h"
@@ -36,16 +37,10 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
-#include "router/router.h"
-
-#define MEMSHARD_SCHEMA			"memshard"
-#define MAP_CATALOG_TABLE		"map_catalog"
-#define MAP_CATALOG_NAME_INDEX	"map_catalog_name_key"
-#define MAP_CATALOG_SEQUENCE	"map_id_seq"
+#include "cluster/cluster.h"
 
 /* a ttl beyond this is surely a mistake (and would overflow expiry times) */
 #define MAX_TTL_YEARS			100
@@ -67,7 +62,6 @@ enum
 	Natts_map_catalog = Anum_map_created
 };
 
-static Oid	catalog_object(const char *relname);
 static HeapTuple find_map_tuple(Relation rel, Relation index,
 								const char *name, SysScanDesc *scan);
 static void tuple_to_map_info(Relation rel, HeapTuple tuple, MapInfo *map,
@@ -103,26 +97,10 @@ ttl_interval_to_ms(const Interval *ttl)
 	return (usecs + 999) / 1000;
 }
 
-/* OID of a relation of the extension's schema; ERROR if it is missing */
-static Oid
-catalog_object(const char *relname)
-{
-	Oid			nspoid = get_namespace_oid(MEMSHARD_SCHEMA, false);
-	Oid			relid = get_relname_relid(relname, nspoid);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"%s.%s\" does not exist",
-						MEMSHARD_SCHEMA, relname),
-				 errhint("Is the extension pg_memshard installed in this database?")));
-	return relid;
-}
-
 Oid
 map_catalog_relid(void)
 {
-	return catalog_object(MAP_CATALOG_TABLE);
+	return memshard_relid(MEMSHARD_MAP_CATALOG);
 }
 
 /*
@@ -193,7 +171,7 @@ bool
 map_catalog_lookup(const char *name, MapInfo *map, MemoryContext cxt)
 {
 	Relation	rel = table_open(map_catalog_relid(), AccessShareLock);
-	Relation	index = index_open(catalog_object(MAP_CATALOG_NAME_INDEX),
+	Relation	index = index_open(memshard_relid(MEMSHARD_MAP_CATALOG_NAME_INDEX),
 								   AccessShareLock);
 	SysScanDesc scan;
 	HeapTuple	tuple = find_map_tuple(rel, index, name, &scan);
@@ -240,7 +218,7 @@ open_catalog_for_write(Relation *index)
 {
 	Relation	rel = table_open(map_catalog_relid(), ShareRowExclusiveLock);
 
-	*index = index_open(catalog_object(MAP_CATALOG_NAME_INDEX), RowExclusiveLock);
+	*index = index_open(memshard_relid(MEMSHARD_MAP_CATALOG_NAME_INDEX), RowExclusiveLock);
 	return rel;
 }
 
@@ -276,7 +254,7 @@ map_catalog_insert(MapDefinition *def)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("map \"%s\" already exists", def->name)));
 
-	def->id = (int32) nextval_internal(catalog_object(MAP_CATALOG_SEQUENCE), false);
+	def->id = (int32) nextval_internal(memshard_relid(MEMSHARD_MAP_ID_SEQUENCE), false);
 
 	memset(nulls, false, sizeof(nulls));
 	values[Anum_map_id - 1] = Int32GetDatum(def->id);
