@@ -203,7 +203,10 @@ extern int	cluster_recover(bool all_nodes);	/* recover_metadata() */
 extern int	cluster_recover_background(bool coordinated, int *left);
 extern const char *cluster_metadata_outcome(const char *gid);
 
-/* the recovery worker (recovery_worker.c) */
+/*
+ * the recovery worker (recovery_worker.c) and its shared state
+ * (recovery_state.c)
+ */
 extern int	memshard_recovery_interval_ms;	/* pg_memshard.recovery_interval */
 
 typedef struct ClusterRecoveryFigures
@@ -215,7 +218,7 @@ typedef struct ClusterRecoveryFigures
 
 extern Size cluster_recovery_shmem_size(void);
 extern void cluster_recovery_shmem_startup(void);
-extern void cluster_recovery_register(void);
 extern void cluster_recovery_figures(ClusterRecoveryFigures *figures);
+extern void cluster_recovery_register(void);
 
 #endif							/* MEMSHARD_CLUSTER_H */

@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * metadata_recover.c
- *		Metadata changes left in doubt: refused at once, and finished from
- *		any node.
+ *		Metadata changes left in doubt, finished from any node.
  *
  * A node's part of a change is a prepared transaction until the node that
  * made the change (its coordinator) commits or rolls it back
@@ -35,13 +34,8 @@
  *	- by the recovery worker, which does both in the databases that need it
  *	  (recovery_worker.c).
  *
- * Locking: a change takes ExclusiveLock on memshard.node_catalog, and so
- * does a node's part of a change, which keeps it while prepared.
- * metadata_lock never waits for a prepared part: it refuses at once (55P03)
- * naming it and its coordinator.  It polls instead of waiting in the lock
- * manager so that a change that becomes prepared while we wait is noticed;
- * the price is that a deadlock through this lock is not detected
- * (lock_timeout and statement_timeout still apply).
+ * A change refuses at once to wait for a part in doubt here
+ * (metadata_lock.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -51,24 +45,14 @@
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "pgstat.h"
-#include "storage/latch.h"
 #include "storage/lmgr.h"
-#include "storage/proc.h"
 #include "storage/procarray.h"
 #include "utils/builtins.h"
 #include "utils/snapmgr.h"
-#include "utils/timestamp.h"
 
 #include "cluster/cluster.h"
 #include "cluster/metadata_int.h"
 #include "remote/remote.h"
-
-/* the changes prepared in this database whose gid starts with $1, oldest first */
-#define PREPARED_QUERY \
-	"SELECT p.gid FROM pg_catalog.pg_prepared_xacts p " \
-	"WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database() " \
-	"AND pg_catalog.starts_with(p.gid, $1) ORDER BY p.prepared"
 
 /* how a change ended, as its coordinator says */
 typedef enum Outcome
@@ -88,10 +72,6 @@ typedef struct Problem
 	char	   *hint;
 } Problem;
 
-static List *prepared_here(void);
-static List *coordinators_of(const MetadataGid *parsed);
-static char *coordinator_name(const char *gid);
-static void refuse_in_doubt(const char *gid) pg_attribute_noreturn();
 static bool record_committed(const char *gid);
 static int	resolve_prepared_here(List **problems, int *left);
 static Outcome ask_coordinator(const char *gid, const MetadataGid *parsed,
@@ -110,144 +90,6 @@ static bool has_records(void);
 static RemoteFanout *run_on_nodes(List *nodes, const char *sql,
 								  const char *param);
 
-/* "memshard_<system identifier>_<database OID>_": our transactions */
-char *
-metadata_gid_prefix(void)
-{
-	return psprintf("memshard_" UINT64_FORMAT "_%u_",
-					(uint64) cluster_system_identifier(), MyDatabaseId);
-}
-
-/* split one of our global transaction identifiers; false if it is not */
-bool
-metadata_gid_parse(const char *gid, MetadataGid *parsed)
-{
-	int			consumed = 0;
-
-	if (sscanf(gid, "memshard_" UINT64_FORMAT "_%u_%u_%d%n",
-			   &parsed->system_identifier, &parsed->database, &parsed->xid,
-			   &parsed->node_id, &consumed) != 4)
-		return false;
-	return gid[consumed] == '\0';
-}
-
-/*
- * Take the metadata lock of this node (ExclusiveLock on node_catalog).
- * Refuses at once (55P03) when a change prepared here holds it; otherwise
- * waits for the local change holding it if 'wait' (up to lock_timeout),
- * else returns false.
- */
-bool
-metadata_lock(bool wait)
-{
-	Oid			relid = cluster_node_catalog_relid();
-	TimestampTz start = GetCurrentTimestamp();
-	long		sleep_ms = 1;
-
-	for (;;)
-	{
-		List	   *prepared;
-
-		if (ConditionalLockRelationOid(relid, ExclusiveLock))
-			return true;
-		prepared = prepared_here();
-		if (prepared != NIL)
-			refuse_in_doubt(linitial(prepared));
-		if (!wait)
-			return false;
-		if (LockTimeout > 0 &&
-			TimestampDifferenceExceeds(start, GetCurrentTimestamp(), LockTimeout))
-			ereport(ERROR,
-					(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-					 errmsg("could not lock the cluster metadata of this node within lock_timeout"),
-					 errdetail("Another change of the metadata is running on this node.")));
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 sleep_ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-		sleep_ms = Min(sleep_ms * 2, 100);
-	}
-}
-
-static void
-refuse_in_doubt(const char *gid)
-{
-	char	   *coordinator = coordinator_name(gid);
-
-	ereport(ERROR,
-			(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-			 errmsg("the cluster metadata of this node is held by metadata change \"%s\" of %s, prepared here and not finished",
-					gid, coordinator),
-			 errdetail("A node keeps its part of a change prepared until the node that made it commits or rolls it back; if that node failed in between, the part is in doubt."),
-			 errhint("Retry.  If this persists, run memshard.recover_metadata() on any node once %s is reachable, or let the recovery worker finish it (pg_memshard.recovery_interval).",
-					 coordinator)));
-}
-
-/* the global transaction identifiers of the changes prepared here */
-static List *
-prepared_here(void)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
-	ClusterSqlState state;
-	List	   *gids = NIL;
-	uint64		nrows;
-	uint64		row;
-
-	args[0] = CStringGetTextDatum("memshard_");
-	cluster_sql_begin(&state);
-	nrows = cluster_sql_exec(PREPARED_QUERY, 1, argtypes, args, SPI_OK_SELECT);
-	for (row = 0; row < nrows; row++)
-	{
-		char	   *gid = SPI_getvalue(SPI_tuptable->vals[row],
-									   SPI_tuptable->tupdesc, 1);
-		MemoryContext oldcontext = MemoryContextSwitchTo(caller);
-
-		gids = lappend(gids, pstrdup(gid));
-		MemoryContextSwitchTo(oldcontext);
-	}
-	cluster_sql_end(&state);
-	return gids;
-}
-
-/*
- * The nodes of our node list on the instance the gid names, one of which
- * made the change (several databases of one instance may be nodes).
- */
-static List *
-coordinators_of(const MetadataGid *parsed)
-{
-	List	   *nodes = NIL;
-	ListCell   *lc;
-
-	foreach(lc, cluster_nodes())
-	{
-		ClusterNode *node = lfirst(lc);
-
-		if (!node->is_local && OidIsValid(node->serverid) &&
-			(uint64) node->system_identifier == parsed->system_identifier)
-			nodes = lappend(nodes, node);
-	}
-	return nodes;
-}
-
-/* for messages: 'node "n1"', or what the gid says of an unknown node */
-static char *
-coordinator_name(const char *gid)
-{
-	MetadataGid parsed;
-	List	   *nodes;
-
-	if (!metadata_gid_parse(gid, &parsed))
-		return pstrdup("an unknown node");
-	nodes = coordinators_of(&parsed);
-	if (nodes == NIL)
-		return psprintf("the node of system identifier " UINT64_FORMAT,
-						parsed.system_identifier);
-	return psprintf("node \"%s\"",
-					NameStr(((ClusterNode *) linitial(nodes))->server));
-}
 
 /*
  * How a change this node coordinated ended (memshard.peer_metadata_outcome,
@@ -356,7 +198,7 @@ resolve_prepared_here(List **problems, int *left)
 	int			resolved = 0;
 	ListCell   *lc;
 
-	foreach(lc, prepared_here())
+	foreach(lc, metadata_prepared_here())
 	{
 		char	   *gid = lfirst(lc);
 		MetadataGid parsed;
@@ -396,7 +238,7 @@ static Outcome
 ask_coordinator(const char *gid, const MetadataGid *parsed,
 				char **coordinator, Problem *problem)
 {
-	List	   *candidates = coordinators_of(parsed);
+	List	   *candidates = metadata_coordinators_of(parsed);
 	RemoteFanout *fanout;
 	const RemoteNodeCall *failed = NULL;
 	int			i;
@@ -556,7 +398,7 @@ metadata_recover_coordinated(bool all_nodes, int *left)
 	if (nodes == NIL)
 		return 0;
 
-	fanout = run_on_nodes(nodes, PREPARED_QUERY, metadata_gid_prefix());
+	fanout = run_on_nodes(nodes, METADATA_PREPARED_QUERY, metadata_gid_prefix());
 
 	for (i = 0; i < fanout->ncalls; i++)
 	{

@@ -34,8 +34,7 @@
  * The worker connects as the bootstrap superuser: it reaches the nodes
  * with that role's user mappings (or PUBLIC ones).
  *
- * Shared state: RecoveryShared, under its spinlock; nothing done under it
- * can fail, so commit and abort callbacks may flag a database.
+ * Shared state: RecoveryShared (recovery_state.c), under its spinlock.
  *
  *-------------------------------------------------------------------------
  */
@@ -69,40 +68,7 @@
 #include "cluster/metadata_int.h"
 #include "pg_memshard.h"
 
-#define RECOVERY_MAX_FLAGGED 64
-
-/* what the visit of a database found */
-typedef enum VisitResult
-{
-	VISIT_FAILED,				/* the worker did not report (ERROR, no slot) */
-	VISIT_NO_EXTENSION,
-	VISIT_DONE,					/* nothing left to do there */
-	VISIT_LEFT					/* something to look at again */
-} VisitResult;
-
-/* a database to visit, and what to look at there (RECOVER_*) */
-typedef struct FlaggedDatabase
-{
-	Oid			dboid;
-	int			what;
-} FlaggedDatabase;
-
-typedef struct RecoveryShared
-{
-	slock_t		mutex;
-	bool		visit_all;		/* the next pass visits every database */
-	int			nflagged;
-	FlaggedDatabase flagged[RECOVERY_MAX_FLAGGED];	/* to visit next pass */
-	int			visit_what;		/* what the visit running now looks at */
-	VisitResult visit_result;	/* and what it found */
-	uint64		resolved;		/* in-doubt parts finished since start */
-	TimestampTz last_pass;		/* end of the worker's last pass, 0 none */
-	char		problem[256];	/* why its last pass left one in doubt */
-} RecoveryShared;
-
 int			memshard_recovery_interval_ms = 10000;
-
-static RecoveryShared *recovery = NULL;
 
 PGDLLEXPORT void memshard_recovery_launcher_main(Datum arg);
 PGDLLEXPORT void memshard_recovery_worker_main(Datum arg);
@@ -114,30 +80,6 @@ static VisitResult visit_database(Oid dboid, int what);
 static VisitResult recover_this_database(int what);
 static void fill_worker(BackgroundWorker *worker, const char *function,
 						const char *type);
-
-Size
-cluster_recovery_shmem_size(void)
-{
-	return MAXALIGN(sizeof(RecoveryShared));
-}
-
-/* shmem_startup_hook: in the postmaster, so every process inherits it */
-void
-cluster_recovery_shmem_startup(void)
-{
-	bool		found;
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	recovery = ShmemInitStruct("pg_memshard metadata recovery",
-							   cluster_recovery_shmem_size(), &found);
-	if (!found)
-	{
-		memset(recovery, 0, sizeof(RecoveryShared));
-		SpinLockInit(&recovery->mutex);
-		recovery->visit_all = true;
-	}
-	LWLockRelease(AddinShmemInitLock);
-}
 
 /* _PG_init, when preloaded: the launcher, started once recovery is over */
 void
@@ -166,72 +108,6 @@ fill_worker(BackgroundWorker *worker, const char *function, const char *type)
 }
 
 void
-recovery_flag_database(Oid dboid, int what)
-{
-	int			i;
-
-	if (recovery == NULL)
-		return;					/* not preloaded: no worker */
-	SpinLockAcquire(&recovery->mutex);
-	for (i = 0; i < recovery->nflagged; i++)
-	{
-		if (recovery->flagged[i].dboid == dboid)
-			break;
-	}
-	if (i < recovery->nflagged)
-		recovery->flagged[i].what |= what;
-	else if (recovery->nflagged < RECOVERY_MAX_FLAGGED)
-	{
-		recovery->flagged[i].dboid = dboid;
-		recovery->flagged[i].what = what;
-		recovery->nflagged++;
-	}
-	else
-		recovery->visit_all = true;
-	SpinLockRelease(&recovery->mutex);
-}
-
-void
-recovery_count_resolved(int resolved)
-{
-	if (recovery == NULL || resolved == 0)
-		return;
-	SpinLockAcquire(&recovery->mutex);
-	recovery->resolved += resolved;
-	SpinLockRelease(&recovery->mutex);
-}
-
-/* remember why something stays in doubt; true if it is news */
-bool
-recovery_note_problem(const char *problem)
-{
-	bool		news;
-
-	if (recovery == NULL)
-		return true;
-	SpinLockAcquire(&recovery->mutex);
-	news = strncmp(recovery->problem, problem,
-				   sizeof(recovery->problem) - 1) != 0;
-	strlcpy(recovery->problem, problem, sizeof(recovery->problem));
-	SpinLockRelease(&recovery->mutex);
-	return news;
-}
-
-/* what memshard.metadata_recovery shows */
-void
-cluster_recovery_figures(ClusterRecoveryFigures *figures)
-{
-	memset(figures, 0, sizeof(ClusterRecoveryFigures));
-	if (recovery == NULL)
-		return;
-	SpinLockAcquire(&recovery->mutex);
-	figures->resolved = recovery->resolved;
-	figures->last_pass = recovery->last_pass;
-	strlcpy(figures->problem, recovery->problem, sizeof(figures->problem));
-	SpinLockRelease(&recovery->mutex);
-}
-
-void
 memshard_recovery_launcher_main(Datum arg)
 {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -241,9 +117,9 @@ memshard_recovery_launcher_main(Datum arg)
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
 	/* a launcher that restarts looks everywhere, as after start-up */
-	SpinLockAcquire(&recovery->mutex);
-	recovery->visit_all = true;
-	SpinLockRelease(&recovery->mutex);
+	SpinLockAcquire(&recovery_shared->mutex);
+	recovery_shared->visit_all = true;
+	SpinLockRelease(&recovery_shared->mutex);
 
 	for (;;)
 	{
@@ -297,11 +173,11 @@ recovery_pass(void)
 	}
 
 	now = GetCurrentTimestamp();
-	SpinLockAcquire(&recovery->mutex);
-	recovery->last_pass = now;
+	SpinLockAcquire(&recovery_shared->mutex);
+	recovery_shared->last_pass = now;
 	if (all_done)
-		recovery->problem[0] = '\0';
-	SpinLockRelease(&recovery->mutex);
+		recovery_shared->problem[0] = '\0';
+	SpinLockRelease(&recovery_shared->mutex);
 
 	MemoryContextSwitchTo(oldcontext);
 	MemoryContextDelete(pass_context);
@@ -322,13 +198,13 @@ databases_to_visit(void)
 	ListCell   *lc;
 	int			i;
 
-	SpinLockAcquire(&recovery->mutex);
-	all = recovery->visit_all;
-	nflagged = recovery->nflagged;
-	memcpy(flagged, recovery->flagged, sizeof(FlaggedDatabase) * nflagged);
-	recovery->visit_all = false;
-	recovery->nflagged = 0;
-	SpinLockRelease(&recovery->mutex);
+	SpinLockAcquire(&recovery_shared->mutex);
+	all = recovery_shared->visit_all;
+	nflagged = recovery_shared->nflagged;
+	memcpy(flagged, recovery_shared->flagged, sizeof(FlaggedDatabase) * nflagged);
+	recovery_shared->visit_all = false;
+	recovery_shared->nflagged = 0;
+	SpinLockRelease(&recovery_shared->mutex);
 
 	if (!all && nflagged == 0)
 		return NIL;				/* the usual pass: nothing to do */
@@ -395,10 +271,10 @@ visit_database(Oid dboid, int what)
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
 	worker.bgw_notify_pid = MyProcPid;
 
-	SpinLockAcquire(&recovery->mutex);
-	recovery->visit_what = what;
-	recovery->visit_result = VISIT_FAILED;
-	SpinLockRelease(&recovery->mutex);
+	SpinLockAcquire(&recovery_shared->mutex);
+	recovery_shared->visit_what = what;
+	recovery_shared->visit_result = VISIT_FAILED;
+	SpinLockRelease(&recovery_shared->mutex);
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
@@ -411,9 +287,9 @@ visit_database(Oid dboid, int what)
 	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
 		proc_exit(1);
 
-	SpinLockAcquire(&recovery->mutex);
-	result = recovery->visit_result;
-	SpinLockRelease(&recovery->mutex);
+	SpinLockAcquire(&recovery_shared->mutex);
+	result = recovery_shared->visit_result;
+	SpinLockRelease(&recovery_shared->mutex);
 	return result;
 }
 
@@ -432,9 +308,9 @@ memshard_recovery_worker_main(Datum arg)
 	/* no lock is waited for longer than a node is */
 	SetConfigOption("lock_timeout", psprintf("%d", memshard_remote_timeout_ms),
 					PGC_SUSET, PGC_S_OVERRIDE);
-	SpinLockAcquire(&recovery->mutex);
-	what = recovery->visit_what;
-	SpinLockRelease(&recovery->mutex);
+	SpinLockAcquire(&recovery_shared->mutex);
+	what = recovery_shared->visit_what;
+	SpinLockRelease(&recovery_shared->mutex);
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -446,9 +322,9 @@ memshard_recovery_worker_main(Datum arg)
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
 
-	SpinLockAcquire(&recovery->mutex);
-	recovery->visit_result = result;
-	SpinLockRelease(&recovery->mutex);
+	SpinLockAcquire(&recovery_shared->mutex);
+	recovery_shared->visit_result = result;
+	SpinLockRelease(&recovery_shared->mutex);
 	proc_exit(0);
 }
 
