@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "cluster/cluster.h"
 #include "resp/resp.h"
 
 /* generation of the permission answers: bumped by invalidations */
@@ -59,7 +60,8 @@ resp_auth_init(void)
 static Oid
 data_function(const char *name, int nargs, const Oid *types)
 {
-	List	   *names = list_make2(makeString("memshard"), makeString((char *) name));
+	List	   *names = list_make2(makeString(MEMSHARD_SCHEMA),
+								makeString((char *) name));
 
 	return LookupFuncName(names, nargs, types, true);
 }

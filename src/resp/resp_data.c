@@ -31,6 +31,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "cluster/cluster.h"
 #include "pg_memshard.h"
 #include "resp/resp.h"
 
@@ -48,7 +49,13 @@ resp_map_name(int db, char *buf, size_t size)
 		snprintf(buf, size, "%s_%d", resp_map, db);
 }
 
-/* create the map in a transaction of its own, as the worker's role */
+/*
+ * Create the map in a transaction of its own, as the worker's role: by
+ * calling memshard.create_map, whose privilege the role needs, and which
+ * in a cluster makes the map on every node.  The statement runs as every
+ * internal statement does, under search_path = pg_catalog, pg_temp
+ * (cluster_sql_begin_as_caller).
+ */
 static void
 create_map(const char *name)
 {
@@ -56,6 +63,7 @@ create_map(const char *name)
 	int			save_sec;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
+	ClusterSqlState state;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	resp_commit_xact();
@@ -63,15 +71,13 @@ create_map(const char *name)
 	SetUserIdAndSecContext(GetAuthenticatedUserId(), save_sec);
 	args[0] = CStringGetTextDatum(name);
 	PushActiveSnapshot(GetTransactionSnapshot());
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	cluster_sql_begin_as_caller(&state);
 	/* another worker may create it at the same moment: then it exists */
-	if (SPI_execute_with_args("SELECT memshard.create_map($1) "
-							  "WHERE NOT EXISTS (SELECT 1 FROM memshard.map_catalog "
-							  "WHERE name OPERATOR(pg_catalog.=) $1)",
-							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not create map \"%s\"", name);
-	SPI_finish();
+	(void) cluster_sql_exec("SELECT memshard.create_map($1) "
+							"WHERE NOT EXISTS (SELECT 1 FROM memshard.map_catalog "
+							"WHERE name OPERATOR(pg_catalog.=) $1)",
+							1, argtypes, args, SPI_OK_SELECT);
+	cluster_sql_end(&state);
 	PopActiveSnapshot();
 	resp_commit_xact();
 	ereport(LOG,
