@@ -27,7 +27,7 @@
 #include "storage/shmem.h"
 #include "utils/guc.h"
 
-#include "api/ddl_hook.h"
+#include "api/api.h"
 #include "cluster/cluster.h"
 #include "pg_memshard.h"
 #include "remote/remote.h"

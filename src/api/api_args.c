@@ -15,8 +15,8 @@
 #include "utils/array.h"
 #include "utils/lsyscache.h"
 
-#include "api/api_args.h"
-#include "api/ext_version.h"
+#include "api/api.h"
+#include "api/api_internal.h"
 #include "pg_memshard.h"
 #include "store/store.h"
 

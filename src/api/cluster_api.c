@@ -26,7 +26,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "api/api_args.h"
+#include "api/api_internal.h"
 #include "cluster/cluster.h"
 #include "remote/remote.h"
 #include "router/router.h"

@@ -27,7 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "api/api_args.h"
+#include "api/api_internal.h"
 #include "pg_memshard.h"
 #include "router/router.h"
 

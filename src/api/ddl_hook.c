@@ -37,8 +37,7 @@
 #include "commands/dbcommands.h"
 #include "miscadmin.h"
 
-#include "api/ddl_hook.h"
-#include "api/ext_version.h"
+#include "api/api.h"
 #include "cluster/cluster.h"
 #include "store/store.h"
 

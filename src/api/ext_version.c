@@ -36,7 +36,7 @@
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 
-#include "api/ext_version.h"
+#include "api/api.h"
 
 /* versions of the SQL script whose objects this library serves */
 static const char *const served_versions[] = {"1.0", "1.1"};

@@ -10,7 +10,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#include "api/ext_version.h"
+#include "api/api.h"
 
 PG_FUNCTION_INFO_V1(memshard_version);
 

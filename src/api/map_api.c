@@ -24,8 +24,8 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
-#include "api/api_args.h"
-#include "api/ext_version.h"
+#include "api/api.h"
+#include "api/api_internal.h"
 #include "cluster/cluster.h"
 #include "cluster/placement.h"
 #include "router/router.h"

@@ -35,7 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "cluster/cluster.h"
-#include "cluster/metadata_int.h"
+#include "cluster/metadata_internal.h"
 #include "cluster/placement.h"
 
 /* the maps of a snapshot ($1), as rows */

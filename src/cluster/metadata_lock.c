@@ -13,7 +13,7 @@
  * statement_timeout still apply).
  *
  * A part's global transaction identifier names the coordinator of its
- * change and the coordinator's transaction (metadata_int.h): the parts
+ * change and the coordinator's transaction (metadata_internal.h): the parts
  * prepared here are found by it, and so is the node to ask how their
  * change ended (metadata_recover.c).
  *
@@ -32,7 +32,7 @@
 #include "utils/timestamp.h"
 
 #include "cluster/cluster.h"
-#include "cluster/metadata_int.h"
+#include "cluster/metadata_internal.h"
 
 static void refuse_in_doubt(const char *gid) pg_attribute_noreturn();
 static char *coordinator_name(const char *gid);

@@ -8,7 +8,7 @@
  * (metadata_sync.c).  If the coordinator fails in between, the part stays
  * prepared "in doubt" and keeps its locks on the node's metadata.  Its
  * global transaction identifier names the coordinator and the
- * coordinator's local transaction (metadata_int.h), and the coordinator
+ * coordinator's local transaction (metadata_internal.h), and the coordinator
  * wrote a record of it in memshard.metadata_transactions in that same
  * transaction, so the outcome is knowable:
  *
@@ -51,7 +51,7 @@
 #include "utils/snapmgr.h"
 
 #include "cluster/cluster.h"
-#include "cluster/metadata_int.h"
+#include "cluster/metadata_internal.h"
 #include "remote/remote.h"
 
 /* how a change ended, as its coordinator says */

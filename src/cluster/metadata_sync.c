@@ -64,7 +64,7 @@
 #include "utils/memutils.h"
 
 #include "cluster/cluster.h"
-#include "cluster/metadata_int.h"
+#include "cluster/metadata_internal.h"
 #include "cluster/placement.h"
 #include "remote/remote.h"
 

@@ -20,7 +20,7 @@
 #include "storage/spin.h"
 
 #include "cluster/cluster.h"
-#include "cluster/metadata_int.h"
+#include "cluster/metadata_internal.h"
 
 /* NULL when not preloaded: no worker, nothing to flag */
 RecoveryShared *recovery_shared = NULL;

@@ -65,7 +65,7 @@
 #include "utils/timestamp.h"
 
 #include "cluster/cluster.h"
-#include "cluster/metadata_int.h"
+#include "cluster/metadata_internal.h"
 #include "pg_memshard.h"
 
 int			memshard_recovery_interval_ms = 10000;

@@ -32,7 +32,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_memshard.h"
-#include "remote/remote_int.h"
+#include "remote/remote_internal.h"
 
 /* how send_statement sends */
 typedef enum SendKind

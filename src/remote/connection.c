@@ -28,7 +28,7 @@
 #include "utils/inval.h"
 #include "utils/syscache.h"
 
-#include "remote/remote_int.h"
+#include "remote/remote_internal.h"
 
 static HTAB *conn_cache = NULL;
 

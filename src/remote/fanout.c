@@ -32,7 +32,7 @@
 #include "storage/latch.h"
 #include "utils/timestamp.h"
 
-#include "remote/remote_int.h"
+#include "remote/remote_internal.h"
 
 static void run_states(CallState *states, int ncalls);
 static void wait_for_progress(CallState *states, int ncalls);

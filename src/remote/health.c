@@ -28,7 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_memshard.h"
-#include "remote/remote_int.h"
+#include "remote/remote_internal.h"
 
 #define HEALTH_SLOTS	64
 

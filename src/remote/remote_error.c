@@ -12,7 +12,7 @@
  */
 #include "postgres.h"
 
-#include "remote/remote_int.h"
+#include "remote/remote_internal.h"
 
 /* a palloc'd error; the strings are copied */
 RemoteError *

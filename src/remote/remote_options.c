@@ -28,7 +28,7 @@
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 
-#include "remote/remote_int.h"
+#include "remote/remote_internal.h"
 
 /* one valid option and the catalog (object kind) it belongs to */
 typedef struct NodeOption

@@ -16,7 +16,7 @@
 #include "port/pg_bswap.h"
 
 #include "router/router.h"
-#include "router/router_int.h"
+#include "router/router_internal.h"
 
 /* parameters of one remote call */
 #define MAX_CALL_PARAMS 5

@@ -13,7 +13,7 @@
 #include "postgres.h"
 
 #include "router/router.h"
-#include "router/router_int.h"
+#include "router/router_internal.h"
 
 /* set, add or replace; true if the item was stored */
 bool

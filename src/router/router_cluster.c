@@ -29,7 +29,7 @@
 
 #include "remote/remote.h"
 #include "router/router.h"
-#include "router/router_int.h"
+#include "router/router_internal.h"
 
 static void key_op_local(MapInfo **map, const KeyOp *op, KeyAnswer *answer);
 static void write_all_copies(MapInfo *map, const KeyOp *op, KeyAnswer *answer);

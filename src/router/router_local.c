@@ -24,7 +24,7 @@
 #include "miscadmin.h"
 
 #include "router/router.h"
-#include "router/router_int.h"
+#include "router/router_internal.h"
 
 static void retry_after_gone(MapInfo **map, bool *retried);
 static void report_store_error(MapInfo *map, StoreResult result,

@@ -15,7 +15,7 @@
 
 #include "cluster/cluster.h"
 #include "router/router.h"
-#include "router/router_int.h"
+#include "router/router_internal.h"
 
 static void check_shard_held(MapInfo *map, const MapPlacements *placements,
 							 const char *key, int keylen);

@@ -17,7 +17,7 @@
 
 #include "partition/partition.h"
 #include "router/router.h"
-#include "router/router_int.h"
+#include "router/router_internal.h"
 
 /* the shard of a key: hash_partition or range_partition, exactly */
 int

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * router_int.h
+ * router_internal.h
  *		Declarations shared by the files of the router room only.
  *
  * The calls go one way: router.c (the dispatcher) -> router_cluster.c (maps
@@ -14,8 +14,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef MEMSHARD_ROUTER_INT_H
-#define MEMSHARD_ROUTER_INT_H
+#ifndef MEMSHARD_ROUTER_INTERNAL_H
+#define MEMSHARD_ROUTER_INTERNAL_H
 
 #include "cluster/placement.h"
 #include "remote/remote.h"
@@ -116,4 +116,4 @@ extern char *peer_answer_value(const RemoteCall *call, int row, Size prefix,
 							   int *vallen);
 extern int64 peer_answer_int64(const RemoteCall *call);
 
-#endif							/* MEMSHARD_ROUTER_INT_H */
+#endif							/* MEMSHARD_ROUTER_INTERNAL_H */

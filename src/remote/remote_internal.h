@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * remote_int.h
+ * remote_internal.h
  *		Declarations shared by the files of the remote room only: the
  *		connection cache (connection.c), one call's steps (call.c), the
  *		loop that runs many calls at once (fanout.c), errors
@@ -8,8 +8,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef MEMSHARD_REMOTE_INT_H
-#define MEMSHARD_REMOTE_INT_H
+#ifndef MEMSHARD_REMOTE_INTERNAL_H
+#define MEMSHARD_REMOTE_INTERNAL_H
 
 #include "datatype/timestamp.h"
 #include "foreign/foreign.h"
@@ -97,4 +97,4 @@ extern void remote_connection_params(ForeignServer *server, UserMapping *user,
 extern void remote_health_record(Oid serverid, bool reached,
 								 const char *error);
 
-#endif							/* MEMSHARD_REMOTE_INT_H */
+#endif							/* MEMSHARD_REMOTE_INTERNAL_H */

@@ -1,12 +1,12 @@
 /*-------------------------------------------------------------------------
  *
- * api_args.h
+ * api_internal.h
  *		Argument checks shared by the SQL entry points of src/api.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef MEMSHARD_API_ARGS_H
-#define MEMSHARD_API_ARGS_H
+#ifndef MEMSHARD_API_INTERNAL_H
+#define MEMSHARD_API_INTERNAL_H
 
 #include "fmgr.h"
 
@@ -37,4 +37,4 @@ extern void api_key_value_arrays(FunctionCallInfo fcinfo, int keys_argno,
 								 VarlenaArrayArg *keys,
 								 VarlenaArrayArg *values);
 
-#endif							/* MEMSHARD_API_ARGS_H */
+#endif							/* MEMSHARD_API_INTERNAL_H */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * metadata_int.h
+ * metadata_internal.h
  *		Declarations shared by the files of the metadata change only:
  *		metadata_sync.c (a change and its two-phase commit),
  *		metadata_apply.c (a node's side of a change), metadata_lock.c (the
@@ -11,8 +11,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef MEMSHARD_METADATA_INT_H
-#define MEMSHARD_METADATA_INT_H
+#ifndef MEMSHARD_METADATA_INTERNAL_H
+#define MEMSHARD_METADATA_INTERNAL_H
 
 #include "access/transam.h"
 #include "datatype/timestamp.h"
@@ -99,4 +99,4 @@ typedef struct RecoveryShared
 
 extern RecoveryShared *recovery_shared;
 
-#endif							/* MEMSHARD_METADATA_INT_H */
+#endif							/* MEMSHARD_METADATA_INTERNAL_H */
