@@ -4,8 +4,15 @@
  *		Metadata (maps, nodes, placements of shards) and its distribution
  *		to every node: what the cluster room offers.
  *
- * The metadata lives in tables of schema memshard on every node and is the
- * same everywhere.  A change (add_node, remove_node, create_map, drop_map)
+ * The metadata lives in tables of schema memshard (catalog.c names them)
+ * on every node and is the same everywhere, but for the maps of one node
+ * only.  Maps are rows of memshard.map_catalog (map_catalog.c), defined
+ * and removed by maps.c with their placements (placement.h, which the
+ * router reads) and their state in the store; the nodes are rows of
+ * memshard.node_catalog (node_catalog.c, nodes.c).  Every statement on
+ * those tables goes through cluster_sql.c.
+ *
+ * A change (add_node, remove_node, create_map, drop_map)
  * is made locally between cluster_change_begin() and cluster_change_end(),
  * and reaches the other nodes inside remote transactions that are prepared
  * (PREPARE TRANSACTION) when the local transaction commits and committed
