@@ -27,6 +27,7 @@
 
 #include "api/ddl_hook.h"
 #include "pg_memshard.h"
+#include "persist/persist.h"
 #include "remote/remote.h"
 #include "store/store.h"
 
@@ -36,9 +37,16 @@ int			memshard_memory_kb = 64 * 1024;
 int			memshard_partitions = 16;
 int			memshard_max_item_size = 1024 * 1024;
 int			memshard_max_maps = 1024;
+int			memshard_restart = MEMSHARD_RESTART_WARM;
 int			memshard_connect_timeout_ms = 5000;
 int			memshard_remote_timeout_ms = 10000;
 bool		memshard_preloaded = false;
+
+static const struct config_enum_entry restart_options[] = {
+	{"warm", MEMSHARD_RESTART_WARM, false},
+	{"cold", MEMSHARD_RESTART_COLD, false},
+	{NULL, 0, false}
+};
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -70,6 +78,8 @@ _PG_init(void)
 	define_postmaster_settings();
 	MarkGUCPrefixReserved("pg_memshard");
 	memshard_preloaded = true;
+	if (memshard_restart == MEMSHARD_RESTART_WARM)
+		persist_register_worker();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = memshard_shmem_request;
@@ -123,6 +133,16 @@ define_postmaster_settings(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("pg_memshard.restart",
+							 "Whether the cache's contents survive a clean restart (warm) or not (cold).",
+							 "warm: a clean shutdown writes the cache to disk and the next start loads it back.",
+							 &memshard_restart,
+							 MEMSHARD_RESTART_WARM,
+							 restart_options,
+							 PGC_POSTMASTER,
+							 0,
+							 NULL, NULL, NULL);
 }
 
 static void
@@ -170,6 +190,7 @@ memshard_shmem_request(void)
 
 	RequestAddinShmemSpace(store_shmem_size());
 	RequestAddinShmemSpace(remote_shmem_size());
+	RequestAddinShmemSpace(persist_shmem_size());
 	RequestNamedLWLockTranche(STORE_LWLOCK_TRANCHE, store_lwlock_count());
 }
 
@@ -180,4 +201,5 @@ memshard_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	store_shmem_startup();
+	persist_shmem_startup();
 }

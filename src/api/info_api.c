@@ -10,7 +10,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#define MEMSHARD_VERSION "1.0"
+#include "pg_memshard.h"
 
 PG_FUNCTION_INFO_V1(memshard_version);
 

@@ -166,6 +166,7 @@ typedef struct StoreDumpCursor
 	uint32		bucket;
 	uint32		skip;			/* items of the bucket's chain already copied */
 	bool		done;
+	int64		expired;		/* expired items left out so far */
 } StoreDumpCursor;
 
 typedef struct StoreDumpItem

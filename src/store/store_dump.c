@@ -61,8 +61,8 @@ typedef struct StoreLoadGate
 static StoreLoadGate *load_gate = NULL;
 static bool am_loader = false;
 
-static bool copy_item(StoreItem *item, uint32 tick, char *buf, Size bufsize,
-					  Size *used, StoreDumpItem *out);
+static bool copy_item(StoreDumpCursor *cursor, StoreItem *item, uint32 tick,
+					  char *buf, Size bufsize, Size *used, StoreDumpItem *out);
 static TimestampTz tick_to_time(uint32 tick);
 static uint32 time_to_tick(TimestampTz at);
 static StoreResult room_for(int handle, int keylen, int vallen, bool has_expire);
@@ -114,7 +114,8 @@ store_dump_next(StoreDumpCursor *cursor, char *buf, Size bufsize,
 			if (pos < cursor->skip)
 				continue;
 			if (n >= maxitems ||
-				!copy_item(item_at(ref), tick, buf, bufsize, &used, &items[n]))
+				!copy_item(cursor, item_at(ref), tick, buf, bufsize, &used,
+						   &items[n]))
 			{
 				full = true;
 				break;
@@ -146,8 +147,8 @@ store_dump_next(StoreDumpCursor *cursor, char *buf, Size bufsize,
  * comes back with keylen -1.
  */
 static bool
-copy_item(StoreItem *item, uint32 tick, char *buf, Size bufsize, Size *used,
-		  StoreDumpItem *out)
+copy_item(StoreDumpCursor *cursor, StoreItem *item, uint32 tick, char *buf,
+		  Size bufsize, Size *used, StoreDumpItem *out)
 {
 	StoreMapSlot *slot = store_map_slot(item->mapslot);
 	int			keylen = item_keylen(item);
@@ -155,7 +156,12 @@ copy_item(StoreItem *item, uint32 tick, char *buf, Size bufsize, Size *used,
 	char	   *dest = buf + *used;
 
 	out->keylen = -1;
-	if (item_expired(item, tick) || !slot->in_use || slot->mapid < 0)
+	if (item_expired(item, tick))
+	{
+		cursor->expired++;
+		return true;
+	}
+	if (!slot->in_use || slot->mapid < 0)
 		return true;
 	if (*used + keylen + vallen > bufsize)
 	{
