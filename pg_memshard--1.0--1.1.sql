@@ -63,11 +63,10 @@ BEGIN ATOMIC
         (63, 'items_skipped', 'Items of the dump not loaded at this start, by reason.', 'no_room', r.skipped_no_room::text),
         (63, 'items_skipped', 'Items of the dump not loaded at this start, by reason.', 'newer', r.skipped_newer::text),
         (63, 'items_skipped', 'Items of the dump not loaded at this start, by reason.', 'failed', r.skipped_failed::text),
-        (64, 'load_seconds', 'Time the load of the dump took (so far, while loading).', NULL, r.load_seconds::text),
-        (65, 'dump_items', 'Items in the dump loaded at this start.', NULL, r.dump_items::text),
-        (66, 'dump_seconds', 'Time writing the dump loaded at this start took, at the shutdown before it.', NULL, r.dump_seconds::text)
-      ) f(family, metric, help, reason, value)
-     WHERE f.value IS NOT NULL;
+        (64, 'load_seconds', 'Time the load of the dump took (so far, while loading).', NULL, coalesce(r.load_seconds, 0)::text),
+        (65, 'dump_items', 'Items in the dump loaded at this start.', NULL, coalesce(r.dump_items, 0)::text),
+        (66, 'dump_seconds', 'Time writing the dump loaded at this start took, at the shutdown before it.', NULL, coalesce(r.dump_seconds, 0)::text)
+      ) f(family, metric, help, reason, value);
 END;
 
 -- metrics(): the samples of 1.0 and those of the warm restart
