@@ -40,9 +40,10 @@ static const char *read_items(DumpReader *reader, DumpSummary *summary);
 static void count_item(DumpSummary *summary, const DumpRecord *record);
 
 bool
-dump_reader_open(DumpReader *reader, const char *path)
+dump_reader_open(DumpReader *reader, const char *path, bool checksum)
 {
 	memset(reader, 0, sizeof(DumpReader));
+	reader->checksum = checksum;
 	reader->fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
 	if (reader->fd < 0)
 		return false;
@@ -92,7 +93,8 @@ dump_read(DumpReader *reader, void *dest, Size len)
 		if (reader->pos == reader->len && !refill(reader))
 			return false;
 		chunk = Min(len, reader->len - reader->pos);
-		COMP_CRC32C(reader->crc, reader->buf + reader->pos, chunk);
+		if (reader->checksum)
+			COMP_CRC32C(reader->crc, reader->buf + reader->pos, chunk);
 		if (out)
 		{
 			memcpy(out, reader->buf + reader->pos, chunk);
@@ -143,7 +145,7 @@ dump_verify(const char *path, DumpSummary *summary, char **reason)
 	char		extra;
 
 	memset(summary, 0, sizeof(DumpSummary));
-	if (!dump_reader_open(&reader, path))
+	if (!dump_reader_open(&reader, path, true))
 	{
 		*reason = psprintf("could not open it: %m");
 		return false;

@@ -85,7 +85,9 @@ run_loaders(const DumpSummary *summary)
 	{
 		const DumpDatabase *db = &summary->databases[0];
 
-		run_one(db->dboid, LOAD_PHASE_RECENT | LOAD_PHASE_OTHERS,
+		run_one(db->dboid,
+				(db->items[0] > 0 ? LOAD_PHASE_RECENT : 0) |
+				(db->items[1] > 0 ? LOAD_PHASE_OTHERS : 0),
 				db->items[0] + db->items[1]);
 		return;
 	}

@@ -182,7 +182,7 @@ load_pass(Loader *loader, int phase)
 	DumpRecord	record;
 	int64		seen = 0;
 
-	if (!dump_reader_open(&reader, DUMP_LOAD_FILE) ||
+	if (!dump_reader_open(&reader, DUMP_LOAD_FILE, false) ||
 		!dump_read(&reader, &header, sizeof(header)))
 		return false;
 	loader->written_at = header.written_at;

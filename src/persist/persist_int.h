@@ -100,6 +100,7 @@ typedef struct DumpReader
 	Size		len;
 	Size		pos;
 	pg_crc32c	crc;
+	bool		checksum;		/* compute crc (the verification only) */
 	int64		offset;			/* bytes consumed */
 } DumpReader;
 
@@ -145,7 +146,8 @@ extern int64 persist_counter(PersistCounter counter);
 extern void persist_remove_dumps(void);
 
 /* dump_read.c */
-extern bool dump_reader_open(DumpReader *reader, const char *path);
+extern bool dump_reader_open(DumpReader *reader, const char *path,
+							 bool checksum);
 extern void dump_reader_close(DumpReader *reader);
 extern bool dump_read(DumpReader *reader, void *dest, Size len);
 extern bool dump_skip(DumpReader *reader, Size len);
