@@ -52,6 +52,7 @@
 #define DUMP_WAIT_MS		10000	/* for the other backends to exit */
 #define WRITE_BUFFER_SIZE	(1024 * 1024)
 #define BATCH_ITEMS			8192
+#define FLUSH_AFTER			(8 * 1024 * 1024)	/* start writeback every 8MB */
 
 typedef struct DumpWriter
 {
@@ -59,7 +60,10 @@ typedef struct DumpWriter
 	char	   *buf;
 	Size		len;
 	pg_crc32c	crc;
+	bool		checksum;		/* flush adds to crc */
 	bool		failed;
+	off_t		written;		/* bytes written to the file */
+	off_t		flushed;		/* of which handed to pg_flush_data */
 } DumpWriter;
 
 static bool wait_for_backends(void);
@@ -163,20 +167,19 @@ write_dump(DumpFooter *footer)
 	}
 	writer.buf = palloc(WRITE_BUFFER_SIZE);
 	INIT_CRC32C(writer.crc);
+	writer.checksum = true;
 
 	write_header(&writer);
 	write_items(&writer, footer);
 	footer->seconds = (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC;
 	put(&writer, footer, sizeof(DumpFooter));
-	FIN_CRC32C(writer.crc);
 	flush(&writer);
+	FIN_CRC32C(writer.crc);
 	if (!writer.failed)
 	{
-		pg_crc32c	crc = writer.crc;
-
 		/* the checksum itself is not part of what it covers */
-		memcpy(writer.buf, &crc, sizeof(crc));
-		writer.len = sizeof(crc);
+		writer.checksum = false;
+		put(&writer, &writer.crc, sizeof(pg_crc32c));
 		flush(&writer);
 	}
 	if (!writer.failed && pg_fsync(writer.fd) != 0)
@@ -266,13 +269,12 @@ write_items(DumpWriter *writer, DumpFooter *footer)
 	pfree(buf);
 }
 
-/* append to the file through the buffer, adding to the checksum */
+/* append to the file through the buffer */
 static void
 put(DumpWriter *writer, const void *data, Size len)
 {
 	const char *p = data;
 
-	COMP_CRC32C(writer->crc, data, len);
 	while (len > 0 && !writer->failed)
 	{
 		Size		chunk = Min(len, WRITE_BUFFER_SIZE - writer->len);
@@ -286,10 +288,14 @@ put(DumpWriter *writer, const void *data, Size len)
 	}
 }
 
+/* write the buffer out, adding it to the checksum (one call per buffer) */
 static void
 flush(DumpWriter *writer)
 {
 	Size		done = 0;
+
+	if (writer->checksum)
+		COMP_CRC32C(writer->crc, writer->buf, writer->len);
 
 	while (done < writer->len && !writer->failed)
 	{
@@ -309,5 +315,14 @@ flush(DumpWriter *writer)
 		else
 			done += n;
 	}
+	writer->written += writer->len;
 	writer->len = 0;
+
+	/* let the kernel write out what we have so far while we go on */
+	if (!writer->failed && writer->written - writer->flushed >= FLUSH_AFTER)
+	{
+		pg_flush_data(writer->fd, writer->flushed,
+					  writer->written - writer->flushed);
+		writer->flushed = writer->written;
+	}
 }

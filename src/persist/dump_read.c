@@ -33,6 +33,7 @@
 
 #define READ_BUFFER_SIZE	(1024 * 1024)
 
+static void checksum_consumed(DumpReader *reader);
 static bool refill(DumpReader *reader);
 static bool record_valid(const DumpRecord *record);
 static const char *check_header(const DumpHeader *header);
@@ -63,13 +64,36 @@ dump_reader_close(DumpReader *reader)
 	reader->buf = NULL;
 }
 
+/* add the bytes consumed since the last time to the checksum */
+static void
+checksum_consumed(DumpReader *reader)
+{
+	if (reader->checksum && reader->pos > reader->crc_pos)
+		COMP_CRC32C(reader->crc, reader->buf + reader->crc_pos,
+					reader->pos - reader->crc_pos);
+	reader->crc_pos = reader->pos;
+}
+
+/* the CRC-32C of every byte consumed so far */
+pg_crc32c
+dump_reader_crc(DumpReader *reader)
+{
+	pg_crc32c	crc;
+
+	checksum_consumed(reader);
+	crc = reader->crc;
+	FIN_CRC32C(crc);
+	return crc;
+}
+
 /* read more of the file; false at its end (or on an error: errno set) */
 static bool
 refill(DumpReader *reader)
 {
 	ssize_t		got;
 
-	reader->len = reader->pos = 0;
+	checksum_consumed(reader);
+	reader->len = reader->pos = reader->crc_pos = 0;
 	do
 	{
 		got = read(reader->fd, reader->buf, READ_BUFFER_SIZE);
@@ -93,8 +117,6 @@ dump_read(DumpReader *reader, void *dest, Size len)
 		if (reader->pos == reader->len && !refill(reader))
 			return false;
 		chunk = Min(len, reader->len - reader->pos);
-		if (reader->checksum)
-			COMP_CRC32C(reader->crc, reader->buf + reader->pos, chunk);
 		if (out)
 		{
 			memcpy(out, reader->buf + reader->pos, chunk);
@@ -158,8 +180,7 @@ dump_verify(const char *path, DumpSummary *summary, char **reason)
 		problem = read_items(&reader, summary);
 	if (problem == NULL)
 	{
-		computed = reader.crc;
-		FIN_CRC32C(computed);
+		computed = dump_reader_crc(&reader);
 		if (!dump_read(&reader, &stored, sizeof(pg_crc32c)))
 			problem = "it is truncated (no checksum)";
 		else if (!EQ_CRC32C(stored, computed))

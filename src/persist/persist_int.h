@@ -99,7 +99,8 @@ typedef struct DumpReader
 	char	   *buf;
 	Size		len;
 	Size		pos;
-	pg_crc32c	crc;
+	Size		crc_pos;		/* buf[0 .. crc_pos) is in crc */
+	pg_crc32c	crc;			/* of the bytes consumed (if checksum) */
 	bool		checksum;		/* compute crc (the verification only) */
 	int64		offset;			/* bytes consumed */
 } DumpReader;
@@ -151,6 +152,7 @@ extern bool dump_reader_open(DumpReader *reader, const char *path,
 extern void dump_reader_close(DumpReader *reader);
 extern bool dump_read(DumpReader *reader, void *dest, Size len);
 extern bool dump_skip(DumpReader *reader, Size len);
+extern pg_crc32c dump_reader_crc(DumpReader *reader);
 extern bool dump_read_record(DumpReader *reader, DumpRecord *record);
 extern bool dump_verify(const char *path, DumpSummary *summary,
 						char **reason);
