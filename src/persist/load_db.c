@@ -152,24 +152,43 @@ load_database(Loader *loader)
 	flush_counts(loader);
 }
 
-/* the maps of this database, if the extension is there */
+/*
+ * The maps of this database, if the extension is there: their definitions
+ * (map_catalog_list) and creation times.
+ */
 static void
 read_catalog(Loader *loader)
 {
 	List	   *maps;
 	ListCell   *lc;
+	uint64		row;
 
 	if (!OidIsValid(get_extension_oid("pg_memshard", true)))
 		return;
+	if (SPI_execute("SELECT id, created FROM memshard.map_catalog",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read memshard.map_catalog");
+	for (row = 0; row < SPI_processed; row++)
+	{
+		bool		isnull;
+		int32		mapid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[row],
+														SPI_tuptable->tupdesc,
+														1, &isnull));
+		LoadMap    *map = map_entry(loader, mapid);
+
+		map->created = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[row],
+														 SPI_tuptable->tupdesc,
+														 2, &isnull));
+	}
+	/* a map with no creation time was created meanwhile: it stays NULL */
 	maps = map_catalog_list();
 	foreach(lc, maps)
 	{
 		MapInfo    *info = lfirst(lc);
-		LoadMap    *map = map_entry(loader, info->id);
+		LoadMap    *map = hash_search(loader->maps, &info->id, HASH_FIND, NULL);
 
-		map->info = info;
-		if (!catalog_created(info->id, &map->created))
-			map->info = NULL;	/* dropped meanwhile */
+		if (map != NULL)
+			map->info = info;
 	}
 }
 
