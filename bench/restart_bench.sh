@@ -167,7 +167,7 @@ for size in $SIZES; do
 done
 
 echo
-echo "== warm restart of a full ${BUDGET_MB}MB cache ($(nproc) cores, $(postgres --version | awk '{print $NF}'))"
+echo "== warm restart of a full ${BUDGET_MB}MB cache ($(nproc) cores, $(postgres --version | awk '{print $3}'))"
 printf '%-6s %9s %9s %9s %9s %10s %10s %9s %10s %9s %7s\n' \
     value items dump_MB dump_s dump_MB/s dump_it/s +shutdown load_s load_it/s refill_s ratio
 for row in "${results[@]}"; do
