@@ -7,7 +7,9 @@
  * src/store, which tells us how much shared memory and how many LWLocks it
  * needs; we request them in shmem_request_hook (new in PostgreSQL 15) and let
  * the store lay out its segment in shmem_startup_hook, as
- * pg_stat_statements does.
+ * pg_stat_statements does.  With pg_memshard.restart = warm, the warm
+ * restart's worker is registered here too (src/persist), which then decides
+ * in shmem_startup_hook whether this start loads a dump.
  *
  * When the library is not in shared_preload_libraries, _PG_init still
  * defines the per-session settings (so the pure partitioning functions and
