@@ -8,7 +8,10 @@
  * needs; we request them in shmem_request_hook (new in PostgreSQL 15) and let
  * the store lay out its segment in shmem_startup_hook, as
  * pg_stat_statements does.  When preloaded we also register the background
- * worker that finishes metadata changes left in doubt (src/cluster).
+ * workers: the one that finishes metadata changes left in doubt
+ * (src/cluster), the Redis protocol's (src/resp), and with
+ * pg_memshard.restart = warm the warm restart's (src/persist), which then
+ * decides in shmem_startup_hook whether this start loads a dump.
  *
  * When the library is not in shared_preload_libraries, _PG_init still
  * defines the per-session settings (so the pure partitioning functions and
@@ -29,6 +32,7 @@
 #include "api/ddl_hook.h"
 #include "cluster/cluster.h"
 #include "pg_memshard.h"
+#include "persist/persist.h"
 #include "remote/remote.h"
 #include "resp/resp.h"
 #include "store/store.h"
@@ -39,9 +43,16 @@ int			memshard_memory_kb = 64 * 1024;
 int			memshard_partitions = 16;
 int			memshard_max_item_size = 1024 * 1024;
 int			memshard_max_maps = 1024;
+int			memshard_restart = MEMSHARD_RESTART_WARM;
 int			memshard_connect_timeout_ms = 5000;
 int			memshard_remote_timeout_ms = 10000;
 bool		memshard_preloaded = false;
+
+static const struct config_enum_entry restart_options[] = {
+	{"warm", MEMSHARD_RESTART_WARM, false},
+	{"cold", MEMSHARD_RESTART_COLD, false},
+	{NULL, 0, false}
+};
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -77,6 +88,8 @@ _PG_init(void)
 	resp_register_workers();
 
 	cluster_recovery_register();
+	if (memshard_restart == MEMSHARD_RESTART_WARM)
+		persist_register_worker();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = memshard_shmem_request;
@@ -141,6 +154,15 @@ define_postmaster_settings(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomEnumVariable("pg_memshard.restart",
+							 "Whether the cache's contents survive a clean restart (warm) or not (cold).",
+							 "warm: a clean shutdown writes the cache to disk and the next start loads it back.",
+							 &memshard_restart,
+							 MEMSHARD_RESTART_WARM,
+							 restart_options,
+							 PGC_POSTMASTER,
+							 0,
+							 NULL, NULL, NULL);
 }
 
 static void
@@ -210,6 +232,7 @@ memshard_shmem_request(void)
 	RequestAddinShmemSpace(store_shmem_size());
 	RequestAddinShmemSpace(remote_shmem_size());
 	RequestAddinShmemSpace(cluster_recovery_shmem_size());
+	RequestAddinShmemSpace(persist_shmem_size());
 	RequestNamedLWLockTranche(STORE_LWLOCK_TRANCHE, store_lwlock_count());
 }
 
@@ -221,4 +244,5 @@ memshard_shmem_startup(void)
 
 	store_shmem_startup();
 	cluster_recovery_shmem_startup();
+	persist_shmem_startup();
 }

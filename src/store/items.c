@@ -998,3 +998,32 @@ parse_int64(const char *s, int len, int64 *result)
 	*result = value;
 	return true;
 }
+
+/* ---- for store_dump.c (warm restart) ---- */
+
+/*
+ * The class of the (head) chunk an item of these lengths takes, and the
+ * data chunks of the page-sized class it needs besides (large items).
+ */
+int
+items_chunk_class(int keylen, int vallen, bool has_expire, uint32 *data_chunks)
+{
+	*data_chunks = fits_one_chunk(keylen, vallen, has_expire) ? 0 :
+		data_chunk_count(vallen);
+	return slab_class_for(head_size(keylen, vallen, has_expire));
+}
+
+/* store_set with an expiry tick of this segment (0: none) */
+StoreResult
+items_write(int handle, const char *key, int keylen, const char *value,
+			int vallen, uint32 expire, StoreSetMode mode)
+{
+	return store_write(handle, key, keylen, value, vallen, expire, mode, NULL);
+}
+
+/* copy an item's value (its partition held) to dest, item_vallen bytes */
+void
+items_copy_value(StoreItem *item, char *dest)
+{
+	copy_value(item, dest);
+}

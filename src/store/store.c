@@ -228,6 +228,8 @@ store_map_attach(Oid dboid, int32 mapid, const StoreMapOptions *opts)
 	int			handle;
 	int			i;
 
+	/* a warm restart's load may be filling the cache: wait for it first */
+	store_load_wait();
 	LWLockAcquire(store_shared->maps_lock, LW_EXCLUSIVE);
 	handle = attached_handle(dboid, mapid);
 	for (i = 1; handle < 0 && i <= store_shared->max_maps; i++)

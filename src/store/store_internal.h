@@ -387,6 +387,13 @@ extern bool item_expired(const StoreItem *item, uint32 tick);
 extern void item_unlink_evicted(int partition, StoreItem *item, bool expired);
 extern int64 items_remove_slot(int mapslot, int handle);
 extern uint32 *items_link_to(int partition, uint64 hash, StoreItem *item);
+/* items.c, for store_dump.c */
+extern int	items_chunk_class(int keylen, int vallen, bool has_expire,
+							  uint32 *data_chunks);
+extern StoreResult items_write(int handle, const char *key, int keylen,
+							   const char *value, int vallen, uint32 expire,
+							   StoreSetMode mode);
+extern void items_copy_value(StoreItem *item, char *dest);
 
 /* slab.c */
 extern void slab_init_classes(void);
