@@ -133,12 +133,32 @@ CREATE VIEW memshard.metadata_recovery AS
            r.resolved, r.last_pass, r.last_problem
       FROM memshard.read_metadata_recovery() r;
 
-REVOKE ALL ON FUNCTION memshard.peer_metadata_outcome(text),
-    memshard.read_metadata_recovery() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION memshard.read_metadata_recovery() TO pg_monitor;
+-- The figures are for everyone (metrics() shows them); last_problem, which
+-- may name a node or a role, only to superusers and pg_monitor, as
+-- nodes.last_error.
+REVOKE ALL ON FUNCTION memshard.peer_metadata_outcome(text) FROM PUBLIC;
 -- the nodes ask each other through their mapped roles (security section)
 GRANT EXECUTE ON FUNCTION memshard.peer_metadata_outcome(text) TO memshard_peer;
-GRANT SELECT ON memshard.metadata_recovery TO pg_monitor;
+GRANT SELECT ON memshard.metadata_recovery TO PUBLIC;
+
+-- The samples of the recovery's figures, as metric_samples() gives its own.
+CREATE FUNCTION memshard.recovery_metric_samples(OUT family integer,
+                                                 OUT metric text,
+                                                 OUT type text,
+                                                 OUT help text,
+                                                 OUT labels text,
+                                                 OUT sort text,
+                                                 OUT value text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT f.family, 'pg_memshard_metadata_' || f.metric, f.type, f.help, '', '', f.value
+      FROM memshard.metadata_recovery r,
+      LATERAL (VALUES
+        (70, 'in_doubt', 'gauge', 'Metadata changes prepared on this node and not finished yet.', r.in_doubt::text),
+        (71, 'resolved_total', 'counter', 'Metadata changes left in doubt that recovery finished since the start.', r.resolved::text)
+      ) f(family, metric, type, help, value);
+END;
 
 ------------------------------------------------------------------------------
 -- warm restart: memshard.restart_stats, and its figures in metrics()
@@ -204,7 +224,8 @@ BEGIN ATOMIC
       ) f(family, metric, help, reason, value);
 END;
 
--- metrics(): the samples of 1.0 and those of the warm restart
+-- metrics(): the samples of 1.0, of the metadata recovery and of the warm
+-- restart
 CREATE OR REPLACE FUNCTION memshard.metrics()
 RETURNS text
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
@@ -216,6 +237,8 @@ BEGIN ATOMIC
                    string_agg(s.metric || s.labels || ' ' || s.value || E'\n', ''
                               ORDER BY s.sort COLLATE "C", s.labels COLLATE "C") AS block
               FROM (SELECT * FROM memshard.metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.recovery_metric_samples()
                     UNION ALL
                     SELECT * FROM memshard.restart_metric_samples()) s
              GROUP BY s.family, s.metric, s.type, s.help) families;

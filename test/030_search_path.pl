@@ -283,6 +283,9 @@ call('memshard.read_shard_stats(text)', 'SELECT * FROM memshard.read_shard_stats
 call('memshard.read_skew(text)', 'SELECT * FROM memshard.read_skew()');
 call('memshard.recover_metadata()', 'SELECT memshard.recover_metadata()');
 call('memshard.read_metadata_recovery()', 'SELECT * FROM memshard.read_metadata_recovery()');
+call('memshard.recovery_metric_samples()', 'SELECT count(*) FROM memshard.recovery_metric_samples()');
+call('memshard.restart_metric_samples()', 'SELECT count(*) FROM memshard.restart_metric_samples()');
+call('memshard.read_restart_stats()', 'SELECT * FROM memshard.read_restart_stats()');
 call('memshard.peer_metadata_outcome(text)', "SELECT memshard.peer_metadata_outcome('x')");
 call('memshard.add_node(name)', "SELECT memshard.add_node('n2')");
 call('memshard.remove_node(name)', "SELECT memshard.remove_node('n3')");
@@ -293,7 +296,8 @@ call('memshard.drop_map(text)',
 	"SELECT memshard.drop_map('made_by_' || current_user)",
 	"SELECT memshard.drop_map('local_by_' || current_user)");
 for my $view (qw(maps stats partition_stats slab_stats map_stats nodes shards
-	cluster_stats shard_stats node_catalog placement_catalog metadata_recovery))
+	cluster_stats shard_stats node_catalog placement_catalog metadata_recovery
+	restart_stats))
 {
 	call("view memshard.$view", "SELECT * FROM memshard.$view");
 }
@@ -337,7 +341,7 @@ sub expected_outcome
 	if ($role eq 'dave')
 	{
 		return '42501'
-		  if $sql =~ /\b(peer_flush|peer_metadata_apply|flush|stats_reset|skew|read_skew|shard_stats|local_shard_stats|node_shard_stats|read_shard_stats|recover_metadata|metadata_recovery|read_metadata_recovery|add_node|remove_node|create_map|drop_map)\b/;
+		  if $sql =~ /\b(peer_flush|peer_metadata_apply|flush|stats_reset|skew|read_skew|shard_stats|local_shard_stats|node_shard_stats|read_shard_stats|recover_metadata|add_node|remove_node|create_map|drop_map)\b/;
 		return 'ok';
 	}
 	# carol may, but these refuse: a map of one node is no peer's, the
