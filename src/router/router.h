@@ -86,6 +86,7 @@ extern List *map_catalog_list(void);
 /* per-backend map cache and store attachment (map_cache.c) */
 extern MapInfo *router_lookup_map(const char *name, int namelen);
 extern MapInfo *router_reload_map(MapInfo *map);
+extern uint64 router_map_cache_generation(void);
 extern int	router_map_slot(MapInfo *map);
 extern void router_map_created(int32 mapid);
 extern void router_map_dropped(int32 mapid);
