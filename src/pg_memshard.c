@@ -38,6 +38,8 @@ int			memshard_max_item_size = 1024 * 1024;
 int			memshard_max_maps = 1024;
 int			memshard_connect_timeout_ms = 5000;
 int			memshard_remote_timeout_ms = 10000;
+int			memshard_tablecache_marks = 65536;
+int			memshard_tablecache_max_keys = 1000;
 bool		memshard_preloaded = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -123,6 +125,17 @@ define_postmaster_settings(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.tablecache_marks",
+							"Entries of the table cache's shared table of invalidation marks and fill leases.",
+							NULL,
+							&memshard_tablecache_marks,
+							65536,
+							1024,
+							16 * 1024 * 1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
 }
 
 static void
@@ -149,6 +162,17 @@ define_session_settings(void)
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.tablecache_max_keys",
+							"Keys of one cached table a transaction invalidates one by one; beyond, the whole table.",
+							NULL,
+							&memshard_tablecache_max_keys,
+							1000,
+							1,
+							INT_MAX / 2,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
 }
 
 static bool
@@ -171,6 +195,8 @@ memshard_shmem_request(void)
 	RequestAddinShmemSpace(store_shmem_size());
 	RequestAddinShmemSpace(remote_shmem_size());
 	RequestNamedLWLockTranche(STORE_LWLOCK_TRANCHE, store_lwlock_count());
+	RequestAddinShmemSpace(marks_shmem_size());
+	RequestNamedLWLockTranche(MARKS_LWLOCK_TRANCHE, marks_lwlock_count());
 }
 
 static void
@@ -180,4 +206,5 @@ memshard_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	store_shmem_startup();
+	marks_shmem_startup();
 }

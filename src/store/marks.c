@@ -1,0 +1,883 @@
+/*-------------------------------------------------------------------------
+ *
+ * marks.c
+ *		Invalidation marks and fill leases of the table cache, in shared
+ *		memory of their own.
+ *
+ * The table cache (src/tablecache) keeps rows of tables in store maps and
+ * must never leave a stale row behind.  This file holds what it needs in
+ * shared memory besides the items; it knows nothing of tables or SQL:
+ *
+ * - marks: (key hash, xid) pairs.  A writer marks each key it changed just
+ *	 before its commit becomes visible and clears the marks once it is
+ *	 over; while a key is marked nobody fills it.  A mark on a "scope hash"
+ *	 (one per table) marks every key of the table.
+ * - leases (Facebook's memcache leases): a reader that misses takes a
+ *	 lease on the key before it reads the table, and stores what it read
+ *	 only if the lease is still there.  Marking a key removes its leases,
+ *	 so a fill that raced a writer's commit is refused.  One lease per key
+ *	 at a time: a burst of misses makes one fill.
+ * - scopes: one per cached table and instance: a generation that every
+ *	 item records when it is filled and that a table-wide mark bumps (items
+ *	 of an older generation are never served), and the table's counters.
+ * - instance marks: xids of prepared transactions that were prepared
+ *	 before this shared memory existed (a crash empties it, but not the
+ *	 prepared transactions): they mark every key until they finish.
+ *
+ * Layout: MarksShared, then the partitions, their bucket heads, their
+ * entries, the scopes, the instance marks.  Sized at start-up by
+ * pg_memshard.tablecache_marks (entries) and pg_memshard.max_maps (scopes).
+ *
+ * Locking.  Each partition has an LWLock of tranche "pg_memshard_marks"
+ * over its chains and free list.  A fill stores its item with the store's
+ * functions while it holds the key's partition lock, so that checking the
+ * lease and storing are one step for writers, who mark under the same
+ * lock (and delete the item after releasing it).  Marks partitions are
+ * taken before store locks, never after, and one at a time.  One more
+ * LWLock guards attaching and detaching scopes and the instance marks.
+ * Nothing here raises an ERROR: results come back for the caller to act on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/twophase.h"
+#include "access/transam.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "pg_memshard.h"
+#include "store/store.h"
+
+#define MARKS_PARTITIONS	64
+/* share of a partition's entries that only table-wide marks may use */
+#define MARKS_RESERVE_DIV	8
+/* a lease older than this is abandoned: another reader may take the key */
+#define MARKS_LEASE_TIMEOUT_MS 2000
+/* room for instance marks beyond max_prepared_transactions */
+#define MARKS_INSTANCE_EXTRA 16
+
+typedef enum MarkKind
+{
+	MARK_FREE,
+	MARK_MARK,					/* value: xid of the writer */
+	MARK_LEASE					/* value: lease number */
+} MarkKind;
+
+typedef struct MarkEntry
+{
+	uint64		khash;
+	uint64		value;
+	TimestampTz since;			/* leases: when taken */
+	uint32		next;			/* chain or free list: index + 1, 0 = end */
+	uint8		kind;
+} MarkEntry;
+
+typedef struct MarkPartition
+{
+	LWLock	   *lock;
+	uint32		free_head;		/* index + 1 of a free entry, 0 = none */
+	uint32		nfree;
+} MarkPartition;
+
+typedef union MarkPartitionPadded
+{
+	MarkPartition part;
+	char		pad[PG_CACHE_LINE_SIZE];
+} MarkPartitionPadded;
+
+typedef struct MarkScope
+{
+	Oid			dboid;
+	Oid			relid;
+	uint32		version;		/* bumped on detach: stale handles fail */
+	bool		in_use;
+	pg_atomic_uint64 generation;
+	pg_atomic_uint64 counters[MARKS_NCOUNTERS];
+} MarkScope;
+
+typedef struct MarksShared
+{
+	int			per_partition;	/* entries of each partition */
+	uint32		nbuckets;		/* bucket heads of each partition (2^n) */
+	int			nscopes;
+	int			max_instance;
+	Size		buckets_off;
+	Size		entries_off;
+	Size		scopes_off;
+	Size		instance_off;
+	LWLock	   *scopes_lock;	/* scopes attach/detach, instance marks */
+	pg_atomic_uint64 next_lease;
+	pg_atomic_uint64 next_generation;
+	pg_atomic_uint32 ninstance; /* instance marks held (0: none) */
+	bool		instance_known; /* instance marks recorded once */
+	MarkPartitionPadded partitions[MARKS_PARTITIONS];
+} MarksShared;
+
+static MarksShared *marks = NULL;
+
+#define SCOPE_INDEX(h)		((h) & 0xFFFF)
+#define SCOPE_VERSION(h)	(((uint32) (h) >> 16) & 0x7FFF)
+#define MAKE_SCOPE(v, i)	((int) ((((v) & 0x7FFF) << 16) | (i)))
+
+static Size marks_layout(MarksShared *shared);
+static inline MarkPartition *partition_of(uint64 khash);
+static inline uint32 *bucket_of(uint64 khash);
+static inline MarkEntry *entry_at(int partition, uint32 ref);
+static inline int partition_index(uint64 khash);
+static uint32 entry_insert(uint64 khash, MarkKind kind, uint64 value,
+						   bool use_reserve);
+static void entry_remove(uint64 khash, uint32 *link);
+static void remove_leases(uint64 khash);
+static MarkScope *scope_of(int handle);
+
+/* ---- sizing and start-up ---- */
+
+/* offsets of everything, relative to the start; the total size */
+static Size
+marks_layout(MarksShared *shared)
+{
+	int			per_partition = Max(memshard_tablecache_marks / MARKS_PARTITIONS, 16);
+	uint32		nbuckets = 16;
+	Size		off = MAXALIGN(sizeof(MarksShared));
+
+	while (nbuckets < (uint32) per_partition)
+		nbuckets <<= 1;
+	shared->per_partition = per_partition;
+	shared->nbuckets = nbuckets;
+	shared->nscopes = memshard_max_maps;
+	shared->max_instance = max_prepared_xacts + MARKS_INSTANCE_EXTRA;
+
+	shared->buckets_off = off;
+	off = MAXALIGN(off + sizeof(uint32) * nbuckets * MARKS_PARTITIONS);
+	shared->entries_off = off;
+	off = MAXALIGN(off + sizeof(MarkEntry) * per_partition * MARKS_PARTITIONS);
+	shared->scopes_off = off;
+	off = MAXALIGN(off + sizeof(MarkScope) * (shared->nscopes + 1));
+	shared->instance_off = off;
+	off = MAXALIGN(off + sizeof(TransactionId) * shared->max_instance);
+	return off;
+}
+
+Size
+marks_shmem_size(void)
+{
+	MarksShared shared;
+
+	return marks_layout(&shared);
+}
+
+int
+marks_lwlock_count(void)
+{
+	return MARKS_PARTITIONS + 1;
+}
+
+void
+marks_shmem_startup(void)
+{
+	MarksShared scratch;
+	Size		size = marks_layout(&scratch);
+	bool		found;
+	LWLockPadded *locks;
+	int			i;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	marks = ShmemInitStruct("pg_memshard marks", size, &found);
+	if (found)
+	{
+		LWLockRelease(AddinShmemInitLock);
+		return;
+	}
+	locks = GetNamedLWLockTranche(MARKS_LWLOCK_TRANCHE);
+	memset(marks, 0, size);
+	marks_layout(marks);
+	marks->scopes_lock = &locks[MARKS_PARTITIONS].lock;
+	pg_atomic_init_u64(&marks->next_lease, 1);
+	pg_atomic_init_u64(&marks->next_generation, 1);
+	pg_atomic_init_u32(&marks->ninstance, 0);
+	for (i = 0; i < MARKS_PARTITIONS; i++)
+	{
+		MarkPartition *part = &marks->partitions[i].part;
+		uint32		j;
+
+		part->lock = &locks[i].lock;
+		/* free list in index order: entry j links to j + 1 */
+		for (j = 1; j <= (uint32) marks->per_partition; j++)
+			entry_at(i, j)->next = (j < (uint32) marks->per_partition) ? j + 1 : 0;
+		part->free_head = 1;
+		part->nfree = marks->per_partition;
+	}
+	for (i = 0; i <= marks->nscopes; i++)
+	{
+		MarkScope  *scope = scope_of(MAKE_SCOPE(0, i));
+		int			c;
+
+		pg_atomic_init_u64(&scope->generation, 0);
+		for (c = 0; c < MARKS_NCOUNTERS; c++)
+			pg_atomic_init_u64(&scope->counters[c], 0);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+bool
+marks_is_ready(void)
+{
+	return marks != NULL;
+}
+
+/* ---- addressing ---- */
+
+static inline int
+partition_index(uint64 khash)
+{
+	return (int) ((khash >> 40) & (MARKS_PARTITIONS - 1));
+}
+
+static inline MarkPartition *
+partition_of(uint64 khash)
+{
+	return &marks->partitions[partition_index(khash)].part;
+}
+
+static inline uint32 *
+bucket_of(uint64 khash)
+{
+	return (uint32 *) ((char *) marks + marks->buckets_off) +
+		(Size) partition_index(khash) * marks->nbuckets +
+		(khash & (marks->nbuckets - 1));
+}
+
+static inline MarkEntry *
+entry_at(int partition, uint32 ref)
+{
+	return (MarkEntry *) ((char *) marks + marks->entries_off) +
+		(Size) partition * marks->per_partition + (ref - 1);
+}
+
+/*
+ * Add an entry to the key's chain, under its partition lock (exclusive);
+ * its reference, or 0 when the partition has no room (the last eighth is
+ * kept for table-wide marks, which may use it).
+ */
+static uint32
+entry_insert(uint64 khash, MarkKind kind, uint64 value, bool use_reserve)
+{
+	int			p = partition_index(khash);
+	MarkPartition *part = partition_of(khash);
+	uint32		reserve = use_reserve ? 0 : marks->per_partition / MARKS_RESERVE_DIV;
+	uint32	   *bucket = bucket_of(khash);
+	uint32		ref;
+	MarkEntry  *entry;
+
+	if (part->nfree <= reserve)
+		return 0;
+	ref = part->free_head;
+	entry = entry_at(p, ref);
+	part->free_head = entry->next;
+	part->nfree--;
+	entry->khash = khash;
+	entry->kind = kind;
+	entry->value = value;
+	entry->since = 0;
+	entry->next = *bucket;
+	*bucket = ref;
+	return ref;
+}
+
+/* unlink the entry *link points to and free it (partition lock exclusive) */
+static void
+entry_remove(uint64 khash, uint32 *link)
+{
+	int			p = partition_index(khash);
+	MarkPartition *part = partition_of(khash);
+	uint32		ref = *link;
+	MarkEntry  *entry = entry_at(p, ref);
+
+	*link = entry->next;
+	entry->kind = MARK_FREE;
+	entry->next = part->free_head;
+	part->free_head = ref;
+	part->nfree++;
+}
+
+/* drop every lease of the key: fills in flight will be refused */
+static void
+remove_leases(uint64 khash)
+{
+	int			p = partition_index(khash);
+	uint32	   *link = bucket_of(khash);
+
+	while (*link != 0)
+	{
+		MarkEntry  *entry = entry_at(p, *link);
+
+		if (entry->khash == khash && entry->kind == MARK_LEASE)
+			entry_remove(khash, link);
+		else
+			link = &entry->next;
+	}
+}
+
+/* ---- marks ---- */
+
+/*
+ * Mark a key for xid under its partition lock (exclusive), invalidating
+ * its leases; false when there is no room (the leases are gone anyway).
+ */
+static bool
+mark_locked(uint64 khash, TransactionId xid, bool use_reserve)
+{
+	int			p = partition_index(khash);
+	uint32		ref;
+
+	remove_leases(khash);
+	for (ref = *bucket_of(khash); ref != 0; ref = entry_at(p, ref)->next)
+	{
+		MarkEntry  *entry = entry_at(p, ref);
+
+		if (entry->khash == khash && entry->kind == MARK_MARK &&
+			entry->value == xid)
+			return true;
+	}
+	return entry_insert(khash, MARK_MARK, xid, use_reserve) != 0;
+}
+
+/*
+ * Mark a key for a writer (its top-level xid).  False when the partition
+ * is full: the caller marks the whole table instead.
+ */
+bool
+marks_set(uint64 khash, TransactionId xid)
+{
+	MarkPartition *part = partition_of(khash);
+	bool		ok;
+
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	ok = mark_locked(khash, xid, false);
+	LWLockRelease(part->lock);
+	return ok;
+}
+
+/*
+ * A table-wide mark: mark the scope's hash and give the scope a new
+ * generation, in one step under the partition lock, which is where
+ * readers read both (marks_lease_take).  Items filled under an older
+ * generation are never served again.  It may use the reserve of the
+ * partition; false when even that is full (the generation moved all the
+ * same, so the caller may abort its transaction safely).
+ */
+bool
+marks_set_scope(int scope, uint64 thash, TransactionId xid)
+{
+	MarkScope  *s = scope_of(scope);
+	MarkPartition *part = partition_of(thash);
+	bool		ok;
+
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	ok = mark_locked(thash, xid, true);
+	if (s != NULL && s->in_use)
+		pg_atomic_write_u64(&s->generation,
+							pg_atomic_fetch_add_u64(&marks->next_generation, 1) + 1);
+	LWLockRelease(part->lock);
+	return ok;
+}
+
+/* remove the writer's mark on a key (or a scope hash), if it is there */
+void
+marks_clear(uint64 khash, TransactionId xid)
+{
+	MarkPartition *part = partition_of(khash);
+	int			p = partition_index(khash);
+	uint32	   *link;
+
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	link = bucket_of(khash);
+	while (*link != 0)
+	{
+		MarkEntry  *entry = entry_at(p, *link);
+
+		if (entry->khash == khash && entry->kind == MARK_MARK &&
+			entry->value == xid)
+			entry_remove(khash, link);
+		else
+			link = &entry->next;
+	}
+	LWLockRelease(part->lock);
+}
+
+/*
+ * The distinct xids holding marks in the partition of khash (at most max),
+ * for a caller that found the partition full: it checks which of them are
+ * over and removes their marks with marks_forget_xid.
+ */
+int
+marks_partition_xids(uint64 khash, TransactionId *xids, int max)
+{
+	MarkPartition *part = partition_of(khash);
+	int			p = partition_index(khash);
+	int			n = 0;
+	uint32		b;
+
+	LWLockAcquire(part->lock, LW_SHARED);
+	for (b = 0; b < marks->nbuckets && n < max; b++)
+	{
+		uint32		ref = ((uint32 *) ((char *) marks + marks->buckets_off))
+			[(Size) p * marks->nbuckets + b];
+
+		for (; ref != 0 && n < max; ref = entry_at(p, ref)->next)
+		{
+			MarkEntry  *entry = entry_at(p, ref);
+			int			i;
+
+			if (entry->kind != MARK_MARK)
+				continue;
+			for (i = 0; i < n && xids[i] != (TransactionId) entry->value; i++)
+				;
+			if (i == n)
+				xids[n++] = (TransactionId) entry->value;
+		}
+	}
+	LWLockRelease(part->lock);
+	return n;
+}
+
+/* remove every mark of xid in the partition of khash (the writer is gone) */
+void
+marks_forget_xid(uint64 khash, TransactionId xid)
+{
+	MarkPartition *part = partition_of(khash);
+	int			p = partition_index(khash);
+	uint32		b;
+
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	for (b = 0; b < marks->nbuckets; b++)
+	{
+		uint32	   *link = (uint32 *) ((char *) marks + marks->buckets_off) +
+			(Size) p * marks->nbuckets + b;
+
+		while (*link != 0)
+		{
+			MarkEntry  *entry = entry_at(p, *link);
+
+			if (entry->kind == MARK_MARK && entry->value == xid)
+				entry_remove(entry->khash, link);
+			else
+				link = &entry->next;
+		}
+	}
+	LWLockRelease(part->lock);
+}
+
+/* ---- leases ---- */
+
+/*
+ * The first mark on khash, or InvalidTransactionId; with a lease check:
+ * *busy is set when a lease younger than the timeout holds the key, and
+ * abandoned leases are removed.  Partition lock held exclusive.
+ */
+static TransactionId
+scan_key(uint64 khash, TimestampTz now, bool *busy)
+{
+	int			p = partition_index(khash);
+	uint32	   *link = bucket_of(khash);
+
+	*busy = false;
+	while (*link != 0)
+	{
+		MarkEntry  *entry = entry_at(p, *link);
+
+		if (entry->khash != khash)
+		{
+			link = &entry->next;
+			continue;
+		}
+		if (entry->kind == MARK_MARK)
+			return (TransactionId) entry->value;
+		if (TimestampDifferenceExceeds(entry->since, now, MARKS_LEASE_TIMEOUT_MS))
+		{
+			entry_remove(khash, link);
+			continue;
+		}
+		*busy = true;
+		link = &entry->next;
+	}
+	return InvalidTransactionId;
+}
+
+/*
+ * A reader missed key khash of the table whose scope hash is thash: may it
+ * fill?  First the instance marks, then the table (its marks and its
+ * generation, read together under the partition lock where writers change
+ * them), then the key (its marks and leases).  On MARKS_LEASE_GRANTED
+ * *lease and *generation are what the fill must present and record.
+ */
+MarksLease
+marks_lease_take(int scope, uint64 thash, uint64 khash, uint64 *lease,
+				 uint64 *generation, TransactionId *blocker)
+{
+	MarkScope  *s = scope_of(scope);
+	MarkPartition *part;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		busy;
+	uint32		ref;
+
+	*lease = 0;
+	*blocker = InvalidTransactionId;
+	if ((*blocker = marks_instance_blocker()) != InvalidTransactionId)
+		return MARKS_LEASE_MARKED;
+	if (s == NULL)
+		return MARKS_LEASE_FULL;
+
+	part = partition_of(thash);
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	*blocker = scan_key(thash, now, &busy);
+	*generation = pg_atomic_read_u64(&s->generation);
+	LWLockRelease(part->lock);
+	if (*blocker != InvalidTransactionId)
+		return MARKS_LEASE_MARKED;
+
+	part = partition_of(khash);
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	*blocker = scan_key(khash, now, &busy);
+	if (*blocker != InvalidTransactionId || busy)
+	{
+		LWLockRelease(part->lock);
+		return busy ? MARKS_LEASE_BUSY : MARKS_LEASE_MARKED;
+	}
+	*lease = pg_atomic_fetch_add_u64(&marks->next_lease, 1);
+	ref = entry_insert(khash, MARK_LEASE, *lease, false);
+	if (ref != 0)
+		entry_at(partition_index(khash), ref)->since = now;
+	LWLockRelease(part->lock);
+	if (ref == 0)
+	{
+		*lease = 0;
+		return MARKS_LEASE_FULL;
+	}
+	return MARKS_LEASE_GRANTED;
+}
+
+/* find the lease (khash, lease) in its chain: the link to it, or NULL */
+static uint32 *
+find_lease(uint64 khash, uint64 lease)
+{
+	int			p = partition_index(khash);
+	uint32	   *link = bucket_of(khash);
+
+	while (*link != 0)
+	{
+		MarkEntry  *entry = entry_at(p, *link);
+
+		if (entry->khash == khash && entry->kind == MARK_LEASE &&
+			entry->value == lease)
+			return link;
+		link = &entry->next;
+	}
+	return NULL;
+}
+
+/*
+ * Store a filled item if the lease still holds: the lease is checked and
+ * the item stored under the key's partition lock, which writers take to
+ * mark the key, so a mark comes either before (the fill is refused) or
+ * after (the writer deletes the item it finds).  The lease is used up.
+ */
+MarksFill
+marks_lease_fill(uint64 khash, uint64 lease, int slot, const char *key,
+				 int keylen, const char *value, int vallen, int64 ttl_ms)
+{
+	MarkPartition *part = partition_of(khash);
+	uint32	   *link;
+	MarksFill	result;
+
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	link = find_lease(khash, lease);
+	if (link == NULL)
+		result = MARKS_FILL_REFUSED;
+	else
+	{
+		entry_remove(khash, link);
+		result = store_set(slot, key, keylen, value, vallen, ttl_ms,
+						   STORE_SET) == STORE_OK ?
+			MARKS_FILL_STORED : MARKS_FILL_FAILED;
+	}
+	LWLockRelease(part->lock);
+	return result;
+}
+
+/* give a lease back without filling (the read failed or found nothing) */
+void
+marks_lease_release(uint64 khash, uint64 lease)
+{
+	MarkPartition *part = partition_of(khash);
+	uint32	   *link;
+
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	link = find_lease(khash, lease);
+	if (link != NULL)
+		entry_remove(khash, link);
+	LWLockRelease(part->lock);
+}
+
+/* ---- scopes ---- */
+
+static MarkScope *
+scope_of(int handle)
+{
+	int			idx = SCOPE_INDEX(handle);
+
+	if (handle < 0 || idx > marks->nscopes)
+		return NULL;
+	return (MarkScope *) ((char *) marks + marks->scopes_off) + idx;
+}
+
+/* the handle of (dboid, relid), attaching it; -1 when every scope is taken */
+int
+marks_scope_attach(Oid dboid, Oid relid)
+{
+	int			handle = -1;
+	int			free_idx = -1;
+	int			i;
+
+	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
+	for (i = 1; i <= marks->nscopes; i++)
+	{
+		MarkScope  *s = (MarkScope *) ((char *) marks + marks->scopes_off) + i;
+
+		if (s->in_use && s->dboid == dboid && s->relid == relid)
+		{
+			handle = MAKE_SCOPE(s->version, i);
+			break;
+		}
+		if (!s->in_use && free_idx < 0)
+			free_idx = i;
+	}
+	if (handle < 0 && free_idx > 0)
+	{
+		MarkScope  *s = (MarkScope *) ((char *) marks + marks->scopes_off) + free_idx;
+		int			c;
+
+		s->dboid = dboid;
+		s->relid = relid;
+		/* generations are unique over all scopes and their lives */
+		pg_atomic_write_u64(&s->generation,
+							pg_atomic_fetch_add_u64(&marks->next_generation, 1) + 1);
+		for (c = 0; c < MARKS_NCOUNTERS; c++)
+			pg_atomic_write_u64(&s->counters[c], 0);
+		s->in_use = true;
+		handle = MAKE_SCOPE(s->version, free_idx);
+	}
+	LWLockRelease(marks->scopes_lock);
+	return handle;
+}
+
+/* the scope is still (dboid, relid)'s under this handle */
+bool
+marks_scope_owned(int handle, Oid dboid, Oid relid)
+{
+	MarkScope  *s = scope_of(handle);
+
+	return s != NULL && SCOPE_INDEX(handle) > 0 && s->in_use &&
+		s->dboid == dboid && s->relid == relid &&
+		(s->version & 0x7FFF) == SCOPE_VERSION(handle);
+}
+
+/* the scope's handle if attached, else -1 (never attaches) */
+int
+marks_scope_find(Oid dboid, Oid relid)
+{
+	int			handle = -1;
+	int			i;
+
+	LWLockAcquire(marks->scopes_lock, LW_SHARED);
+	for (i = 1; i <= marks->nscopes && handle < 0; i++)
+	{
+		MarkScope  *s = (MarkScope *) ((char *) marks + marks->scopes_off) + i;
+
+		if (s->in_use && s->dboid == dboid && s->relid == relid)
+			handle = MAKE_SCOPE(s->version, i);
+	}
+	LWLockRelease(marks->scopes_lock);
+	return handle;
+}
+
+void
+marks_scope_detach(int handle, Oid dboid, Oid relid)
+{
+	MarkScope  *s = scope_of(handle);
+
+	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
+	if (marks_scope_owned(handle, dboid, relid))
+	{
+		s->in_use = false;
+		s->version++;
+		s->dboid = InvalidOid;
+		s->relid = InvalidOid;
+	}
+	LWLockRelease(marks->scopes_lock);
+}
+
+/* detach every scope of a database (DROP EXTENSION, DROP DATABASE) */
+void
+marks_scope_detach_database(Oid dboid)
+{
+	int			i;
+
+	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
+	for (i = 1; i <= marks->nscopes; i++)
+	{
+		MarkScope  *s = (MarkScope *) ((char *) marks + marks->scopes_off) + i;
+
+		if (s->in_use && s->dboid == dboid)
+		{
+			s->in_use = false;
+			s->version++;
+		}
+	}
+	LWLockRelease(marks->scopes_lock);
+}
+
+/*
+ * The scope's generation, read without a lock: an item is served only if
+ * it carries this generation.  0 for a stale handle (no item carries 0).
+ */
+uint64
+marks_scope_generation(int handle)
+{
+	MarkScope  *s = scope_of(handle);
+
+	if (s == NULL || (s->version & 0x7FFF) != SCOPE_VERSION(handle))
+		return 0;
+	return pg_atomic_read_u64(&s->generation);
+}
+
+void
+marks_count(int handle, MarksCounter counter, int64 n)
+{
+	MarkScope  *s = scope_of(handle);
+
+	if (s != NULL && SCOPE_INDEX(handle) > 0)
+		pg_atomic_fetch_add_u64(&s->counters[counter], (uint64) n);
+}
+
+/* the scope's counters; zeros for a stale handle */
+void
+marks_scope_counters(int handle, int64 *counters)
+{
+	MarkScope  *s = scope_of(handle);
+	bool		live = s != NULL && SCOPE_INDEX(handle) > 0 && s->in_use &&
+		(s->version & 0x7FFF) == SCOPE_VERSION(handle);
+	int			c;
+
+	for (c = 0; c < MARKS_NCOUNTERS; c++)
+		counters[c] = live ? (int64) pg_atomic_read_u64(&s->counters[c]) : 0;
+}
+
+void
+marks_stats_reset(void)
+{
+	int			i;
+	int			c;
+
+	for (i = 1; i <= marks->nscopes; i++)
+	{
+		MarkScope  *s = (MarkScope *) ((char *) marks + marks->scopes_off) + i;
+
+		for (c = 0; c < MARKS_NCOUNTERS; c++)
+			pg_atomic_write_u64(&s->counters[c], 0);
+	}
+}
+
+/* ---- instance marks ---- */
+
+static TransactionId *
+instance_xids(void)
+{
+	return (TransactionId *) ((char *) marks + marks->instance_off);
+}
+
+/* whether the instance marks have been recorded since start-up */
+bool
+marks_instance_known(void)
+{
+	bool		known;
+
+	LWLockAcquire(marks->scopes_lock, LW_SHARED);
+	known = marks->instance_known;
+	LWLockRelease(marks->scopes_lock);
+	return known;
+}
+
+/*
+ * Record the instance marks, once: the first caller's list counts, later
+ * ones are ignored.  The caller passes at most marks_instance_capacity()
+ * xids.
+ */
+void
+marks_instance_record(const TransactionId *xids, int n)
+{
+	int			i;
+
+	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
+	if (!marks->instance_known)
+	{
+		n = Min(n, marks->max_instance);
+		for (i = 0; i < n; i++)
+			instance_xids()[i] = xids[i];
+		pg_atomic_write_u32(&marks->ninstance, (uint32) n);
+		marks->instance_known = true;
+	}
+	LWLockRelease(marks->scopes_lock);
+}
+
+int
+marks_instance_capacity(void)
+{
+	return marks->max_instance;
+}
+
+/* an instance mark's xid, or InvalidTransactionId (the common case, no lock) */
+TransactionId
+marks_instance_blocker(void)
+{
+	TransactionId xid = InvalidTransactionId;
+	int			i;
+
+	if (pg_atomic_read_u32(&marks->ninstance) == 0)
+		return InvalidTransactionId;
+	LWLockAcquire(marks->scopes_lock, LW_SHARED);
+	for (i = 0; i < (int) pg_atomic_read_u32(&marks->ninstance); i++)
+	{
+		if (instance_xids()[i] != InvalidTransactionId)
+		{
+			xid = instance_xids()[i];
+			break;
+		}
+	}
+	LWLockRelease(marks->scopes_lock);
+	return xid;
+}
+
+/* the prepared transaction xid is over: its instance mark goes */
+void
+marks_instance_clear(TransactionId xid)
+{
+	int			n;
+	int			i;
+	bool		any = false;
+
+	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
+	n = (int) pg_atomic_read_u32(&marks->ninstance);
+	for (i = 0; i < n; i++)
+	{
+		if (instance_xids()[i] == xid)
+			instance_xids()[i] = InvalidTransactionId;
+		any |= (instance_xids()[i] != InvalidTransactionId);
+	}
+	if (!any)
+		pg_atomic_write_u32(&marks->ninstance, 0);
+	LWLockRelease(marks->scopes_lock);
+}
