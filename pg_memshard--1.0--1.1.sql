@@ -102,3 +102,96 @@ GRANT EXECUTE ON FUNCTION
 -- packaging: the library serves the SQL objects of 1.0 and 1.1 and refuses
 -- any other version (src/api/ext_version.c); this section adds no object.
 ------------------------------------------------------------------------------
+
+
+------------------------------------------------------------------------------
+-- table cache: cache_table, get_row, get_rows, invalidation at commit
+-- (src/tablecache, src/store/marks.c; issue 14)
+------------------------------------------------------------------------------
+
+-- One row per cached table.  Written only by cache_table and uncache_table
+-- (and the drop event trigger), read by every backend (src/tablecache/
+-- catalog.c) without granting it to anyone.  pg_dump keeps it: a restore
+-- brings back the rows, the maps (map_catalog) and the tables' triggers.
+CREATE TABLE memshard.table_catalog (
+    relid       pg_catalog.regclass PRIMARY KEY,
+    map         pg_catalog.text NOT NULL UNIQUE,
+    key_columns pg_catalog.name[] NOT NULL,
+    ttl         pg_catalog.interval CHECK (ttl OPERATOR(pg_catalog.>) '0'::pg_catalog.interval),
+    max_memory  pg_catalog.int8 CHECK (max_memory OPERATOR(pg_catalog.>) 0),
+    nodes       pg_catalog.name[],
+    created     pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('memshard.table_catalog', '');
+
+CREATE FUNCTION memshard.cache_table(tbl pg_catalog.regclass,
+                                     nodes pg_catalog.name[] DEFAULT NULL,
+                                     ttl pg_catalog.interval DEFAULT NULL,
+                                     max_memory pg_catalog.int8 DEFAULT NULL)
+RETURNS pg_catalog.text
+AS 'MODULE_PATHNAME', 'memshard_cache_table'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.uncache_table(tbl pg_catalog.regclass)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'memshard_uncache_table'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- admin functions, as create_map: superusers and whom they grant (who must
+-- also own the table)
+REVOKE ALL ON FUNCTION memshard.cache_table(pg_catalog.regclass, pg_catalog.name[],
+                                            pg_catalog.interval, pg_catalog.int8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION memshard.uncache_table(pg_catalog.regclass) FROM PUBLIC;
+
+-- Not STRICT: the first argument is a NULL of the table's row type.
+-- PARALLEL RESTRICTED: a transaction's own writes are known to its leader.
+CREATE FUNCTION memshard.get_row(tbl anyelement, key "any")
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'memshard_get_row'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION memshard.get_rows(tbl anyelement, keys "any")
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'memshard_get_rows'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 10;
+
+-- The trigger cache_table installs (row and TRUNCATE); it can only be
+-- called as a trigger.  EXECUTE stays with PUBLIC: CREATE TRIGGER, run by
+-- cache_table as the table's owner, needs it.
+CREATE FUNCTION memshard.tablecache_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'memshard_tablecache_trigger'
+LANGUAGE C;
+
+-- DROP TABLE (also by DROP SCHEMA ... CASCADE or DROP OWNED) of a cached
+-- table uncaches it.  ENABLE ALWAYS: also under session_replication_role
+-- = replica.
+CREATE FUNCTION memshard.tablecache_dropped()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'memshard_tablecache_dropped'
+LANGUAGE C;
+CREATE EVENT TRIGGER memshard_tablecache_dropped ON sql_drop
+    EXECUTE FUNCTION memshard.tablecache_dropped();
+ALTER EVENT TRIGGER memshard_tablecache_dropped ENABLE ALWAYS;
+
+CREATE FUNCTION memshard.read_cached_tables(
+    OUT "table" pg_catalog.regclass,
+    OUT map pg_catalog.text,
+    OUT key_columns pg_catalog.name[],
+    OUT ttl pg_catalog.interval,
+    OUT max_memory pg_catalog.int8,
+    OUT items pg_catalog.int8,
+    OUT memory_used pg_catalog.int8,
+    OUT hits pg_catalog.int8,
+    OUT misses pg_catalog.int8,
+    OUT fills pg_catalog.int8,
+    OUT fills_refused pg_catalog.int8,
+    OUT invalidations pg_catalog.int8,
+    OUT bypasses pg_catalog.int8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_cached_tables'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE VIEW memshard.cached_tables AS
+    SELECT * FROM memshard.read_cached_tables();
+GRANT SELECT ON memshard.cached_tables TO PUBLIC;

@@ -29,6 +29,7 @@
 #include "pg_memshard.h"
 #include "remote/remote.h"
 #include "store/store.h"
+#include "tablecache/tablecache.h"
 
 PG_MODULE_MAGIC;
 
@@ -58,6 +59,7 @@ _PG_init(void)
 {
 	define_session_settings();
 	ddl_hook_install();
+	tablecache_init();
 
 	/*
 	 * Shared memory can only be requested by a library loaded at postmaster

@@ -411,28 +411,37 @@ marks_clear(uint64 khash, TransactionId xid)
 /*
  * The distinct xids holding marks in the partition of khash (at most max),
  * for a caller that found the partition full: it checks which of them are
- * over and removes their marks with marks_forget_xid.
+ * over and removes their marks with marks_forget_xid.  Abandoned leases
+ * of the partition are removed on the way.
  */
 int
 marks_partition_xids(uint64 khash, TransactionId *xids, int max)
 {
 	MarkPartition *part = partition_of(khash);
 	int			p = partition_index(khash);
+	TimestampTz now = GetCurrentTimestamp();
 	int			n = 0;
 	uint32		b;
 
-	LWLockAcquire(part->lock, LW_SHARED);
-	for (b = 0; b < marks->nbuckets && n < max; b++)
+	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	for (b = 0; b < marks->nbuckets; b++)
 	{
-		uint32		ref = ((uint32 *) ((char *) marks + marks->buckets_off))
-			[(Size) p * marks->nbuckets + b];
+		uint32	   *link = (uint32 *) ((char *) marks + marks->buckets_off) +
+			(Size) p * marks->nbuckets + b;
 
-		for (; ref != 0 && n < max; ref = entry_at(p, ref)->next)
+		while (*link != 0)
 		{
-			MarkEntry  *entry = entry_at(p, ref);
+			MarkEntry  *entry = entry_at(p, *link);
 			int			i;
 
-			if (entry->kind != MARK_MARK)
+			if (entry->kind == MARK_LEASE &&
+				TimestampDifferenceExceeds(entry->since, now, MARKS_LEASE_TIMEOUT_MS))
+			{
+				entry_remove(entry->khash, link);
+				continue;
+			}
+			link = &entry->next;
+			if (entry->kind != MARK_MARK || n >= max)
 				continue;
 			for (i = 0; i < n && xids[i] != (TransactionId) entry->value; i++)
 				;
@@ -528,7 +537,8 @@ marks_lease_take(int scope, uint64 thash, uint64 khash, uint64 *lease,
 	*blocker = InvalidTransactionId;
 	if ((*blocker = marks_instance_blocker()) != InvalidTransactionId)
 		return MARKS_LEASE_MARKED;
-	if (s == NULL)
+	if (s == NULL || SCOPE_INDEX(scope) == 0 || !s->in_use ||
+		(s->version & 0x7FFF) != SCOPE_VERSION(scope))
 		return MARKS_LEASE_FULL;
 
 	part = partition_of(thash);
