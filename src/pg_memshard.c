@@ -41,6 +41,8 @@ int			memshard_connect_timeout_ms = 5000;
 int			memshard_remote_timeout_ms = 10000;
 int			memshard_tablecache_marks = 65536;
 int			memshard_tablecache_max_keys = 1000;
+int			memshard_tablecache_test_fill_lock = 0;
+int			memshard_tablecache_test_commit_lock = 0;
 bool		memshard_preloaded = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -174,6 +176,28 @@ define_session_settings(void)
 							INT_MAX / 2,
 							PGC_USERSET,
 							0,
+							NULL, NULL, NULL);
+
+	/*
+	 * Test hooks (the isolation specs): wait for an advisory lock at the
+	 * points where the table cache's races are decided.
+	 */
+	DefineCustomIntVariable("pg_memshard.tablecache_test_fill_lock",
+							"Tests only: a fill waits for this advisory lock after reading the row.",
+							NULL,
+							&memshard_tablecache_test_fill_lock,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.tablecache_test_commit_lock",
+							"Tests only: a committing writer waits for this advisory lock after marking its keys.",
+							NULL,
+							&memshard_tablecache_test_commit_lock,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
 							NULL, NULL, NULL);
 }
 

@@ -25,6 +25,8 @@ extern int	memshard_remote_timeout_ms; /* pg_memshard.remote_timeout */
 
 /* per-session setting of the table cache */
 extern int	memshard_tablecache_max_keys;	/* pg_memshard.tablecache_max_keys */
+extern int	memshard_tablecache_test_fill_lock; /* test hooks: advisory lock keys */
+extern int	memshard_tablecache_test_commit_lock;
 
 /* largest key in bytes (fixed, documented) */
 #define MEMSHARD_MAX_KEY_SIZE	1024

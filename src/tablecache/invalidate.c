@@ -47,6 +47,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "postmaster/autovacuum.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "storage/sinval.h"
@@ -375,6 +376,22 @@ tc_precommit(void)
 		return;
 	foreach(lc, pending)
 		mark_table(lfirst(lc), xid, 0);
+	if (memshard_tablecache_test_commit_lock != 0)
+		tc_test_wait(memshard_tablecache_test_commit_lock);
+}
+
+/*
+ * Test hook: wait until advisory lock 'key' (pg_advisory_lock(key), a
+ * bigint key) is free, holding it only for a moment.
+ */
+void
+tc_test_wait(int key)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, (uint32) key, 1);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	LockRelease(&tag, ExclusiveLock, false);
 }
 
 /*

@@ -174,6 +174,8 @@ miss(TcTable *table, const Datum *keyvals, const char *key, int keylen,
 	}
 	tc_lease_held(khash, lease);
 	found = read_table(table, keyvals, TC_SNAP_LATEST, result, &xmin);
+	if (memshard_tablecache_test_fill_lock != 0)
+		tc_test_wait(memshard_tablecache_test_fill_lock);
 
 	/* never our own uncommitted row (a write the trigger did not see) */
 	if (found && !TransactionIdIsCurrentTransactionId(xmin))

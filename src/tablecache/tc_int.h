@@ -127,6 +127,7 @@ extern void tc_note_written(TcTable *root);
 extern void tc_release_at_end(int32 mapid, Oid relid, bool at_commit);
 extern void tc_lease_held(uint64 khash, uint64 lease);
 extern void tc_lease_done(void);
+extern void tc_test_wait(int key);
 
 /* reader.c */
 extern bool tc_read(TcTable *table, const Datum *keyvals, Datum *result);
