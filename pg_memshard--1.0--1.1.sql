@@ -170,6 +170,7 @@ CREATE FUNCTION memshard.tablecache_dropped()
 RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'memshard_tablecache_dropped'
 LANGUAGE C;
+REVOKE ALL ON FUNCTION memshard.tablecache_dropped() FROM PUBLIC;
 CREATE EVENT TRIGGER memshard_tablecache_dropped ON sql_drop
     EXECUTE FUNCTION memshard.tablecache_dropped();
 ALTER EVENT TRIGGER memshard_tablecache_dropped ENABLE ALWAYS;

@@ -47,6 +47,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "api/ext_version.h"
 #include "router/router.h"
@@ -351,7 +352,9 @@ memshard_tablecache_dropped(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("memshard.tablecache_dropped() must be called as an event trigger")));
-	if (!OidIsValid(tc_catalog_relid(true)))
+	/* DROP EXTENSION drops the catalog too (and runs this trigger) */
+	if (!OidIsValid(tc_catalog_relid(true)) ||
+		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(tc_catalog_relid(true))))
 		PG_RETURN_VOID();
 
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -87,6 +87,8 @@ tc_catalog_relid(bool missing_ok)
 {
 	Oid			nspoid;
 
+	/* the callback forgets the OID when the catalog is dropped */
+	tc_cache_prepare();
 	if (OidIsValid(catalog_oid))
 		return catalog_oid;
 	nspoid = get_namespace_oid(TC_SCHEMA, true);
@@ -286,6 +288,7 @@ build_root(TcTable *entry, HeapTuple tuple, TupleDesc desc)
 	int32		old_mapid = entry->mapid;
 
 	heap_deform_tuple(tuple, desc, values, nulls);
+	entry->catalog_xmin = HeapTupleHeaderGetXmin(tuple->t_data);
 	strlcpy(entry->mapname, TextDatumGetCString(values[Anum_tc_map - 1]),
 			NAMEDATALEN);
 	entry->ttl_ms = nulls[Anum_tc_ttl - 1] ? 0 :

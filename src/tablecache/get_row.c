@@ -12,7 +12,8 @@
  *
  * Every call locks the table (ACCESS SHARE, as SELECT does: DDL waits for
  * it, and a committed DDL is seen), and checks the caller's SELECT
- * privilege on the table (or on every column).  The key conversions are
+ * privilege on the table (grants on all its columns are not enough: the
+ * read of a miss also takes the row's xmin).  The key conversions are
  * kept in fn_extra; they are redone when the table's key changes.
  *
  *-------------------------------------------------------------------------
@@ -118,10 +119,9 @@ open_table(TcCall *call)
 				 errhint("Cache it with memshard.cache_table('%s').",
 						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(call->relid)),
 													get_rel_name(call->relid)))));
+	/* the table's own SELECT (column grants do not cover reading xmin) */
 	acl = pg_class_aclcheck(call->relid, GetUserId(), ACL_SELECT);
-	if (acl != ACLCHECK_OK &&
-		pg_attribute_aclcheck_all(call->relid, GetUserId(), ACL_SELECT,
-								  ACLMASK_ALL) != ACLCHECK_OK)
+	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(call->relid));
 	return table;
 }

@@ -347,7 +347,9 @@ note_ddl_tables(void)
 		{
 			TcTable    *t = tc_lookup(rc->relId);
 
-			if (OidIsValid(t->root))
+			/* cached by this transaction (cache_table's own DDL): nothing yet */
+			if (OidIsValid(t->root) &&
+				!TransactionIdIsCurrentTransactionId(tc_root(t)->catalog_xmin))
 				note_whole(tc_root(t));
 		}
 	}

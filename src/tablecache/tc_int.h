@@ -75,6 +75,7 @@ typedef struct TcTable
 	bool		usable;			/* its triggers are there: the cache may serve */
 	bool		rowsecurity;	/* relrowsecurity: reads go to the table */
 	TransactionId class_xmin;	/* xmin of its pg_class row (own DDL: bypass) */
+	TransactionId catalog_xmin; /* xmin of its table_catalog row */
 	LocalTransactionId written_lxid;	/* this backend's xact wrote to it */
 	int			slot;			/* store handle, -1 until attached */
 	int			scope;			/* marks scope, -1 until attached */
