@@ -26,10 +26,13 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "parser/parse_coerce.h"
+#include "access/xact.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
@@ -60,14 +63,25 @@ typedef struct TcCall
 {
 	Oid			rowtype;
 	Oid			relid;
+	Oid			keytype;		/* of the key argument */
 	MemoryContext mcxt;			/* the call site's (fn_mcxt) */
+	/* the lock and the privilege check, done once per transaction */
+	LocalTransactionId locked_lxid;
+	SubTransactionId locked_subid;
+	Oid			acl_user;
+	uint64		acl_epoch;
 	TcCoerce	coerce[INDEX_MAX_KEYS];
 } TcCall;
+
+/* bumped when pg_class or role membership changes: privileges to recheck */
+static uint64 acl_epoch = 1;
+static bool acl_callbacks = false;
 
 PG_FUNCTION_INFO_V1(memshard_get_row);
 PG_FUNCTION_INFO_V1(memshard_get_rows);
 
 static TcCall *call_init(FunctionCallInfo fcinfo, MemoryContext mcxt);
+static void acl_changed(Datum arg, int cacheid, uint32 hashvalue);
 static TcTable *open_table(TcCall *call);
 static Datum coerce_key(TcCall *call, TcTable *table, int col, Datum value,
 						Oid source);
@@ -99,18 +113,45 @@ call_init(FunctionCallInfo fcinfo, MemoryContext mcxt)
 	call = MemoryContextAllocZero(mcxt, sizeof(TcCall));
 	call->rowtype = rowtype;
 	call->relid = relid;
+	call->keytype = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	call->mcxt = mcxt;
+	if (!acl_callbacks)
+	{
+		CacheRegisterSyscacheCallback(RELOID, acl_changed, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, acl_changed, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, acl_changed, (Datum) 0);
+		acl_callbacks = true;
+	}
 	return call;
 }
 
-/* lock the table, find it in the cache of tables, check the caller may read it */
+/* syscache callback: a relation's ACL or a role's memberships may have changed */
+static void
+acl_changed(Datum arg, int cacheid, uint32 hashvalue)
+{
+	acl_epoch++;
+}
+
+/*
+ * Lock the table, find it in the cache of tables, check the caller may read
+ * it.  The lock is taken once per (sub)transaction, as a SELECT of the
+ * table would hold it; the privilege check is redone when the user, the
+ * catalogs of privileges or the transaction change.
+ */
 static TcTable *
 open_table(TcCall *call)
 {
 	TcTable    *table;
 	AclResult	acl;
 
-	LockRelationOid(call->relid, AccessShareLock);
+	if (call->locked_lxid != MyProc->lxid ||
+		call->locked_subid != GetCurrentSubTransactionId())
+	{
+		LockRelationOid(call->relid, AccessShareLock);
+		call->locked_lxid = MyProc->lxid;
+		call->locked_subid = GetCurrentSubTransactionId();
+		call->acl_user = InvalidOid;
+	}
 	table = tc_lookup(call->relid);
 	if (table->root != table->relid)
 		ereport(ERROR,
@@ -119,10 +160,15 @@ open_table(TcCall *call)
 				 errhint("Cache it with memshard.cache_table('%s').",
 						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(call->relid)),
 													get_rel_name(call->relid)))));
-	/* the table's own SELECT (column grants do not cover reading xmin) */
-	acl = pg_class_aclcheck(call->relid, GetUserId(), ACL_SELECT);
-	if (acl != ACLCHECK_OK)
-		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(call->relid));
+	if (call->acl_user != GetUserId() || call->acl_epoch != acl_epoch)
+	{
+		/* the table's own SELECT (column grants do not cover reading xmin) */
+		acl = pg_class_aclcheck(call->relid, GetUserId(), ACL_SELECT);
+		if (acl != ACLCHECK_OK)
+			aclcheck_error(acl, OBJECT_TABLE, get_rel_name(call->relid));
+		call->acl_user = GetUserId();
+		call->acl_epoch = acl_epoch;
+	}
 	return table;
 }
 
@@ -267,8 +313,7 @@ memshard_get_row(PG_FUNCTION_ARGS)
 	table = open_table(call);
 	if (PG_ARGISNULL(1))
 		PG_RETURN_NULL();
-	if (!key_values(call, table, PG_GETARG_DATUM(1),
-					get_fn_expr_argtype(fcinfo->flinfo, 1), values))
+	if (!key_values(call, table, PG_GETARG_DATUM(1), call->keytype, values))
 		PG_RETURN_NULL();
 	if (!tc_read(table, values, &row))
 		PG_RETURN_NULL();

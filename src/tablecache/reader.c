@@ -107,8 +107,9 @@ bool
 tc_read(TcTable *table, const Datum *keyvals, Datum *result)
 {
 	TcMode		mode = read_mode(table);
+	char		space[128];
 	int			keylen;
-	char	   *key = tc_key_encode(table, keyvals, &keylen);
+	char	   *key = tc_key_encode(table, keyvals, space, sizeof(space), &keylen);
 
 	if (mode != TC_BYPASS && keylen <= MEMSHARD_MAX_KEY_SIZE)
 	{

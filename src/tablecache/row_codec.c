@@ -31,7 +31,6 @@
 #include "access/tupmacs.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
-#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -139,9 +138,37 @@ tc_key_column_init(TcKeyColumn *col, Relation rel, AttrNumber attnum,
 	return true;
 }
 
+/* a key being built: in the caller's buffer, moved to palloc'd memory if it outgrows it */
+typedef struct KeyBuf
+{
+	char	   *data;
+	int			len;
+	int			size;
+	bool		own;			/* data is palloc'd */
+} KeyBuf;
+
+static void
+key_append(KeyBuf *buf, const void *bytes, int n)
+{
+	if (buf->len + n > buf->size)
+	{
+		int			size = Max(buf->size * 2, buf->len + n);
+		char	   *data = palloc(size);
+
+		memcpy(data, buf->data, buf->len);
+		if (buf->own)
+			pfree(buf->data);
+		buf->data = data;
+		buf->size = size;
+		buf->own = true;
+	}
+	memcpy(buf->data + buf->len, bytes, n);
+	buf->len += n;
+}
+
 /* append one key column's canonical bytes */
 static void
-append_key_column(StringInfo buf, const TcKeyColumn *col, Datum value)
+append_key_column(KeyBuf *buf, const TcKeyColumn *col, Datum value)
 {
 	switch (col->kind)
 	{
@@ -150,11 +177,11 @@ append_key_column(StringInfo buf, const TcKeyColumn *col, Datum value)
 				char		tmp[sizeof(Datum)];
 
 				store_att_byval(tmp, value, col->typlen);
-				appendBinaryStringInfo(buf, tmp, col->typlen);
+				key_append(buf, tmp, col->typlen);
 				break;
 			}
 		case TC_KEY_FIXED:
-			appendBinaryStringInfo(buf, DatumGetPointer(value), col->typlen);
+			key_append(buf, DatumGetPointer(value), col->typlen);
 			break;
 		case TC_KEY_VARLENA:
 		case TC_KEY_BPCHAR:
@@ -166,21 +193,24 @@ append_key_column(StringInfo buf, const TcKeyColumn *col, Datum value)
 				if (col->kind == TC_KEY_BPCHAR)
 					while (len > 0 && data[len - 1] == ' ')
 						len--;
-				appendBinaryStringInfo(buf, (char *) &len, sizeof(len));
-				appendBinaryStringInfo(buf, data, len);
+				key_append(buf, &len, sizeof(len));
+				key_append(buf, data, len);
 				break;
 			}
 	}
 }
 
-/* the key of values (one per key column, of its type), palloc'd */
+/*
+ * The key of values (one per key column, of its type): in 'space' (size
+ * bytes, the caller's) when it fits, else palloc'd.
+ */
 char *
-tc_key_encode(const TcTable *table, const Datum *values, int *keylen)
+tc_key_encode(const TcTable *table, const Datum *values, char *space,
+			  int size, int *keylen)
 {
-	StringInfoData buf;
+	KeyBuf		buf = {space, 0, size, false};
 	int			i;
 
-	initStringInfo(&buf);
 	for (i = 0; i < table->nkeys; i++)
 		append_key_column(&buf, &table->keys[i], values[i]);
 	*keylen = buf.len;
@@ -203,7 +233,7 @@ tc_key_from_tuple(const TcTable *entry, HeapTuple tuple, TupleDesc desc,
 		if (isnull)
 			elog(ERROR, "primary key column \"%s\" is null", entry->keys[i].name);
 	}
-	return tc_key_encode(entry, values, keylen);
+	return tc_key_encode(entry, values, NULL, 0, keylen);
 }
 
 /* the hash naming a key's marks and leases: database, table, key */

@@ -113,7 +113,7 @@ extern bool tc_key_column_init(TcKeyColumn *col, Relation rel,
 							   AttrNumber attnum, Oid opfamily, Oid opcintype,
 							   Oid indcollation, bool for_cache_table);
 extern char *tc_key_encode(const TcTable *table, const Datum *values,
-						   int *keylen);
+						   char *space, int size, int *keylen);
 extern char *tc_key_from_tuple(const TcTable *entry, HeapTuple tuple,
 							   TupleDesc desc, int *keylen);
 extern uint64 tc_key_hash(Oid relid, const char *key, int keylen);
