@@ -74,6 +74,24 @@ sub served_again
 	ok($fills2 > $fills && $hits2 > $hits, "$name: key $key is cached again");
 }
 
+# a writer stopped inside its commit, after its marks (test hook: the
+# commit waits for an advisory lock that another session holds); returns
+# the writer's session, the holder's, and the writer's pid
+sub writer_in_commit
+{
+	my ($lock, $statement) = @_;
+	my $holder = $node->background_psql('postgres');
+	$holder->query_safe("SELECT pg_advisory_lock($lock)");
+	my $writer = $node->background_psql('postgres', on_error_stop => 0);
+	my $pid = $writer->query_safe('SELECT pg_backend_pid()');
+	$writer->query_safe("SET pg_memshard.tablecache_test_commit_lock = $lock");
+	$writer->query_until(qr/sent/, "\\echo sent\n$statement;\n");
+	$node->poll_query_until('postgres',
+		"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", '1')
+	  or die 'the writer did not reach its commit';
+	return ($writer, $holder, $pid);
+}
+
 is(balance(1), 100, 'key 1 cached');
 
 # 1. a writer idle in its transaction
@@ -85,18 +103,10 @@ crash($pid, 'the idle writer');
 forget($writer);
 served_again(1, 100, 'writer killed before its commit');
 
-# 2. a writer stopped inside its commit, after its marks (test hook: the
-# commit waits for an advisory lock that another session holds)
+# 2. a writer stopped inside its commit
 is(balance(2), 100, 'key 2 cached');
-my $holder = $node->background_psql('postgres');
-$holder->query_safe('SELECT pg_advisory_lock(7101)');
-$writer = $node->background_psql('postgres');
-$pid = $writer->query_safe('SELECT pg_backend_pid()');
-$writer->query_safe('SET pg_memshard.tablecache_test_commit_lock = 7101');
-$writer->query_until(qr/sent/, "\\echo sent\nUPDATE acct SET balance = 2 WHERE id = 2;\n");
-$node->poll_query_until('postgres',
-	"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", '1')
-  or die 'the writer did not reach its commit';
+my $holder;
+($writer, $holder, $pid) = writer_in_commit(7101, 'UPDATE acct SET balance = 2 WHERE id = 2');
 my (undef, undef, $bypasses) = split /\|/, figures();
 is(balance(2), 100, 'in the commit window the old row is read from the table');
 my (undef, undef, $bypasses2) = split /\|/, figures();
@@ -123,15 +133,7 @@ served_again(3, 3, 'prepared transaction committed after the crash');
 
 # 4. a writer terminated inside its commit: its transaction aborts
 is(balance(5), 100, 'key 5 cached');
-$holder = $node->background_psql('postgres');
-$holder->query_safe('SELECT pg_advisory_lock(7102)');
-$writer = $node->background_psql('postgres', on_error_stop => 0);
-$pid = $writer->query_safe('SELECT pg_backend_pid()');
-$writer->query_safe('SET pg_memshard.tablecache_test_commit_lock = 7102');
-$writer->query_until(qr/sent/, "\\echo sent\nUPDATE acct SET balance = 5 WHERE id = 5;\n");
-$node->poll_query_until('postgres',
-	"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted", '1')
-  or die 'the writer did not reach its commit';
+($writer, $holder, $pid) = writer_in_commit(7102, 'UPDATE acct SET balance = 5 WHERE id = 5');
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 $node->poll_query_until('postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE pid = $pid", '0')

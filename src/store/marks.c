@@ -124,6 +124,7 @@ static MarksShared *marks = NULL;
 
 static Size marks_layout(MarksShared *shared);
 static inline MarkPartition *partition_of(uint64 khash);
+static inline uint32 *bucket_at(int p, uint32 b);
 static inline uint32 *bucket_of(uint64 khash);
 static inline MarkEntry *entry_at(int partition, uint32 ref);
 static inline int partition_index(uint64 khash);
@@ -131,6 +132,7 @@ static uint32 entry_insert(uint64 khash, MarkKind kind, uint64 value,
 						   bool use_reserve);
 static void entry_remove(uint64 khash, uint32 *link);
 static void remove_leases(uint64 khash);
+static inline MarkScope *scope_at(int i);
 static MarkScope *scope_of(int handle);
 
 /* ---- sizing and start-up ---- */
@@ -242,12 +244,18 @@ partition_of(uint64 khash)
 	return &marks->partitions[partition_index(khash)].part;
 }
 
+/* bucket head b of partition p */
+static inline uint32 *
+bucket_at(int p, uint32 b)
+{
+	return (uint32 *) ((char *) marks + marks->buckets_off) +
+		(Size) p * marks->nbuckets + b;
+}
+
 static inline uint32 *
 bucket_of(uint64 khash)
 {
-	return (uint32 *) ((char *) marks + marks->buckets_off) +
-		(Size) partition_index(khash) * marks->nbuckets +
-		(khash & (marks->nbuckets - 1));
+	return bucket_at(partition_index(khash), khash & (marks->nbuckets - 1));
 }
 
 static inline MarkEntry *
@@ -303,22 +311,40 @@ entry_remove(uint64 khash, uint32 *link)
 	part->nfree++;
 }
 
-/* drop every lease of the key: fills in flight will be refused */
-static void
-remove_leases(uint64 khash)
+/* what chain_remove removes: entries of a kind, of one key or any, of one value or any */
+typedef struct MarkMatch
 {
-	int			p = partition_index(khash);
-	uint32	   *link = bucket_of(khash);
+	uint8		kind;
+	bool		any_key;
+	uint64		khash;
+	bool		any_value;
+	uint64		value;
+} MarkMatch;
 
+/* remove the matching entries of the chain at *link (partition p, exclusive) */
+static void
+chain_remove(int p, uint32 *link, const MarkMatch *m)
+{
 	while (*link != 0)
 	{
 		MarkEntry  *entry = entry_at(p, *link);
 
-		if (entry->khash == khash && entry->kind == MARK_LEASE)
-			entry_remove(khash, link);
+		if (entry->kind == m->kind &&
+			(m->any_key || entry->khash == m->khash) &&
+			(m->any_value || entry->value == m->value))
+			entry_remove(entry->khash, link);
 		else
 			link = &entry->next;
 	}
+}
+
+/* drop every lease of the key: fills in flight will be refused */
+static void
+remove_leases(uint64 khash)
+{
+	MarkMatch	m = {MARK_LEASE, false, khash, true, 0};
+
+	chain_remove(partition_index(khash), bucket_of(khash), &m);
 }
 
 /* ---- marks ---- */
@@ -390,21 +416,10 @@ void
 marks_clear(uint64 khash, TransactionId xid)
 {
 	MarkPartition *part = partition_of(khash);
-	int			p = partition_index(khash);
-	uint32	   *link;
+	MarkMatch	m = {MARK_MARK, false, khash, false, xid};
 
 	LWLockAcquire(part->lock, LW_EXCLUSIVE);
-	link = bucket_of(khash);
-	while (*link != 0)
-	{
-		MarkEntry  *entry = entry_at(p, *link);
-
-		if (entry->khash == khash && entry->kind == MARK_MARK &&
-			entry->value == xid)
-			entry_remove(khash, link);
-		else
-			link = &entry->next;
-	}
+	chain_remove(partition_index(khash), bucket_of(khash), &m);
 	LWLockRelease(part->lock);
 }
 
@@ -426,8 +441,7 @@ marks_partition_xids(uint64 khash, TransactionId *xids, int max)
 	LWLockAcquire(part->lock, LW_EXCLUSIVE);
 	for (b = 0; b < marks->nbuckets; b++)
 	{
-		uint32	   *link = (uint32 *) ((char *) marks + marks->buckets_off) +
-			(Size) p * marks->nbuckets + b;
+		uint32	   *link = bucket_at(p, b);
 
 		while (*link != 0)
 		{
@@ -459,24 +473,12 @@ marks_forget_xid(uint64 khash, TransactionId xid)
 {
 	MarkPartition *part = partition_of(khash);
 	int			p = partition_index(khash);
+	MarkMatch	m = {MARK_MARK, true, 0, false, xid};
 	uint32		b;
 
 	LWLockAcquire(part->lock, LW_EXCLUSIVE);
 	for (b = 0; b < marks->nbuckets; b++)
-	{
-		uint32	   *link = (uint32 *) ((char *) marks + marks->buckets_off) +
-			(Size) p * marks->nbuckets + b;
-
-		while (*link != 0)
-		{
-			MarkEntry  *entry = entry_at(p, *link);
-
-			if (entry->kind == MARK_MARK && entry->value == xid)
-				entry_remove(entry->khash, link);
-			else
-				link = &entry->next;
-		}
-	}
+		chain_remove(p, bucket_at(p, b), &m);
 	LWLockRelease(part->lock);
 }
 
@@ -634,6 +636,13 @@ marks_lease_release(uint64 khash, uint64 lease)
 
 /* ---- scopes ---- */
 
+static inline MarkScope *
+scope_at(int i)
+{
+	return (MarkScope *) ((char *) marks + marks->scopes_off) + i;
+}
+
+/* the scope of a handle (index 0 is never used), or NULL out of range */
 static MarkScope *
 scope_of(int handle)
 {
@@ -641,7 +650,7 @@ scope_of(int handle)
 
 	if (handle < 0 || idx > marks->nscopes)
 		return NULL;
-	return (MarkScope *) ((char *) marks + marks->scopes_off) + idx;
+	return scope_at(idx);
 }
 
 /* the handle of (dboid, relid), attaching it; -1 when every scope is taken */
@@ -655,7 +664,7 @@ marks_scope_attach(Oid dboid, Oid relid)
 	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
 	for (i = 1; i <= marks->nscopes; i++)
 	{
-		MarkScope  *s = (MarkScope *) ((char *) marks + marks->scopes_off) + i;
+		MarkScope  *s = scope_at(i);
 
 		if (s->in_use && s->dboid == dboid && s->relid == relid)
 		{
@@ -667,7 +676,7 @@ marks_scope_attach(Oid dboid, Oid relid)
 	}
 	if (handle < 0 && free_idx > 0)
 	{
-		MarkScope  *s = (MarkScope *) ((char *) marks + marks->scopes_off) + free_idx;
+		MarkScope  *s = scope_at(free_idx);
 		int			c;
 
 		s->dboid = dboid;
@@ -705,7 +714,7 @@ marks_scope_find(Oid dboid, Oid relid)
 	LWLockAcquire(marks->scopes_lock, LW_SHARED);
 	for (i = 1; i <= marks->nscopes && handle < 0; i++)
 	{
-		MarkScope  *s = (MarkScope *) ((char *) marks + marks->scopes_off) + i;
+		MarkScope  *s = scope_at(i);
 
 		if (s->in_use && s->dboid == dboid && s->relid == relid)
 			handle = MAKE_SCOPE(s->version, i);
@@ -739,7 +748,7 @@ marks_scope_detach_database(Oid dboid)
 	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
 	for (i = 1; i <= marks->nscopes; i++)
 	{
-		MarkScope  *s = (MarkScope *) ((char *) marks + marks->scopes_off) + i;
+		MarkScope  *s = scope_at(i);
 
 		if (s->in_use && s->dboid == dboid)
 		{
@@ -794,7 +803,7 @@ marks_stats_reset(void)
 
 	for (i = 1; i <= marks->nscopes; i++)
 	{
-		MarkScope  *s = (MarkScope *) ((char *) marks + marks->scopes_off) + i;
+		MarkScope  *s = scope_at(i);
 
 		for (c = 0; c < MARKS_NCOUNTERS; c++)
 			pg_atomic_write_u64(&s->counters[c], 0);

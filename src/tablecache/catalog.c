@@ -80,6 +80,7 @@ static bool build_keys(TcTable *entry, Relation rel);
 static bool triggers_in_place(Relation rel);
 static HeapTuple find_row(Relation rel, Oid relid, SysScanDesc *scan);
 static Oid	catalog_index(void);
+static void row_map_name(Relation rel, HeapTuple tuple, char *mapname);
 
 /* OID of memshard.table_catalog; InvalidOid (or ERROR) when it is missing */
 Oid
@@ -467,6 +468,17 @@ tc_catalog_end_of_xact(void)
 
 /* ---- reading and writing the catalog ---- */
 
+/* the map named in a catalog row (mapname: NAMEDATALEN bytes) */
+static void
+row_map_name(Relation rel, HeapTuple tuple, char *mapname)
+{
+	bool		isnull;
+	Datum		map = heap_getattr(tuple, Anum_tc_map, RelationGetDescr(rel),
+								   &isnull);
+
+	strlcpy(mapname, TextDatumGetCString(map), NAMEDATALEN);
+}
+
 /* the map of a cached table (mapname: NAMEDATALEN bytes); false if not cached */
 bool
 tc_catalog_find(Oid relid, char *mapname)
@@ -477,13 +489,7 @@ tc_catalog_find(Oid relid, char *mapname)
 	bool		found = HeapTupleIsValid(tuple);
 
 	if (found && mapname != NULL)
-	{
-		bool		isnull;
-		Datum		map = heap_getattr(tuple, Anum_tc_map,
-									   RelationGetDescr(rel), &isnull);
-
-		strlcpy(mapname, TextDatumGetCString(map), NAMEDATALEN);
-	}
+		row_map_name(rel, tuple, mapname);
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
@@ -541,12 +547,7 @@ tc_catalog_delete(Oid relid, char *mapname)
 
 	if (found)
 	{
-		bool		isnull;
-
-		strlcpy(mapname,
-				TextDatumGetCString(heap_getattr(tuple, Anum_tc_map,
-												 RelationGetDescr(rel), &isnull)),
-				NAMEDATALEN);
+		row_map_name(rel, tuple, mapname);
 		CatalogTupleDelete(rel, &tuple->t_self);
 	}
 	systable_endscan(scan);
