@@ -17,6 +17,11 @@
  *	 only if the lease is still there.  Marking a key removes its leases,
  *	 so a fill that raced a writer's commit is refused.  One lease per key
  *	 at a time: a burst of misses makes one fill.
+ * - versions: a counter per key (keys share them, a few per bucket head)
+ *	 that every mark moves; an item records its key's version when its
+ *	 lease is granted and is served only while the version is the same.
+ *	 That is what lets an item live on another node: whatever happened to
+ *	 it there, the version on the table's node says whether it is current.
  * - scopes: one per cached table and instance: a generation that every
  *	 item records when it is filled and that a table-wide mark bumps (items
  *	 of an older generation are never served), and the table's counters.
@@ -25,7 +30,7 @@
  *	 prepared transactions): they mark every key until they finish.
  *
  * Layout: MarksShared, then the partitions, their bucket heads, their
- * entries, the scopes, the instance marks.  Sized at start-up by
+ * entries, the scopes, the instance marks, the versions.  Sized at start-up by
  * pg_memshard.tablecache_marks (entries) and pg_memshard.max_maps (scopes).
  *
  * Locking.  Each partition has an LWLock of tranche "pg_memshard_marks"
@@ -58,6 +63,8 @@
 #define MARKS_LEASE_TIMEOUT_MS 2000
 /* room for instance marks beyond max_prepared_transactions */
 #define MARKS_INSTANCE_EXTRA 16
+/* key versions per bucket head */
+#define MARKS_VERSIONS_PER_BUCKET 4
 
 typedef enum MarkKind
 {
@@ -102,12 +109,14 @@ typedef struct MarksShared
 {
 	int			per_partition;	/* entries of each partition */
 	uint32		nbuckets;		/* bucket heads of each partition (2^n) */
+	uint32		nversions;		/* key versions of each partition (2^n) */
 	int			nscopes;
 	int			max_instance;
 	Size		buckets_off;
 	Size		entries_off;
 	Size		scopes_off;
 	Size		instance_off;
+	Size		versions_off;
 	LWLock	   *scopes_lock;	/* scopes attach/detach, instance marks */
 	pg_atomic_uint64 next_lease;
 	pg_atomic_uint64 next_generation;
@@ -127,6 +136,7 @@ static inline MarkPartition *partition_of(uint64 khash);
 static inline uint32 *bucket_at(int p, uint32 b);
 static inline uint32 *bucket_of(uint64 khash);
 static inline MarkEntry *entry_at(int partition, uint32 ref);
+static inline pg_atomic_uint64 *version_of(uint64 khash);
 static inline int partition_index(uint64 khash);
 static uint32 entry_insert(uint64 khash, MarkKind kind, uint64 value,
 						   bool use_reserve);
@@ -149,6 +159,7 @@ marks_layout(MarksShared *shared)
 		nbuckets <<= 1;
 	shared->per_partition = per_partition;
 	shared->nbuckets = nbuckets;
+	shared->nversions = nbuckets * MARKS_VERSIONS_PER_BUCKET;
 	shared->nscopes = memshard_max_maps;
 	shared->max_instance = max_prepared_xacts + MARKS_INSTANCE_EXTRA;
 
@@ -160,6 +171,8 @@ marks_layout(MarksShared *shared)
 	off = MAXALIGN(off + sizeof(MarkScope) * (shared->nscopes + 1));
 	shared->instance_off = off;
 	off = MAXALIGN(off + sizeof(TransactionId) * shared->max_instance);
+	shared->versions_off = off;
+	off = MAXALIGN(off + sizeof(pg_atomic_uint64) * shared->nversions * MARKS_PARTITIONS);
 	return off;
 }
 
@@ -212,6 +225,8 @@ marks_shmem_startup(void)
 		part->free_head = 1;
 		part->nfree = marks->per_partition;
 	}
+	for (i = 0; i < (int) marks->nversions * MARKS_PARTITIONS; i++)
+		pg_atomic_init_u64(&((pg_atomic_uint64 *) ((char *) marks + marks->versions_off))[i], 1);
 	for (i = 0; i <= marks->nscopes; i++)
 	{
 		MarkScope  *scope = scope_of(MAKE_SCOPE(0, i));
@@ -242,6 +257,18 @@ static inline MarkPartition *
 partition_of(uint64 khash)
 {
 	return &marks->partitions[partition_index(khash)].part;
+}
+
+/*
+ * The version of a key: keys share versions (a few per bucket head), so a
+ * bump can invalidate a neighbour too, never miss one.
+ */
+static inline pg_atomic_uint64 *
+version_of(uint64 khash)
+{
+	return (pg_atomic_uint64 *) ((char *) marks + marks->versions_off) +
+		(Size) partition_index(khash) * marks->nversions +
+		((khash >> 20) & (marks->nversions - 1));
 }
 
 /* bucket head b of partition p */
@@ -351,7 +378,9 @@ remove_leases(uint64 khash)
 
 /*
  * Mark a key for xid under its partition lock (exclusive), invalidating
- * its leases; false when there is no room (the leases are gone anyway).
+ * its leases and moving its version (items filled before carry the old
+ * one); false when there is no room (the leases and version are done
+ * anyway).
  */
 static bool
 mark_locked(uint64 khash, TransactionId xid, bool use_reserve)
@@ -360,6 +389,7 @@ mark_locked(uint64 khash, TransactionId xid, bool use_reserve)
 	uint32		ref;
 
 	remove_leases(khash);
+	pg_atomic_fetch_add_u64(version_of(khash), 1);
 	for (ref = *bucket_of(khash); ref != 0; ref = entry_at(p, ref)->next)
 	{
 		MarkEntry  *entry = entry_at(p, ref);
@@ -522,12 +552,13 @@ scan_key(uint64 khash, TimestampTz now, bool *busy)
  * A reader missed key khash of the table whose scope hash is thash: may it
  * fill?  First the instance marks, then the table (its marks and its
  * generation, read together under the partition lock where writers change
- * them), then the key (its marks and leases).  On MARKS_LEASE_GRANTED
- * *lease and *generation are what the fill must present and record.
+ * them), then the key (its marks, leases and version).  On
+ * MARKS_LEASE_GRANTED *lease is what the fill must present, *generation
+ * and *version what it records in the item.
  */
 MarksLease
 marks_lease_take(int scope, uint64 thash, uint64 khash, uint64 *lease,
-				 uint64 *generation, TransactionId *blocker)
+				 uint64 *generation, uint64 *version, TransactionId *blocker)
 {
 	MarkScope  *s = scope_of(scope);
 	MarkPartition *part;
@@ -560,6 +591,7 @@ marks_lease_take(int scope, uint64 thash, uint64 khash, uint64 *lease,
 		return busy ? MARKS_LEASE_BUSY : MARKS_LEASE_MARKED;
 	}
 	*lease = pg_atomic_fetch_add_u64(&marks->next_lease, 1);
+	*version = pg_atomic_read_u64(version_of(khash));
 	ref = entry_insert(khash, MARK_LEASE, *lease, false);
 	if (ref != 0)
 		entry_at(partition_index(khash), ref)->since = now;
@@ -624,6 +656,23 @@ marks_lease_fill(uint64 khash, uint64 lease, int slot, const char *key,
 void
 marks_lease_release(uint64 khash, uint64 lease)
 {
+	(void) marks_lease_end(khash, lease);
+}
+
+/*
+ * A key's version, read without a lock: an item is served only if it
+ * carries it (a writer's mark moved it after the item was filled).
+ */
+uint64
+marks_key_version(uint64 khash)
+{
+	return pg_atomic_read_u64(version_of(khash));
+}
+
+/* give a lease up and say whether it still held (no mark since) */
+bool
+marks_lease_end(uint64 khash, uint64 lease)
+{
 	MarkPartition *part = partition_of(khash);
 	uint32	   *link;
 
@@ -632,6 +681,7 @@ marks_lease_release(uint64 khash, uint64 lease)
 	if (link != NULL)
 		entry_remove(khash, link);
 	LWLockRelease(part->lock);
+	return link != NULL;
 }
 
 /* ---- scopes ---- */

@@ -147,9 +147,10 @@ extern void store_stats_reset(void);
 /*
  * Marks and leases of the table cache (marks.c), in shared memory of their
  * own beside the segment: per-key invalidation marks of writers (their
- * xids), fill leases of readers, per-table scopes (a generation and
- * counters) and the marks of prepared transactions older than the shared
- * memory.  Key and scope hashes are the caller's 64-bit hashes.
+ * xids), fill leases of readers, key versions, per-table scopes (a
+ * generation and counters) and the marks of prepared transactions older
+ * than the shared memory.  Key and scope hashes are the caller's 64-bit
+ * hashes.
  */
 #define MARKS_LWLOCK_TRANCHE "pg_memshard_marks"
 
@@ -193,12 +194,14 @@ extern void marks_forget_xid(uint64 khash, TransactionId xid);
 
 extern MarksLease marks_lease_take(int scope, uint64 thash, uint64 khash,
 								   uint64 *lease, uint64 *generation,
-								   TransactionId *blocker);
+								   uint64 *version, TransactionId *blocker);
 extern MarksFill marks_lease_fill(uint64 khash, uint64 lease, int slot,
 								  const char *key, int keylen,
 								  const char *value, int vallen,
 								  int64 ttl_ms);
 extern void marks_lease_release(uint64 khash, uint64 lease);
+extern bool marks_lease_end(uint64 khash, uint64 lease);
+extern uint64 marks_key_version(uint64 khash);
 
 extern int	marks_scope_attach(Oid dboid, Oid relid);
 extern int	marks_scope_find(Oid dboid, Oid relid);

@@ -4,11 +4,12 @@
  *		Readers' side of the table cache: hit, lease, read the table, fill.
  *
  * A hit serves an item only if it carries the table's current generation
- * (a table-wide invalidation changes it) and, under REPEATABLE READ, only
- * if the transaction's snapshot sees the row's xmin.  Items of changed
- * keys are deleted by their writers before the commit is visible, and no
- * fill can put them back while the key is marked, so a hit never needs to
- * look at the marks.
+ * (a table-wide invalidation changes it) and its key's current version (a
+ * writer's mark moves it), and, under REPEATABLE READ, only if the
+ * transaction's snapshot sees the row's xmin.  Items of changed keys are
+ * also deleted by their writers before the commit is visible, and no fill
+ * can put them back while the key is marked, so a hit never needs to look
+ * at the marks.
  *
  * A miss takes a lease on the key (store/marks.c) and only then takes a
  * fresh snapshot to read the row with: any writer whose commit that
@@ -62,12 +63,12 @@ typedef enum TcSnap
 } TcSnap;
 
 static TcMode read_mode(TcTable *table);
-static bool try_hit(TcTable *table, const char *key, int keylen, TcMode mode,
-					Datum *result);
+static bool try_hit(TcTable *table, const char *key, int keylen,
+					uint64 khash, TcMode mode, Datum *result);
 static bool miss(TcTable *table, const Datum *keyvals, const char *key,
-				 int keylen, TcMode mode, Datum *result);
+				 int keylen, uint64 khash, TcMode mode, Datum *result);
 static MarksLease take_lease(TcTable *table, uint64 khash, uint64 *lease,
-							 uint64 *generation);
+							 uint64 *generation, uint64 *version);
 static void record_instance_marks(void);
 static bool read_table(TcTable *table, const Datum *keyvals, TcSnap snap,
 					   Datum *row, TransactionId *xmin);
@@ -116,13 +117,15 @@ tc_read(TcTable *table, const Datum *keyvals, Datum *result)
 		tc_attach(table);
 		if (table->slot >= 0 && table->scope >= 0)
 		{
-			if (try_hit(table, key, keylen, mode, result))
+			uint64		khash = tc_key_hash(table->relid, key, keylen);
+
+			if (try_hit(table, key, keylen, khash, mode, result))
 			{
 				marks_count(table->scope, MARKS_HITS, 1);
 				return true;
 			}
 			marks_count(table->scope, MARKS_MISSES, 1);
-			return miss(table, keyvals, key, keylen, mode, result);
+			return miss(table, keyvals, key, keylen, khash, mode, result);
 		}
 	}
 	marks_count(table->scope, MARKS_BYPASSES, 1);
@@ -130,12 +133,13 @@ tc_read(TcTable *table, const Datum *keyvals, Datum *result)
 }
 
 static bool
-try_hit(TcTable *table, const char *key, int keylen, TcMode mode,
-		Datum *result)
+try_hit(TcTable *table, const char *key, int keylen, uint64 khash,
+		TcMode mode, Datum *result)
 {
 	int			vallen;
 	char	   *value = store_get(table->slot, key, keylen, 0, &vallen);
 	uint64		generation;
+	uint64		version;
 	TransactionId xmin;
 
 	if (value == NULL)
@@ -144,8 +148,9 @@ try_hit(TcTable *table, const char *key, int keylen, TcMode mode,
 			table->slot = -1;	/* the slot went away: attach again */
 		return false;
 	}
-	if (!tc_value_decode(value, vallen, &generation, &xmin) ||
+	if (!tc_value_decode(value, vallen, &generation, &version, &xmin) ||
 		generation != marks_scope_generation(table->scope) ||
+		version != marks_key_version(khash) ||
 		HeapTupleHeaderGetTypeId((HeapTupleHeader) value) != table->rowtype ||
 		(mode == TC_SERVE_RR && XidInMVCCSnapshot(xmin, GetTransactionSnapshot())))
 	{
@@ -160,15 +165,15 @@ try_hit(TcTable *table, const char *key, int keylen, TcMode mode,
 /* a miss: lease, read with a snapshot taken after it, fill if still leased */
 static bool
 miss(TcTable *table, const Datum *keyvals, const char *key, int keylen,
-	 TcMode mode, Datum *result)
+	 uint64 khash, TcMode mode, Datum *result)
 {
-	uint64		khash = tc_key_hash(table->relid, key, keylen);
 	uint64		lease;
 	uint64		generation;
+	uint64		version;
 	TransactionId xmin;
 	bool		found;
 
-	if (take_lease(table, khash, &lease, &generation) != MARKS_LEASE_GRANTED)
+	if (take_lease(table, khash, &lease, &generation, &version) != MARKS_LEASE_GRANTED)
 	{
 		marks_count(table->scope, MARKS_BYPASSES, 1);
 		return read_table(table, keyvals, TC_SNAP_XACT, result, NULL);
@@ -183,7 +188,7 @@ miss(TcTable *table, const Datum *keyvals, const char *key, int keylen,
 	{
 		int			vallen;
 		char	   *value = tc_value_encode((HeapTupleHeader) DatumGetPointer(*result),
-											generation, xmin, &vallen);
+											generation, version, xmin, &vallen);
 
 		if (keylen + vallen <= store_max_item_size())
 		{
@@ -221,7 +226,8 @@ miss(TcTable *table, const Datum *keyvals, const char *key, int keylen,
  * again.
  */
 static MarksLease
-take_lease(TcTable *table, uint64 khash, uint64 *lease, uint64 *generation)
+take_lease(TcTable *table, uint64 khash, uint64 *lease, uint64 *generation,
+		   uint64 *version)
 {
 	static bool instance_checked = false;
 	MarksLease	result = MARKS_LEASE_MARKED;
@@ -237,7 +243,7 @@ take_lease(TcTable *table, uint64 khash, uint64 *lease, uint64 *generation)
 		TransactionId blocker;
 
 		result = marks_lease_take(table->scope, table->thash, khash, lease,
-								  generation, &blocker);
+								  generation, version, &blocker);
 		if (result == MARKS_LEASE_FULL &&
 			!marks_scope_owned(table->scope, MyDatabaseId, table->relid))
 			table->scope = -1;	/* detached under us: attach again next time */

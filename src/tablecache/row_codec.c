@@ -17,9 +17,10 @@
  *
  * An item's value is the row as a composite Datum (what "SELECT t FROM
  * table t" returns: the table's row type, toasted fields inlined, every
- * physical column) followed by a 16-byte trailer: the table's generation
- * when the row was read, the row's xmin (REPEATABLE READ serves an item
- * only if its snapshot sees that xmin), and a magic number.  The trailer
+ * physical column) followed by a 24-byte trailer: the table's generation
+ * and the key's version when the lease to fill it was granted, the row's
+ * xmin (REPEATABLE READ serves an item only if its snapshot sees that
+ * xmin), and a magic number.  The trailer
  * is at the end so that the value read from the store is, at offset 0,
  * the Datum get_row returns.
  *
@@ -44,6 +45,7 @@
 typedef struct TcTrailer
 {
 	uint64		generation;
+	uint64		version;
 	TransactionId xmin;
 	uint32		magic;
 } TcTrailer;
@@ -256,8 +258,8 @@ tc_table_hash(Oid relid)
 
 /* an item's value: the row's bytes and the trailer (palloc'd) */
 char *
-tc_value_encode(HeapTupleHeader row, uint64 generation, TransactionId xmin,
-				int *vallen)
+tc_value_encode(HeapTupleHeader row, uint64 generation, uint64 version,
+				TransactionId xmin, int *vallen)
 {
 	uint32		len = HeapTupleHeaderGetDatumLength(row);
 	TcTrailer	trailer;
@@ -265,6 +267,7 @@ tc_value_encode(HeapTupleHeader row, uint64 generation, TransactionId xmin,
 
 	memcpy(value, row, len);
 	trailer.generation = generation;
+	trailer.version = version;
 	trailer.xmin = xmin;
 	trailer.magic = TC_VALUE_MAGIC;
 	memcpy(value + len, &trailer, sizeof(TcTrailer));
@@ -279,7 +282,7 @@ tc_value_encode(HeapTupleHeader row, uint64 generation, TransactionId xmin,
  */
 bool
 tc_value_decode(char *value, int vallen, uint64 *generation,
-				TransactionId *xmin)
+				uint64 *version, TransactionId *xmin)
 {
 	TcTrailer	trailer;
 
@@ -290,6 +293,7 @@ tc_value_decode(char *value, int vallen, uint64 *generation,
 		VARSIZE(value) != (Size) vallen - sizeof(TcTrailer))
 		return false;
 	*generation = trailer.generation;
+	*version = trailer.version;
 	*xmin = trailer.xmin;
 	return true;
 }

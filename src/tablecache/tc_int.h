@@ -119,9 +119,9 @@ extern char *tc_key_from_tuple(const TcTable *entry, HeapTuple tuple,
 extern uint64 tc_key_hash(Oid relid, const char *key, int keylen);
 extern uint64 tc_table_hash(Oid relid);
 extern char *tc_value_encode(HeapTupleHeader row, uint64 generation,
-							 TransactionId xmin, int *vallen);
+							 uint64 version, TransactionId xmin, int *vallen);
 extern bool tc_value_decode(char *value, int vallen, uint64 *generation,
-							TransactionId *xmin);
+							uint64 *version, TransactionId *xmin);
 
 /* invalidate.c */
 extern void tc_note_written(TcTable *root);
