@@ -313,3 +313,26 @@ BEGIN ATOMIC
         (67, 'bypasses_total', 'counter', 'get_row lookups answered from the table without the cache.', t.bypasses::text)
       ) f(family, metric, type, help, value);
 END;
+
+-- The peer side of a table cached over nodes (src/tablecache/tc_remote.c):
+-- the node holding a key's shard reads and stores the key's row item on
+-- behalf of the table's node.  For memshard_peer, as the other peer_*.
+CREATE FUNCTION memshard.peer_tc_get(map pg_catalog.text, key pg_catalog.bytea)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'memshard_peer_tc_get'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.peer_tc_set(map pg_catalog.text, key pg_catalog.bytea,
+                                     value pg_catalog.bytea, ttl_ms pg_catalog.int8)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'memshard_peer_tc_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+REVOKE ALL ON FUNCTION
+    memshard.peer_tc_get(pg_catalog.text, pg_catalog.bytea),
+    memshard.peer_tc_set(pg_catalog.text, pg_catalog.bytea, pg_catalog.bytea, pg_catalog.int8)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    memshard.peer_tc_get(pg_catalog.text, pg_catalog.bytea),
+    memshard.peer_tc_set(pg_catalog.text, pg_catalog.bytea, pg_catalog.bytea, pg_catalog.int8)
+  TO memshard_peer;

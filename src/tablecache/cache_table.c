@@ -21,6 +21,9 @@
  * reach: a role that may not read the table cannot read its rows through
  * memshard.get, nor plant one for get_row.
  *
+ * With nodes, the map is a map over them (tc_remote.c says how rows live
+ * there), created and dropped on every node as create_map and drop_map do.
+ *
  * The table is locked SHARE ROW EXCLUSIVE while the triggers are made,
  * which waits for transactions writing to it: once cache_table commits,
  * every write goes through the triggers.
@@ -50,6 +53,8 @@
 #include "utils/syscache.h"
 
 #include "api/ext_version.h"
+#include "cluster/cluster.h"
+#include "cluster/placement.h"
 #include "router/router.h"
 #include "tablecache/tc_int.h"
 
@@ -72,7 +77,8 @@ static void require_table_arg(FunctionCallInfo fcinfo);
 static Relation open_cacheable(Oid relid);
 static int	primary_key_columns(Relation rel, const char **names);
 static char *choose_map_name(Relation rel);
-static int32 create_table_map(const char *mapname, FunctionCallInfo fcinfo);
+static int32 create_table_map(const char *mapname, FunctionCallInfo fcinfo,
+							  ArrayType *nodes);
 static void run_ddl(const char *fmt, const char *qualified_name);
 static char *qualified_name(Relation rel);
 static bool uncache(Oid relid);
@@ -177,9 +183,13 @@ choose_map_name(Relation rel)
 	return psprintf(TC_MAP_PREFIX "%u", RelationGetRelid(rel));
 }
 
-/* the map holding the table's rows: a map of this node */
+/*
+ * The map holding the table's rows: a map of this node, or with nodes a
+ * map over them (one copy of each shard), made on every node of the
+ * cluster as create_map makes it.
+ */
 static int32
-create_table_map(const char *mapname, FunctionCallInfo fcinfo)
+create_table_map(const char *mapname, FunctionCallInfo fcinfo, ArrayType *nodes)
 {
 	MapDefinition def;
 	int32		mapid;
@@ -194,10 +204,18 @@ create_table_map(const char *mapname, FunctionCallInfo fcinfo)
 	def.method = MAP_METHOD_HASH;
 	def.shard_count = 32;
 	def.bounds_null = true;
-	def.nodes_null = true;
+	def.nodes_null = (nodes == NULL);
+	def.nodes = PointerGetDatum(nodes);
 	def.replicas = 1;
+	if (nodes != NULL)
+		cluster_change_begin();
 	mapid = map_catalog_insert(&def);
 	router_map_created(mapid);
+	if (nodes != NULL)
+	{
+		cluster_place_map(mapid, def.shard_count, nodes, 1);
+		cluster_change_end();
+	}
 
 	/* a map id can have lived before (the extension created again) */
 	if (store_is_ready() && (slot = store_map_find(MyDatabaseId, -mapid)) >= 0)
@@ -241,17 +259,13 @@ memshard_cache_table(PG_FUNCTION_ARGS)
 	char		mapname[NAMEDATALEN];
 	char	   *name;
 	char	   *qname;
+	ArrayType  *nodes;
 	int32		mapid;
 	int64		max_memory = 0;
 
 	ext_version_check();
 	require_table_arg(fcinfo);
 	relid = PG_GETARG_OID(ARG_TBL);
-	if (!PG_ARGISNULL(ARG_NODES))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("caching a table over nodes is not supported yet"),
-				 errhint("Pass nodes => NULL: the rows are cached on this node.")));
 	if (!PG_ARGISNULL(ARG_TTL))
 		(void) ttl_interval_to_ms(PG_GETARG_INTERVAL_P(ARG_TTL));
 	if (!PG_ARGISNULL(ARG_MAX_MEMORY) && (max_memory = PG_GETARG_INT64(ARG_MAX_MEMORY)) <= 0)
@@ -268,12 +282,16 @@ memshard_cache_table(PG_FUNCTION_ARGS)
 				 errmsg("table \"%s\" is already cached", RelationGetRelationName(rel)),
 				 errdetail("Its rows are in map \"%s\".", mapname)));
 
+	/* NULL nodes: this node only (even in a cluster, unlike create_map) */
 	name = choose_map_name(rel);
-	mapid = create_table_map(name, fcinfo);
+	nodes = PG_ARGISNULL(ARG_NODES) ? NULL :
+		cluster_map_nodes(PG_GETARG_ARRAYTYPE_P(ARG_NODES), 1, name);
+	mapid = create_table_map(name, fcinfo, nodes);
 	tc_release_at_end(mapid, relid, false);
 	tc_catalog_insert(relid, name, nkeys, keys,
 					  PG_ARGISNULL(ARG_TTL) ? (Datum) 0 : PG_GETARG_DATUM(ARG_TTL),
-					  PG_ARGISNULL(ARG_TTL), max_memory, (Datum) 0, true);
+					  PG_ARGISNULL(ARG_TTL), max_memory,
+					  PointerGetDatum(nodes), nodes == NULL);
 
 	/* closed (the lock kept): ALTER TABLE refuses a table in use */
 	qname = qualified_name(rel);
@@ -298,15 +316,26 @@ static bool
 uncache(Oid relid)
 {
 	char		mapname[NAMEDATALEN];
+	MapInfo		map;
+	bool		over_nodes;
 	int32		mapid;
 
 	if (!tc_catalog_delete(relid, mapname))
 		return false;
+	/* a map over nodes is dropped on every node, as drop_map does it */
+	over_nodes = map_catalog_lookup(mapname, &map, CurrentMemoryContext) &&
+		!map.local_only;
+	if (over_nodes)
+		cluster_change_begin();
 	if (map_catalog_delete(mapname, &mapid))
 	{
 		router_map_dropped(mapid);
 		tc_release_at_end(mapid, relid, true);
+		if (over_nodes)
+			cluster_unplace_map(mapid);
 	}
+	if (over_nodes)
+		cluster_change_end();
 	return true;
 }
 

@@ -316,8 +316,12 @@ build_root(TcTable *entry, HeapTuple tuple, TupleDesc desc)
 	relation_close(rel, AccessShareLock);
 
 	entry->mapid = 0;
+	entry->over_nodes = false;
 	if (map_catalog_lookup(entry->mapname, &map, CurrentMemoryContext))
+	{
 		entry->mapid = map.id;
+		entry->over_nodes = !map.local_only;
+	}
 	else
 		entry->usable = false;
 	if (entry->mapid != old_mapid)

@@ -63,10 +63,22 @@ typedef enum TcSnap
 } TcSnap;
 
 static TcMode read_mode(TcTable *table);
-static bool try_hit(TcTable *table, const char *key, int keylen,
-					uint64 khash, TcMode mode, Datum *result);
-static bool miss(TcTable *table, const Datum *keyvals, const char *key,
-				 int keylen, uint64 khash, TcMode mode, Datum *result);
+/* a key of a lookup: its bytes, hash, and the node holding its row */
+typedef struct TcKey
+{
+	const char *key;
+	int			keylen;
+	uint64		khash;
+	Oid			serverid;		/* InvalidOid: this node */
+} TcKey;
+
+static bool try_hit(TcTable *table, const TcKey *k, TcMode mode,
+					Datum *result);
+static bool miss(TcTable *table, const Datum *keyvals, const TcKey *k,
+				 TcMode mode, Datum *result);
+static void fill(TcTable *table, const TcKey *k, uint64 lease,
+				 uint64 generation, uint64 version, TransactionId xmin,
+				 Datum row);
 static MarksLease take_lease(TcTable *table, uint64 khash, uint64 *lease,
 							 uint64 *generation, uint64 *version);
 static void record_instance_marks(void);
@@ -117,15 +129,22 @@ tc_read(TcTable *table, const Datum *keyvals, Datum *result)
 		tc_attach(table);
 		if (table->slot >= 0 && table->scope >= 0)
 		{
-			uint64		khash = tc_key_hash(table->relid, key, keylen);
+			TcKey		k;
 
-			if (try_hit(table, key, keylen, khash, mode, result))
+			k.key = key;
+			k.keylen = keylen;
+			k.khash = tc_key_hash(table->relid, key, keylen);
+			k.serverid = InvalidOid;
+			if (table->over_nodes &&
+				tc_key_place(table, key, keylen, &k.serverid))
+				k.serverid = InvalidOid;
+			if (try_hit(table, &k, mode, result))
 			{
 				marks_count(table->scope, MARKS_HITS, 1);
 				return true;
 			}
 			marks_count(table->scope, MARKS_MISSES, 1);
-			return miss(table, keyvals, key, keylen, khash, mode, result);
+			return miss(table, keyvals, &k, mode, result);
 		}
 	}
 	marks_count(table->scope, MARKS_BYPASSES, 1);
@@ -133,15 +152,18 @@ tc_read(TcTable *table, const Datum *keyvals, Datum *result)
 }
 
 static bool
-try_hit(TcTable *table, const char *key, int keylen, uint64 khash,
-		TcMode mode, Datum *result)
+try_hit(TcTable *table, const TcKey *k, TcMode mode, Datum *result)
 {
-	int			vallen;
-	char	   *value = store_get(table->slot, key, keylen, 0, &vallen);
+	int			vallen = 0;
+	char	   *value;
 	uint64		generation;
 	uint64		version;
 	TransactionId xmin;
 
+	if (OidIsValid(k->serverid))
+		value = tc_remote_get(table, k->serverid, k->key, k->keylen, &vallen);
+	else
+		value = store_get(table->slot, k->key, k->keylen, 0, &vallen);
 	if (value == NULL)
 	{
 		if (vallen < 0)
@@ -150,7 +172,7 @@ try_hit(TcTable *table, const char *key, int keylen, uint64 khash,
 	}
 	if (!tc_value_decode(value, vallen, &generation, &version, &xmin) ||
 		generation != marks_scope_generation(table->scope) ||
-		version != marks_key_version(khash) ||
+		version != marks_key_version(k->khash) ||
 		HeapTupleHeaderGetTypeId((HeapTupleHeader) value) != table->rowtype ||
 		(mode == TC_SERVE_RR && XidInMVCCSnapshot(xmin, GetTransactionSnapshot())))
 	{
@@ -164,8 +186,8 @@ try_hit(TcTable *table, const char *key, int keylen, uint64 khash,
 
 /* a miss: lease, read with a snapshot taken after it, fill if still leased */
 static bool
-miss(TcTable *table, const Datum *keyvals, const char *key, int keylen,
-	 uint64 khash, TcMode mode, Datum *result)
+miss(TcTable *table, const Datum *keyvals, const TcKey *k, TcMode mode,
+	 Datum *result)
 {
 	uint64		lease;
 	uint64		generation;
@@ -173,44 +195,21 @@ miss(TcTable *table, const Datum *keyvals, const char *key, int keylen,
 	TransactionId xmin;
 	bool		found;
 
-	if (take_lease(table, khash, &lease, &generation, &version) != MARKS_LEASE_GRANTED)
+	if (take_lease(table, k->khash, &lease, &generation, &version) != MARKS_LEASE_GRANTED)
 	{
 		marks_count(table->scope, MARKS_BYPASSES, 1);
 		return read_table(table, keyvals, TC_SNAP_XACT, result, NULL);
 	}
-	tc_lease_held(khash, lease);
+	tc_lease_held(k->khash, lease);
 	found = read_table(table, keyvals, TC_SNAP_LATEST, result, &xmin);
 	if (memshard_tablecache_test_fill_lock != 0)
 		tc_test_wait(memshard_tablecache_test_fill_lock);
 
 	/* never our own uncommitted row (a write the trigger did not see) */
 	if (found && !TransactionIdIsCurrentTransactionId(xmin))
-	{
-		int			vallen;
-		char	   *value = tc_value_encode((HeapTupleHeader) DatumGetPointer(*result),
-											generation, version, xmin, &vallen);
-
-		if (keylen + vallen <= store_max_item_size())
-		{
-			switch (marks_lease_fill(khash, lease, table->slot, key, keylen,
-									 value, vallen, table->ttl_ms))
-			{
-				case MARKS_FILL_STORED:
-					marks_count(table->scope, MARKS_FILLS, 1);
-					break;
-				case MARKS_FILL_REFUSED:
-					marks_count(table->scope, MARKS_FILLS_REFUSED, 1);
-					break;
-				case MARKS_FILL_FAILED:
-					table->slot = -1;
-					break;
-			}
-			lease = 0;
-		}
-		pfree(value);
-	}
-	if (lease != 0)
-		marks_lease_release(khash, lease);
+		fill(table, k, lease, generation, version, xmin, *result);
+	else
+		marks_lease_release(k->khash, lease);
 	tc_lease_done();
 
 	/* REPEATABLE READ: the latest row is the answer only if our snapshot sees it */
@@ -218,6 +217,48 @@ miss(TcTable *table, const Datum *keyvals, const char *key, int keylen,
 		!(found && !XidInMVCCSnapshot(xmin, GetTransactionSnapshot())))
 		return read_table(table, keyvals, TC_SNAP_XACT, result, NULL);
 	return found;
+}
+
+/*
+ * Store the row read under the lease, if the lease still holds.  Here:
+ * checked and stored in one step under the key's marks partition lock.
+ * On another node: the lease is checked, then the row stored there; a
+ * writer marking the key in between moves its version, so that copy is
+ * never served.
+ */
+static void
+fill(TcTable *table, const TcKey *k, uint64 lease, uint64 generation,
+	 uint64 version, TransactionId xmin, Datum row)
+{
+	int			vallen;
+	char	   *value = tc_value_encode((HeapTupleHeader) DatumGetPointer(row),
+										generation, version, xmin, &vallen);
+	MarksFill	outcome;
+
+	if (k->keylen + vallen > store_max_item_size())
+	{
+		marks_lease_release(k->khash, lease);	/* too large to cache */
+		pfree(value);
+		return;
+	}
+	/* both ways use the lease up */
+	if (!OidIsValid(k->serverid))
+		outcome = marks_lease_fill(k->khash, lease, table->slot, k->key,
+								   k->keylen, value, vallen, table->ttl_ms);
+	else if (!marks_lease_end(k->khash, lease))
+		outcome = MARKS_FILL_REFUSED;
+	else
+		outcome = tc_remote_set(table, k->serverid, k->key, k->keylen, value,
+								vallen, table->ttl_ms) ?
+			MARKS_FILL_STORED : MARKS_FILL_FAILED;
+
+	if (outcome == MARKS_FILL_STORED)
+		marks_count(table->scope, MARKS_FILLS, 1);
+	else if (outcome == MARKS_FILL_REFUSED)
+		marks_count(table->scope, MARKS_FILLS_REFUSED, 1);
+	else if (!OidIsValid(k->serverid))
+		table->slot = -1;		/* the local slot went away: attach again */
+	pfree(value);
 }
 
 /*

@@ -73,6 +73,7 @@ typedef struct TcTable
 	int64		ttl_ms;
 	StoreMapOptions opts;
 	bool		usable;			/* its triggers are there: the cache may serve */
+	bool		over_nodes;		/* its map is over nodes (tc_remote.c) */
 	bool		rowsecurity;	/* relrowsecurity: reads go to the table */
 	TransactionId class_xmin;	/* xmin of its pg_class row (own DDL: bypass) */
 	TransactionId catalog_xmin; /* xmin of its table_catalog row */
@@ -129,6 +130,15 @@ extern void tc_release_at_end(int32 mapid, Oid relid, bool at_commit);
 extern void tc_lease_held(uint64 khash, uint64 lease);
 extern void tc_lease_done(void);
 extern void tc_test_wait(int key);
+
+/* tc_remote.c */
+extern bool tc_key_place(TcTable *table, const char *key, int keylen,
+						 Oid *serverid);
+extern char *tc_remote_get(TcTable *table, Oid serverid, const char *key,
+						   int keylen, int *vallen);
+extern bool tc_remote_set(TcTable *table, Oid serverid, const char *key,
+						  int keylen, const char *value, int vallen,
+						  int64 ttl_ms);
 
 /* reader.c */
 extern bool tc_read(TcTable *table, const Datum *keyvals, Datum *result);
