@@ -129,7 +129,8 @@ SELECT pg_temp.try($$SELECT memshard.cache_table('pg_class')$$);
 SELECT pg_temp.try($$SELECT memshard.cache_table('memshard.map_catalog')$$);
 SELECT pg_temp.try($$SELECT memshard.cache_table('no_pk', ttl => '0 seconds')$$);
 SELECT pg_temp.try($$SELECT memshard.cache_table('no_pk', max_memory => 0)$$);
-SELECT pg_temp.try($$SELECT memshard.cache_table('no_pk', nodes => ARRAY['n1'])$$);
+-- nodes outside a cluster (test/072_tablecache_two_nodes.pl caches over nodes)
+SELECT pg_temp.try($$SELECT memshard.cache_table('uncached', nodes => ARRAY['n1'])$$);
 -- nothing was left behind by the refusals
 SELECT "table" FROM memshard.cached_tables ORDER BY 1;
 
