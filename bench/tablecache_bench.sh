@@ -215,7 +215,7 @@ printf '%-56s %12s\n' "get_row, a hit, ns/op" "${r[get_row]}"
 printf '%-56s %12s\n' "SELECT * WHERE id = \$1 (index scan), ns/op" "${r[select]}"
 printf '%-56s %12s\n' "  statement: index scan / get_row" "$(ratio "${r[select]}" "${r[get_row]}")"
 printf '%-56s %12s\n' "  over the floor: index scan / get_row" \
-    "$(ratio "${r[select]} - ${r[floor]}" "${r[get_row]} - ${r[floor]}")"
+    "$(ratio "(${r[select]} - ${r[floor]})" "(${r[get_row]} - ${r[floor]})")"
 for c in 1 2; do
     printf '%-56s %12s\n' "pgbench $c client(s): get_row, tps" "${r[tps_get_row_$c]}"
     printf '%-56s %12s\n' "pgbench $c client(s): SELECT by id, tps" "${r[tps_select_$c]}"
@@ -230,7 +230,7 @@ printf '%-56s %12s\n' "mix 95/5 Zipf(1.1), 2 clients: get_row, tps" "${r[tps_mix
 printf '%-56s %12s\n' "mix 95/5 Zipf(1.1), 2 clients: SELECT, tps" "${r[tps_mix_plain]}"
 printf '%-56s %12s\n' "  get_row / SELECT" "$(ratio "${r[tps_mix]}" "${r[tps_mix_plain]}")"
 printf '%-56s %12s\n' "  hit ratio (cache of a fifth of the rows)" \
-    "$(ratio "$mix_hits" "$mix_hits + $mix_misses")"
+    "$(ratio "$mix_hits" "($mix_hits + $mix_misses)")"
 printf '%-56s %12s\n' "  rows cached / fills refused / bypasses" "$mix_items / $mix_refused / $mix_bypasses"
 echo
 echo "log: tmp_check/tablecache_bench/bench.log"

@@ -357,6 +357,8 @@ build_keys(TcTable *entry, Relation rel)
 	bool		ok = true;
 
 	entry->nkeys = 0;
+	entry->pkindex = pkoid;
+	entry->partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
 	if (!OidIsValid(pkoid))
 		return false;
 	index = index_open(pkoid, AccessShareLock);

@@ -4,12 +4,14 @@
  *		Readers' side of the table cache: hit, lease, read the table, fill.
  *
  * A hit serves an item only if it carries the table's current generation
- * (a table-wide invalidation changes it) and its key's current version (a
- * writer's mark moves it), and, under REPEATABLE READ, only if the
- * transaction's snapshot sees the row's xmin.  Items of changed keys are
- * also deleted by their writers before the commit is visible, and no fill
- * can put them back while the key is marked, so a hit never needs to look
- * at the marks.
+ * (a table-wide invalidation changes it), an item from another node only
+ * if it carries its key's current version (a writer's mark moves it, see
+ * tc_remote.c), and, under REPEATABLE READ, only if the transaction's
+ * snapshot sees the row's xmin.  Items of changed keys here are deleted by
+ * their writers before the commit is visible, and no fill can put them
+ * back while the key is marked (a fill is checked and stored under the
+ * lock writers mark with), so a hit never needs to look at the marks, nor
+ * at the version of a key of this node.
  *
  * A miss takes a lease on the key (store/marks.c) and only then takes a
  * fresh snapshot to read the row with: any writer whose commit that
@@ -34,12 +36,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 
@@ -84,6 +92,8 @@ static MarksLease take_lease(TcTable *table, uint64 khash, uint64 *lease,
 static void record_instance_marks(void);
 static bool read_table(TcTable *table, const Datum *keyvals, TcSnap snap,
 					   Datum *row, TransactionId *xmin);
+static bool read_by_index(TcTable *table, const Datum *keyvals, Datum *row,
+						  TransactionId *xmin);
 
 /* the table's store slot and marks scope, attached on first use */
 void
@@ -172,7 +182,7 @@ try_hit(TcTable *table, const TcKey *k, TcMode mode, Datum *result)
 	}
 	if (!tc_value_decode(value, vallen, &generation, &version, &xmin) ||
 		generation != marks_scope_generation(table->scope) ||
-		version != marks_key_version(k->khash) ||
+		(OidIsValid(k->serverid) && version != marks_key_version(k->khash)) ||
 		HeapTupleHeaderGetTypeId((HeapTupleHeader) value) != table->rowtype ||
 		(mode == TC_SERVE_RR && XidInMVCCSnapshot(xmin, GetTransactionSnapshot())))
 	{
@@ -332,6 +342,59 @@ record_instance_marks(void)
 }
 
 /*
+ * A fill's read of a plain table: the primary key's index, with a snapshot
+ * taken now, as the executor's index scan would read it (the caller's
+ * SELECT privilege is checked, row level security does not apply, see
+ * read_mode) but without planning or executor start-up.  The row is the
+ * table's composite Datum, toasted fields inlined, as a whole-row Var.
+ */
+static bool
+read_by_index(TcTable *table, const Datum *keyvals, Datum *row,
+			  TransactionId *xmin)
+{
+	Relation	rel = table_open(table->relid, AccessShareLock);
+	Relation	index = index_open(table->pkindex, AccessShareLock);
+	Snapshot	snap = RegisterSnapshot(GetLatestSnapshot());
+	ScanKeyData keys[INDEX_MAX_KEYS];
+	IndexScanDesc scan;
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		found;
+	int			i;
+
+	for (i = 0; i < table->nkeys; i++)
+	{
+		ScanKeyInit(&keys[i], i + 1, BTEqualStrategyNumber,
+					table->keys[i].eqproc, keyvals[i]);
+		keys[i].sk_collation = table->keys[i].collation;
+	}
+	scan = index_beginscan(rel, index, snap, table->nkeys, 0);
+	index_rescan(scan, keys, table->nkeys, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	if (found)
+	{
+		bool		should_free;
+		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+		HeapTuple	full;
+
+		*xmin = HeapTupleHeaderGetRawXmin(tuple->t_data);
+		if (should_free)
+			heap_freetuple(tuple);
+		/* from the values, as a whole-row Var: columns added since count */
+		slot_getallattrs(slot);
+		full = heap_form_tuple(RelationGetDescr(rel), slot->tts_values,
+							   slot->tts_isnull);
+		*row = PointerGetDatum(heap_copy_tuple_as_datum(full, RelationGetDescr(rel)));
+		heap_freetuple(full);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snap);
+	index_close(index, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
  * Read the row of the key from the table through SPI, as the caller.
  * TC_SNAP_LATEST: with a snapshot taken now, read-only; TC_SNAP_XACT: as a
  * query of the transaction would (a new command id, the transaction's
@@ -348,6 +411,8 @@ read_table(TcTable *table, const Datum *keyvals, TcSnap snapkind,
 	int			rc;
 	bool		found;
 
+	if (snapkind == TC_SNAP_LATEST && !table->partitioned)
+		return read_by_index(table, keyvals, row, xmin);
 	memset(nulls, ' ', sizeof(nulls));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

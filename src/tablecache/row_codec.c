@@ -137,6 +137,8 @@ tc_key_column_init(TcKeyColumn *col, Relation rel, AttrNumber attnum,
 	if (!OidIsValid(col->eqop))
 		elog(ERROR, "no equality operator for column \"%s\" in operator family %u",
 			 col->name, opfamily);
+	col->eqproc = get_opcode(col->eqop);
+	col->collation = indcollation;
 	return true;
 }
 

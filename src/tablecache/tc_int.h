@@ -48,6 +48,8 @@ typedef struct TcKeyColumn
 	bool		typbyval;
 	TcKeyKind	kind;
 	Oid			eqop;			/* equality operator of the primary key's opclass */
+	RegProcedure eqproc;		/* its function, for index scan keys */
+	Oid			collation;		/* the primary key's collation of the column */
 } TcKeyColumn;
 
 /*
@@ -70,6 +72,8 @@ typedef struct TcTable
 	char		mapname[NAMEDATALEN];
 	int32		mapid;
 	Oid			rowtype;
+	Oid			pkindex;		/* the primary key's index */
+	bool		partitioned;	/* rows are read through SPI (partition routing) */
 	int64		ttl_ms;
 	StoreMapOptions opts;
 	bool		usable;			/* its triggers are there: the cache may serve */
