@@ -403,9 +403,23 @@ tc_test_wait(int key)
 static void
 mark_table(TcPendingTable *pt, TransactionId xid, int from)
 {
-	int			slot = store_map_find(MyDatabaseId, -pt->mapid);
-	int			scope = marks_scope_attach(MyDatabaseId, pt->relid);
+	TcTable    *table = tc_lookup(pt->relid);
+	int			slot;
+	int			scope;
 	int			i;
+
+	/* the backend's handles when the table is still cached as it was */
+	if (table->root == table->relid && table->mapid == pt->mapid)
+	{
+		tc_attach(table);
+		slot = table->slot;
+		scope = table->scope;
+	}
+	else
+	{
+		slot = store_map_find(MyDatabaseId, -pt->mapid);
+		scope = marks_scope_attach(MyDatabaseId, pt->relid);
+	}
 
 	marked_xid = xid;
 	for (i = from; i < pt->nkeys && !pt->whole; i++)
