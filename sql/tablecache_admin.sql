@@ -169,6 +169,20 @@ REVOKE SELECT ON users FROM tc_reader;
 SET ROLE tc_reader;
 SELECT pg_temp.try($$SELECT memshard.get_row(NULL::users, 42)$$) AS revoked;
 RESET ROLE;
+-- row level security enabled after caching: for the roles it applies to,
+-- get_row reads the table (row 42 is cached, and stays hidden)
+GRANT SELECT ON users TO tc_reader;
+CREATE POLICY low_ids ON users FOR SELECT USING (id < 10);
+ALTER TABLE users ENABLE ROW LEVEL SECURITY;
+SET ROLE tc_reader;
+SELECT memshard.get_row(NULL::users, 42) IS NULL AS hidden_by_policy,
+       (memshard.get_row(NULL::users, 5)).name AS allowed;
+SELECT id FROM memshard.get_rows(NULL::users, ARRAY[1, 42, 5]);
+RESET ROLE;
+SELECT (memshard.get_row(NULL::users, 42)).name AS the_owner_sees_it;
+ALTER TABLE users DISABLE ROW LEVEL SECURITY;
+DROP POLICY low_ids ON users;
+REVOKE SELECT ON users FROM tc_reader;
 GRANT EXECUTE ON FUNCTION memshard.cache_table, memshard.uncache_table TO tc_reader;
 SET ROLE tc_reader;
 SELECT pg_temp.try($$SELECT memshard.cache_table('uncached')$$) AS not_owner;
