@@ -33,6 +33,10 @@
  * entries, the scopes, the instance marks, the versions.  Sized at start-up by
  * pg_memshard.tablecache_marks (entries) and pg_memshard.max_maps (scopes).
  *
+ * This file: layout and start-up, marks, leases and versions; the scopes
+ * and instance marks are in marks_scope.c (marks_internal.h has the
+ * layout both use).
+ *
  * Locking.  Each partition has an LWLock of tranche "pg_memshard_marks"
  * over its chains and free list.  A fill stores its item with the store's
  * functions while it holds the key's partition lock, so that checking the
@@ -54,82 +58,10 @@
 #include "utils/timestamp.h"
 
 #include "pg_memshard.h"
-#include "store/store.h"
+#include "store/marks_internal.h"
 
-#define MARKS_PARTITIONS	64
-/* share of a partition's entries that only table-wide marks may use */
-#define MARKS_RESERVE_DIV	8
-/* a lease older than this is abandoned: another reader may take the key */
-#define MARKS_LEASE_TIMEOUT_MS 2000
-/* room for instance marks beyond max_prepared_transactions */
-#define MARKS_INSTANCE_EXTRA 16
-/* key versions per bucket head */
-#define MARKS_VERSIONS_PER_BUCKET 4
-
-typedef enum MarkKind
-{
-	MARK_FREE,
-	MARK_MARK,					/* value: xid of the writer */
-	MARK_LEASE					/* value: lease number */
-} MarkKind;
-
-typedef struct MarkEntry
-{
-	uint64		khash;
-	uint64		value;
-	TimestampTz since;			/* leases: when taken */
-	uint32		next;			/* chain or free list: index + 1, 0 = end */
-	uint8		kind;
-} MarkEntry;
-
-typedef struct MarkPartition
-{
-	LWLock	   *lock;
-	uint32		free_head;		/* index + 1 of a free entry, 0 = none */
-	uint32		nfree;
-} MarkPartition;
-
-typedef union MarkPartitionPadded
-{
-	MarkPartition part;
-	char		pad[PG_CACHE_LINE_SIZE];
-} MarkPartitionPadded;
-
-typedef struct MarkScope
-{
-	Oid			dboid;
-	Oid			relid;
-	uint32		version;		/* bumped on detach: stale handles fail */
-	bool		in_use;
-	pg_atomic_uint64 generation;
-	pg_atomic_uint64 counters[MARKS_NCOUNTERS];
-} MarkScope;
-
-typedef struct MarksShared
-{
-	int			per_partition;	/* entries of each partition */
-	uint32		nbuckets;		/* bucket heads of each partition (2^n) */
-	uint32		nversions;		/* key versions of each partition (2^n) */
-	int			nscopes;
-	int			max_instance;
-	Size		buckets_off;
-	Size		entries_off;
-	Size		scopes_off;
-	Size		instance_off;
-	Size		versions_off;
-	LWLock	   *scopes_lock;	/* scopes attach/detach, instance marks */
-	pg_atomic_uint64 next_lease;
-	pg_atomic_uint64 next_generation;
-	pg_atomic_uint32 ninstance; /* instance marks held (0: none) */
-	bool		instance_known; /* instance marks recorded once */
-	MarkPartitionPadded partitions[MARKS_PARTITIONS];
-} MarksShared;
-
-static MarksShared *marks = NULL;
-
-#define SCOPE_INDEX(h)		((h) & 0xFFFF)
-#define SCOPE_VERSION(h)	(((uint32) (h) >> 16) & 0x7FFF)
-#define MAKE_SCOPE(v, i)	((int) ((((v) & 0x7FFF) << 16) | (i)))
+/* this process's view of the marks' shared memory, NULL when not preloaded */
+MarksShared *marks_shared = NULL;
 
 static Size marks_layout(MarksShared *shared);
 static inline MarkPartition *partition_of(uint64 khash);
@@ -142,8 +74,6 @@ static uint32 entry_insert(uint64 khash, MarkKind kind, uint64 value,
 						   bool use_reserve);
 static void entry_remove(uint64 khash, uint32 *link);
 static void remove_leases(uint64 khash);
-static inline MarkScope *scope_at(int i);
-static MarkScope *scope_of(int handle);
 
 /* ---- sizing and start-up ---- */
 
@@ -200,34 +130,34 @@ marks_shmem_startup(void)
 	int			i;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	marks = ShmemInitStruct("pg_memshard marks", size, &found);
+	marks_shared = ShmemInitStruct("pg_memshard marks", size, &found);
 	if (found)
 	{
 		LWLockRelease(AddinShmemInitLock);
 		return;
 	}
 	locks = GetNamedLWLockTranche(MARKS_LWLOCK_TRANCHE);
-	memset(marks, 0, size);
-	marks_layout(marks);
-	marks->scopes_lock = &locks[MARKS_PARTITIONS].lock;
-	pg_atomic_init_u64(&marks->next_lease, 1);
-	pg_atomic_init_u64(&marks->next_generation, 1);
-	pg_atomic_init_u32(&marks->ninstance, 0);
+	memset(marks_shared, 0, size);
+	marks_layout(marks_shared);
+	marks_shared->scopes_lock = &locks[MARKS_PARTITIONS].lock;
+	pg_atomic_init_u64(&marks_shared->next_lease, 1);
+	pg_atomic_init_u64(&marks_shared->next_generation, 1);
+	pg_atomic_init_u32(&marks_shared->ninstance, 0);
 	for (i = 0; i < MARKS_PARTITIONS; i++)
 	{
-		MarkPartition *part = &marks->partitions[i].part;
+		MarkPartition *part = &marks_shared->partitions[i].part;
 		uint32		j;
 
 		part->lock = &locks[i].lock;
 		/* free list in index order: entry j links to j + 1 */
-		for (j = 1; j <= (uint32) marks->per_partition; j++)
-			entry_at(i, j)->next = (j < (uint32) marks->per_partition) ? j + 1 : 0;
+		for (j = 1; j <= (uint32) marks_shared->per_partition; j++)
+			entry_at(i, j)->next = (j < (uint32) marks_shared->per_partition) ? j + 1 : 0;
 		part->free_head = 1;
-		part->nfree = marks->per_partition;
+		part->nfree = marks_shared->per_partition;
 	}
-	for (i = 0; i < (int) marks->nversions * MARKS_PARTITIONS; i++)
-		pg_atomic_init_u64(&((pg_atomic_uint64 *) ((char *) marks + marks->versions_off))[i], 1);
-	for (i = 0; i <= marks->nscopes; i++)
+	for (i = 0; i < (int) marks_shared->nversions * MARKS_PARTITIONS; i++)
+		pg_atomic_init_u64(&((pg_atomic_uint64 *) ((char *) marks_shared + marks_shared->versions_off))[i], 1);
+	for (i = 0; i <= marks_shared->nscopes; i++)
 	{
 		MarkScope  *scope = scope_of(MAKE_SCOPE(0, i));
 		int			c;
@@ -242,7 +172,7 @@ marks_shmem_startup(void)
 bool
 marks_is_ready(void)
 {
-	return marks != NULL;
+	return marks_shared != NULL;
 }
 
 /* ---- addressing ---- */
@@ -256,7 +186,7 @@ partition_index(uint64 khash)
 static inline MarkPartition *
 partition_of(uint64 khash)
 {
-	return &marks->partitions[partition_index(khash)].part;
+	return &marks_shared->partitions[partition_index(khash)].part;
 }
 
 /*
@@ -266,30 +196,30 @@ partition_of(uint64 khash)
 static inline pg_atomic_uint64 *
 version_of(uint64 khash)
 {
-	return (pg_atomic_uint64 *) ((char *) marks + marks->versions_off) +
-		(Size) partition_index(khash) * marks->nversions +
-		((khash >> 20) & (marks->nversions - 1));
+	return (pg_atomic_uint64 *) ((char *) marks_shared + marks_shared->versions_off) +
+		(Size) partition_index(khash) * marks_shared->nversions +
+		((khash >> 20) & (marks_shared->nversions - 1));
 }
 
 /* bucket head b of partition p */
 static inline uint32 *
 bucket_at(int p, uint32 b)
 {
-	return (uint32 *) ((char *) marks + marks->buckets_off) +
-		(Size) p * marks->nbuckets + b;
+	return (uint32 *) ((char *) marks_shared + marks_shared->buckets_off) +
+		(Size) p * marks_shared->nbuckets + b;
 }
 
 static inline uint32 *
 bucket_of(uint64 khash)
 {
-	return bucket_at(partition_index(khash), khash & (marks->nbuckets - 1));
+	return bucket_at(partition_index(khash), khash & (marks_shared->nbuckets - 1));
 }
 
 static inline MarkEntry *
 entry_at(int partition, uint32 ref)
 {
-	return (MarkEntry *) ((char *) marks + marks->entries_off) +
-		(Size) partition * marks->per_partition + (ref - 1);
+	return (MarkEntry *) ((char *) marks_shared + marks_shared->entries_off) +
+		(Size) partition * marks_shared->per_partition + (ref - 1);
 }
 
 /*
@@ -302,7 +232,7 @@ entry_insert(uint64 khash, MarkKind kind, uint64 value, bool use_reserve)
 {
 	int			p = partition_index(khash);
 	MarkPartition *part = partition_of(khash);
-	uint32		reserve = use_reserve ? 0 : marks->per_partition / MARKS_RESERVE_DIV;
+	uint32		reserve = use_reserve ? 0 : marks_shared->per_partition / MARKS_RESERVE_DIV;
 	uint32	   *bucket = bucket_of(khash);
 	uint32		ref;
 	MarkEntry  *entry;
@@ -436,7 +366,7 @@ marks_set_scope(int scope, uint64 thash, TransactionId xid)
 	ok = mark_locked(thash, xid, true);
 	if (s != NULL && s->in_use)
 		pg_atomic_write_u64(&s->generation,
-							pg_atomic_fetch_add_u64(&marks->next_generation, 1) + 1);
+							pg_atomic_fetch_add_u64(&marks_shared->next_generation, 1) + 1);
 	LWLockRelease(part->lock);
 	return ok;
 }
@@ -469,7 +399,7 @@ marks_partition_xids(uint64 khash, TransactionId *xids, int max)
 	uint32		b;
 
 	LWLockAcquire(part->lock, LW_EXCLUSIVE);
-	for (b = 0; b < marks->nbuckets; b++)
+	for (b = 0; b < marks_shared->nbuckets; b++)
 	{
 		uint32	   *link = bucket_at(p, b);
 
@@ -507,7 +437,7 @@ marks_forget_xid(uint64 khash, TransactionId xid)
 	uint32		b;
 
 	LWLockAcquire(part->lock, LW_EXCLUSIVE);
-	for (b = 0; b < marks->nbuckets; b++)
+	for (b = 0; b < marks_shared->nbuckets; b++)
 		chain_remove(p, bucket_at(p, b), &m);
 	LWLockRelease(part->lock);
 }
@@ -590,7 +520,7 @@ marks_lease_take(int scope, uint64 thash, uint64 khash, uint64 *lease,
 		LWLockRelease(part->lock);
 		return busy ? MARKS_LEASE_BUSY : MARKS_LEASE_MARKED;
 	}
-	*lease = pg_atomic_fetch_add_u64(&marks->next_lease, 1);
+	*lease = pg_atomic_fetch_add_u64(&marks_shared->next_lease, 1);
 	*version = pg_atomic_read_u64(version_of(khash));
 	ref = entry_insert(khash, MARK_LEASE, *lease, false);
 	if (ref != 0)
@@ -684,269 +614,3 @@ marks_lease_end(uint64 khash, uint64 lease)
 	return link != NULL;
 }
 
-/* ---- scopes ---- */
-
-static inline MarkScope *
-scope_at(int i)
-{
-	return (MarkScope *) ((char *) marks + marks->scopes_off) + i;
-}
-
-/* the scope of a handle (index 0 is never used), or NULL out of range */
-static MarkScope *
-scope_of(int handle)
-{
-	int			idx = SCOPE_INDEX(handle);
-
-	if (handle < 0 || idx > marks->nscopes)
-		return NULL;
-	return scope_at(idx);
-}
-
-/* the handle of (dboid, relid), attaching it; -1 when every scope is taken */
-int
-marks_scope_attach(Oid dboid, Oid relid)
-{
-	int			handle = -1;
-	int			free_idx = -1;
-	int			i;
-
-	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
-	for (i = 1; i <= marks->nscopes; i++)
-	{
-		MarkScope  *s = scope_at(i);
-
-		if (s->in_use && s->dboid == dboid && s->relid == relid)
-		{
-			handle = MAKE_SCOPE(s->version, i);
-			break;
-		}
-		if (!s->in_use && free_idx < 0)
-			free_idx = i;
-	}
-	if (handle < 0 && free_idx > 0)
-	{
-		MarkScope  *s = scope_at(free_idx);
-		int			c;
-
-		s->dboid = dboid;
-		s->relid = relid;
-		/* generations are unique over all scopes and their lives */
-		pg_atomic_write_u64(&s->generation,
-							pg_atomic_fetch_add_u64(&marks->next_generation, 1) + 1);
-		for (c = 0; c < MARKS_NCOUNTERS; c++)
-			pg_atomic_write_u64(&s->counters[c], 0);
-		s->in_use = true;
-		handle = MAKE_SCOPE(s->version, free_idx);
-	}
-	LWLockRelease(marks->scopes_lock);
-	return handle;
-}
-
-/* the scope is still (dboid, relid)'s under this handle */
-bool
-marks_scope_owned(int handle, Oid dboid, Oid relid)
-{
-	MarkScope  *s = scope_of(handle);
-
-	return s != NULL && SCOPE_INDEX(handle) > 0 && s->in_use &&
-		s->dboid == dboid && s->relid == relid &&
-		(s->version & 0x7FFF) == SCOPE_VERSION(handle);
-}
-
-/* the scope's handle if attached, else -1 (never attaches) */
-int
-marks_scope_find(Oid dboid, Oid relid)
-{
-	int			handle = -1;
-	int			i;
-
-	LWLockAcquire(marks->scopes_lock, LW_SHARED);
-	for (i = 1; i <= marks->nscopes && handle < 0; i++)
-	{
-		MarkScope  *s = scope_at(i);
-
-		if (s->in_use && s->dboid == dboid && s->relid == relid)
-			handle = MAKE_SCOPE(s->version, i);
-	}
-	LWLockRelease(marks->scopes_lock);
-	return handle;
-}
-
-void
-marks_scope_detach(int handle, Oid dboid, Oid relid)
-{
-	MarkScope  *s = scope_of(handle);
-
-	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
-	if (marks_scope_owned(handle, dboid, relid))
-	{
-		s->in_use = false;
-		s->version++;
-		s->dboid = InvalidOid;
-		s->relid = InvalidOid;
-	}
-	LWLockRelease(marks->scopes_lock);
-}
-
-/* detach every scope of a database (DROP EXTENSION, DROP DATABASE) */
-void
-marks_scope_detach_database(Oid dboid)
-{
-	int			i;
-
-	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
-	for (i = 1; i <= marks->nscopes; i++)
-	{
-		MarkScope  *s = scope_at(i);
-
-		if (s->in_use && s->dboid == dboid)
-		{
-			s->in_use = false;
-			s->version++;
-		}
-	}
-	LWLockRelease(marks->scopes_lock);
-}
-
-/*
- * The scope's generation, read without a lock: an item is served only if
- * it carries this generation.  0 for a stale handle (no item carries 0).
- */
-uint64
-marks_scope_generation(int handle)
-{
-	MarkScope  *s = scope_of(handle);
-
-	if (s == NULL || (s->version & 0x7FFF) != SCOPE_VERSION(handle))
-		return 0;
-	return pg_atomic_read_u64(&s->generation);
-}
-
-void
-marks_count(int handle, MarksCounter counter, int64 n)
-{
-	MarkScope  *s = scope_of(handle);
-
-	if (s != NULL && SCOPE_INDEX(handle) > 0)
-		pg_atomic_fetch_add_u64(&s->counters[counter], (uint64) n);
-}
-
-/* the scope's counters; zeros for a stale handle */
-void
-marks_scope_counters(int handle, int64 *counters)
-{
-	MarkScope  *s = scope_of(handle);
-	bool		live = s != NULL && SCOPE_INDEX(handle) > 0 && s->in_use &&
-		(s->version & 0x7FFF) == SCOPE_VERSION(handle);
-	int			c;
-
-	for (c = 0; c < MARKS_NCOUNTERS; c++)
-		counters[c] = live ? (int64) pg_atomic_read_u64(&s->counters[c]) : 0;
-}
-
-void
-marks_stats_reset(void)
-{
-	int			i;
-	int			c;
-
-	for (i = 1; i <= marks->nscopes; i++)
-	{
-		MarkScope  *s = scope_at(i);
-
-		for (c = 0; c < MARKS_NCOUNTERS; c++)
-			pg_atomic_write_u64(&s->counters[c], 0);
-	}
-}
-
-/* ---- instance marks ---- */
-
-static TransactionId *
-instance_xids(void)
-{
-	return (TransactionId *) ((char *) marks + marks->instance_off);
-}
-
-/* whether the instance marks have been recorded since start-up */
-bool
-marks_instance_known(void)
-{
-	bool		known;
-
-	LWLockAcquire(marks->scopes_lock, LW_SHARED);
-	known = marks->instance_known;
-	LWLockRelease(marks->scopes_lock);
-	return known;
-}
-
-/*
- * Record the instance marks, once: the first caller's list counts, later
- * ones are ignored.  The caller passes at most marks_instance_capacity()
- * xids.
- */
-void
-marks_instance_record(const TransactionId *xids, int n)
-{
-	int			i;
-
-	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
-	if (!marks->instance_known)
-	{
-		n = Min(n, marks->max_instance);
-		for (i = 0; i < n; i++)
-			instance_xids()[i] = xids[i];
-		pg_atomic_write_u32(&marks->ninstance, (uint32) n);
-		marks->instance_known = true;
-	}
-	LWLockRelease(marks->scopes_lock);
-}
-
-int
-marks_instance_capacity(void)
-{
-	return marks->max_instance;
-}
-
-/* an instance mark's xid, or InvalidTransactionId (the common case, no lock) */
-TransactionId
-marks_instance_blocker(void)
-{
-	TransactionId xid = InvalidTransactionId;
-	int			i;
-
-	if (pg_atomic_read_u32(&marks->ninstance) == 0)
-		return InvalidTransactionId;
-	LWLockAcquire(marks->scopes_lock, LW_SHARED);
-	for (i = 0; i < (int) pg_atomic_read_u32(&marks->ninstance); i++)
-	{
-		if (instance_xids()[i] != InvalidTransactionId)
-		{
-			xid = instance_xids()[i];
-			break;
-		}
-	}
-	LWLockRelease(marks->scopes_lock);
-	return xid;
-}
-
-/* the prepared transaction xid is over: its instance mark goes */
-void
-marks_instance_clear(TransactionId xid)
-{
-	int			n;
-	int			i;
-	bool		any = false;
-
-	LWLockAcquire(marks->scopes_lock, LW_EXCLUSIVE);
-	n = (int) pg_atomic_read_u32(&marks->ninstance);
-	for (i = 0; i < n; i++)
-	{
-		if (instance_xids()[i] == xid)
-			instance_xids()[i] = InvalidTransactionId;
-		any |= (instance_xids()[i] != InvalidTransactionId);
-	}
-	if (!any)
-		pg_atomic_write_u32(&marks->ninstance, 0);
-	LWLockRelease(marks->scopes_lock);
-}
