@@ -145,12 +145,12 @@ extern void store_map_stats(int slot, StoreCounters *counters);
 extern void store_stats_reset(void);
 
 /*
- * Marks and leases of the table cache (marks.c), in shared memory of their
- * own beside the segment: per-key invalidation marks of writers (their
- * xids), fill leases of readers, key versions, per-table scopes (a
- * generation and counters) and the marks of prepared transactions older
- * than the shared memory.  Key and scope hashes are the caller's 64-bit
- * hashes.
+ * Marks and leases of the table cache (marks.c, marks_scope.c), in shared
+ * memory of their own beside the segment: per-key invalidation marks of
+ * writers (their xids), fill leases of readers, key versions, per-table
+ * scopes (a generation and counters) and the marks of prepared
+ * transactions older than the shared memory.  Key and scope hashes are
+ * the caller's 64-bit hashes.
  */
 #define MARKS_LWLOCK_TRANCHE "pg_memshard_marks"
 

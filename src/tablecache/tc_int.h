@@ -8,6 +8,7 @@
  * row_codec.c	primary keys <-> bytes; rows <-> item values
  * invalidate.c	the row and TRUNCATE trigger, marks at commit, xact callbacks
  * reader.c		the read path: hit, lease, read the table, fill
+ * tc_remote.c	rows held by other nodes (a table cached over nodes)
  * get_row.c	get_row and get_rows
  * cache_table.c cache_table, uncache_table, DROP TABLE, cached_tables
  *
