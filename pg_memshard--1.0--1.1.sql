@@ -198,120 +198,56 @@ CREATE VIEW memshard.cached_tables AS
 GRANT SELECT ON memshard.cached_tables TO PUBLIC;
 
 
--- metrics() shows the cached tables too: metric_samples (1.0) again, with
--- the pg_memshard_table_* families added at the end.  metrics() itself
--- reads it and is unchanged.
-CREATE OR REPLACE FUNCTION memshard.metric_samples(OUT family integer,
-                               OUT metric text,
-                               OUT type text,
-                               OUT help text,
-                               OUT labels text,
-                               OUT sort text,
-                               OUT value text)
+-- The samples of the cached tables' figures, as metric_samples() gives its
+-- own (families 80..87), and metrics() with them.
+CREATE FUNCTION memshard.tablecache_metric_samples(OUT family integer,
+                                                   OUT metric text,
+                                                   OUT type text,
+                                                   OUT help text,
+                                                   OUT labels text,
+                                                   OUT sort text,
+                                                   OUT value text)
 RETURNS SETOF record
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 BEGIN ATOMIC
-    SELECT f.family, 'pg_memshard_' || f.metric, f.type, f.help, '', '', f.value
-      FROM memshard.stats s,
-      LATERAL (VALUES
-        (1, 'memory_budget_bytes', 'gauge', 'Size of the shared memory of the cache (pg_memshard.memory).', s.memory_budget::text),
-        (2, 'memory_used_bytes', 'gauge', 'Bytes of chunks held by items.', s.memory_used::text),
-        (3, 'payload_bytes', 'gauge', 'Bytes of the keys and values of the items.', s.payload_bytes::text),
-        (4, 'items', 'gauge', 'Items in the cache.', s.items::text),
-        (5, 'hits_total', 'counter', 'Reads that found their key.', s.hits::text),
-        (6, 'misses_total', 'counter', 'Reads that did not find their key.', s.misses::text),
-        (7, 'sets_total', 'counter', 'Items stored.', s.sets::text),
-        (8, 'deletes_total', 'counter', 'Items deleted.', s.deletes::text),
-        (9, 'evictions_total', 'counter', 'Unexpired items evicted to make room.', s.evictions::text),
-        (10, 'expirations_total', 'counter', 'Expired items reclaimed.', s.expirations::text),
-        (11, 'fragmentation_ratio', 'gauge', 'Share of item memory that is not payload (1 - payload / used).', s.fragmentation::text),
-        (12, 'hit_ratio', 'gauge', 'Hits over reads since the last stats_reset.', s.hit_ratio::text),
-        (13, 'page_size_bytes', 'gauge', 'Size of a slab page.', s.page_size::text),
-        (14, 'pages', 'gauge', 'Slab pages of the segment.', s.pages_total::text),
-        (15, 'pages_free', 'gauge', 'Slab pages not given to any size class.', s.pages_free::text),
-        (16, 'index_bytes', 'gauge', 'Bytes of the hash index.', s.index_bytes::text),
-        (17, 'item_overhead_bytes', 'gauge', 'Header bytes of every item.', s.item_overhead_bytes::text)
-      ) f(family, metric, type, help, value)
-    UNION ALL
-    SELECT f.family, 'pg_memshard_partition_' || f.metric, f.type, f.help,
-           '{' || memshard.metric_label('partition', p.partition::text) || '}',
-           lpad(p.partition::text, 10, '0'), f.value
-      FROM memshard.partition_stats p,
-      LATERAL (VALUES
-        (20, 'items', 'gauge', 'Items in the partition.', p.items::text),
-        (21, 'memory_used_bytes', 'gauge', 'Bytes of chunks held by the items of the partition.', p.memory_used::text),
-        (22, 'payload_bytes', 'gauge', 'Bytes of the keys and values of the partition.', p.payload_bytes::text),
-        (23, 'hits_total', 'counter', 'Reads of the partition that found their key.', p.hits::text),
-        (24, 'misses_total', 'counter', 'Reads of the partition that did not find their key.', p.misses::text),
-        (25, 'sets_total', 'counter', 'Items stored in the partition.', p.sets::text),
-        (26, 'deletes_total', 'counter', 'Items deleted from the partition.', p.deletes::text),
-        (27, 'evictions_total', 'counter', 'Unexpired items of the partition evicted.', p.evictions::text),
-        (28, 'expirations_total', 'counter', 'Expired items of the partition reclaimed.', p.expirations::text)
-      ) f(family, metric, type, help, value)
-    UNION ALL
-    SELECT f.family, 'pg_memshard_slab_' || f.metric, f.type, f.help,
-           '{' || memshard.metric_label('class', c.class::text) || ',' ||
-           memshard.metric_label('chunk_size', c.chunk_size::text) || '}',
-           lpad(c.chunk_size::text, 20, '0'), f.value
-      FROM memshard.slab_stats c,
-      LATERAL (VALUES
-        (30, 'chunk_size_bytes', 'gauge', 'Chunk size of the size class.', c.chunk_size::text),
-        (31, 'pages', 'gauge', 'Pages held by the size class.', c.pages::text),
-        (32, 'chunks_per_page', 'gauge', 'Chunks in one page of the size class.', c.chunks_per_page::text),
-        (33, 'chunks_used', 'gauge', 'Chunks of the size class holding items.', c.chunks_used::text),
-        (34, 'chunks_free', 'gauge', 'Free chunks of the size class.', c.chunks_free::text),
-        (35, 'wasted_bytes', 'gauge', 'Bytes of the class''s pages neither holding item data nor free.', c.wasted_bytes::text),
-        (36, 'evictions_total', 'counter', 'Unexpired items of the size class evicted.', c.evictions::text),
-        (37, 'pages_moved_in_total', 'counter', 'Pages moved to the size class from another.', c.pages_moved_in::text),
-        (38, 'pages_moved_out_total', 'counter', 'Pages moved from the size class to another.', c.pages_moved_out::text)
-      ) f(family, metric, type, help, value)
-    UNION ALL
-    SELECT f.family, 'pg_memshard_map_' || f.metric, f.type, f.help,
-           '{' || memshard.metric_label('database', current_database()) || ',' ||
-           memshard.metric_label('map', m.map) || '}',
-           m.map, f.value
-      FROM memshard.map_stats m
-      LEFT JOIN memshard.maps d ON d.name = m.map,
-      LATERAL (VALUES
-        (40, 'items', 'gauge', 'Items of the map on this node.', m.items::text),
-        (41, 'memory_used_bytes', 'gauge', 'Bytes of chunks held by the map''s items on this node.', m.memory_used::text),
-        (42, 'payload_bytes', 'gauge', 'Bytes of the keys and values of the map on this node.', m.payload_bytes::text),
-        (43, 'max_memory_bytes', 'gauge', 'Memory quota of the map (absent: none).', d.max_memory::text),
-        (44, 'hits_total', 'counter', 'Reads of the map that found their key.', m.hits::text),
-        (45, 'misses_total', 'counter', 'Reads of the map that did not find their key.', m.misses::text),
-        (46, 'sets_total', 'counter', 'Items of the map stored.', m.sets::text),
-        (47, 'deletes_total', 'counter', 'Items of the map deleted.', m.deletes::text),
-        (48, 'evictions_total', 'counter', 'Unexpired items of the map evicted.', m.evictions::text),
-        (49, 'expirations_total', 'counter', 'Expired items of the map reclaimed.', m.expirations::text)
-      ) f(family, metric, type, help, value)
-     WHERE f.value IS NOT NULL
-    UNION ALL
-    SELECT 50, 'pg_memshard_node_up', 'gauge',
-           'Whether this node reaches the node of the cluster now (1) or not (0).',
-           '{' || memshard.metric_label('node', n.node) || '}', n.node,
-           CASE WHEN n.error IS NULL THEN '1' ELSE '0' END
-      FROM memshard.cluster_stats n
-     WHERE n.node IS NOT NULL
-    UNION ALL
     SELECT f.family, 'pg_memshard_table_' || f.metric, f.type, f.help,
-           '{' || memshard.metric_label('database', current_database()) || ',' ||
+           '{' || memshard.metric_label('database', pg_catalog.current_database()) || ',' ||
            memshard.metric_label('table', q.name) || '}',
            q.name, f.value
       FROM memshard.cached_tables t,
-      LATERAL (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+      LATERAL (SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name
                  FROM pg_catalog.pg_class c
                  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
                 WHERE c.oid OPERATOR(pg_catalog.=) t."table") q,
       LATERAL (VALUES
-        (60, 'items', 'gauge', 'Rows of the cached table held on this node.', t.items::text),
-        (61, 'memory_used_bytes', 'gauge', 'Bytes of chunks held by the cached table''s rows on this node.', t.memory_used::text),
-        (62, 'hits_total', 'counter', 'get_row lookups served from the cache.', t.hits::text),
-        (63, 'misses_total', 'counter', 'get_row lookups that did not find the row in the cache.', t.misses::text),
-        (64, 'fills_total', 'counter', 'Rows read from the table and stored in the cache.', t.fills::text),
-        (65, 'fills_refused_total', 'counter', 'Fills refused: a writer changed the key while its row was being read.', t.fills_refused::text),
-        (66, 'invalidations_total', 'counter', 'Keys, or whole tables, invalidated by committing writers.', t.invalidations::text),
-        (67, 'bypasses_total', 'counter', 'get_row lookups answered from the table without the cache.', t.bypasses::text)
+        (80, 'items', 'gauge', 'Rows of the cached table held on this node.', t.items::text),
+        (81, 'memory_used_bytes', 'gauge', 'Bytes of chunks held by the cached table''s rows on this node.', t.memory_used::text),
+        (82, 'hits_total', 'counter', 'get_row lookups served from the cache.', t.hits::text),
+        (83, 'misses_total', 'counter', 'get_row lookups that did not find the row in the cache.', t.misses::text),
+        (84, 'fills_total', 'counter', 'Rows read from the table and stored in the cache.', t.fills::text),
+        (85, 'fills_refused_total', 'counter', 'Fills refused: a writer changed the key while its row was being read.', t.fills_refused::text),
+        (86, 'invalidations_total', 'counter', 'Keys, or whole tables, invalidated by committing writers.', t.invalidations::text),
+        (87, 'bypasses_total', 'counter', 'get_row lookups answered from the table without the cache.', t.bypasses::text)
       ) f(family, metric, type, help, value);
+END;
+
+-- metrics(): the samples of 1.0 and of the table cache (1.0's body, reading
+-- both; merged with the other areas' samples functions, each is one more
+-- UNION ALL here)
+CREATE OR REPLACE FUNCTION memshard.metrics()
+RETURNS pg_catalog.text
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT coalesce(string_agg(block, '' ORDER BY family), '')
+      FROM (SELECT s.family,
+                   '# HELP ' || s.metric || ' ' || s.help || E'\n' ||
+                   '# TYPE ' || s.metric || ' ' || s.type || E'\n' ||
+                   string_agg(s.metric || s.labels || ' ' || s.value || E'\n', ''
+                              ORDER BY s.sort COLLATE "C", s.labels COLLATE "C") AS block
+              FROM (SELECT * FROM memshard.metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.tablecache_metric_samples()) s
+             GROUP BY s.family, s.metric, s.type, s.help) families;
 END;
 
 -- The peer side of a table cached over nodes (src/tablecache/tc_remote.c):

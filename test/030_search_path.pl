@@ -275,6 +275,8 @@ call('memshard.get_row(anyelement,"any")',
 call('memshard.get_rows(anyelement,"any")',
 	'SELECT * FROM memshard.get_rows(NULL::public.tc_rows, ARRAY[1, 2, 3])');
 call('memshard.read_cached_tables()', 'SELECT * FROM memshard.read_cached_tables()');
+call('memshard.tablecache_metric_samples()',
+	'SELECT count(*) FROM memshard.tablecache_metric_samples()');
 call('memshard.tablecache_trigger()', 'SELECT memshard.tablecache_trigger()');
 call('memshard.peer_tc_get(text,bytea)',
 	"SELECT memshard.peer_tc_get('table:public.tc_spread', '\\x01000000'::bytea)");
