@@ -9,10 +9,10 @@
 # one stale read.
 use strict;
 use warnings;
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use TablecacheRace;
 
 my $keys = 64;
 my $seconds = 15;
@@ -35,58 +35,9 @@ INSERT INTO counters SELECT i, 0, repeat('x', 400) FROM generate_series(1, $keys
 SELECT memshard.cache_table('counters', max_memory => 16384);
 });
 
-# the readers: random keys, as fast as they can
-my $script = "\\set k random(1, $keys)\nSELECT memshard.get_row(NULL::counters, :k);\n";
-my $script_file = $node->basedir . '/hammer.sql';
-open my $fh, '>', $script_file or die "could not write $script_file: $!";
-print $fh $script;
-close $fh;
-my ($out, $err) = ('', '');
-my $hammer = IPC::Run::start(
-	[
-		'pgbench', '-n', '-c', '2', '-j', '2', '-T', $seconds + 2,
-		'-f', $script_file, '-h', $node->host, '-p', $node->port, 'postgres'
-	],
-	'>', \$out, '2>', \$err);
+my ($rounds, $stale, $first, $hammer_ok, $err) =
+  commit_then_read($node, $keys, $seconds);
 
-# the writer and checker: one round is an UPDATE committed by the other
-# connection, then get_row of that key
-my $connstr = sprintf('host=%s port=%d dbname=postgres', $node->host, $node->port);
-my $result = $node->safe_psql('postgres', qq{
-CREATE TABLE outcome (rounds int, stale int, first_stale text);
-DO \$\$
-DECLARE
-    k int;
-    committed bigint;
-    seen bigint;
-    rounds int := 0;
-    stale int := 0;
-    first_stale text;
-    deadline timestamptz := clock_timestamp() + interval '$seconds seconds';
-BEGIN
-    PERFORM dblink_connect('writer', '$connstr');
-    WHILE clock_timestamp() < deadline LOOP
-        k := 1 + (random() * ($keys - 1))::int;
-        SELECT w.n INTO committed
-          FROM dblink('writer', format('UPDATE counters SET n = n + 1 WHERE id = %s RETURNING n', k))
-               AS w(n bigint);
-        seen := (memshard.get_row(NULL::counters, k)).n;
-        IF seen IS DISTINCT FROM committed THEN
-            stale := stale + 1;
-            first_stale := coalesce(first_stale,
-                                    format('key %s: committed %s, get_row %s', k, committed, seen));
-        END IF;
-        rounds := rounds + 1;
-    END LOOP;
-    PERFORM dblink_disconnect('writer');
-    INSERT INTO outcome VALUES (rounds, stale, first_stale);
-END
-\$\$;
-SELECT rounds, stale, coalesce(first_stale, '') FROM outcome;
-});
-my $hammer_ok = $hammer->finish;
-
-my ($rounds, $stale, $first) = split /\|/, $result;
 note "rounds: $rounds, stale reads: $stale";
 cmp_ok($rounds, '>=', 1000, 'thousands of commit-then-read rounds');
 is($stale, 0, 'no get_row after a COMMIT returned the old row') or diag $first;

@@ -15,12 +15,12 @@
 # - uncache_table drops the map on both nodes and frees node 2's items.
 use strict;
 use warnings;
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
 use MemshardCluster;
+use TablecacheRace;
 
 my $keys = 64;
 my $seconds = 10;
@@ -69,51 +69,8 @@ cmp_ok($hits, '>', 0, 'second reads hit');
 cmp_ok(items_on_n2(), '>', 0, 'node 2 holds rows of the table');
 
 # --- linearizability over the two nodes ---
-my $script_file = $n1->basedir . '/hammer.sql';
-open my $fh, '>', $script_file or die "could not write $script_file: $!";
-print $fh "\\set k random(1, $keys)\nSELECT memshard.get_row(NULL::counters, :k::int);\n";
-close $fh;
-my ($out, $err) = ('', '');
-my $hammer = IPC::Run::start(
-	[
-		'pgbench', '-n', '-c', '2', '-j', '2', '-T', $seconds + 2,
-		'-f', $script_file, '-h', $n1->host, '-p', $n1->port, 'postgres'
-	],
-	'>', \$out, '2>', \$err);
-my $connstr = sprintf('host=%s port=%d dbname=postgres', $n1->host, $n1->port);
-my ($rounds, $stale, $first) = split /\|/, $n1->safe_psql('postgres', qq{
-CREATE TABLE outcome (rounds int, stale int, first_stale text);
-DO \$\$
-DECLARE
-    k int;
-    committed bigint;
-    seen bigint;
-    rounds int := 0;
-    stale int := 0;
-    first_stale text;
-    deadline timestamptz := clock_timestamp() + interval '$seconds seconds';
-BEGIN
-    PERFORM dblink_connect('writer', '$connstr');
-    WHILE clock_timestamp() < deadline LOOP
-        k := 1 + (random() * ($keys - 1))::int;
-        SELECT w.n INTO committed
-          FROM dblink('writer', format('UPDATE counters SET n = n + 1 WHERE id = %s RETURNING n', k))
-               AS w(n bigint);
-        seen := (memshard.get_row(NULL::counters, k)).n;
-        IF seen IS DISTINCT FROM committed THEN
-            stale := stale + 1;
-            first_stale := coalesce(first_stale,
-                                    format('key %s: committed %s, get_row %s', k, committed, seen));
-        END IF;
-        rounds := rounds + 1;
-    END LOOP;
-    PERFORM dblink_disconnect('writer');
-    INSERT INTO outcome VALUES (rounds, stale, first_stale);
-END
-\$\$;
-SELECT rounds, stale, coalesce(first_stale, '') FROM outcome;
-});
-my $hammer_ok = $hammer->finish;
+my ($rounds, $stale, $first, $hammer_ok, $err) =
+  commit_then_read($n1, $keys, $seconds);
 note "two nodes: rounds $rounds, stale reads $stale";
 cmp_ok($rounds, '>=', 1000, 'thousands of commit-then-read rounds over two nodes');
 is($stale, 0, 'no get_row after a COMMIT returned the old row') or diag $first;
