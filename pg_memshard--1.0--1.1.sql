@@ -224,10 +224,140 @@ BEGIN ATOMIC
       ) f(family, metric, help, reason, value);
 END;
 
--- metrics(): the samples of 1.0, of the metadata recovery and of the warm
--- restart
+
+------------------------------------------------------------------------------
+-- table cache: cache_table, get_row, get_rows, invalidation at commit
+-- (src/tablecache, src/store/marks.c; issue 14)
+------------------------------------------------------------------------------
+
+-- One row per cached table.  Written only by cache_table and uncache_table
+-- (and the drop event trigger), read by every backend (src/tablecache/
+-- catalog.c) without granting it to anyone.  pg_dump keeps it: a restore
+-- brings back the rows, the maps (map_catalog) and the tables' triggers.
+CREATE TABLE memshard.table_catalog (
+    relid       pg_catalog.regclass PRIMARY KEY,
+    map         pg_catalog.text NOT NULL UNIQUE,
+    key_columns pg_catalog.name[] NOT NULL,
+    ttl         pg_catalog.interval CHECK (ttl OPERATOR(pg_catalog.>) '0'::pg_catalog.interval),
+    max_memory  pg_catalog.int8 CHECK (max_memory OPERATOR(pg_catalog.>) 0),
+    nodes       pg_catalog.name[],
+    created     pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('memshard.table_catalog', '');
+
+CREATE FUNCTION memshard.cache_table(tbl pg_catalog.regclass,
+                                     nodes pg_catalog.name[] DEFAULT NULL,
+                                     ttl pg_catalog.interval DEFAULT NULL,
+                                     max_memory pg_catalog.int8 DEFAULT NULL)
+RETURNS pg_catalog.text
+AS 'MODULE_PATHNAME', 'memshard_cache_table'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.uncache_table(tbl pg_catalog.regclass)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'memshard_uncache_table'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- admin functions, as create_map: superusers and whom they grant (who must
+-- also own the table)
+REVOKE ALL ON FUNCTION memshard.cache_table(pg_catalog.regclass, pg_catalog.name[],
+                                            pg_catalog.interval, pg_catalog.int8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION memshard.uncache_table(pg_catalog.regclass) FROM PUBLIC;
+
+-- Not STRICT: the first argument is a NULL of the table's row type.
+-- PARALLEL RESTRICTED: a transaction's own writes are known to its leader.
+CREATE FUNCTION memshard.get_row(tbl anyelement, key "any")
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'memshard_get_row'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION memshard.get_rows(tbl anyelement, keys "any")
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'memshard_get_rows'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 10;
+
+-- The trigger cache_table installs (row and TRUNCATE); it can only be
+-- called as a trigger.  EXECUTE stays with PUBLIC: CREATE TRIGGER, run by
+-- cache_table as the table's owner, needs it.
+CREATE FUNCTION memshard.tablecache_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'memshard_tablecache_trigger'
+LANGUAGE C;
+
+-- DROP TABLE (also by DROP SCHEMA ... CASCADE or DROP OWNED) of a cached
+-- table uncaches it.  ENABLE ALWAYS: also under session_replication_role
+-- = replica.
+CREATE FUNCTION memshard.tablecache_dropped()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'memshard_tablecache_dropped'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION memshard.tablecache_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER memshard_tablecache_dropped ON sql_drop
+    EXECUTE FUNCTION memshard.tablecache_dropped();
+ALTER EVENT TRIGGER memshard_tablecache_dropped ENABLE ALWAYS;
+
+CREATE FUNCTION memshard.read_cached_tables(
+    OUT "table" pg_catalog.regclass,
+    OUT map pg_catalog.text,
+    OUT key_columns pg_catalog.name[],
+    OUT ttl pg_catalog.interval,
+    OUT max_memory pg_catalog.int8,
+    OUT items pg_catalog.int8,
+    OUT memory_used pg_catalog.int8,
+    OUT hits pg_catalog.int8,
+    OUT misses pg_catalog.int8,
+    OUT fills pg_catalog.int8,
+    OUT fills_refused pg_catalog.int8,
+    OUT invalidations pg_catalog.int8,
+    OUT bypasses pg_catalog.int8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_cached_tables'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE VIEW memshard.cached_tables AS
+    SELECT * FROM memshard.read_cached_tables();
+GRANT SELECT ON memshard.cached_tables TO PUBLIC;
+
+
+-- The samples of the cached tables' figures, as metric_samples() gives its
+-- own (families 80..87), and metrics() with them.
+CREATE FUNCTION memshard.tablecache_metric_samples(OUT family integer,
+                                                   OUT metric text,
+                                                   OUT type text,
+                                                   OUT help text,
+                                                   OUT labels text,
+                                                   OUT sort text,
+                                                   OUT value text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT f.family, 'pg_memshard_table_' || f.metric, f.type, f.help,
+           '{' || memshard.metric_label('database', pg_catalog.current_database()) || ',' ||
+           memshard.metric_label('table', q.name) || '}',
+           q.name, f.value
+      FROM memshard.cached_tables t,
+      LATERAL (SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name
+                 FROM pg_catalog.pg_class c
+                 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                WHERE c.oid OPERATOR(pg_catalog.=) t."table") q,
+      LATERAL (VALUES
+        (80, 'items', 'gauge', 'Rows of the cached table held on this node.', t.items::text),
+        (81, 'memory_used_bytes', 'gauge', 'Bytes of chunks held by the cached table''s rows on this node.', t.memory_used::text),
+        (82, 'hits_total', 'counter', 'get_row lookups served from the cache.', t.hits::text),
+        (83, 'misses_total', 'counter', 'get_row lookups that did not find the row in the cache.', t.misses::text),
+        (84, 'fills_total', 'counter', 'Rows read from the table and stored in the cache.', t.fills::text),
+        (85, 'fills_refused_total', 'counter', 'Fills refused: a writer changed the key while its row was being read.', t.fills_refused::text),
+        (86, 'invalidations_total', 'counter', 'Keys, or whole tables, invalidated by committing writers.', t.invalidations::text),
+        (87, 'bypasses_total', 'counter', 'get_row lookups answered from the table without the cache.', t.bypasses::text)
+      ) f(family, metric, type, help, value);
+END;
+
+------------------------------------------------------------------------------
+-- metrics(): the samples of 1.0 and of every area above (each area has its
+-- own samples function; a new one is one more UNION ALL here)
+------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION memshard.metrics()
-RETURNS text
+RETURNS pg_catalog.text
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
 BEGIN ATOMIC
     SELECT coalesce(string_agg(block, '' ORDER BY family), '')
@@ -240,6 +370,31 @@ BEGIN ATOMIC
                     UNION ALL
                     SELECT * FROM memshard.recovery_metric_samples()
                     UNION ALL
-                    SELECT * FROM memshard.restart_metric_samples()) s
+                    SELECT * FROM memshard.restart_metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.tablecache_metric_samples()) s
              GROUP BY s.family, s.metric, s.type, s.help) families;
 END;
+
+-- The peer side of a table cached over nodes (src/tablecache/tc_remote.c):
+-- the node holding a key's shard reads and stores the key's row item on
+-- behalf of the table's node.  For memshard_peer, as the other peer_*.
+CREATE FUNCTION memshard.peer_tc_get(map pg_catalog.text, key pg_catalog.bytea)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'memshard_peer_tc_get'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.peer_tc_set(map pg_catalog.text, key pg_catalog.bytea,
+                                     value pg_catalog.bytea, ttl_ms pg_catalog.int8)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'memshard_peer_tc_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+REVOKE ALL ON FUNCTION
+    memshard.peer_tc_get(pg_catalog.text, pg_catalog.bytea),
+    memshard.peer_tc_set(pg_catalog.text, pg_catalog.bytea, pg_catalog.bytea, pg_catalog.int8)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    memshard.peer_tc_get(pg_catalog.text, pg_catalog.bytea),
+    memshard.peer_tc_set(pg_catalog.text, pg_catalog.bytea, pg_catalog.bytea, pg_catalog.int8)
+  TO memshard_peer;

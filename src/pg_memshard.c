@@ -36,6 +36,7 @@
 #include "remote/remote.h"
 #include "resp/resp.h"
 #include "store/store.h"
+#include "tablecache/tablecache.h"
 
 PG_MODULE_MAGIC;
 
@@ -46,6 +47,10 @@ int			memshard_max_maps = 1024;
 int			memshard_restart = MEMSHARD_RESTART_WARM;
 int			memshard_connect_timeout_ms = 5000;
 int			memshard_remote_timeout_ms = 10000;
+int			memshard_tablecache_marks = 65536;
+int			memshard_tablecache_max_keys = 1000;
+int			memshard_tablecache_test_fill_lock = 0;
+int			memshard_tablecache_test_commit_lock = 0;
 bool		memshard_preloaded = false;
 
 static const struct config_enum_entry restart_options[] = {
@@ -70,6 +75,7 @@ _PG_init(void)
 {
 	define_session_settings();
 	ddl_hook_install();
+	tablecache_init();
 
 	/*
 	 * Shared memory can only be requested by a library loaded at postmaster
@@ -163,6 +169,16 @@ define_postmaster_settings(void)
 							 PGC_POSTMASTER,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_memshard.tablecache_marks",
+							"Entries of the table cache's shared table of invalidation marks and fill leases.",
+							NULL,
+							&memshard_tablecache_marks,
+							65536,
+							1024,
+							16 * 1024 * 1024,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
 }
 
 static void
@@ -210,6 +226,38 @@ define_session_settings(void)
 							 PGC_SUSET,
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_memshard.tablecache_max_keys",
+							"Keys of one cached table a transaction invalidates one by one; beyond, the whole table.",
+							NULL,
+							&memshard_tablecache_max_keys,
+							1000,
+							1,
+							INT_MAX / 2,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	/*
+	 * Test hooks (the isolation specs): wait for an advisory lock at the
+	 * points where the table cache's races are decided.
+	 */
+	DefineCustomIntVariable("pg_memshard.tablecache_test_fill_lock",
+							"Tests only: a fill waits for this advisory lock after reading the row.",
+							NULL,
+							&memshard_tablecache_test_fill_lock,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.tablecache_test_commit_lock",
+							"Tests only: a committing writer waits for this advisory lock after marking its keys.",
+							NULL,
+							&memshard_tablecache_test_commit_lock,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							NULL, NULL, NULL);
 }
 
 static bool
@@ -234,6 +282,8 @@ memshard_shmem_request(void)
 	RequestAddinShmemSpace(cluster_recovery_shmem_size());
 	RequestAddinShmemSpace(persist_shmem_size());
 	RequestNamedLWLockTranche(STORE_LWLOCK_TRANCHE, store_lwlock_count());
+	RequestAddinShmemSpace(marks_shmem_size());
+	RequestNamedLWLockTranche(MARKS_LWLOCK_TRANCHE, marks_lwlock_count());
 }
 
 static void
@@ -245,4 +295,5 @@ memshard_shmem_startup(void)
 	store_shmem_startup();
 	cluster_recovery_shmem_startup();
 	persist_shmem_startup();
+	marks_shmem_startup();
 }

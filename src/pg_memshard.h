@@ -17,6 +17,7 @@ extern int	memshard_memory_kb;		/* pg_memshard.memory */
 extern int	memshard_partitions;	/* pg_memshard.partitions */
 extern int	memshard_max_item_size; /* pg_memshard.max_item_size, bytes */
 extern int	memshard_max_maps;		/* pg_memshard.max_maps */
+extern int	memshard_tablecache_marks;	/* pg_memshard.tablecache_marks */
 
 /* per-session settings for remote nodes */
 extern int	memshard_connect_timeout_ms;	/* pg_memshard.connect_timeout */
@@ -33,6 +34,10 @@ typedef enum MemshardRestart
 } MemshardRestart;
 
 extern int	memshard_restart;	/* pg_memshard.restart */
+/* per-session setting of the table cache */
+extern int	memshard_tablecache_max_keys;	/* pg_memshard.tablecache_max_keys */
+extern int	memshard_tablecache_test_fill_lock; /* test hooks: advisory lock keys */
+extern int	memshard_tablecache_test_commit_lock;
 
 /* largest key in bytes (fixed, documented) */
 #define MEMSHARD_MAX_KEY_SIZE	1024

@@ -41,6 +41,7 @@
 #include "api/ddl_hook.h"
 #include "api/ext_version.h"
 #include "store/store.h"
+#include "tablecache/tablecache.h"
 
 #define MEMSHARD_SCHEMA "memshard"
 #define MEMSHARD_EXTENSION "pg_memshard"
@@ -76,6 +77,7 @@ memshard_process_utility(PlannedStmt *pstmt, const char *queryString,
 	bool		changing = changes_this_extension(pstmt->utilityStmt);
 	Oid			dropped_db = dropped_database(pstmt->utilityStmt);
 
+	tablecache_utility(pstmt->utilityStmt);
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context,
 							 params, queryEnv, dest, qc);
@@ -92,9 +94,13 @@ memshard_process_utility(PlannedStmt *pstmt, const char *queryString,
 		drop_schema_if_empty();
 		if (store_is_ready())
 			store_flush_database(MyDatabaseId);
+		tablecache_forget_database(MyDatabaseId);
 	}
 	if (OidIsValid(dropped_db) && store_is_ready())
+	{
 		store_flush_database(dropped_db);
+		tablecache_forget_database(dropped_db);
+	}
 }
 
 /* the database a DROP DATABASE names, if it exists now */

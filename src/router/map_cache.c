@@ -223,8 +223,10 @@ router_map_slot(MapInfo *map)
 
 /*
  * Remove whatever the store holds for (this database, mapid): nothing if
- * the map was never attached.  Runs in transaction callbacks: the store
- * never raises an ERROR.
+ * the map was never attached.  A cached table's map has a second slot,
+ * (database, -mapid), which the data functions never reach (src/tablecache):
+ * it goes too, on every node the map is dropped on.  Runs in transaction
+ * callbacks: the store never raises an ERROR.
  */
 static void
 release_store_map(int32 mapid)
@@ -233,6 +235,9 @@ release_store_map(int32 mapid)
 
 	if (slot >= 0)
 		store_map_detach(slot, MyDatabaseId, mapid);
+	slot = store_map_find(MyDatabaseId, -mapid);
+	if (slot >= 0)
+		store_map_detach(slot, MyDatabaseId, -mapid);
 }
 
 /*

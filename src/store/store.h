@@ -233,4 +233,79 @@ extern bool store_load_in_progress(void);
 extern void store_load_as_loader(void);
 extern void store_load_wait(void);
 
+/*
+ * Marks and leases of the table cache (marks.c, marks_scope.c), in shared
+ * memory of their own beside the segment: per-key invalidation marks of
+ * writers (their xids), fill leases of readers, key versions, per-table
+ * scopes (a generation and counters) and the marks of prepared
+ * transactions older than the shared memory.  Key and scope hashes are
+ * the caller's 64-bit hashes.
+ */
+#define MARKS_LWLOCK_TRANCHE "pg_memshard_marks"
+
+/* a scope's counters */
+typedef enum MarksCounter
+{
+	MARKS_HITS,
+	MARKS_MISSES,
+	MARKS_FILLS,
+	MARKS_FILLS_REFUSED,
+	MARKS_INVALIDATIONS,
+	MARKS_BYPASSES,
+	MARKS_NCOUNTERS
+} MarksCounter;
+
+typedef enum MarksLease
+{
+	MARKS_LEASE_GRANTED,		/* fill with *lease, record *generation */
+	MARKS_LEASE_MARKED,			/* a writer's mark: *blocker is its xid */
+	MARKS_LEASE_BUSY,			/* another reader is filling the key */
+	MARKS_LEASE_FULL			/* no room for a lease, or no scope */
+} MarksLease;
+
+typedef enum MarksFill
+{
+	MARKS_FILL_STORED,
+	MARKS_FILL_REFUSED,			/* the lease was taken away by a mark */
+	MARKS_FILL_FAILED			/* the store refused the item (map gone, no room) */
+} MarksFill;
+
+extern Size marks_shmem_size(void);
+extern int	marks_lwlock_count(void);
+extern void marks_shmem_startup(void);
+extern bool marks_is_ready(void);
+
+extern bool marks_set(uint64 khash, TransactionId xid);
+extern bool marks_set_scope(int scope, uint64 thash, TransactionId xid);
+extern void marks_clear(uint64 khash, TransactionId xid);
+extern int	marks_partition_xids(uint64 khash, TransactionId *xids, int max);
+extern void marks_forget_xid(uint64 khash, TransactionId xid);
+
+extern MarksLease marks_lease_take(int scope, uint64 thash, uint64 khash,
+								   uint64 *lease, uint64 *generation,
+								   uint64 *version, TransactionId *blocker);
+extern MarksFill marks_lease_fill(uint64 khash, uint64 lease, int slot,
+								  const char *key, int keylen,
+								  const char *value, int vallen,
+								  int64 ttl_ms);
+extern void marks_lease_release(uint64 khash, uint64 lease);
+extern bool marks_lease_end(uint64 khash, uint64 lease);
+extern uint64 marks_key_version(uint64 khash);
+
+extern int	marks_scope_attach(Oid dboid, Oid relid);
+extern int	marks_scope_find(Oid dboid, Oid relid);
+extern bool marks_scope_owned(int scope, Oid dboid, Oid relid);
+extern void marks_scope_detach(int scope, Oid dboid, Oid relid);
+extern void marks_scope_detach_database(Oid dboid);
+extern uint64 marks_scope_generation(int scope);
+extern void marks_count(int scope, MarksCounter counter, int64 n);
+extern void marks_scope_counters(int scope, int64 *counters);
+extern void marks_stats_reset(void);
+
+extern bool marks_instance_known(void);
+extern void marks_instance_record(const TransactionId *xids, int n);
+extern int	marks_instance_capacity(void);
+extern TransactionId marks_instance_blocker(void);
+extern void marks_instance_clear(TransactionId xid);
+
 #endif							/* MEMSHARD_STORE_H */
