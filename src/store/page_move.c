@@ -1,0 +1,463 @@
+/*-------------------------------------------------------------------------
+ *
+ * page_move.c
+ *		Pages moving between size classes.
+ *
+ * Pages move between classes (memcached's automove, balancing by age): each
+ * class estimates how long an item survives in it, its capacity divided by
+ * its recent eviction rate.  A class under pressure takes a page from the
+ * class whose items survive longest, when they survive clearly longer than
+ * its own.  Memory so follows the traffic: a change in value sizes moves
+ * pages to the new sizes instead of stranding them, and a steady mix keeps
+ * items of every size for about as long (an approximation of one global
+ * LRU).
+ *
+ * Locking: called with the taking class's lock held; the victim class, the
+ * partitions of the items moved and any other class are only tried.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "storage/lwlock.h"
+
+#include "store/slab_internal.h"
+
+/* a class takes a page when another's items survive this much longer */
+#define MOVE_SURVIVAL_RATIO 1.5
+
+/* victim classes tried for one page move */
+#define MOVE_CANDIDATES 8
+
+static double survival_time(StoreClass *cls, TimestampTz now);
+static bool page_is_movable(int victim_class, int page);
+static int	movable_page(int victim);
+static int	find_idle_page(int class_id);
+static int	choose_victim_class(int class_id, const bool *tried);
+static bool take_page_from(int victim, int page, int class_id);
+static int64 free_chunks_on(int class_id, int page);
+static StoreItem *pop_free_chunk_off(StoreClass *cls, int page);
+static bool repoint_chunk(StoreItem *chunk, StoreItem *dest, uint32 *link);
+static bool relocate_chunk(StoreClass *cls, StoreItem *chunk, int page);
+static bool compact_away(int victim_class, int page);
+static int	emptiest_page(int victim);
+static bool empty_page(int victim_class, int page);
+static void detach_page(int victim_class, int page);
+
+/*
+ * How long an item survives in the class, in microseconds: its capacity
+ * over its recent eviction rate.  A class that has not evicted lately
+ * counts as holding items as long as it has been counting.
+ */
+static double
+survival_time(StoreClass *cls, TimestampTz now)
+{
+	double		elapsed = Max(now - cls->rate_since, 1);
+
+	return elapsed * cls->pages * cls->chunks_per_page /
+		Max(cls->rate_evictions, 1);
+}
+
+/*
+ * A class grows (takes a page from another class) when it has none, or
+ * when it has evicted a quarter page's worth of items since it last grew.
+ */
+bool
+should_grow(StoreClass *cls)
+{
+	return cls->pages == 0 ||
+		cls->evicts_since_grow >= Max(cls->chunks_per_page / 4, 1);
+}
+
+/*
+ * The class to take a page from: the one whose items survive longest,
+ * provided they survive clearly (1.5 times) longer than this class's own;
+ * a page is then taken by evicting that class's oldest items and moving the
+ * rest off the page, as one LRU over both classes would.  A class's last
+ * page goes only when its newest item is older than this class's items
+ * live (the class is idle), or to a class with no page at all.  -1 if none.
+ */
+static int
+choose_victim_class(int class_id, const bool *tried)
+{
+	StoreClass *cls = store_class(class_id);
+	TimestampTz now = clock_now();
+	double		best = cls->pages > 0 ? MOVE_SURVIVAL_RATIO * survival_time(cls, now) : -1;
+	int			victim = -1;
+	int			i;
+
+	for (i = 0; i < store_shared->nclasses; i++)
+	{
+		StoreClass *other = store_class(i);
+		double		survival;
+
+		if (i == class_id || other->pages == 0 || tried[i])
+			continue;
+		if (other->pages == 1 && cls->pages > 0 &&
+			now - other->last_alloc <= survival_time(cls, now))
+			continue;
+		survival = survival_time(other, now);
+		if (survival > best)
+		{
+			best = survival;
+			victim = i;
+		}
+	}
+	return victim;
+}
+
+/* a page of another class holding no item, or -1 */
+static int
+find_idle_page(int class_id)
+{
+	int			page;
+
+	for (page = 0; page < store_shared->npages; page++)
+	{
+		StorePage  *desc = store_page(page);
+
+		if (desc->class_id >= 0 && desc->class_id != class_id && desc->used == 0)
+			return page;
+	}
+	return -1;
+}
+
+/* the victim class's page holding the fewest items */
+static int
+emptiest_page(int victim)
+{
+	int			page,
+				best_page = -1;
+	uint32		best_used = PG_UINT32_MAX;
+
+	for (page = 0; page < store_shared->npages; page++)
+	{
+		if (store_page(page)->class_id == victim &&
+			store_page(page)->used < best_used)
+		{
+			best_used = store_page(page)->used;
+			best_page = page;
+		}
+	}
+	return best_page;
+}
+
+/*
+ * Whether every item of a page may be evicted now (victim class lock
+ * held): none is being built, replaced, or of a map that is never evicted.
+ */
+static bool
+page_is_movable(int victim_class, int page)
+{
+	StoreClass *vcls = store_class(victim_class);
+	uint32		tick = now_tick();
+	uint32		i;
+
+	for (i = 0; i < vcls->chunks_per_page; i++)
+	{
+		StoreItem  *chunk = page_chunk(page, vcls->chunk_size, i);
+
+		if (chunk->mapslot == MAPSLOT_FREE)
+			continue;
+		if (chunk->mapslot == MAPSLOT_RESERVED)
+		{
+			slab_lock_was_busy = true;
+			return false;
+		}
+		if (!may_evict(chunk_owner(chunk),
+					   tick, false))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A page of the victim class that can be moved: its emptiest, else the
+ * next pages the CLOCK hand will visit (their items were least recently
+ * given a second chance).  -1 if none of a few is.
+ */
+static int
+movable_page(int victim)
+{
+	StoreClass *vcls = store_class(victim);
+	int			page = emptiest_page(victim);
+	int			tries = 0;
+	int			p;
+
+	if (page >= 0 && page_is_movable(victim, page))
+		return page;
+	for (p = Max(vcls->hand_page, 0); tries < store_shared->npages; tries++)
+	{
+		p = (p + 1) % store_shared->npages;
+		if (store_page(p)->class_id == victim && p != page &&
+			page_is_movable(victim, p))
+			return p;
+		if (tries > 4 * 64)
+			break;
+	}
+	return -1;
+}
+
+/*
+ * Take a page from the victim class for 'class_id': 'page' if it is still
+ * the victim's and idle, else a movable one.  false if none could be had.
+ */
+static bool
+take_page_from(int victim, int page, int class_id)
+{
+	if (!slab_try_lock(store_class(victim)->lock))
+		return false;
+	if (page < 0 || store_page(page)->class_id != victim ||
+		store_page(page)->used != 0)
+		page = movable_page(victim);
+	if (page < 0 ||
+		!(store_class(victim)->pages > 1 ? compact_away(victim, page) :
+		  empty_page(victim, page)))
+	{
+		LWLockRelease(store_class(victim)->lock);
+		return false;
+	}
+	detach_page(victim, page);
+	LWLockRelease(store_class(victim)->lock);
+
+	carve_page(class_id, page);
+	store_class(class_id)->pages_moved_in++;
+	return true;
+}
+
+/*
+ * Give the class a page of another: an idle one (no item on it) if there
+ * is any, else a movable page of the classes chosen above, best first (the
+ * best may hold nothing movable, e.g. only the head of the large item we
+ * are building).  Victim classes and partitions are only try-locked.
+ */
+bool
+move_page_to(int class_id)
+{
+	bool		tried[STORE_MAX_CLASSES] = {0};
+	int			page = find_idle_page(class_id);
+	int			attempt;
+
+	if (page >= 0 && take_page_from(store_page(page)->class_id, page, class_id))
+		return true;
+	for (attempt = 0; attempt < MOVE_CANDIDATES; attempt++)
+	{
+		int			victim = choose_victim_class(class_id, tried);
+
+		if (victim < 0)
+			break;
+		if (take_page_from(victim, -1, class_id))
+			return true;
+		tried[victim] = true;
+	}
+	return false;
+}
+
+/* free chunks of the class lying on 'page' */
+static int64
+free_chunks_on(int class_id, int page)
+{
+	StoreClass *cls = store_class(class_id);
+	int64		count = 0;
+	uint32		i;
+
+	for (i = 0; i < cls->chunks_per_page; i++)
+		if ((page_chunk(page, cls->chunk_size, i))->mapslot == MAPSLOT_FREE)
+			count++;
+	return count;
+}
+
+/* pop a free chunk of the class that is not on 'page' (there is one) */
+static StoreItem *
+pop_free_chunk_off(StoreClass *cls, int page)
+{
+	uint32		aside = 0;
+	StoreItem  *found = NULL;
+
+	while (found == NULL && cls->free_head != 0)
+	{
+		StoreItem  *chunk = item_at(pop_free_chunk(cls));
+
+		if (item_page(chunk) != page)
+			found = chunk;
+		else
+		{
+			chunk->next = aside;
+			aside = item_ref(chunk);
+		}
+	}
+	while (aside != 0)
+	{
+		StoreItem  *chunk = item_at(aside);
+
+		aside = chunk->next;
+		push_free_chunk(cls, chunk);
+	}
+	return found;
+}
+
+/*
+ * Point whatever references a chunk at its copy 'dest': the index chain
+ * (its 'link') for an item, the head's reference list for a data piece,
+ * and for a large head its pieces' back references (the data class is then
+ * try-locked).  The owner's partition lock is held.  false when a lock was
+ * busy.
+ */
+static bool
+repoint_chunk(StoreItem *chunk, StoreItem *dest, uint32 *link)
+{
+	uint32		old_ref = item_ref(chunk);
+	uint32		new_ref = item_ref(dest);
+	uint32		count;
+	uint32	   *refs;
+	uint32		i;
+
+	if (chunk->mapslot == MAPSLOT_DATA)
+	{
+		refs = large_refs(item_at(chunk->next), &count);
+		for (i = 0; i < count; i++)
+			if (refs[i] == old_ref)
+				refs[i] = new_ref;
+		return true;
+	}
+	if (item_is_large(chunk))
+	{
+		if (!slab_try_lock(data_class()->lock))
+			return false;
+		refs = large_refs(chunk, &count);
+		for (i = 0; i < count && refs[i] != 0; i++)
+			item_at(refs[i])->next = new_ref;
+		LWLockRelease(data_class()->lock);
+	}
+	*link = new_ref;
+	return true;
+}
+
+/*
+ * Move what a chunk holds (an item, a large head or a data piece) to a free
+ * chunk of its class off 'page', under the owning item's partition lock.
+ * false when a lock is busy.  Class lock held.
+ */
+static bool
+relocate_chunk(StoreClass *cls, StoreItem *chunk, int page)
+{
+	StoreItem  *owner = chunk_owner(chunk);
+	uint64		hash = item_hash(owner->mapslot, item_key(owner), item_keylen(owner));
+	int			partition = hash_partition_of(hash);
+	StorePartition *part = store_partition(partition);
+	uint32	   *link = NULL;
+	StoreItem  *dest;
+
+	if (!slab_try_lock(part->lock))
+		return false;
+	/* a published item is always in its chain while we hold its partition */
+	if (chunk->mapslot != MAPSLOT_DATA &&
+		(link = items_link_to(partition, hash, chunk)) == NULL)
+	{
+		LWLockRelease(part->lock);
+		return false;
+	}
+	dest = pop_free_chunk_off(cls, page);
+	memcpy(dest, chunk, item_total_size(chunk));
+	if (!repoint_chunk(chunk, dest, link))
+	{
+		push_free_chunk(cls, dest);
+		LWLockRelease(part->lock);
+		return false;
+	}
+	store_page(item_page(dest))->used++;
+	store_page(page)->used--;
+	chunk->mapslot = MAPSLOT_FREE;
+	LWLockRelease(part->lock);
+	return true;
+}
+
+/*
+ * Free a movable page of a class that keeps other pages: evict the class's
+ * oldest items (by CLOCK, off this page) until its other pages have room
+ * for what this page holds, then move that there.  false if a lock was
+ * busy.
+ */
+static bool
+compact_away(int victim_class, int page)
+{
+	StoreClass *vcls = store_class(victim_class);
+	int64		room = vcls->free_count - free_chunks_on(victim_class, page);
+	uint32		i;
+
+	while (room < store_page(page)->used)
+	{
+		StoreItem  *chunk = clock_evict(victim_class, page);
+
+		if (chunk == NULL)
+			return false;
+		push_free_chunk(vcls, chunk);
+		room++;
+	}
+	for (i = 0; i < vcls->chunks_per_page; i++)
+	{
+		StoreItem  *chunk = page_chunk(page, vcls->chunk_size, i);
+
+		if (chunk->mapslot != MAPSLOT_FREE && !relocate_chunk(vcls, chunk, page))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Evict every item of a movable page (victim class lock held); false if a
+ * partition or class lock was busy (the items evicted so far stay evicted).
+ */
+static bool
+empty_page(int victim_class, int page)
+{
+	StoreClass *vcls = store_class(victim_class);
+	uint32		tick = now_tick();
+	uint32		i;
+
+	for (i = 0; i < vcls->chunks_per_page; i++)
+	{
+		StoreItem  *chunk = page_chunk(page, vcls->chunk_size, i);
+		StoreItem  *owner;
+		bool		expired;
+
+		if (chunk->mapslot == MAPSLOT_FREE)
+			continue;
+		owner = chunk_owner(chunk);
+		if (!may_evict(owner, tick, false))
+			return false;
+		expired = item_expired(owner, tick);
+		if (!reclaim_chunk(chunk, expired))
+			return false;
+		release_chunk(vcls, chunk);
+		if (!expired)
+			vcls->evictions++;
+	}
+	return true;
+}
+
+/* take an emptied page out of the victim class: drop its free chunks */
+static void
+detach_page(int victim_class, int page)
+{
+	StoreClass *vcls = store_class(victim_class);
+	uint32	   *link = &vcls->free_head;
+
+	while (*link != 0)
+	{
+		StoreItem  *item = item_at(*link);
+
+		if (item_page(item) == page)
+		{
+			*link = item->next;
+			vcls->free_count--;
+		}
+		else
+			link = &item->next;
+	}
+	vcls->pages--;
+	vcls->pages_moved_out++;
+	if (vcls->hand_page == page)
+		vcls->hand_page = -1;
+	store_page(page)->class_id = -1;
+}
