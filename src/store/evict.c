@@ -23,18 +23,20 @@ static void reclaim_expired(int class_id);
 static bool next_hand_chunk(int class_id, StoreItem **item);
 
 /*
- * Whether the item owning a chunk may go now: expired items always, live
- * ones when their map is evictable and (with clear_ref) they have not been
- * read since the CLOCK hand last passed.  Items being built or replaced
- * never.
+ * Whether the item owning a used chunk may go now, and which it is
+ * (*owner): expired items always, live ones when their map is evictable and
+ * (with clear_ref) they have not been read since the CLOCK hand last
+ * passed.  Items being built never.
  */
 bool
-may_evict(StoreItem *owner, uint32 tick, bool clear_ref)
+may_evict(StoreItem *chunk, uint32 tick, bool clear_ref, StoreItem **owner_out)
 {
-	if (owner->mapslot == MAPSLOT_RESERVED || owner->mapslot == MAPSLOT_FREE ||
-		owner->mapslot == MAPSLOT_DATA || owner->ref == REF_PINNED)
+	StoreItem  *owner = published_owner(chunk);
+
+	*owner_out = owner;
+	if (owner == NULL)
 	{
-		/* being built or replaced by another backend: busy, not kept */
+		/* being built by another backend: busy, not kept */
 		slab_lock_was_busy = true;
 		return false;
 	}
@@ -61,6 +63,7 @@ reclaim_chunk(StoreItem *chunk, bool expired)
 {
 	StoreItem  *owner = chunk_owner(chunk);
 	StoreClass *other = NULL;
+	bool		other_taken = false;
 	int			partition;
 	StorePartition *part;
 
@@ -68,7 +71,7 @@ reclaim_chunk(StoreItem *chunk, bool expired)
 	if (item_is_large(owner))
 	{
 		other = (owner == chunk) ? data_class() : item_class(owner);
-		if (!slab_try_lock(other->lock))
+		if (!slab_lock_other(other, &other_taken))
 			return false;
 	}
 	partition = hash_partition_of(item_hash(owner->mapslot, item_key(owner),
@@ -76,18 +79,25 @@ reclaim_chunk(StoreItem *chunk, bool expired)
 	part = store_partition(partition);
 	if (!slab_try_lock(part->lock))
 	{
-		if (other)
+		if (other_taken)
 			LWLockRelease(other->lock);
 		return false;
 	}
 
-	item_unlink_evicted(partition, owner, expired);
+	if (!item_unlink_evicted(partition, owner, expired))
+	{
+		if (other_taken)
+			LWLockRelease(other->lock);
+		LWLockRelease(part->lock);
+		return false;
+	}
 	if (other != NULL)
 	{
 		release_data_chunks(owner, chunk);
 		if (owner != chunk)
 			release_chunk(other, owner);
-		LWLockRelease(other->lock);
+		if (other_taken)
+			LWLockRelease(other->lock);
 	}
 	LWLockRelease(part->lock);
 	return true;
@@ -114,8 +124,7 @@ clock_evict(int class_id, int skip_page)
 
 		if (chunk->mapslot == MAPSLOT_FREE || item_page(chunk) == skip_page)
 			continue;
-		owner = chunk_owner(chunk);
-		if (!may_evict(owner, tick, true))
+		if (!may_evict(chunk, tick, true, &owner))
 			continue;
 		expired = item_expired(owner, tick);
 		if (!reclaim_chunk(chunk, expired))
@@ -189,11 +198,9 @@ reclaim_expired(int class_id)
 			StoreItem  *item = page_chunk(page, cls->chunk_size, i);
 
 			/* data chunks go with their head, in the head's class */
-			if (item->mapslot == MAPSLOT_FREE || item->mapslot == MAPSLOT_DATA ||
-				item->mapslot == MAPSLOT_RESERVED || item_expire(item) == 0)
+			if (published_owner(item) != item || item_expire(item) == 0)
 				continue;
-			if (item_expired(item, tick) && item->ref != REF_PINNED &&
-				reclaim_chunk(item, true))
+			if (item_expired(item, tick) && reclaim_chunk(item, true))
 			{
 				release_chunk(cls, item);
 				continue;

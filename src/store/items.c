@@ -19,27 +19,23 @@
 
 #include "common/hashfn.h"
 #include "common/int.h"
+#include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "utils/timestamp.h"
 
 #include "store/store_internal.h"
 
-static bool handle_valid(int handle);
 static uint32 *bucket_of(int partition, uint64 hash);
 static StoreItem *find_item(uint32 *bucket, int mapslot, const char *key,
 							int keylen, uint32 **link);
 static uint32 *link_to(uint32 *bucket, StoreItem *item);
 static uint32 expire_tick(int64 ttl_ms);
-static void account_item(StorePartition *part, StoreItem *item, int sign);
-static void remove_item(StorePartition *part, uint32 *link, StoreItem *item);
-static void count_reclaimed(StorePartition *part, StoreMapSlot *slot,
-							bool expired);
-static bool quota_allows(int mapslot, int held_partition, int64 need);
-static int64 evict_map_items(int mapslot, int partition, int64 excess,
-							 int pass);
+static void account_item(StorePartition *part, StoreItem *item, int sign,
+						 bool map_bytes);
 static StoreItem *drop_if_expired(StorePartition *part, uint32 *link,
 								  StoreItem *item);
+static int64 item_need_bytes(int keylen, int vallen, bool has_expire);
 
 /* what a compare-and-set writer read before: value bytes and expiry */
 typedef struct StoreExpect
@@ -51,6 +47,13 @@ typedef struct StoreExpect
 
 /* internal outcome: a compare-and-set lost a race; read and try again */
 #define STORE_RETRY ((StoreResult) -1)
+
+/*
+ * internal outcome: writers racing us used the room the quota made; make
+ * room again, at most QUOTA_ATTEMPTS times
+ */
+#define STORE_QUOTA_RACE ((StoreResult) -2)
+#define QUOTA_ATTEMPTS 8
 static bool parse_int64(const char *s, int len, int64 *result);
 
 uint64
@@ -111,8 +114,8 @@ expire_tick(int64 ttl_ms)
 }
 
 /* the handle still names an attached map (caller holds a partition lock) */
-static bool
-handle_valid(int handle)
+bool
+items_handle_valid(int handle)
 {
 	int			idx = HANDLE_SLOT(handle);
 	StoreMapSlot *slot;
@@ -158,9 +161,12 @@ link_to(uint32 *bucket, StoreItem *item)
 	return *prev == ref ? prev : NULL;
 }
 
-/* add (sign 1) or remove (sign -1) an item from partition and map counters */
+/*
+ * Add (sign 1) or remove (sign -1) an item from partition and map counters;
+ * the map's bytes too unless quota_reserve counted them.
+ */
 static void
-account_item(StorePartition *part, StoreItem *item, int sign)
+account_item(StorePartition *part, StoreItem *item, int sign, bool map_bytes)
 {
 	StoreMapSlot *slot = store_map_slot(item->mapslot);
 	int64		chunk = item_chunk_bytes(item);
@@ -170,22 +176,23 @@ account_item(StorePartition *part, StoreItem *item, int sign)
 	part->bytes_used += sign * chunk;
 	part->payload_bytes += sign * payload;
 	pg_atomic_fetch_add_u64(&slot->items, sign);
-	pg_atomic_fetch_add_u64(&slot->bytes_used, sign * chunk);
+	if (map_bytes)
+		pg_atomic_fetch_add_u64(&slot->bytes_used, sign * chunk);
 	pg_atomic_fetch_add_u64(&slot->payload_bytes, sign * payload);
 }
 
 /* unlink an item (its partition held exclusively) and free its chunk */
-static void
-remove_item(StorePartition *part, uint32 *link, StoreItem *item)
+void
+items_remove(StorePartition *part, uint32 *link, StoreItem *item)
 {
 	*link = item->next;
-	account_item(part, item, -1);
+	account_item(part, item, -1, true);
 	slab_free(item);
 }
 
 /* count an item taken without being asked for: expired or evicted */
-static void
-count_reclaimed(StorePartition *part, StoreMapSlot *slot, bool expired)
+void
+items_count_reclaimed(StorePartition *part, StoreMapSlot *slot, bool expired)
 {
 	if (expired)
 	{
@@ -208,9 +215,11 @@ items_link_to(int partition, uint64 hash, StoreItem *item)
 
 /*
  * Called by slab sweeps with the item's partition held: take it out of the
- * index and the counters; the sweep keeps the chunk.
+ * index and the counters; the sweep keeps the chunk.  A published item is
+ * always in its chain while its partition is held; false (nothing done) if
+ * it were not.
  */
-void
+bool
 item_unlink_evicted(int partition, StoreItem *item, bool expired)
 {
 	StorePartition *part = store_partition(partition);
@@ -220,104 +229,11 @@ item_unlink_evicted(int partition, StoreItem *item, bool expired)
 
 	Assert(link != NULL);
 	if (link == NULL)
-		return;
-	*link = item->next;
-	account_item(part, item, -1);
-	count_reclaimed(part, slot, expired);
-}
-
-/*
- * Make room under the map's quota for 'need' more bytes, evicting the map's
- * own items (expired first, then unreferenced, then any) from the held
- * partition and then from others that are free to lock.  A little more than
- * needed goes, so that a map at its quota does not sweep on every set.
- */
-static bool
-quota_allows(int mapslot, int held_partition, int64 need)
-{
-	StoreMapSlot *slot = store_map_slot(mapslot);
-	int64		used = (int64) pg_atomic_read_u64(&slot->bytes_used);
-	int64		excess;
-	int			pass,
-				i;
-
-	if (slot->max_memory <= 0 || used + need <= slot->max_memory)
-		return true;
-	if (need > slot->max_memory)
 		return false;
-	excess = used + need - slot->max_memory;
-	if (slot->evictable)
-		excess += slot->max_memory / 32;
-
-	for (pass = 0; pass < 3 && excess > 0; pass++)
-	{
-		for (i = 0; i < store_shared->npartitions && excess > 0; i++)
-		{
-			int			p = (held_partition + i) % store_shared->npartitions;
-			StorePartition *part = store_partition(p);
-
-			if (p != held_partition &&
-				!LWLockConditionalAcquire(part->lock, LW_EXCLUSIVE))
-				continue;
-			excess -= evict_map_items(mapslot, p, excess, pass);
-			if (p != held_partition)
-				LWLockRelease(part->lock);
-		}
-	}
-	used = (int64) pg_atomic_read_u64(&slot->bytes_used);
-	return used + need <= slot->max_memory;
-}
-
-/*
- * One pass over a partition evicting the map's items: pass 0 takes expired
- * ones, pass 1 also unreferenced ones (clearing references), pass 2 any
- * (only for evictable maps).  Returns the bytes freed.
- */
-static int64
-evict_map_items(int mapslot, int partition, int64 excess, int pass)
-{
-	StorePartition *part = store_partition(partition);
-	StoreMapSlot *slot = store_map_slot(mapslot);
-	uint32	   *buckets = store_buckets(partition);
-	uint32		tick = now_tick();
-	int64		freed = 0;
-	uint32		b;
-
-	for (b = 0; b < store_shared->buckets_per_partition && freed < excess; b++)
-	{
-		uint32	   *link = &buckets[b];
-
-		while (*link != 0 && freed < excess)
-		{
-			StoreItem  *item = item_at(*link);
-			bool		expired = item_expired(item, tick);
-			bool		take;
-
-			if (item->mapslot != mapslot || item->ref == REF_PINNED)
-				take = false;
-			else if (expired)
-				take = true;
-			else if (!slot->evictable || pass == 0)
-				take = false;
-			else if (pass == 1 && item->ref == REF_SET)
-			{
-				item->ref = REF_CLEAR;
-				take = false;
-			}
-			else
-				take = true;
-
-			if (!take)
-			{
-				link = &item->next;
-				continue;
-			}
-			freed += item_chunk_bytes(item);
-			count_reclaimed(part, slot, expired);
-			remove_item(part, link, item);
-		}
-	}
-	return freed;
+	*link = item->next;
+	account_item(part, item, -1, true);
+	items_count_reclaimed(part, slot, expired);
+	return true;
 }
 
 /* bytes of value a data chunk holds */
@@ -351,6 +267,18 @@ head_size(int keylen, int vallen, bool has_expire)
 			keylen + vallen;
 	return ITEM_HEADER_SIZE +
 		item_meta_size(true, true, data_chunk_count(vallen)) + keylen;
+}
+
+/* the chunk bytes an item of these lengths takes (item_chunk_bytes) */
+static int64
+item_need_bytes(int keylen, int vallen, bool has_expire)
+{
+	int64		bytes = store_class(slab_class_for(head_size(keylen, vallen,
+															 has_expire)))->chunk_size;
+
+	if (!fits_one_chunk(keylen, vallen, has_expire))
+		bytes += (int64) data_chunk_count(vallen) * data_class()->chunk_size;
+	return bytes;
 }
 
 /* fill a data chunk with a piece of a large value; publish it */
@@ -432,41 +360,31 @@ alloc_item(const char *key, int keylen, const char *value, int vallen,
 
 /*
  * Publish a written item in the held partition in place of 'old' (an item
- * of the same key, or NULL), within the map's quota.  On failure nothing
- * changed.
+ * of the same key, found at 'old_link', or NULL), within the map's quota.
+ * STORE_QUOTA_RACE when writers racing us took the room quota_make_room
+ * made; then nothing changed.
  */
 static StoreResult
 link_item(int partition, uint32 *bucket, int mapslot, uint32 ref,
-		  StoreItem *old)
+		  StoreItem *old, uint32 *old_link)
 {
 	StorePartition *part = store_partition(partition);
 	StoreItem  *item = item_at(ref);
-	int64		need = item_chunk_bytes(item);
-	bool		fits;
+	bool		quota = store_map_slot(mapslot)->max_memory > 0;
 
-	/* quota evictions in this partition must not take 'old' */
-	if (old)
-	{
-		need -= item_chunk_bytes(old);
-		old->ref = REF_PINNED;
-	}
-	fits = quota_allows(mapslot, partition, need);
-	if (old)
-		old->ref = REF_SET;
-	if (!fits)
-		return STORE_OVER_QUOTA;
+	if (quota &&
+		!quota_reserve(mapslot, item_chunk_bytes(item) -
+					   (old ? item_chunk_bytes(old) : 0)))
+		return STORE_QUOTA_RACE;
 
-	/* sweeps skip chunks whose mapslot is free: publish the item last */
+	/* sweeps skip chunks whose mapslot is not published: publish it last */
 	pg_write_barrier();
 	item->mapslot = mapslot;
 	if (old)
 	{
-		/* quota evictions may have changed the chain */
-		uint32	   *link = link_to(bucket, old);
-
 		item->next = old->next;
-		*link = ref;
-		account_item(part, old, -1);
+		*old_link = ref;
+		account_item(part, old, -1, !quota);
 		slab_free(old);
 	}
 	else
@@ -474,7 +392,7 @@ link_item(int partition, uint32 *bucket, int mapslot, uint32 ref,
 		item->next = *bucket;
 		*bucket = ref;
 	}
-	account_item(part, item, 1);
+	account_item(part, item, 1, !quota);
 	part->sets++;
 	pg_atomic_fetch_add_u64(&store_map_slot(mapslot)->sets, 1);
 	return STORE_OK;
@@ -486,8 +404,8 @@ drop_if_expired(StorePartition *part, uint32 *link, StoreItem *item)
 {
 	if (item != NULL && item_expire(item) != 0 && item_expired(item, now_tick()))
 	{
-		count_reclaimed(part, store_map_slot(item->mapslot), true);
-		remove_item(part, link, item);
+		items_count_reclaimed(part, store_map_slot(item->mapslot), true);
+		items_remove(part, link, item);
 		return NULL;
 	}
 	return item;
@@ -511,6 +429,15 @@ typedef struct KeySite
 	uint32	   *bucket;
 } KeySite;
 
+static StoreResult lock_key(int handle, const char *key, int keylen,
+							LWLockMode mode, KeySite *site, StoreItem **item,
+							uint32 **link);
+static StoreResult quota_room_for(int handle, const char *key, int keylen,
+								  int vallen, uint32 expire);
+static StoreResult write_once(int handle, const char *key, int keylen,
+							  const char *value, int vallen, uint32 expire,
+							  StoreSetMode mode, const StoreExpect *expect);
+
 /*
  * Lock the partition of a key and find its item.  Under an exclusive lock
  * an expired item met on the way is reclaimed; under a shared one it is
@@ -531,7 +458,7 @@ lock_key(int handle, const char *key, int keylen, LWLockMode mode,
 	*item = NULL;
 
 	LWLockAcquire(site->part->lock, mode);
-	if (!handle_valid(handle))
+	if (!items_handle_valid(handle))
 		return STORE_MAP_GONE;
 	*item = find_item(site->bucket, site->mapslot, key, keylen, link);
 	if (*item == NULL || ((*item)->keylen & KEYLEN_EXPIRE) == 0)
@@ -544,15 +471,73 @@ lock_key(int handle, const char *key, int keylen, LWLockMode mode,
 }
 
 /*
- * The one writer: allocate and fill the new item with no lock held, then
- * link it under the partition lock if 'mode' (and 'expect', a value the
- * caller read before, for compare-and-set) still hold.  STORE_RETRY when
- * 'expect' no longer holds.
+ * Before a write into a map with a quota: make room for the item, counting
+ * the bytes of the item it replaces as free.  No lock is held; this may
+ * raise (interrupts).  STORE_OVER_QUOTA: the quota cannot hold it.
+ */
+static StoreResult
+quota_room_for(int handle, const char *key, int keylen, int vallen,
+			   uint32 expire)
+{
+	StoreMapSlot *slot = store_map_slot(HANDLE_SLOT(handle));
+	int64		need;
+	KeySite		site;
+	StoreItem  *old;
+	uint32	   *link;
+	StoreResult result;
+
+	if (slot->max_memory <= 0)
+		return STORE_OK;
+	quota_note_expiry(HANDLE_SLOT(handle), expire);
+	need = item_need_bytes(keylen, vallen, expire != 0);
+	if ((int64) pg_atomic_read_u64(&slot->bytes_used) + need <= slot->max_memory)
+		return STORE_OK;
+
+	/* near the quota: what the key holds now is room too */
+	result = lock_key(handle, key, keylen, LW_SHARED, &site, &old, &link);
+	if (old != NULL)
+		need -= item_chunk_bytes(old);
+	LWLockRelease(site.part->lock);
+	if (result != STORE_OK)
+		return result;
+	return quota_make_room(handle, need, key, keylen);
+}
+
+/*
+ * The one writer: make room under the map's quota and allocate and fill the
+ * new item with no lock held, then link it under the partition lock if
+ * 'mode' (and 'expect', a value the caller read before, for compare-and-set)
+ * still hold.  STORE_RETRY when 'expect' no longer holds.
  */
 static StoreResult
 store_write(int handle, const char *key, int keylen, const char *value,
 			int vallen, uint32 expire, StoreSetMode mode,
 			const StoreExpect *expect)
+{
+	int			attempt;
+
+	for (attempt = 0;; attempt++)
+	{
+		StoreResult result;
+
+		result = quota_room_for(handle, key, keylen, vallen, expire);
+		if (result != STORE_OK)
+			return result;
+		result = write_once(handle, key, keylen, value, vallen, expire, mode,
+							expect);
+		if (result != STORE_QUOTA_RACE)
+			return result;
+		if (attempt >= QUOTA_ATTEMPTS)
+			return STORE_OVER_QUOTA;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* one attempt of store_write, after the quota made room */
+static StoreResult
+write_once(int handle, const char *key, int keylen, const char *value,
+		   int vallen, uint32 expire, StoreSetMode mode,
+		   const StoreExpect *expect)
 {
 	KeySite		site;
 	uint32	   *link = NULL;
@@ -574,7 +559,8 @@ store_write(int handle, const char *key, int keylen, const char *value,
 		else if (expect != NULL && old != NULL && !item_matches(old, expect))
 			result = STORE_RETRY;
 		else
-			result = link_item(site.partition, site.bucket, site.mapslot, ref, old);
+			result = link_item(site.partition, site.bucket, site.mapslot, ref,
+							   old, link);
 	}
 	if (result != STORE_OK)
 		slab_free(item_at(ref));
@@ -667,7 +653,7 @@ store_delete(int handle, const char *key, int keylen)
 		result = STORE_NOT_FOUND;
 	else if (result == STORE_OK)
 	{
-		remove_item(site.part, link, item);
+		items_remove(site.part, link, item);
 		site.part->deletes++;
 		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->deletes, 1);
 	}
@@ -819,7 +805,7 @@ items_remove_slot(int mapslot, int handle)
 		uint32		b;
 
 		LWLockAcquire(part->lock, LW_EXCLUSIVE);
-		if (handle >= 0 && !handle_valid(handle))
+		if (handle >= 0 && !items_handle_valid(handle))
 		{
 			LWLockRelease(part->lock);
 			return p == 0 ? -1 : removed;
@@ -839,7 +825,7 @@ items_remove_slot(int mapslot, int handle)
 				}
 				if (!item_expired(item, tick))
 					removed++;
-				remove_item(part, link, item);
+				items_remove(part, link, item);
 			}
 		}
 		LWLockRelease(part->lock);

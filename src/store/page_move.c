@@ -156,16 +156,11 @@ page_is_movable(int victim_class, int page)
 	for (i = 0; i < vcls->chunks_per_page; i++)
 	{
 		StoreItem  *chunk = page_chunk(page, vcls->chunk_size, i);
+		StoreItem  *owner;
 
 		if (chunk->mapslot == MAPSLOT_FREE)
 			continue;
-		if (chunk->mapslot == MAPSLOT_RESERVED)
-		{
-			slab_lock_was_busy = true;
-			return false;
-		}
-		if (!may_evict(chunk_owner(chunk),
-					   tick, false))
+		if (!may_evict(chunk, tick, false, &owner))
 			return false;
 	}
 	return true;
@@ -322,12 +317,15 @@ repoint_chunk(StoreItem *chunk, StoreItem *dest, uint32 *link)
 	}
 	if (item_is_large(chunk))
 	{
-		if (!slab_try_lock(data_class()->lock))
+		bool		taken;
+
+		if (!slab_lock_other(data_class(), &taken))
 			return false;
 		refs = large_refs(chunk, &count);
 		for (i = 0; i < count && refs[i] != 0; i++)
 			item_at(refs[i])->next = new_ref;
-		LWLockRelease(data_class()->lock);
+		if (taken)
+			LWLockRelease(data_class()->lock);
 	}
 	*link = new_ref;
 	return true;
@@ -341,13 +339,21 @@ repoint_chunk(StoreItem *chunk, StoreItem *dest, uint32 *link)
 static bool
 relocate_chunk(StoreClass *cls, StoreItem *chunk, int page)
 {
-	StoreItem  *owner = chunk_owner(chunk);
-	uint64		hash = item_hash(owner->mapslot, item_key(owner), item_keylen(owner));
-	int			partition = hash_partition_of(hash);
-	StorePartition *part = store_partition(partition);
+	StoreItem  *owner = published_owner(chunk);
+	uint64		hash;
+	int			partition;
+	StorePartition *part;
 	uint32	   *link = NULL;
 	StoreItem  *dest;
 
+	if (owner == NULL)
+	{
+		slab_lock_was_busy = true;
+		return false;
+	}
+	hash = item_hash(owner->mapslot, item_key(owner), item_keylen(owner));
+	partition = hash_partition_of(hash);
+	part = store_partition(partition);
 	if (!slab_try_lock(part->lock))
 		return false;
 	/* a published item is always in its chain while we hold its partition */
@@ -423,8 +429,7 @@ empty_page(int victim_class, int page)
 
 		if (chunk->mapslot == MAPSLOT_FREE)
 			continue;
-		owner = chunk_owner(chunk);
-		if (!may_evict(owner, tick, false))
+		if (!may_evict(chunk, tick, false, &owner))
 			return false;
 		expired = item_expired(owner, tick);
 		if (!reclaim_chunk(chunk, expired))

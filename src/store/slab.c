@@ -195,6 +195,20 @@ slab_try_lock(LWLock *lock)
 	return false;
 }
 
+/*
+ * Lock another class than the one we hold, unless it is one we hold
+ * already (*taken says whether to release it).  Only tried.
+ */
+bool
+slab_lock_other(StoreClass *cls, bool *taken)
+{
+	*taken = false;
+	if (LWLockHeldByMeInMode(cls->lock, LW_EXCLUSIVE))
+		return true;
+	*taken = slab_try_lock(cls->lock);
+	return *taken;
+}
+
 /* keep next_expiry at or before the earliest expiry of the class's items */
 void
 note_expiry(StoreClass *cls, uint32 expire)

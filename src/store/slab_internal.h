@@ -21,6 +21,7 @@ extern bool slab_lock_was_busy;
 
 /* slab.c */
 extern bool slab_try_lock(LWLock *lock);
+extern bool slab_lock_other(StoreClass *cls, bool *taken);
 extern void note_expiry(StoreClass *cls, uint32 expire);
 extern uint32 pop_free_chunk(StoreClass *cls);
 extern void push_free_chunk(StoreClass *cls, StoreItem *item);
@@ -31,7 +32,8 @@ extern void carve_page(int class_id, int page);
 extern TimestampTz clock_now(void);
 
 /* evict.c */
-extern bool may_evict(StoreItem *owner, uint32 tick, bool clear_ref);
+extern bool may_evict(StoreItem *chunk, uint32 tick, bool clear_ref,
+					  StoreItem **owner);
 extern bool reclaim_chunk(StoreItem *chunk, bool expired);
 extern StoreItem *clock_evict(int class_id, int skip_page);
 extern uint32 evict_in_class(int class_id);

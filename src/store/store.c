@@ -202,6 +202,8 @@ reset_slot_counters(StoreMapSlot *slot)
 	pg_atomic_init_u64(&slot->deletes, 0);
 	pg_atomic_init_u64(&slot->evictions, 0);
 	pg_atomic_init_u64(&slot->expirations, 0);
+	pg_atomic_init_u64(&slot->quota_hand, 0);
+	pg_atomic_init_u32(&slot->next_expiry, 0);
 }
 
 int

@@ -51,7 +51,6 @@
 /* reference byte values */
 #define REF_CLEAR	0
 #define REF_SET		1
-#define REF_PINNED	2			/* being replaced or built: never evicted */
 
 /* mapslot values with a meaning of their own */
 #define MAPSLOT_FREE	0		/* a free chunk, on its class's free list */
@@ -182,6 +181,9 @@ typedef struct StoreMapSlot
 	pg_atomic_uint64 deletes;
 	pg_atomic_uint64 evictions;
 	pg_atomic_uint64 expirations;
+	/* the quota's CLOCK (quota.c) */
+	pg_atomic_uint64 quota_hand;	/* next index position to sweep */
+	pg_atomic_uint32 next_expiry;	/* earliest expiry tick known, 0 none */
 } StoreMapSlot;
 
 /* the segment of this process, NULL when not preloaded */
@@ -379,14 +381,51 @@ data_class(void)
 	return store_class(store_shared->nclasses - 1);
 }
 
+/*
+ * The item owning a chunk if it is published, else NULL (the chunk is free,
+ * being filled, or a piece of an item being built).  For sweeps, which hold
+ * the chunk's class lock but not the owner's partition lock: writers fill
+ * an item and publish its mapslot last, after a write barrier, so read the
+ * mapslot once, then the rest after a read barrier.
+ */
+static inline StoreItem *
+published_owner(StoreItem *chunk)
+{
+	uint16		mapslot = *(volatile uint16 *) &chunk->mapslot;
+	StoreItem  *owner;
+
+	if (mapslot == MAPSLOT_FREE || mapslot == MAPSLOT_RESERVED)
+		return NULL;
+	pg_read_barrier();
+	if (mapslot != MAPSLOT_DATA)
+		return chunk;
+	owner = item_at(chunk->next);
+	mapslot = *(volatile uint16 *) &owner->mapslot;
+	if (mapslot == MAPSLOT_FREE || mapslot == MAPSLOT_RESERVED ||
+		mapslot == MAPSLOT_DATA)
+		return NULL;
+	pg_read_barrier();
+	return owner;
+}
+
 /* items.c */
 extern uint64 item_hash(int mapslot, const char *key, int keylen);
 extern int	hash_partition_of(uint64 hash);
 extern uint32 now_tick(void);
 extern bool item_expired(const StoreItem *item, uint32 tick);
-extern void item_unlink_evicted(int partition, StoreItem *item, bool expired);
+extern bool items_handle_valid(int handle);
+extern void items_remove(StorePartition *part, uint32 *link, StoreItem *item);
+extern void items_count_reclaimed(StorePartition *part, StoreMapSlot *slot,
+								  bool expired);
+extern bool item_unlink_evicted(int partition, StoreItem *item, bool expired);
 extern int64 items_remove_slot(int mapslot, int handle);
 extern uint32 *items_link_to(int partition, uint64 hash, StoreItem *item);
+
+/* quota.c */
+extern StoreResult quota_make_room(int handle, int64 need, const char *key,
+								   int keylen);
+extern void quota_note_expiry(int mapslot, uint32 expire);
+extern bool quota_reserve(int mapslot, int64 need);
 
 /* slab.c */
 extern void slab_init_classes(void);
