@@ -54,6 +54,9 @@ typedef struct StoreExpect
  */
 #define STORE_QUOTA_RACE ((StoreResult) -2)
 #define QUOTA_ATTEMPTS 8
+
+/* buckets a flush walks per partition lock hold (a power of two) */
+#define FLUSH_BUCKETS 1024
 static bool parse_int64(const char *s, int len, int64 *result);
 
 uint64
@@ -723,6 +726,8 @@ store_incr(int handle, const char *key, int keylen, int64 delta,
 						 exists ? &seen : NULL);
 		if (rc != STORE_RETRY && rc != STORE_EXISTS && rc != STORE_NOT_FOUND)
 			return rc;
+		/* nothing is held between attempts */
+		CHECK_FOR_INTERRUPTS();
 	}
 }
 
@@ -782,18 +787,54 @@ store_touch(int handle, const char *key, int keylen, int64 ttl_ms)
 		pfree(value);
 		if (rc != STORE_RETRY)
 			return rc;
+		/* nothing is held between attempts */
+		CHECK_FOR_INTERRUPTS();
 	}
 }
 
+/* remove the map slot's items from 'count' buckets of a held partition */
+static int64
+remove_slot_range(StorePartition *part, uint32 *buckets, uint32 first,
+				  uint32 count, int mapslot, uint32 tick)
+{
+	int64		removed = 0;
+	uint32		b;
+
+	for (b = first; b < first + count; b++)
+	{
+		uint32	   *link = &buckets[b];
+
+		while (*link != 0)
+		{
+			StoreItem  *item = item_at(*link);
+
+			if (item->mapslot != mapslot)
+			{
+				link = &item->next;
+				continue;
+			}
+			if (!item_expired(item, tick))
+				removed++;
+			items_remove(part, link, item);
+		}
+	}
+	return removed;
+}
+
 /*
- * Remove every item of a map slot, partition by partition.  With a handle
- * (handle >= 0), stop where the handle goes stale: the map was dropped and
- * its detach removes the rest.  Returns the number of live items removed,
- * or -1 when the handle was stale from the start.
+ * Remove every item of a map slot, partition by partition, FLUSH_BUCKETS
+ * buckets per lock hold, so that other backends wait at most that long.
+ * With a handle (handle >= 0, a flush), stop where the handle goes stale:
+ * the map was dropped and its detach removes the rest; a flush may also be
+ * cancelled between lock holds (what is removed stays removed).  A detach
+ * (handle -1) runs in transaction callbacks and is never interrupted.
+ * Returns the number of live items removed, or -1 when the handle was stale
+ * from the start.
  */
 int64
 items_remove_slot(int mapslot, int handle)
 {
+	uint32		step = Min(FLUSH_BUCKETS, store_shared->buckets_per_partition);
 	int64		removed = 0;
 	uint32		tick = now_tick();
 	int			p;
@@ -801,34 +842,22 @@ items_remove_slot(int mapslot, int handle)
 	for (p = 0; p < store_shared->npartitions; p++)
 	{
 		StorePartition *part = store_partition(p);
-		uint32	   *buckets = store_buckets(p);
-		uint32		b;
+		uint32		first;
 
-		LWLockAcquire(part->lock, LW_EXCLUSIVE);
-		if (handle >= 0 && !items_handle_valid(handle))
+		for (first = 0; first < store_shared->buckets_per_partition; first += step)
 		{
-			LWLockRelease(part->lock);
-			return p == 0 ? -1 : removed;
-		}
-		for (b = 0; b < store_shared->buckets_per_partition; b++)
-		{
-			uint32	   *link = &buckets[b];
-
-			while (*link != 0)
+			LWLockAcquire(part->lock, LW_EXCLUSIVE);
+			if (handle >= 0 && !items_handle_valid(handle))
 			{
-				StoreItem  *item = item_at(*link);
-
-				if (item->mapslot != mapslot)
-				{
-					link = &item->next;
-					continue;
-				}
-				if (!item_expired(item, tick))
-					removed++;
-				items_remove(part, link, item);
+				LWLockRelease(part->lock);
+				return (p == 0 && first == 0) ? -1 : removed;
 			}
+			removed += remove_slot_range(part, store_buckets(p), first, step,
+										 mapslot, tick);
+			LWLockRelease(part->lock);
+			if (handle >= 0)
+				CHECK_FOR_INTERRUPTS();
 		}
-		LWLockRelease(part->lock);
 	}
 	return removed;
 }

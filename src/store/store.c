@@ -101,12 +101,50 @@ store_layout(StoreShared *shared)
 	Assert(shared->pages_off + shared->page_size * shared->npages <= shared->budget);
 }
 
+/*
+ * FATAL unless the settings give a segment that can work: at least two
+ * pages, and room in them for an item of pg_memshard.max_item_size.  Run at
+ * postmaster start (from _PG_init) and again before the segment is laid
+ * out, never under a lock.
+ */
+void
+store_check_settings(void)
+{
+	StoreShared layout;
+	Size		largest;
+
+	memset(&layout, 0, sizeof(layout));
+	store_layout(&layout);
+	if (layout.npages < 2)
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pg_memshard.memory is too small"),
+				 errdetail("The segment must hold at least two pages of %zu bytes besides its index and descriptors.",
+						   layout.page_size),
+				 errhint("Raise pg_memshard.memory, or lower pg_memshard.max_maps or pg_memshard.partitions.")));
+
+	/* a largest item: a page-sized head at most, and its value in pages */
+	largest = layout.page_size +
+		(Size) layout.page_size * ((Size) memshard_max_item_size /
+								   (layout.page_size - ITEM_HEADER_SIZE) + 1);
+	if (largest > (Size) layout.npages * layout.page_size)
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pg_memshard.max_item_size is larger than the cache can hold"),
+				 errdetail("An item of %d bytes needs up to %zu bytes of pages; pg_memshard.memory leaves %zu.",
+						   memshard_max_item_size, largest,
+						   (Size) layout.npages * layout.page_size),
+				 errhint("Lower pg_memshard.max_item_size or raise pg_memshard.memory.")));
+}
+
 void
 store_shmem_startup(void)
 {
 	bool		found;
 	StoreShared *shared;
 
+	/* errors come before the lock: nothing raises under it */
+	store_check_settings();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared = ShmemInitStruct("pg_memshard", store_shmem_size(), &found);
 	if (!found)
@@ -123,13 +161,6 @@ store_init_segment(StoreShared *shared)
 
 	memset(shared, 0, sizeof(StoreShared));
 	store_layout(shared);
-	if (shared->npages < 2)
-		ereport(FATAL,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pg_memshard.memory is too small"),
-				 errdetail("The segment must hold at least two pages of %zu bytes.",
-						   shared->page_size),
-				 errhint("Raise pg_memshard.memory or lower pg_memshard.max_item_size.")));
 	shared->epoch = GetCurrentTimestamp();
 	pg_atomic_init_u64(&shared->clock, shared->epoch);
 	SpinLockInit(&shared->pool_lock);
@@ -154,13 +185,18 @@ store_init_segment(StoreShared *shared)
 	for (i = 0; i < STORE_MAX_CLASSES; i++)
 		store_class(i)->lock = &locks[shared->npartitions + i].lock;
 
+	/*
+	 * The pool hands out the last pages first, so that the far end of the
+	 * segment (the largest chunk references) is in use from the first item
+	 * on, not only once the cache is full.
+	 */
 	for (i = 0; i < shared->npages; i++)
 	{
 		store_page(i)->class_id = -1;
 		store_page(i)->used = 0;
-		store_page(i)->next_free = (i + 1 < shared->npages) ? i + 1 : -1;
+		store_page(i)->next_free = i - 1;
 	}
-	shared->free_page_head = 0;
+	shared->free_page_head = shared->npages - 1;
 	shared->free_pages = shared->npages;
 
 	memset(store_map_slot(0), 0, sizeof(StoreMapSlot) * (shared->max_maps + 1));
