@@ -159,7 +159,7 @@ evict_in_class(int class_id)
 			return pop_free_chunk(cls);
 	}
 
-	if (should_grow(cls) && move_page_to(class_id))
+	if (should_grow(cls) && move_page_to(class_id, false))
 		return pop_free_chunk(cls);
 
 	chunk = clock_evict(class_id, -1);
@@ -169,8 +169,13 @@ evict_in_class(int class_id)
 		return item_ref(chunk);
 	}
 
-	/* nothing evictable here: any page elsewhere will do */
-	if (move_page_to(class_id))
+	/*
+	 * Nothing evictable here (e.g. only the pieces of the large item being
+	 * built): a page of any class that has something evictable, whatever
+	 * the survival times say, so that a set into an evictable map fails
+	 * only when nothing at all can be evicted.
+	 */
+	if (move_page_to(class_id, true))
 		return pop_free_chunk(cls);
 	return 0;
 }

@@ -209,6 +209,17 @@ items_count_reclaimed(StorePartition *part, StoreMapSlot *slot, bool expired)
 	}
 }
 
+/*
+ * A page move put the item (its partition held) in a chunk 'delta' bytes
+ * larger (or smaller): count its memory anew.
+ */
+void
+item_moved_class(int partition, StoreItem *item, int64 delta)
+{
+	store_partition(partition)->bytes_used += delta;
+	pg_atomic_fetch_add_u64(&store_map_slot(item->mapslot)->bytes_used, delta);
+}
+
 /* the link to an item of the (held) partition, for slab page moves */
 uint32 *
 items_link_to(int partition, uint64 hash, StoreItem *item)

@@ -33,16 +33,10 @@ static double survival_time(StoreClass *cls, TimestampTz now);
 static bool page_is_movable(int victim_class, int page);
 static int	movable_page(int victim);
 static int	find_idle_page(int class_id);
-static int	choose_victim_class(int class_id, const bool *tried);
-static bool take_page_from(int victim, int page, int class_id);
-static int64 free_chunks_on(int class_id, int page);
-static StoreItem *pop_free_chunk_off(StoreClass *cls, int page);
-static bool repoint_chunk(StoreItem *chunk, StoreItem *dest, uint32 *link);
-static bool relocate_chunk(StoreClass *cls, StoreItem *chunk, int page);
-static bool compact_away(int victim_class, int page);
+static int	choose_victim_class(int class_id, const bool *tried, bool force);
+static bool take_page_from(int victim, int class_id);
 static int	emptiest_page(int victim);
 static bool empty_page(int victim_class, int page);
-static void detach_page(int victim_class, int page);
 
 /*
  * How long an item survives in the class, in microseconds: its capacity
@@ -75,14 +69,17 @@ should_grow(StoreClass *cls)
  * a page is then taken by evicting that class's oldest items and moving the
  * rest off the page, as one LRU over both classes would.  A class's last
  * page goes only when its newest item is older than this class's items
- * live (the class is idle), or to a class with no page at all.  -1 if none.
+ * live (the class is idle), or to a class with no page at all.  With
+ * 'force' (this class has nothing of its own to evict) any class will do,
+ * longest survival first.  -1 if none.
  */
 static int
-choose_victim_class(int class_id, const bool *tried)
+choose_victim_class(int class_id, const bool *tried, bool force)
 {
 	StoreClass *cls = store_class(class_id);
 	TimestampTz now = clock_now();
-	double		best = cls->pages > 0 ? MOVE_SURVIVAL_RATIO * survival_time(cls, now) : -1;
+	double		best = (cls->pages > 0 && !force) ?
+		MOVE_SURVIVAL_RATIO * survival_time(cls, now) : -1;
 	int			victim = -1;
 	int			i;
 
@@ -93,7 +90,7 @@ choose_victim_class(int class_id, const bool *tried)
 
 		if (i == class_id || other->pages == 0 || tried[i])
 			continue;
-		if (other->pages == 1 && cls->pages > 0 &&
+		if (!force && other->pages == 1 && cls->pages > 0 &&
 			now - other->last_alloc <= survival_time(cls, now))
 			continue;
 		survival = survival_time(other, now);
@@ -194,17 +191,17 @@ movable_page(int victim)
 }
 
 /*
- * Take a page from the victim class for 'class_id': 'page' if it is still
- * the victim's and idle, else a movable one.  false if none could be had.
+ * Take a movable page from the victim class for 'class_id', evicting what
+ * must go.  false if none could be had.
  */
 static bool
-take_page_from(int victim, int page, int class_id)
+take_page_from(int victim, int class_id)
 {
+	int			page;
+
 	if (!slab_try_lock(store_class(victim)->lock))
 		return false;
-	if (page < 0 || store_page(page)->class_id != victim ||
-		store_page(page)->used != 0)
-		page = movable_page(victim);
+	page = movable_page(victim);
 	if (page < 0 ||
 		!(store_class(victim)->pages > 1 ? compact_away(victim, page) :
 		  empty_page(victim, page)))
@@ -221,193 +218,57 @@ take_page_from(int victim, int page, int class_id)
 }
 
 /*
+ * Take an idle page (no item on it) of another class for 'class_id', if it
+ * still is one.  Nothing is evicted.
+ */
+bool
+take_idle_page(int page, int class_id)
+{
+	int			victim = store_page(page)->class_id;	/* checked below */
+
+	if (victim < 0 || victim == class_id ||
+		!slab_try_lock(store_class(victim)->lock))
+		return false;
+	if (store_page(page)->class_id != victim || store_page(page)->used != 0)
+	{
+		LWLockRelease(store_class(victim)->lock);
+		return false;
+	}
+	detach_page(victim, page);
+	LWLockRelease(store_class(victim)->lock);
+	carve_page(class_id, page);
+	store_class(class_id)->pages_moved_in++;
+	return true;
+}
+
+/*
  * Give the class a page of another: an idle one (no item on it) if there
  * is any, else a movable page of the classes chosen above, best first (the
  * best may hold nothing movable, e.g. only the head of the large item we
- * are building).  Victim classes and partitions are only try-locked.
+ * are building); with 'force', of any class (all are tried).  Victim
+ * classes and partitions are only try-locked.
  */
 bool
-move_page_to(int class_id)
+move_page_to(int class_id, bool force)
 {
 	bool		tried[STORE_MAX_CLASSES] = {0};
 	int			page = find_idle_page(class_id);
+	int			candidates = force ? store_shared->nclasses : MOVE_CANDIDATES;
 	int			attempt;
 
-	if (page >= 0 && take_page_from(store_page(page)->class_id, page, class_id))
+	if (page >= 0 && take_idle_page(page, class_id))
 		return true;
-	for (attempt = 0; attempt < MOVE_CANDIDATES; attempt++)
+	for (attempt = 0; attempt < candidates; attempt++)
 	{
-		int			victim = choose_victim_class(class_id, tried);
+		int			victim = choose_victim_class(class_id, tried, force);
 
 		if (victim < 0)
 			break;
-		if (take_page_from(victim, -1, class_id))
+		if (take_page_from(victim, class_id))
 			return true;
 		tried[victim] = true;
 	}
 	return false;
-}
-
-/* free chunks of the class lying on 'page' */
-static int64
-free_chunks_on(int class_id, int page)
-{
-	StoreClass *cls = store_class(class_id);
-	int64		count = 0;
-	uint32		i;
-
-	for (i = 0; i < cls->chunks_per_page; i++)
-		if ((page_chunk(page, cls->chunk_size, i))->mapslot == MAPSLOT_FREE)
-			count++;
-	return count;
-}
-
-/* pop a free chunk of the class that is not on 'page' (there is one) */
-static StoreItem *
-pop_free_chunk_off(StoreClass *cls, int page)
-{
-	uint32		aside = 0;
-	StoreItem  *found = NULL;
-
-	while (found == NULL && cls->free_head != 0)
-	{
-		StoreItem  *chunk = item_at(pop_free_chunk(cls));
-
-		if (item_page(chunk) != page)
-			found = chunk;
-		else
-		{
-			chunk->next = aside;
-			aside = item_ref(chunk);
-		}
-	}
-	while (aside != 0)
-	{
-		StoreItem  *chunk = item_at(aside);
-
-		aside = chunk->next;
-		push_free_chunk(cls, chunk);
-	}
-	return found;
-}
-
-/*
- * Point whatever references a chunk at its copy 'dest': the index chain
- * (its 'link') for an item, the head's reference list for a data piece,
- * and for a large head its pieces' back references (the data class is then
- * try-locked).  The owner's partition lock is held.  false when a lock was
- * busy.
- */
-static bool
-repoint_chunk(StoreItem *chunk, StoreItem *dest, uint32 *link)
-{
-	uint32		old_ref = item_ref(chunk);
-	uint32		new_ref = item_ref(dest);
-	uint32		count;
-	uint32	   *refs;
-	uint32		i;
-
-	if (chunk->mapslot == MAPSLOT_DATA)
-	{
-		refs = large_refs(item_at(chunk->next), &count);
-		for (i = 0; i < count; i++)
-			if (refs[i] == old_ref)
-				refs[i] = new_ref;
-		return true;
-	}
-	if (item_is_large(chunk))
-	{
-		bool		taken;
-
-		if (!slab_lock_other(data_class(), &taken))
-			return false;
-		refs = large_refs(chunk, &count);
-		for (i = 0; i < count && refs[i] != 0; i++)
-			item_at(refs[i])->next = new_ref;
-		if (taken)
-			LWLockRelease(data_class()->lock);
-	}
-	*link = new_ref;
-	return true;
-}
-
-/*
- * Move what a chunk holds (an item, a large head or a data piece) to a free
- * chunk of its class off 'page', under the owning item's partition lock.
- * false when a lock is busy.  Class lock held.
- */
-static bool
-relocate_chunk(StoreClass *cls, StoreItem *chunk, int page)
-{
-	StoreItem  *owner = published_owner(chunk);
-	uint64		hash;
-	int			partition;
-	StorePartition *part;
-	uint32	   *link = NULL;
-	StoreItem  *dest;
-
-	if (owner == NULL)
-	{
-		slab_lock_was_busy = true;
-		return false;
-	}
-	hash = item_hash(owner->mapslot, item_key(owner), item_keylen(owner));
-	partition = hash_partition_of(hash);
-	part = store_partition(partition);
-	if (!slab_try_lock(part->lock))
-		return false;
-	/* a published item is always in its chain while we hold its partition */
-	if (chunk->mapslot != MAPSLOT_DATA &&
-		(link = items_link_to(partition, hash, chunk)) == NULL)
-	{
-		LWLockRelease(part->lock);
-		return false;
-	}
-	dest = pop_free_chunk_off(cls, page);
-	memcpy(dest, chunk, item_total_size(chunk));
-	if (!repoint_chunk(chunk, dest, link))
-	{
-		push_free_chunk(cls, dest);
-		LWLockRelease(part->lock);
-		return false;
-	}
-	store_page(item_page(dest))->used++;
-	store_page(page)->used--;
-	chunk->mapslot = MAPSLOT_FREE;
-	LWLockRelease(part->lock);
-	return true;
-}
-
-/*
- * Free a movable page of a class that keeps other pages: evict the class's
- * oldest items (by CLOCK, off this page) until its other pages have room
- * for what this page holds, then move that there.  false if a lock was
- * busy.
- */
-static bool
-compact_away(int victim_class, int page)
-{
-	StoreClass *vcls = store_class(victim_class);
-	int64		room = vcls->free_count - free_chunks_on(victim_class, page);
-	uint32		i;
-
-	while (room < store_page(page)->used)
-	{
-		StoreItem  *chunk = clock_evict(victim_class, page);
-
-		if (chunk == NULL)
-			return false;
-		push_free_chunk(vcls, chunk);
-		room++;
-	}
-	for (i = 0; i < vcls->chunks_per_page; i++)
-	{
-		StoreItem  *chunk = page_chunk(page, vcls->chunk_size, i);
-
-		if (chunk->mapslot != MAPSLOT_FREE && !relocate_chunk(vcls, chunk, page))
-			return false;
-	}
-	return true;
 }
 
 /*
@@ -442,7 +303,7 @@ empty_page(int victim_class, int page)
 }
 
 /* take an emptied page out of the victim class: drop its free chunks */
-static void
+void
 detach_page(int victim_class, int page)
 {
 	StoreClass *vcls = store_class(victim_class);
@@ -456,6 +317,7 @@ detach_page(int victim_class, int page)
 		{
 			*link = item->next;
 			vcls->free_count--;
+			note_free_bytes(-(int64) vcls->chunk_size);
 		}
 		else
 			link = &item->next;

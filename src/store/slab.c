@@ -35,6 +35,10 @@
 
 bool		slab_lock_was_busy = false;
 
+static void hand_out(StoreClass *cls, uint32 ref, Size item_size,
+					 uint32 expire);
+static uint32 sparse_room(int class_id, Size item_size, uint32 expire);
+
 /*
  * Lay out the size classes (postmaster, at segment creation).  The last
  * class is exactly one page.
@@ -110,10 +114,16 @@ item_chunk_bytes(StoreItem *item)
 }
 
 /*
- * A chunk of 'class_id' for item_size bytes, or 0 when nothing can be
- * freed.  The caller holds no partition lock (evictions lock the victims'
- * partitions).  The chunk comes back marked free (MAPSLOT_FREE): the caller
- * fills it and sets mapslot last.
+ * A chunk for item_size bytes, of 'class_id' or while the cache is sparse
+ * of a larger class, or 0 when nothing can be freed.  The caller holds no
+ * partition lock (evictions lock the victims' partitions).  The chunk comes
+ * back reserved (MAPSLOT_RESERVED): the caller fills it and publishes its
+ * mapslot last.
+ *
+ * In that order: a free chunk of the class, a page of the pool, then while
+ * the cache is sparse a free chunk of a slightly larger class or a page
+ * emptied by moving items (nothing is evicted while a large share of the
+ * cache is free chunks), then evictions (evict.c).
  */
 uint32
 slab_alloc(int class_id, Size item_size, uint32 expire)
@@ -134,16 +144,13 @@ slab_alloc(int class_id, Size item_size, uint32 expire)
 		ref = pop_free_chunk(cls);
 		if (ref == 0 && take_pool_page(class_id))
 			ref = pop_free_chunk(cls);
-		if (ref == 0)
-			ref = evict_in_class(class_id);
 		if (ref != 0)
-		{
-			cls->used++;
-			cls->item_bytes += item_size;
-			cls->last_alloc = GetCurrentTimestamp();
-			store_page(item_page(item_at(ref)))->used++;
-			note_expiry(cls, expire);
-		}
+			hand_out(cls, ref, item_size, expire);
+		else if (cache_is_sparse() &&
+				 (ref = sparse_room(class_id, item_size, expire)) != 0)
+			;					/* counted in the class that gave it */
+		else if ((ref = evict_in_class(class_id)) != 0)
+			hand_out(cls, ref, item_size, expire);
 		LWLockRelease(cls->lock);
 		if (ref != 0 || !slab_lock_was_busy || attempt >= ALLOC_ATTEMPTS)
 			return ref;
@@ -152,6 +159,72 @@ slab_alloc(int class_id, Size item_size, uint32 expire)
 		else
 			pg_spin_delay();
 	}
+}
+
+/* count a chunk of the class (lock held) as used by an item of item_size */
+static void
+hand_out(StoreClass *cls, uint32 ref, Size item_size, uint32 expire)
+{
+	cls->used++;
+	cls->item_bytes += item_size;
+	cls->last_alloc = GetCurrentTimestamp();
+	store_page(item_page(item_at(ref)))->used++;
+	note_expiry(cls, expire);
+}
+
+/*
+ * Whether a large share of the cache is free chunks (rather than items):
+ * then room is found by moving items, not by evicting them.
+ */
+bool
+cache_is_sparse(void)
+{
+	return pg_atomic_read_u64(&store_shared->free_chunk_bytes) >=
+		store_shared->sparse_bytes;
+}
+
+/*
+ * The largest chunk an item of 'size' bytes may take instead of one of its
+ * own class: twice its size, or 64 bytes over it.
+ */
+Size
+relocation_limit(Size size)
+{
+	return Max(2 * size, size + 64);
+}
+
+/*
+ * Room for an item of the (held, empty) class while the cache is sparse: a
+ * free chunk of a larger class up to relocation_limit, else a page of
+ * another class emptied by moving its items (page_move.c).  The chunk is
+ * counted as used; 0 if there is neither.
+ */
+static uint32
+sparse_room(int class_id, Size item_size, uint32 expire)
+{
+	StoreClass *cls = store_class(class_id);
+	Size		limit = relocation_limit(item_size);
+	uint32		ref = 0;
+	int			c;
+
+	for (c = class_id + 1; c < store_shared->nclasses &&
+		 store_class(c)->chunk_size <= limit; c++)
+	{
+		StoreClass *other = store_class(c);
+
+		/* a glance without the lock, to try only classes with room */
+		if (other->free_count == 0 || !slab_try_lock(other->lock))
+			continue;
+		ref = pop_free_chunk(other);
+		if (ref != 0)
+			hand_out(other, ref, item_size, expire);
+		LWLockRelease(other->lock);
+		if (ref != 0)
+			return ref;
+	}
+	if (evacuate_page_to(class_id) && (ref = pop_free_chunk(cls)) != 0)
+		hand_out(cls, ref, item_size, expire);
+	return ref;
 }
 
 /*
@@ -228,17 +301,34 @@ pop_free_chunk(StoreClass *cls)
 		cls->free_head = item_at(ref)->next;
 		cls->free_count--;
 		item_at(ref)->mapslot = MAPSLOT_RESERVED;
+		note_free_bytes(-(int64) cls->chunk_size);
 	}
 	return ref;
 }
 
+/* a chunk of the class (lock held) goes on its free list */
 void
 push_free_chunk(StoreClass *cls, StoreItem *item)
+{
+	list_free_chunk(cls, item);
+	note_free_bytes(cls->chunk_size);
+}
+
+/* push_free_chunk but for the count of free bytes, which the caller keeps */
+void
+list_free_chunk(StoreClass *cls, StoreItem *item)
 {
 	item->mapslot = MAPSLOT_FREE;
 	item->next = cls->free_head;
 	cls->free_head = item_ref(item);
 	cls->free_count++;
+}
+
+/* the cache's free chunks hold 'delta' more bytes */
+void
+note_free_bytes(int64 delta)
+{
+	pg_atomic_fetch_add_u64(&store_shared->free_chunk_bytes, delta);
 }
 
 /* a used chunk of the class (lock held) goes back to its free list */
@@ -299,7 +389,8 @@ carve_page(int class_id, int page)
 	store_page(page)->class_id = class_id;
 	store_page(page)->used = 0;
 	for (i = cls->chunks_per_page - 1; i >= 0; i--)
-		push_free_chunk(cls, page_chunk(page, cls->chunk_size, i));
+		list_free_chunk(cls, page_chunk(page, cls->chunk_size, i));
+	note_free_bytes((int64) cls->chunks_per_page * cls->chunk_size);
 	cls->pages++;
 	cls->evicts_since_grow = 0;
 }

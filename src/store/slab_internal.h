@@ -25,6 +25,10 @@ extern bool slab_lock_other(StoreClass *cls, bool *taken);
 extern void note_expiry(StoreClass *cls, uint32 expire);
 extern uint32 pop_free_chunk(StoreClass *cls);
 extern void push_free_chunk(StoreClass *cls, StoreItem *item);
+extern void list_free_chunk(StoreClass *cls, StoreItem *item);
+extern void note_free_bytes(int64 delta);
+extern bool cache_is_sparse(void);
+extern Size relocation_limit(Size size);
 extern void release_chunk(StoreClass *cls, StoreItem *item);
 extern void release_data_chunks(StoreItem *head, StoreItem *keep);
 extern bool take_pool_page(int class_id);
@@ -41,6 +45,12 @@ extern void note_eviction(StoreClass *cls);
 
 /* page_move.c */
 extern bool should_grow(StoreClass *cls);
-extern bool move_page_to(int class_id);
+extern bool move_page_to(int class_id, bool force);
+extern bool take_idle_page(int page, int class_id);
+extern void detach_page(int victim_class, int page);
+
+/* compact.c */
+extern bool compact_away(int victim_class, int page);
+extern bool evacuate_page_to(int class_id);
 
 #endif							/* MEMSHARD_SLAB_INTERNAL_H */

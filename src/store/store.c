@@ -98,6 +98,10 @@ store_layout(StoreShared *shared)
 		shared->page_size = TYPEALIGN_DOWN(STORE_ALIGN,
 										   left / shared->npages - sizeof(StorePage));
 	shared->pages_off = CACHELINEALIGN(off + sizeof(StorePage) * shared->npages);
+
+	/* sparse: more than a sixteenth of the pages, and four pages, free */
+	shared->sparse_bytes = Max(4 * shared->page_size,
+							   (Size) shared->npages * shared->page_size / 16);
 	Assert(shared->pages_off + shared->page_size * shared->npages <= shared->budget);
 }
 
@@ -163,6 +167,7 @@ store_init_segment(StoreShared *shared)
 	store_layout(shared);
 	shared->epoch = GetCurrentTimestamp();
 	pg_atomic_init_u64(&shared->clock, shared->epoch);
+	pg_atomic_init_u64(&shared->free_chunk_bytes, 0);
 	SpinLockInit(&shared->pool_lock);
 	shared->maps_lock = &locks[memshard_partitions + STORE_MAX_CLASSES].lock;
 

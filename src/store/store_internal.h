@@ -109,6 +109,8 @@ typedef struct StoreShared
 	slock_t		pool_lock;		/* protects the free page list */
 	int			free_page_head; /* -1 = none */
 	int			free_pages;
+	Size		sparse_bytes;	/* free chunk bytes from which the cache is sparse */
+	pg_atomic_uint64 free_chunk_bytes;	/* bytes of chunks on free lists */
 	LWLock	   *maps_lock;		/* attach/detach of map slots */
 } StoreShared;
 
@@ -420,6 +422,7 @@ extern void items_count_reclaimed(StorePartition *part, StoreMapSlot *slot,
 extern bool item_unlink_evicted(int partition, StoreItem *item, bool expired);
 extern int64 items_remove_slot(int mapslot, int handle);
 extern uint32 *items_link_to(int partition, uint64 hash, StoreItem *item);
+extern void item_moved_class(int partition, StoreItem *item, int64 delta);
 
 /* quota.c */
 extern StoreResult quota_make_room(int handle, int64 need, const char *key,
