@@ -7,7 +7,7 @@
  * class that keeps other pages: the class evicts its oldest items until its
  * other pages have room for what the page holds, then the page's items move
  * there (compact_away).  And while the cache is sparse (a large share of it
- * free chunks, see cache_is_sparse), a class that needs a page gets one
+ * free chunks, see room_without_eviction), a class that needs a page gets one
  * without anything being evicted (evacuate_page_to): an idle page of
  * another class, else the page holding fewest items whose items all find
  * free chunks elsewhere, in their own class or in a larger one up to

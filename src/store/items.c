@@ -327,7 +327,8 @@ alloc_item(const char *key, int keylen, const char *value, int vallen,
 	uint32	   *refs;
 	uint32		i;
 
-	ref = slab_alloc(slab_class_for(size), size, expire);
+	ref = slab_alloc(slab_class_for(size), size, expire,
+					 item_need_bytes(keylen, vallen, expire != 0));
 	if (ref == 0)
 		return 0;
 	head = item_at(ref);
@@ -358,7 +359,8 @@ alloc_item(const char *key, int keylen, const char *value, int vallen,
 		Size		off = (Size) i * data_piece_max();
 		Size		piece = Min(data_piece_max(), (Size) vallen - off);
 		uint32		dref = slab_alloc(store_shared->nclasses - 1,
-									  ITEM_HEADER_SIZE + piece, 0);
+									  ITEM_HEADER_SIZE + piece, 0,
+									  (Size) (count - i) * data_class()->chunk_size);
 
 		if (dref == 0)
 		{

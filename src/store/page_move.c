@@ -53,14 +53,14 @@ survival_time(StoreClass *cls, TimestampTz now)
 }
 
 /*
- * A class grows (takes a page from another class) when it has none, or
- * when it has evicted a quarter page's worth of items since it last grew.
+ * A class grows (takes a page from another class) when it has evicted a
+ * quarter page's worth of items since it last grew; a class without pages,
+ * when it has borrowed that many chunks of larger classes (slab_alloc).
  */
 bool
 should_grow(StoreClass *cls)
 {
-	return cls->pages == 0 ||
-		cls->evicts_since_grow >= Max(cls->chunks_per_page / 4, 1);
+	return cls->evicts_since_grow >= Max(cls->chunks_per_page / 4, 1);
 }
 
 /*

@@ -37,7 +37,10 @@ bool		slab_lock_was_busy = false;
 
 static void hand_out(StoreClass *cls, uint32 ref, Size item_size,
 					 uint32 expire);
-static uint32 sparse_room(int class_id, Size item_size, uint32 expire);
+static bool room_without_eviction(Size need);
+static uint32 room_elsewhere(int class_id, Size item_size, uint32 expire);
+static uint32 borrow_chunk(int class_id, Size item_size, uint32 expire,
+						   bool evict);
 
 /*
  * Lay out the size classes (postmaster, at segment creation).  The last
@@ -114,19 +117,22 @@ item_chunk_bytes(StoreItem *item)
 }
 
 /*
- * A chunk for item_size bytes, of 'class_id' or while the cache is sparse
- * of a larger class, or 0 when nothing can be freed.  The caller holds no
- * partition lock (evictions lock the victims' partitions).  The chunk comes
- * back reserved (MAPSLOT_RESERVED): the caller fills it and publishes its
- * mapslot last.
+ * A chunk for item_size bytes, of 'class_id' or of a slightly larger
+ * class, or 0 when nothing can be freed.  'need' is what the item still
+ * needs, this chunk included (a large item takes several).  The caller
+ * holds no partition lock (evictions lock the victims' partitions).  The
+ * chunk comes back reserved (MAPSLOT_RESERVED): the caller fills it and
+ * publishes its mapslot last.
  *
- * In that order: a free chunk of the class, a page of the pool, then while
- * the cache is sparse a free chunk of a slightly larger class or a page
- * emptied by moving items (nothing is evicted while a large share of the
- * cache is free chunks), then evictions (evict.c).
+ * In that order: a free chunk of the class, a page of the pool; then, while
+ * the cache's free chunks could hold the item with room to spare
+ * (room_without_eviction), a free chunk of a slightly larger class or a page
+ * emptied by moving items (compact.c), for nothing is evicted while a large
+ * share of the cache is free; then evictions (evict.c), where a class
+ * without pages borrows chunks of a larger class before taking a page.
  */
 uint32
-slab_alloc(int class_id, Size item_size, uint32 expire)
+slab_alloc(int class_id, Size item_size, uint32 expire, Size need)
 {
 	StoreClass *cls = store_class(class_id);
 	uint32		ref;
@@ -146,9 +152,12 @@ slab_alloc(int class_id, Size item_size, uint32 expire)
 			ref = pop_free_chunk(cls);
 		if (ref != 0)
 			hand_out(cls, ref, item_size, expire);
-		else if (cache_is_sparse() &&
-				 (ref = sparse_room(class_id, item_size, expire)) != 0)
-			;					/* counted in the class that gave it */
+		else if (room_without_eviction(need) &&
+				 (ref = room_elsewhere(class_id, item_size, expire)) != 0)
+			;					/* counted where it was found */
+		else if (cls->pages == 0 && !should_grow(cls) &&
+				 (ref = borrow_chunk(class_id, item_size, expire, true)) != 0)
+			cls->evicts_since_grow++;
 		else if ((ref = evict_in_class(class_id)) != 0)
 			hand_out(cls, ref, item_size, expire);
 		LWLockRelease(cls->lock);
@@ -173,14 +182,19 @@ hand_out(StoreClass *cls, uint32 ref, Size item_size, uint32 expire)
 }
 
 /*
- * Whether a large share of the cache is free chunks (rather than items):
- * then room is found by moving items, not by evicting them.
+ * Whether room for 'need' more bytes is to be found without evicting: the
+ * cache's free chunks hold it and two pages more, and more than a
+ * thirty-second of the pages (store_layout's sparse_bytes).  Below that the
+ * cache is full: it evicts, as memcached does, rather than move items on
+ * every set.
  */
-bool
-cache_is_sparse(void)
+static bool
+room_without_eviction(Size need)
 {
-	return pg_atomic_read_u64(&store_shared->free_chunk_bytes) >=
-		store_shared->sparse_bytes;
+	uint64		free = pg_atomic_read_u64(&store_shared->free_chunk_bytes);
+
+	return free >= store_shared->sparse_bytes &&
+		free >= need + 2 * store_shared->page_size;
 }
 
 /*
@@ -194,36 +208,54 @@ relocation_limit(Size size)
 }
 
 /*
- * Room for an item of the (held, empty) class while the cache is sparse: a
- * free chunk of a larger class up to relocation_limit, else a page of
- * another class emptied by moving its items (page_move.c).  The chunk is
- * counted as used; 0 if there is neither.
+ * Room for an item of the (held, empty) class found without evicting: a
+ * free chunk of a slightly larger class, else a page emptied by moving
+ * items.  Counted as used; 0 if neither.
  */
 static uint32
-sparse_room(int class_id, Size item_size, uint32 expire)
+room_elsewhere(int class_id, Size item_size, uint32 expire)
 {
 	StoreClass *cls = store_class(class_id);
+	uint32		ref = borrow_chunk(class_id, item_size, expire, false);
+
+	if (ref == 0 && evacuate_page_to(class_id) &&
+		(ref = pop_free_chunk(cls)) != 0)
+		hand_out(cls, ref, item_size, expire);
+	return ref;
+}
+
+/*
+ * A chunk of the smallest larger class (up to relocation_limit) for an item
+ * of the held class: a free one, or with 'evict' one its CLOCK frees.
+ * Counted as used in that class; 0 if none.
+ */
+static uint32
+borrow_chunk(int class_id, Size item_size, uint32 expire, bool evict)
+{
 	Size		limit = relocation_limit(item_size);
 	uint32		ref = 0;
 	int			c;
 
-	for (c = class_id + 1; c < store_shared->nclasses &&
+	for (c = class_id + 1; ref == 0 && c < store_shared->nclasses &&
 		 store_class(c)->chunk_size <= limit; c++)
 	{
 		StoreClass *other = store_class(c);
+		StoreItem  *chunk;
 
 		/* a glance without the lock, to try only classes with room */
-		if (other->free_count == 0 || !slab_try_lock(other->lock))
+		if ((evict ? other->pages : other->free_count) == 0 ||
+			!slab_try_lock(other->lock))
 			continue;
 		ref = pop_free_chunk(other);
+		if (ref == 0 && evict && (chunk = clock_evict(c, -1)) != NULL)
+		{
+			chunk->mapslot = MAPSLOT_RESERVED;
+			ref = item_ref(chunk);
+		}
 		if (ref != 0)
 			hand_out(other, ref, item_size, expire);
 		LWLockRelease(other->lock);
-		if (ref != 0)
-			return ref;
 	}
-	if (evacuate_page_to(class_id) && (ref = pop_free_chunk(cls)) != 0)
-		hand_out(cls, ref, item_size, expire);
 	return ref;
 }
 

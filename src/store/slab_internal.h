@@ -27,7 +27,6 @@ extern uint32 pop_free_chunk(StoreClass *cls);
 extern void push_free_chunk(StoreClass *cls, StoreItem *item);
 extern void list_free_chunk(StoreClass *cls, StoreItem *item);
 extern void note_free_bytes(int64 delta);
-extern bool cache_is_sparse(void);
 extern Size relocation_limit(Size size);
 extern void release_chunk(StoreClass *cls, StoreItem *item);
 extern void release_data_chunks(StoreItem *head, StoreItem *keep);

@@ -38,13 +38,26 @@ static void read_partition_counters(int partition, StoreCounters *counters);
 static void add_counters(StoreCounters *sum, const StoreCounters *add);
 
 /*
- * Pages are small (64kB) so that even a small budget has enough of them for
- * every size class in use; items larger than a page are chained (slab.c).
+ * Pages are small, a thousandth of the budget as a power of two between 4kB
+ * and 64kB: a size class holds at least one page as soon as it holds an
+ * item, so a budget needs many more pages than there are classes in use
+ * (a few hundred in a wide mix of sizes), or sparsely used classes hold
+ * most of it.  64MB and up get 64kB pages.  Items larger than a page are
+ * chained (items.c), and the head of the largest must fit one page: its
+ * key and a 4-byte reference per page of value.
  */
 static Size
 store_page_size(void)
 {
-	return STORE_PAGE_SIZE;
+	Size		size = Max(STORE_MIN_PAGE_SIZE,
+						   Min(STORE_PAGE_SIZE,
+							   pg_prevpower2_64(store_shmem_size() / 1024)));
+
+	while (size < STORE_PAGE_SIZE &&
+		   ITEM_HEADER_SIZE + item_meta_size(true, true, 0) + MEMSHARD_MAX_KEY_SIZE +
+		   sizeof(uint32) * ((Size) memshard_max_item_size / (size - ITEM_HEADER_SIZE) + 1) > size)
+		size *= 2;
+	return size;
 }
 
 Size
@@ -99,9 +112,9 @@ store_layout(StoreShared *shared)
 										   left / shared->npages - sizeof(StorePage));
 	shared->pages_off = CACHELINEALIGN(off + sizeof(StorePage) * shared->npages);
 
-	/* sparse: more than a sixteenth of the pages, and four pages, free */
+	/* room is found without evicting while this much is free (slab.c) */
 	shared->sparse_bytes = Max(4 * shared->page_size,
-							   (Size) shared->npages * shared->page_size / 16);
+							   (Size) shared->npages * shared->page_size / 32);
 	Assert(shared->pages_off + shared->page_size * shared->npages <= shared->budget);
 }
 

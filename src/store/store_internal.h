@@ -41,7 +41,8 @@
 #include "store/store.h"
 
 #define STORE_ALIGN			4	/* chunk sizes and item fields */
-#define STORE_PAGE_SIZE		(64 * 1024) /* at least; see store_layout */
+#define STORE_PAGE_SIZE		(64 * 1024) /* the largest; see store_page_size */
+#define STORE_MIN_PAGE_SIZE (4 * 1024)
 #define STORE_FINE_LIMIT	1024	/* classes every 4 bytes up to here */
 #define STORE_GROWTH		1.0625	/* then this factor between classes */
 #define STORE_MAX_CLASSES	384
@@ -109,7 +110,7 @@ typedef struct StoreShared
 	slock_t		pool_lock;		/* protects the free page list */
 	int			free_page_head; /* -1 = none */
 	int			free_pages;
-	Size		sparse_bytes;	/* free chunk bytes from which the cache is sparse */
+	Size		sparse_bytes;	/* free chunk bytes below which the cache evicts */
 	pg_atomic_uint64 free_chunk_bytes;	/* bytes of chunks on free lists */
 	LWLock	   *maps_lock;		/* attach/detach of map slots */
 } StoreShared;
@@ -433,7 +434,8 @@ extern bool quota_reserve(int mapslot, int64 need);
 /* slab.c */
 extern void slab_init_classes(void);
 extern int	slab_class_for(Size size);
-extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire);
+extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire,
+						 Size need);
 extern void slab_free(StoreItem *item);
 extern int64 item_chunk_bytes(StoreItem *item);
 extern void slab_note_expiry(StoreItem *item, uint32 expire);
