@@ -369,9 +369,28 @@ pick_candidates(int class_id, int *pages)
 	return n;
 }
 
+/* give the class (lock held) an idle page of another class, if there is one */
+bool
+take_idle_page_for(int class_id)
+{
+	int			page;
+
+	for (page = 0; page < store_shared->npages; page++)
+	{
+		StorePage  *desc = store_page(page);
+
+		/* a glance: take_idle_page checks again under the victim's lock */
+		if (desc->class_id >= 0 && desc->class_id != class_id &&
+			desc->used == 0 && take_idle_page(page, class_id))
+			return true;
+	}
+	return false;
+}
+
 /*
- * While the cache is sparse: give the class (lock held) a page of another
- * class, emptied without evicting anything.  false if none could be had.
+ * While the cache is mostly free: give the class (lock held) a page of
+ * another class, emptied without evicting anything.  false if none could
+ * be had.
  */
 bool
 evacuate_page_to(int class_id)

@@ -20,6 +20,7 @@
 #include "store/slab_internal.h"
 
 static void reclaim_expired(int class_id);
+static bool later_piece(StoreItem *chunk);
 static bool next_hand_chunk(int class_id, StoreItem **item);
 
 /*
@@ -104,10 +105,27 @@ reclaim_chunk(StoreItem *chunk, bool expired)
 }
 
 /*
+ * Whether a chunk is a data piece of a large item other than its first:
+ * the hand weighs a large item once a turn, at its first piece, or the
+ * first piece would clear its reference and the next evict it at once.
+ */
+static bool
+later_piece(StoreItem *chunk)
+{
+	StoreItem  *owner;
+	uint32		count;
+
+	if (chunk->mapslot != MAPSLOT_DATA || (owner = published_owner(chunk)) == NULL)
+		return false;
+	return large_refs(owner, &count)[0] != item_ref(chunk);
+}
+
+/*
  * CLOCK: evict the next item the hand finds evictable, skipping chunks on
- * 'skip_page' (-1: none), and return its chunk, no longer counted as used,
- * for the caller to hand out or free.  Two turns of the hand find a victim
- * if any is evictable.  NULL if none.  Class lock held.
+ * 'skip_page' (the page a page move empties; -1: none), and return its
+ * chunk, no longer counted as used, for the caller to hand out or free.
+ * Two turns of the hand find a victim if any is evictable.  NULL if none.
+ * Class lock held.
  */
 StoreItem *
 clock_evict(int class_id, int skip_page)
@@ -122,7 +140,8 @@ clock_evict(int class_id, int skip_page)
 		StoreItem  *owner;
 		bool		expired;
 
-		if (chunk->mapslot == MAPSLOT_FREE || item_page(chunk) == skip_page)
+		if (chunk->mapslot == MAPSLOT_FREE || item_page(chunk) == skip_page ||
+			later_piece(chunk))
 			continue;
 		if (!may_evict(chunk, tick, true, &owner))
 			continue;

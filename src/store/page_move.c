@@ -40,16 +40,19 @@ static bool empty_page(int victim_class, int page);
 
 /*
  * How long an item survives in the class, in microseconds: its capacity
- * over its recent eviction rate.  A class that has not evicted lately
- * counts as holding items as long as it has been counting.
+ * over its recent eviction rate (Little's law), evictions by page moves
+ * included.  A class that has not evicted lately counts as holding items
+ * as long as it has been counting; one that has taken no new item for a
+ * while holds items at least that old, however fast page moves drain it.
  */
 static double
 survival_time(StoreClass *cls, TimestampTz now)
 {
 	double		elapsed = Max(now - cls->rate_since, 1);
 
-	return elapsed * cls->pages * cls->chunks_per_page /
-		Max(cls->rate_evictions, 1);
+	return Max(elapsed * cls->pages * cls->chunks_per_page /
+			   Max(cls->rate_evictions, 1),
+			   (double) (now - cls->last_alloc));
 }
 
 /*

@@ -198,8 +198,9 @@ room_without_eviction(Size need)
 }
 
 /*
- * The largest chunk an item of 'size' bytes may take instead of one of its
- * own class: twice its size, or 64 bytes over it.
+ * The largest chunk an item of 'size' bytes may be moved to when a page is
+ * emptied for another class (compact.c): twice its size, or 64 bytes over
+ * it.  Items are moved so only while the cache is mostly free.
  */
 Size
 relocation_limit(Size size)
@@ -208,31 +209,49 @@ relocation_limit(Size size)
 }
 
 /*
- * Room for an item of the (held, empty) class found without evicting: a
- * free chunk of a slightly larger class, else a page emptied by moving
- * items.  Counted as used; 0 if neither.
+ * The largest chunk a new item of 'size' bytes may borrow from a larger
+ * class: an eighth over its size, or 16 bytes (four classes) for small
+ * ones, so that borrowing costs little to rounding.
+ */
+static Size
+borrow_limit(Size size)
+{
+	return size + Max(size / 8, 16);
+}
+
+/*
+ * Room for an item of the (held, empty) class found without evicting: an
+ * idle page of another class, a free chunk of a slightly larger class, or
+ * a page emptied by moving items, in that order (the cheapest first, and
+ * what wastes nothing to rounding first).  Counted as used; 0 if none.
  */
 static uint32
 room_elsewhere(int class_id, Size item_size, uint32 expire)
 {
 	StoreClass *cls = store_class(class_id);
-	uint32		ref = borrow_chunk(class_id, item_size, expire, false);
+	uint32		ref = 0;
 
-	if (ref == 0 && evacuate_page_to(class_id) &&
-		(ref = pop_free_chunk(cls)) != 0)
-		hand_out(cls, ref, item_size, expire);
+	if (!take_idle_page_for(class_id) &&
+		(ref = borrow_chunk(class_id, item_size, expire, false)) != 0)
+		return ref;
+	if (cls->free_head != 0 || evacuate_page_to(class_id))
+	{
+		ref = pop_free_chunk(cls);
+		if (ref != 0)
+			hand_out(cls, ref, item_size, expire);
+	}
 	return ref;
 }
 
 /*
- * A chunk of the smallest larger class (up to relocation_limit) for an item
- * of the held class: a free one, or with 'evict' one its CLOCK frees.
+ * A chunk of the smallest larger class (up to borrow_limit) for an item of
+ * the held class: a free one, or with 'evict' one its CLOCK frees.
  * Counted as used in that class; 0 if none.
  */
 static uint32
 borrow_chunk(int class_id, Size item_size, uint32 expire, bool evict)
 {
-	Size		limit = relocation_limit(item_size);
+	Size		limit = borrow_limit(item_size);
 	uint32		ref = 0;
 	int			c;
 
@@ -418,6 +437,12 @@ carve_page(int class_id, int page)
 	StoreClass *cls = store_class(class_id);
 	int64		i;
 
+	/* a class's eviction rate counts from its first page */
+	if (cls->pages == 0)
+	{
+		cls->rate_since = GetCurrentTimestamp();
+		cls->rate_evictions = 0;
+	}
 	store_page(page)->class_id = class_id;
 	store_page(page)->used = 0;
 	for (i = cls->chunks_per_page - 1; i >= 0; i--)

@@ -51,5 +51,6 @@ extern void detach_page(int victim_class, int page);
 /* compact.c */
 extern bool compact_away(int victim_class, int page);
 extern bool evacuate_page_to(int class_id);
+extern bool take_idle_page_for(int class_id);
 
 #endif							/* MEMSHARD_SLAB_INTERNAL_H */
