@@ -49,8 +49,9 @@ typedef struct StoreExpect
 #define STORE_RETRY ((StoreResult) -1)
 
 /*
- * internal outcome: writers racing us used the room the quota made; make
- * room again, at most QUOTA_ATTEMPTS times
+ * internal outcome: the item needs more of the quota than was reserved for
+ * it, and writers racing us used the rest; make room again, at most
+ * QUOTA_ATTEMPTS times
  */
 #define STORE_QUOTA_RACE ((StoreResult) -2)
 #define QUOTA_ATTEMPTS 8
@@ -166,7 +167,7 @@ link_to(uint32 *bucket, StoreItem *item)
 
 /*
  * Add (sign 1) or remove (sign -1) an item from partition and map counters;
- * the map's bytes too unless quota_reserve counted them.
+ * the map's bytes too unless quota_add counted them.
  */
 static void
 account_item(StorePartition *part, StoreItem *item, int sign, bool map_bytes)
@@ -376,21 +377,22 @@ alloc_item(const char *key, int keylen, const char *value, int vallen,
 
 /*
  * Publish a written item in the held partition in place of 'old' (an item
- * of the same key, found at 'old_link', or NULL), within the map's quota.
- * STORE_QUOTA_RACE when writers racing us took the room quota_make_room
- * made; then nothing changed.
+ * of the same key, found at 'old_link', or NULL), within the map's quota,
+ * which counts 'reserved' bytes for it already.  STORE_QUOTA_RACE when the
+ * item needs more than that and the quota has no more (the item the writer
+ * reckoned with changed meanwhile); then nothing changed.
  */
 static StoreResult
 link_item(int partition, uint32 *bucket, int mapslot, uint32 ref,
-		  StoreItem *old, uint32 *old_link)
+		  StoreItem *old, uint32 *old_link, int64 reserved)
 {
 	StorePartition *part = store_partition(partition);
 	StoreItem  *item = item_at(ref);
 	bool		quota = store_map_slot(mapslot)->max_memory > 0;
 
 	if (quota &&
-		!quota_reserve(mapslot, item_chunk_bytes(item) -
-					   (old ? item_chunk_bytes(old) : 0)))
+		!quota_add(mapslot, item_chunk_bytes(item) -
+				   (old ? item_chunk_bytes(old) : 0) - reserved))
 		return STORE_QUOTA_RACE;
 
 	/* sweeps skip chunks whose mapslot is not published: publish it last */
@@ -449,10 +451,11 @@ static StoreResult lock_key(int handle, const char *key, int keylen,
 							LWLockMode mode, KeySite *site, StoreItem **item,
 							uint32 **link);
 static StoreResult quota_room_for(int handle, const char *key, int keylen,
-								  int vallen, uint32 expire);
+								  int vallen, uint32 expire, int64 *reserved);
 static StoreResult write_once(int handle, const char *key, int keylen,
 							  const char *value, int vallen, uint32 expire,
-							  StoreSetMode mode, const StoreExpect *expect);
+							  StoreSetMode mode, const StoreExpect *expect,
+							  int64 reserved);
 
 /*
  * Lock the partition of a key and find its item.  Under an exclusive lock
@@ -488,12 +491,14 @@ lock_key(int handle, const char *key, int keylen, LWLockMode mode,
 
 /*
  * Before a write into a map with a quota: make room for the item, counting
- * the bytes of the item it replaces as free.  No lock is held; this may
- * raise (interrupts).  STORE_OVER_QUOTA: the quota cannot hold it.
+ * the bytes of the item it replaces as free, and reserve it in the map's
+ * bytes (*reserved), so that writers racing us cannot take it.  No lock is
+ * held; this may raise (interrupts).  STORE_OVER_QUOTA: the quota cannot
+ * hold it.
  */
 static StoreResult
 quota_room_for(int handle, const char *key, int keylen, int vallen,
-			   uint32 expire)
+			   uint32 expire, int64 *reserved)
 {
 	StoreMapSlot *slot = store_map_slot(HANDLE_SLOT(handle));
 	int64		need;
@@ -502,21 +507,28 @@ quota_room_for(int handle, const char *key, int keylen, int vallen,
 	uint32	   *link;
 	StoreResult result;
 
+	*reserved = 0;
 	if (slot->max_memory <= 0)
 		return STORE_OK;
 	quota_note_expiry(HANDLE_SLOT(handle), expire);
 	need = item_need_bytes(keylen, vallen, expire != 0);
-	if ((int64) pg_atomic_read_u64(&slot->bytes_used) + need <= slot->max_memory)
+	if (quota_add(HANDLE_SLOT(handle), need))
+	{
+		*reserved = need;
 		return STORE_OK;
+	}
 
 	/* near the quota: what the key holds now is room too */
 	result = lock_key(handle, key, keylen, LW_SHARED, &site, &old, &link);
 	if (old != NULL)
 		need -= item_chunk_bytes(old);
 	LWLockRelease(site.part->lock);
-	if (result != STORE_OK)
+	if (result != STORE_OK || need <= 0)
 		return result;
-	return quota_make_room(handle, need, key, keylen);
+	result = quota_make_room(handle, need, key, keylen);
+	if (result == STORE_OK)
+		*reserved = need;
+	return result;
 }
 
 /*
@@ -535,12 +547,15 @@ store_write(int handle, const char *key, int keylen, const char *value,
 	for (attempt = 0;; attempt++)
 	{
 		StoreResult result;
+		int64		reserved;
 
-		result = quota_room_for(handle, key, keylen, vallen, expire);
+		result = quota_room_for(handle, key, keylen, vallen, expire, &reserved);
 		if (result != STORE_OK)
 			return result;
 		result = write_once(handle, key, keylen, value, vallen, expire, mode,
-							expect);
+							expect, reserved);
+		if (result != STORE_OK && reserved != 0)
+			quota_add(HANDLE_SLOT(handle), -reserved);
 		if (result != STORE_QUOTA_RACE)
 			return result;
 		if (attempt >= QUOTA_ATTEMPTS)
@@ -549,11 +564,14 @@ store_write(int handle, const char *key, int keylen, const char *value,
 	}
 }
 
-/* one attempt of store_write, after the quota made room */
+/*
+ * One attempt of store_write, after the quota made room and counted
+ * 'reserved' bytes for the item in the map's.
+ */
 static StoreResult
 write_once(int handle, const char *key, int keylen, const char *value,
 		   int vallen, uint32 expire, StoreSetMode mode,
-		   const StoreExpect *expect)
+		   const StoreExpect *expect, int64 reserved)
 {
 	KeySite		site;
 	uint32	   *link = NULL;
@@ -576,7 +594,7 @@ write_once(int handle, const char *key, int keylen, const char *value,
 			result = STORE_RETRY;
 		else
 			result = link_item(site.partition, site.bucket, site.mapslot, ref,
-							   old, link);
+							   old, link, reserved);
 	}
 	if (result != STORE_OK)
 		slab_free(item_at(ref));

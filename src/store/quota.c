@@ -20,9 +20,10 @@
  * The sweep never takes the item of the key being written: a replace never
  * evicts what it replaces, and nothing marks an item for that (a mark is
  * what a CLOCK sweep of a class, which does not hold the partition lock,
- * could overwrite).  The writer checks the quota once more, exactly, when
- * it links its item (quota_reserve, under its partition lock), and starts
- * over when writers racing it used the room first.
+ * could overwrite).  The room made is reserved for the writer at once
+ * (quota_add), so that writers racing it cannot take it; when it links its
+ * item (under its partition lock) the writer settles the difference
+ * between what it reserved and what its item takes.
  *
  * Locking: partition locks are taken (waiting) one at a time, and freeing
  * an item takes class locks after them, as everywhere.
@@ -84,15 +85,16 @@ quota_met(StoreMapSlot *slot, int64 need, int64 slack)
 
 /*
  * Make room in the map of 'handle' for 'need' more bytes of chunk memory,
- * never taking the item of 'key'.  Called with no lock held; may raise
- * (interrupts) between lock holds, with nothing half-done.
- * STORE_OVER_QUOTA when the quota cannot hold 'need' more bytes,
- * STORE_MAP_GONE when the map was dropped.
+ * never taking the item of 'key', and reserve them (quota_add).  Called
+ * with no lock held; may raise (interrupts) between lock holds, with
+ * nothing half-done.  STORE_OVER_QUOTA when the quota cannot hold 'need'
+ * more bytes, STORE_MAP_GONE when the map was dropped.
  */
 StoreResult
 quota_make_room(int handle, int64 need, const char *key, int keylen)
 {
-	StoreMapSlot *slot = store_map_slot(HANDLE_SLOT(handle));
+	int			mapslot = HANDLE_SLOT(handle);
+	StoreMapSlot *slot = store_map_slot(mapslot);
 	int64		slack = slot->evictable ? slot->max_memory / 32 : 0;
 	QuotaKeep	keep = {key, keylen};
 	QuotaTake	take;
@@ -101,17 +103,17 @@ quota_make_room(int handle, int64 need, const char *key, int keylen)
 	uint32		hint_at_start;
 	bool		gone = false;
 
-	if (slot->max_memory <= 0 || quota_met(slot, need, 0))
-		return STORE_OK;
+	need = Max(need, 0);
 	if (need > slot->max_memory)
 		return STORE_OVER_QUOTA;
 
 	hint_at_start = pg_atomic_read_u32(&slot->next_expiry);
 	take = expiry_due(slot, now_tick()) ? QUOTA_EXPIRED : QUOTA_CLOCK;
 	if (take == QUOTA_CLOCK && !slot->evictable)
-		return STORE_OVER_QUOTA;
+		return quota_add(mapslot, need) ? STORE_OK : STORE_OVER_QUOTA;
 
-	while (!quota_met(slot, need, slack))
+	/* sweep until there is room to spare, then take it */
+	while (!(quota_met(slot, need, slack) && quota_add(mapslot, need)))
 	{
 		uint64		pos = pg_atomic_fetch_add_u64(&slot->quota_hand, sweep_step());
 
@@ -130,15 +132,15 @@ quota_make_room(int handle, int64 need, const char *key, int keylen)
 		{
 			learn_next_expiry(slot, hint_at_start, next_expiry);
 			if (!slot->evictable)
-				break;
+				return quota_add(mapslot, need) ? STORE_OK : STORE_OVER_QUOTA;
 			take = QUOTA_CLOCK;
 			swept = 0;
 		}
 		else if (take == QUOTA_CLOCK && swept >= 2 * index_buckets())
-			break;
+			return quota_add(mapslot, need) ? STORE_OK : STORE_OVER_QUOTA;
 		CHECK_FOR_INTERRUPTS();
 	}
-	return quota_met(slot, need, 0) ? STORE_OK : STORE_OVER_QUOTA;
+	return STORE_OK;
 }
 
 /*
@@ -242,20 +244,21 @@ quota_note_expiry(int mapslot, uint32 expire)
 
 /*
  * Count 'need' more bytes (negative: fewer) in the map's chunk memory if
- * its quota holds them: the exact check of a write linking its item, under
- * its partition lock.  Maps without a quota always fit.  The caller then
- * accounts its items without the map's bytes (they are counted here).
+ * its quota holds them (fewer always fit).  The writers' reservation, so
+ * that two writers never both take the last room: quota_room_for reserves
+ * what the item will need before the write, link_item settles the
+ * difference, a failed write gives the reservation back.  Their items are
+ * then accounted without the map's bytes (counted here).
  */
 bool
-quota_reserve(int mapslot, int64 need)
+quota_add(int mapslot, int64 need)
 {
 	StoreMapSlot *slot = store_map_slot(mapslot);
 	uint64		cur = pg_atomic_read_u64(&slot->bytes_used);
 
 	for (;;)
 	{
-		if (slot->max_memory > 0 && need > 0 &&
-			(int64) cur + need > slot->max_memory)
+		if (need > 0 && (int64) cur + need > slot->max_memory)
 			return false;
 		if (pg_atomic_compare_exchange_u64(&slot->bytes_used, &cur,
 										   (uint64) ((int64) cur + need)))

@@ -429,7 +429,7 @@ extern void item_moved_class(int partition, StoreItem *item, int64 delta);
 extern StoreResult quota_make_room(int handle, int64 need, const char *key,
 								   int keylen);
 extern void quota_note_expiry(int mapslot, uint32 expire);
-extern bool quota_reserve(int mapslot, int64 need);
+extern bool quota_add(int mapslot, int64 need);
 
 /* slab.c */
 extern void slab_init_classes(void);
