@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * items.c
- *		Items in the hash index: set, get, delete, incr, touch, flush.
+ *		Items in the hash index: set, get, delete, flush.
  *
  * A key's partition and bucket come from one 64-bit hash of (map slot,
  * key): the low bits pick the partition, the high bits the bucket in that
@@ -24,29 +24,16 @@
 #include "storage/lwlock.h"
 #include "utils/timestamp.h"
 
-#include "store/store_internal.h"
+#include "store/items_internal.h"
 
 static uint32 *bucket_of(int partition, uint64 hash);
 static StoreItem *find_item(uint32 *bucket, int mapslot, const char *key,
 							int keylen, uint32 **link);
 static uint32 *link_to(uint32 *bucket, StoreItem *item);
-static uint32 expire_tick(int64 ttl_ms);
 static void account_item(StorePartition *part, StoreItem *item, int sign,
 						 bool map_bytes);
 static StoreItem *drop_if_expired(StorePartition *part, uint32 *link,
 								  StoreItem *item);
-static int64 item_need_bytes(int keylen, int vallen, bool has_expire);
-
-/* what a compare-and-set writer read before: value bytes and expiry */
-typedef struct StoreExpect
-{
-	const char *value;
-	int			vallen;
-	uint32		expire;
-} StoreExpect;
-
-/* internal outcome: a compare-and-set lost a race; read and try again */
-#define STORE_RETRY ((StoreResult) -1)
 
 /*
  * internal outcome: the item needs more of the quota than was reserved for
@@ -58,7 +45,6 @@ typedef struct StoreExpect
 
 /* buckets a flush walks per partition lock hold (a power of two) */
 #define FLUSH_BUCKETS 1024
-static bool parse_int64(const char *s, int len, int64 *result);
 
 uint64
 item_hash(int mapslot, const char *key, int keylen)
@@ -100,7 +86,7 @@ item_expired(const StoreItem *item, uint32 tick)
  * Expiry tick of an item living ttl_ms from now, rounded up: an item may
  * outlive its TTL by up to one tick (100 ms), never die before it.
  */
-static uint32
+uint32
 expire_tick(int64 ttl_ms)
 {
 	int64		due_us;
@@ -251,130 +237,6 @@ item_unlink_evicted(int partition, StoreItem *item, bool expired)
 	return true;
 }
 
-/* bytes of value a data chunk holds */
-static inline Size
-data_piece_max(void)
-{
-	return data_class()->chunk_size - ITEM_HEADER_SIZE;
-}
-
-/* data chunks a large value needs */
-static uint32
-data_chunk_count(int vallen)
-{
-	return (vallen + data_piece_max() - 1) / data_piece_max();
-}
-
-/* whether an item of these lengths fits one chunk (else it is large) */
-static bool
-fits_one_chunk(int keylen, int vallen, bool has_expire)
-{
-	return ITEM_HEADER_SIZE + item_meta_size(has_expire, false, 0) +
-		keylen + vallen <= data_class()->chunk_size;
-}
-
-/* size of the (head) chunk contents; large items always keep an expiry */
-static Size
-head_size(int keylen, int vallen, bool has_expire)
-{
-	if (fits_one_chunk(keylen, vallen, has_expire))
-		return ITEM_HEADER_SIZE + item_meta_size(has_expire, false, 0) +
-			keylen + vallen;
-	return ITEM_HEADER_SIZE +
-		item_meta_size(true, true, data_chunk_count(vallen)) + keylen;
-}
-
-/* the chunk bytes an item of these lengths takes (item_chunk_bytes) */
-static int64
-item_need_bytes(int keylen, int vallen, bool has_expire)
-{
-	int64		bytes = store_class(slab_class_for(head_size(keylen, vallen,
-															 has_expire)))->chunk_size;
-
-	if (!fits_one_chunk(keylen, vallen, has_expire))
-		bytes += (int64) data_chunk_count(vallen) * data_class()->chunk_size;
-	return bytes;
-}
-
-/* fill a data chunk with a piece of a large value; publish it */
-static void
-write_data_chunk(StoreItem *data, uint32 head_ref, const char *piece, Size len)
-{
-	data->next = head_ref;
-	data->keylen = 0;
-	item_set_vallen(data, len);
-	data->ref = REF_CLEAR;
-	memcpy(data->data, piece, len);
-	pg_write_barrier();
-	data->mapslot = MAPSLOT_DATA;
-}
-
-/*
- * Chunks for an item, written but for mapslot and link: one chunk, or for a
- * large item a head plus data chunks holding the value.  Taken while no
- * partition lock is held, so that evictions never wait on a backend that
- * waits on us.  0 when memory cannot be found, with everything taken given
- * back.
- */
-static uint32
-alloc_item(const char *key, int keylen, const char *value, int vallen,
-		   uint32 expire)
-{
-	bool		large = !fits_one_chunk(keylen, vallen, expire != 0);
-	Size		size = head_size(keylen, vallen, expire != 0);
-	uint32		count = large ? data_chunk_count(vallen) : 0;
-	uint32		ref;
-	StoreItem  *head;
-	uint32	   *refs;
-	uint32		i;
-
-	ref = slab_alloc(slab_class_for(size), size, expire,
-					 item_need_bytes(keylen, vallen, expire != 0));
-	if (ref == 0)
-		return 0;
-	head = item_at(ref);
-	head->keylen = keylen | (large ? KEYLEN_LARGE | KEYLEN_EXPIRE : 0) |
-		(expire != 0 ? KEYLEN_EXPIRE : 0);
-	item_set_vallen(head, vallen);
-	/*
-	 * A new item starts referenced: chunks freed ahead of the CLOCK hand are
-	 * reused too, and an item just written there must not be the next to go.
-	 */
-	head->ref = REF_SET;
-	if (head->keylen & KEYLEN_EXPIRE)
-		item_set_expire(head, expire);
-	if (!large)
-	{
-		memcpy(item_key(head), key, keylen);
-		memcpy(item_value(head), value, vallen);
-		return ref;
-	}
-
-	/* large items always have an expiry slot; the count follows it */
-	memcpy(head->data + sizeof(uint32), &count, sizeof(uint32));
-	refs = large_refs(head, &count);
-	memset(refs, 0, sizeof(uint32) * count);
-	memcpy(item_key(head), key, keylen);
-	for (i = 0; i < count; i++)
-	{
-		Size		off = (Size) i * data_piece_max();
-		Size		piece = Min(data_piece_max(), (Size) vallen - off);
-		uint32		dref = slab_alloc(store_shared->nclasses - 1,
-									  ITEM_HEADER_SIZE + piece, 0,
-									  (Size) (count - i) * data_class()->chunk_size);
-
-		if (dref == 0)
-		{
-			/* give back what we took (references not yet taken are 0) */
-			slab_free(head);
-			return 0;
-		}
-		write_data_chunk(item_at(dref), ref, value + off, piece);
-		refs[i] = dref;
-	}
-	return ref;
-}
-
 /*
  * Publish a written item in the held partition in place of 'old' (an item
  * of the same key, found at 'old_link', or NULL), within the map's quota,
@@ -438,18 +300,6 @@ item_matches(StoreItem *item, const StoreExpect *expect)
 		memcmp(item_value(item), expect->value, expect->vallen) == 0;
 }
 
-/* where a key lives: its map slot, partition and bucket */
-typedef struct KeySite
-{
-	int			mapslot;
-	int			partition;
-	StorePartition *part;
-	uint32	   *bucket;
-} KeySite;
-
-static StoreResult lock_key(int handle, const char *key, int keylen,
-							LWLockMode mode, KeySite *site, StoreItem **item,
-							uint32 **link);
 static StoreResult quota_room_for(int handle, const char *key, int keylen,
 								  int vallen, uint32 expire, int64 *reserved);
 static StoreResult write_once(int handle, const char *key, int keylen,
@@ -463,7 +313,7 @@ static StoreResult write_once(int handle, const char *key, int keylen,
  * only skipped.  Returns STORE_MAP_GONE (with the lock held all the same)
  * when the handle is stale.
  */
-static StoreResult
+StoreResult
 lock_key(int handle, const char *key, int keylen, LWLockMode mode,
 		 KeySite *site, StoreItem **item, uint32 **link)
 {
@@ -537,7 +387,7 @@ quota_room_for(int handle, const char *key, int keylen, int vallen,
  * 'mode' (and 'expect', a value the caller read before, for compare-and-set)
  * still hold.  STORE_RETRY when 'expect' no longer holds.
  */
-static StoreResult
+StoreResult
 store_write(int handle, const char *key, int keylen, const char *value,
 			int vallen, uint32 expire, StoreSetMode mode,
 			const StoreExpect *expect)
@@ -579,7 +429,7 @@ write_once(int handle, const char *key, int keylen, const char *value,
 	StoreResult result;
 	uint32		ref;
 
-	ref = alloc_item(key, keylen, value, vallen, expire);
+	ref = item_alloc(key, keylen, value, vallen, expire);
 	if (ref == 0)
 		return STORE_NO_MEMORY;
 
@@ -610,29 +460,6 @@ store_set(int handle, const char *key, int keylen, const char *value,
 					   expire_tick(ttl_ms), mode, NULL);
 }
 
-/* copy an item's value out, gathering a large item's pieces */
-static void
-copy_value(StoreItem *item, char *dest)
-{
-	uint32		count;
-	uint32	   *refs;
-	uint32		i;
-
-	if (!item_is_large(item))
-	{
-		memcpy(dest, item_value(item), item_vallen(item));
-		return;
-	}
-	refs = large_refs(item, &count);
-	for (i = 0; i < count; i++)
-	{
-		StoreItem  *piece = item_at(refs[i]);
-
-		memcpy(dest, piece->data, item_vallen(piece));
-		dest += item_vallen(piece);
-	}
-}
-
 char *
 store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
 {
@@ -656,7 +483,7 @@ store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
 			item->ref = REF_SET;
 		/* read-only under a shared lock: an ERROR here leaves nothing torn */
 		result = palloc(prefix + len);
-		copy_value(item, result + prefix);
+		item_copy_value(item, result + prefix);
 		*vallen = len;
 	}
 	LWLockRelease(site.part->lock);
@@ -693,134 +520,6 @@ store_delete(int handle, const char *key, int keylen)
 	}
 	LWLockRelease(site.part->lock);
 	return result;
-}
-
-/*
- * Read an item for a later compare-and-set: its value (if it fits 'buf')
- * and expiry.  Returns false when the key is absent or expired.
- */
-static bool
-read_for_update(int handle, const char *key, int keylen, char *buf,
-				int bufsize, StoreExpect *seen, StoreResult *result)
-{
-	KeySite		site;
-	StoreItem  *item;
-	uint32	   *link;
-
-	seen->value = buf;
-	seen->vallen = -1;			/* too long for buf, or large */
-	seen->expire = 0;
-	*result = lock_key(handle, key, keylen, LW_SHARED, &site, &item, &link);
-	if (item != NULL)
-	{
-		seen->expire = item_expire(item);
-		if (!item_is_large(item) && item_vallen(item) <= bufsize)
-		{
-			seen->vallen = item_vallen(item);
-			memcpy(buf, item_value(item), seen->vallen);
-		}
-	}
-	LWLockRelease(site.part->lock);
-	return item != NULL;
-}
-
-StoreResult
-store_incr(int handle, const char *key, int keylen, int64 delta,
-		   int64 ttl_ms, int64 *result)
-{
-	char		current_text[32];
-	char		new_text[32];
-	StoreExpect seen;
-	StoreResult rc;
-
-	for (;;)
-	{
-		int64		current = 0;
-		bool		exists;
-		uint32		expire;
-
-		exists = read_for_update(handle, key, keylen, current_text,
-								 sizeof(current_text), &seen, &rc);
-		if (rc != STORE_OK)
-			return rc;
-		if (exists && (seen.vallen < 0 ||
-					   !parse_int64(current_text, seen.vallen, &current)))
-			return STORE_NOT_NUMBER;
-		if (pg_add_s64_overflow(current, delta, result))
-			return STORE_OVERFLOW;
-		snprintf(new_text, sizeof(new_text), INT64_FORMAT, *result);
-		expire = ttl_ms > 0 ? expire_tick(ttl_ms) : seen.expire;
-
-		/* lost a race with another writer of this key: read again */
-		rc = store_write(handle, key, keylen, new_text, strlen(new_text), expire,
-						 exists ? STORE_REPLACE : STORE_ADD,
-						 exists ? &seen : NULL);
-		if (rc != STORE_RETRY && rc != STORE_EXISTS && rc != STORE_NOT_FOUND)
-			return rc;
-		/* nothing is held between attempts */
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-/* set the expiry of an item laid out with room for one; false otherwise */
-static StoreResult
-touch_in_place(int handle, const char *key, int keylen, uint32 expire,
-			   char **value, int *vallen)
-{
-	KeySite		site;
-	uint32	   *link = NULL;
-	StoreItem  *item;
-	StoreResult result;
-
-	*value = NULL;
-	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &item, &link);
-	if (result == STORE_OK && item == NULL)
-		result = STORE_NOT_FOUND;
-	else if (result == STORE_OK && (item->keylen & KEYLEN_EXPIRE))
-	{
-		item_set_expire(item, expire);
-		slab_note_expiry(item, expire);
-	}
-	else if (result == STORE_OK)
-	{
-		/* nothing changed so far: an ERROR in palloc leaves nothing torn */
-		*vallen = item_vallen(item);
-		*value = palloc(*vallen + 1);
-		memcpy(*value, item_value(item), *vallen);
-		result = STORE_RETRY;
-	}
-	LWLockRelease(site.part->lock);
-	return result;
-}
-
-StoreResult
-store_touch(int handle, const char *key, int keylen, int64 ttl_ms)
-{
-	uint32		expire = expire_tick(ttl_ms);
-
-	for (;;)
-	{
-		char	   *value;
-		int			vallen = 0;
-		StoreExpect seen;
-		StoreResult rc;
-
-		rc = touch_in_place(handle, key, keylen, expire, &value, &vallen);
-		if (rc != STORE_RETRY)
-			return rc;
-
-		/* no room for an expiry in place: store it again with one */
-		seen.value = value;
-		seen.vallen = vallen;
-		seen.expire = 0;
-		rc = store_write(handle, key, keylen, value, vallen, expire,
-						 STORE_REPLACE, &seen);
-		pfree(value);
-		if (rc != STORE_RETRY)
-			return rc;
-		/* nothing is held between attempts */
-		CHECK_FOR_INTERRUPTS();
-	}
 }
 
 /* remove the map slot's items from 'count' buckets of a held partition */
@@ -899,41 +598,4 @@ store_flush_map(int handle)
 	if (handle < 0)
 		return -1;
 	return items_remove_slot(HANDLE_SLOT(handle), handle);
-}
-
-/*
- * A counter's value: optional sign and decimal digits, nothing else
- * (memcached's rule, stricter than int8in's whitespace).
- */
-static bool
-parse_int64(const char *s, int len, int64 *result)
-{
-	bool		neg = false;
-	int64		value = 0;
-	int			i = 0;
-
-	if (len > 0 && (s[0] == '-' || s[0] == '+'))
-	{
-		neg = (s[0] == '-');
-		i++;
-	}
-	if (i >= len)
-		return false;
-	for (; i < len; i++)
-	{
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		/* accumulate negatively so that INT64_MIN parses */
-		if (pg_mul_s64_overflow(value, 10, &value) ||
-			pg_sub_s64_overflow(value, s[i] - '0', &value))
-			return false;
-	}
-	if (!neg)
-	{
-		if (value == PG_INT64_MIN)
-			return false;
-		value = -value;
-	}
-	*result = value;
-	return true;
 }
