@@ -34,7 +34,6 @@
 /* pages tried by one evacuation, fewest items first */
 #define EVACUATE_CANDIDATES 4
 
-static void unlist_page(StoreClass *cls, int page);
 static void relist_page(StoreClass *cls, int page);
 static bool repoint_chunk(StoreItem *chunk, StoreItem *dest, uint32 *link);
 static bool move_chunk(StoreClass *from, StoreItem *chunk, StoreClass *to);
@@ -42,32 +41,6 @@ static StoreClass *lock_room_for(StoreClass *from, Size size, bool *taken);
 static bool evacuate(int victim, int page, int class_id);
 static int	room_class_end(int victim);
 static int	pick_candidates(int class_id, int *pages);
-
-/*
- * Take the page's free chunks off the class's free list (class lock held):
- * they count as neither free nor used until relist_page or detach_page.
- */
-static void
-unlist_page(StoreClass *cls, int page)
-{
-	uint32	   *link = &cls->free_head;
-	int64		taken = 0;
-
-	while (*link != 0)
-	{
-		StoreItem  *item = item_at(*link);
-
-		if (item_page(item) == page)
-		{
-			*link = item->next;
-			taken++;
-		}
-		else
-			link = &item->next;
-	}
-	cls->free_count -= taken;
-	note_free_bytes(-taken * (int64) cls->chunk_size);
-}
 
 /* put the page's free chunks back on the class's free list */
 static void

@@ -310,21 +310,8 @@ void
 detach_page(int victim_class, int page)
 {
 	StoreClass *vcls = store_class(victim_class);
-	uint32	   *link = &vcls->free_head;
 
-	while (*link != 0)
-	{
-		StoreItem  *item = item_at(*link);
-
-		if (item_page(item) == page)
-		{
-			*link = item->next;
-			vcls->free_count--;
-			note_free_bytes(-(int64) vcls->chunk_size);
-		}
-		else
-			link = &item->next;
-	}
+	unlist_page(vcls, page);
 	vcls->pages--;
 	vcls->pages_moved_out++;
 	if (vcls->hand_page == page)

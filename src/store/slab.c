@@ -38,7 +38,8 @@ bool		slab_lock_was_busy = false;
 static void hand_out(StoreClass *cls, uint32 ref, Size item_size,
 					 uint32 expire);
 static bool room_without_eviction(Size need);
-static uint32 room_elsewhere(int class_id, Size item_size, uint32 expire);
+static uint32 room_elsewhere(int class_id, Size item_size, uint32 expire,
+							 Size need);
 static uint32 borrow_chunk(int class_id, Size item_size, uint32 expire,
 						   bool evict);
 
@@ -153,7 +154,7 @@ slab_alloc(int class_id, Size item_size, uint32 expire, Size need)
 		if (ref != 0)
 			hand_out(cls, ref, item_size, expire);
 		else if (room_without_eviction(need) &&
-				 (ref = room_elsewhere(class_id, item_size, expire)) != 0)
+				 (ref = room_elsewhere(class_id, item_size, expire, need)) != 0)
 			;					/* counted where it was found */
 		else if (cls->pages == 0 && !should_grow(cls) &&
 				 (ref = borrow_chunk(class_id, item_size, expire, true)) != 0)
@@ -186,13 +187,19 @@ hand_out(StoreClass *cls, uint32 ref, Size item_size, uint32 expire)
  * cache's free chunks hold it and two pages more, and more than a
  * thirty-second of the pages (store_layout's sparse_bytes).  Below that the
  * cache is full: it evicts, as memcached does, rather than move items on
- * every set.
+ * every set.  After a search for room found none, not again for as much
+ * until the free chunks have grown by two pages (room_elsewhere scans the
+ * pages).
  */
 static bool
 room_without_eviction(Size need)
 {
 	uint64		free = pg_atomic_read_u64(&store_shared->free_chunk_bytes);
+	uint64		failed = pg_atomic_read_u64(&store_shared->room_failed_at);
 
+	if (failed != 0 && free < failed + 2 * store_shared->page_size &&
+		need >= pg_atomic_read_u64(&store_shared->room_failed_need))
+		return false;
 	return free >= store_shared->sparse_bytes &&
 		free >= need + 2 * store_shared->page_size;
 }
@@ -226,9 +233,10 @@ borrow_limit(Size size)
  * what wastes nothing to rounding first).  Counted as used; 0 if none.
  */
 static uint32
-room_elsewhere(int class_id, Size item_size, uint32 expire)
+room_elsewhere(int class_id, Size item_size, uint32 expire, Size need)
 {
 	StoreClass *cls = store_class(class_id);
+	uint64		free = pg_atomic_read_u64(&store_shared->free_chunk_bytes);
 	uint32		ref = 0;
 
 	if (!take_idle_page_for(class_id) &&
@@ -240,6 +248,12 @@ room_elsewhere(int class_id, Size item_size, uint32 expire)
 		if (ref != 0)
 			hand_out(cls, ref, item_size, expire);
 	}
+
+	/* found none, and not for want of a lock: do not look again at once */
+	if (ref == 0 && !slab_lock_was_busy)
+		pg_atomic_write_u64(&store_shared->room_failed_need, need);
+	pg_atomic_write_u64(&store_shared->room_failed_at,
+						ref != 0 || slab_lock_was_busy ? 0 : Max(free, 1));
 	return ref;
 }
 
@@ -390,6 +404,32 @@ release_chunk(StoreClass *cls, StoreItem *item)
 	cls->item_bytes -= item_total_size(item);
 	store_page(item_page(item))->used--;
 	push_free_chunk(cls, item);
+}
+
+/*
+ * Take the page's free chunks off the class's free list (class lock held):
+ * they count as neither free nor used until relist_page or detach_page.
+ */
+void
+unlist_page(StoreClass *cls, int page)
+{
+	uint32	   *link = &cls->free_head;
+	int64		taken = 0;
+
+	while (*link != 0)
+	{
+		StoreItem  *item = item_at(*link);
+
+		if (item_page(item) == page)
+		{
+			*link = item->next;
+			taken++;
+		}
+		else
+			link = &item->next;
+	}
+	cls->free_count -= taken;
+	note_free_bytes(-taken * (int64) cls->chunk_size);
 }
 
 /* free a large item's data chunks but 'keep' (data class lock held) */

@@ -27,6 +27,7 @@ extern uint32 pop_free_chunk(StoreClass *cls);
 extern void push_free_chunk(StoreClass *cls, StoreItem *item);
 extern void list_free_chunk(StoreClass *cls, StoreItem *item);
 extern void note_free_bytes(int64 delta);
+extern void unlist_page(StoreClass *cls, int page);
 extern Size relocation_limit(Size size);
 extern void release_chunk(StoreClass *cls, StoreItem *item);
 extern void release_data_chunks(StoreItem *head, StoreItem *keep);

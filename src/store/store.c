@@ -181,6 +181,8 @@ store_init_segment(StoreShared *shared)
 	shared->epoch = GetCurrentTimestamp();
 	pg_atomic_init_u64(&shared->clock, shared->epoch);
 	pg_atomic_init_u64(&shared->free_chunk_bytes, 0);
+	pg_atomic_init_u64(&shared->room_failed_at, 0);
+	pg_atomic_init_u64(&shared->room_failed_need, 0);
 	SpinLockInit(&shared->pool_lock);
 	shared->maps_lock = &locks[memshard_partitions + STORE_MAX_CLASSES].lock;
 

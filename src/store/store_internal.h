@@ -112,6 +112,9 @@ typedef struct StoreShared
 	int			free_pages;
 	Size		sparse_bytes;	/* free chunk bytes below which the cache evicts */
 	pg_atomic_uint64 free_chunk_bytes;	/* bytes of chunks on free lists */
+	pg_atomic_uint64 room_failed_at;	/* free_chunk_bytes when room_elsewhere
+										 * last found none, 0 = it found some */
+	pg_atomic_uint64 room_failed_need;	/* for an item needing this much */
 	LWLock	   *maps_lock;		/* attach/detach of map slots */
 } StoreShared;
 
