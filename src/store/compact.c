@@ -42,12 +42,16 @@ static bool evacuate(int victim, int page, int class_id);
 static int	room_class_end(int victim);
 static int	pick_candidates(int class_id, int *pages);
 
-/* put the page's free chunks back on the class's free list */
+/*
+ * Put the page's free chunks back on the class's free list, each once
+ * (some may be on it already: the pieces of a large item evicted meanwhile).
+ */
 static void
 relist_page(StoreClass *cls, int page)
 {
 	uint32		i;
 
+	unlist_page(cls, page);
 	for (i = 0; i < cls->chunks_per_page; i++)
 	{
 		StoreItem  *chunk = page_chunk(page, cls->chunk_size, i);
@@ -212,6 +216,9 @@ compact_away(int victim_class, int page)
 			return false;
 		}
 		push_free_chunk(vcls, chunk);
+		/* a large item evicted from the data class frees all its pieces */
+		if (vcls == data_class())
+			unlist_page(vcls, page);
 	}
 	for (i = 0; i < vcls->chunks_per_page; i++)
 	{

@@ -34,7 +34,7 @@ data_chunk_count(int vallen)
 }
 
 /* whether an item of these lengths fits one chunk (else it is large) */
-bool
+static bool
 fits_one_chunk(int keylen, int vallen, bool has_expire)
 {
 	return ITEM_HEADER_SIZE + item_meta_size(has_expire, false, 0) +
@@ -91,13 +91,15 @@ item_alloc(const char *key, int keylen, const char *value, int vallen,
 	bool		large = !fits_one_chunk(keylen, vallen, expire != 0);
 	Size		size = head_size(keylen, vallen, expire != 0);
 	uint32		count = large ? data_chunk_count(vallen) : 0;
+	int			class_id = slab_class_for(size);
 	uint32		ref;
 	StoreItem  *head;
 	uint32	   *refs;
 	uint32		i;
 
-	ref = slab_alloc(slab_class_for(size), size, expire,
-					 item_need_bytes(keylen, vallen, expire != 0));
+	ref = slab_alloc(class_id, size, expire,
+					 store_class(class_id)->chunk_size +
+					 (Size) count * data_class()->chunk_size);
 	if (ref == 0)
 		return 0;
 	head = item_at(ref);

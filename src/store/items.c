@@ -404,6 +404,7 @@ store_write(int handle, const char *key, int keylen, const char *value,
 			return result;
 		result = write_once(handle, key, keylen, value, vallen, expire, mode,
 							expect, reserved);
+		slab_settle_free_bytes();
 		if (result != STORE_OK && reserved != 0)
 			quota_add(HANDLE_SLOT(handle), -reserved);
 		if (result != STORE_QUOTA_RACE)
@@ -519,6 +520,7 @@ store_delete(int handle, const char *key, int keylen)
 		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->deletes, 1);
 	}
 	LWLockRelease(site.part->lock);
+	slab_settle_free_bytes();
 	return result;
 }
 
@@ -585,6 +587,7 @@ items_remove_slot(int mapslot, int handle)
 			removed += remove_slot_range(part, store_buckets(p), first, step,
 										 mapslot, tick);
 			LWLockRelease(part->lock);
+			slab_settle_free_bytes();
 			if (handle >= 0)
 				CHECK_FOR_INTERRUPTS();
 		}

@@ -42,7 +42,6 @@ extern StoreResult store_write(int handle, const char *key, int keylen,
 							   StoreSetMode mode, const StoreExpect *expect);
 
 /* item_alloc.c */
-extern bool fits_one_chunk(int keylen, int vallen, bool has_expire);
 extern int64 item_need_bytes(int keylen, int vallen, bool has_expire);
 extern uint32 item_alloc(const char *key, int keylen, const char *value,
 						 int vallen, uint32 expire);

@@ -203,6 +203,7 @@ sweep_range(int handle, uint64 pos, QuotaTake take, const QuotaKeep *keep,
 		}
 	}
 	LWLockRelease(part->lock);
+	slab_settle_free_bytes();
 	return freed;
 }
 

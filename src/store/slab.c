@@ -35,6 +35,9 @@
 
 bool		slab_lock_was_busy = false;
 
+/* free chunk bytes noted by this backend, not yet in the shared count */
+static int64 free_bytes_pending = 0;
+
 static void hand_out(StoreClass *cls, uint32 ref, Size item_size,
 					 uint32 expire);
 static bool room_without_eviction(Size need);
@@ -189,13 +192,16 @@ hand_out(StoreClass *cls, uint32 ref, Size item_size, uint32 expire)
  * cache is full: it evicts, as memcached does, rather than move items on
  * every set.  After a search for room found none, not again for as much
  * until the free chunks have grown by two pages (room_elsewhere scans the
- * pages).
+ * pages).  Other backends' counts may lag by less than a page each.
  */
 static bool
 room_without_eviction(Size need)
 {
-	uint64		free = pg_atomic_read_u64(&store_shared->free_chunk_bytes);
+	uint64		free;
 	uint64		failed = pg_atomic_read_u64(&store_shared->room_failed_at);
+
+	slab_settle_free_bytes();
+	free = pg_atomic_read_u64(&store_shared->free_chunk_bytes);
 
 	if (failed != 0 && free < failed + 2 * store_shared->page_size &&
 		need >= pg_atomic_read_u64(&store_shared->room_failed_need))
@@ -389,11 +395,29 @@ list_free_chunk(StoreClass *cls, StoreItem *item)
 	cls->free_count++;
 }
 
-/* the cache's free chunks hold 'delta' more bytes */
+/*
+ * The cache's free chunks hold 'delta' more bytes.  Counted in this backend
+ * until a page's worth piles up or its store operation ends
+ * (slab_settle_free_bytes), so that a set replacing an item of its own
+ * class (a chunk taken, a chunk given back) costs no atomic operation.
+ */
 void
 note_free_bytes(int64 delta)
 {
-	pg_atomic_fetch_add_u64(&store_shared->free_chunk_bytes, delta);
+	free_bytes_pending += delta;
+	if (free_bytes_pending >= (int64) store_shared->page_size ||
+		free_bytes_pending <= -(int64) store_shared->page_size)
+		slab_settle_free_bytes();
+}
+
+/* count what this backend noted in the cache's free chunk bytes */
+void
+slab_settle_free_bytes(void)
+{
+	if (free_bytes_pending != 0)
+		pg_atomic_fetch_add_u64(&store_shared->free_chunk_bytes,
+								free_bytes_pending);
+	free_bytes_pending = 0;
 }
 
 /* a used chunk of the class (lock held) goes back to its free list */

@@ -440,6 +440,7 @@ extern int	slab_class_for(Size size);
 extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire,
 						 Size need);
 extern void slab_free(StoreItem *item);
+extern void slab_settle_free_bytes(void);
 extern int64 item_chunk_bytes(StoreItem *item);
 extern void slab_note_expiry(StoreItem *item, uint32 expire);
 
