@@ -10,7 +10,7 @@
  * its own.  Memory so follows the traffic: a change in value sizes moves
  * pages to the new sizes instead of stranding them, and a steady mix keeps
  * items of every size for about as long (an approximation of one global
- * LRU).
+ * LRU).  Emptying the page taken is compact.c's.
  *
  * Locking: called with the taking class's lock held; the victim class, the
  * partitions of the items moved and any other class are only tried.

@@ -3,16 +3,21 @@
  * slab.c
  *		Size classes, pages and chunks: where items get their memory.
  *
- * Pages of a fixed size (64kB) start in a free pool and are given to size
- * classes on demand; a class cuts its pages into chunks of its size.
+ * Pages (a thousandth of the budget, 4kB..64kB) start in a free pool and
+ * are given to size classes on demand; a class cuts its pages into chunks
+ * of its size.
  * Classes are 4 bytes apart up to 1kB and then 1/16 apart, so an item
  * wastes on average a few bytes to rounding (memcached's 1.25 factor wastes
  * about a tenth).  The last class is one chunk per page; an item larger than
  * that is chained: a head chunk with the key and the references of data
  * chunks of the last class (see store_internal.h).
  *
- * When a class has no free chunk and the pool no free page, the class
- * evicts (evict.c) or takes a page from another class (page_move.c).
+ * When a class has no free chunk and the pool no free page, it finds room
+ * without evicting while a large share of the cache is free chunks (an
+ * idle page, a slightly larger class's chunk, a page emptied by moving its
+ * items: compact.c), else it evicts (evict.c) or takes a page from another
+ * class (page_move.c).  The bytes of free chunks are counted for that
+ * decision, per backend until each store operation ends.
  *
  * Locking: a class's LWLock protects its free list, counters and the
  * descriptors of its pages; the pool has a spinlock, taken last.

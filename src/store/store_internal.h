@@ -11,22 +11,27 @@
  *	 StorePage[]			one descriptor per page: owning class, used chunks
  *	 StoreMapSlot[]			per-map options and counters
  *	 uint32 buckets[]		the hash index, split evenly over partitions
- *	 pages					fixed-size pages, each cut into chunks of its class
+ *	 pages					pages of one size (a thousandth of the budget, 4kB..64kB),
+ *							each cut into chunks of the class that owns it
  *
- * An item is one chunk: a 16-byte StoreItem header, the key, the value.  A
- * chunk is named by a 32-bit reference (its offset in the page area / 8,
+ * An item is one chunk: a 12-byte StoreItem header, the key, the value.  A
+ * chunk is named by a 32-bit reference (its offset in the page area / 4,
  * plus one so that 0 means "none"), which is what index chains and free
- * lists store.
+ * lists store: 32 bits of 4-byte units address 16GB, the largest
+ * pg_memshard.memory.
  *
  * Locking.  A partition's LWLock protects its index chains and counters and
  * every item linked in them.  A class's LWLock protects its free list,
  * CLOCK hand, page ownership and class counters.  Order: partition (waiting)
  * then class (waiting); while a class lock is held, partitions and other
  * classes are only ever taken with LWLockConditionalAcquire, so no cycle can
- * form.  Writers allocate (and so evict) before they take their own
- * partition lock, so two writers never wait on each other's victims.  The page pool has a spinlock taken last.  Readers hold
- * the partition lock shared and set an item's reference byte, which nothing
- * else shares a memory location with.
+ * form.  Writers make room under their map's quota and allocate (and so
+ * evict) before they take their own partition lock, so two writers never
+ * wait on each other's victims.  The page pool has a spinlock taken last.
+ * Readers hold the partition lock shared and set an item's reference byte,
+ * which nothing else shares a memory location with; sweeps holding only a
+ * class lock read a chunk's owner through published_owner (read barrier
+ * after the mapslot, which writers publish last after a write barrier).
  *
  *-------------------------------------------------------------------------
  */
