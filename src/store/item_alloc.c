@@ -52,12 +52,16 @@ head_size(int keylen, int vallen, bool has_expire)
 		item_meta_size(true, true, data_chunk_count(vallen)) + keylen;
 }
 
-/* the chunk bytes an item of these lengths takes (item_chunk_bytes) */
+/*
+ * The most chunk bytes an item of these lengths may take: its head's chunk
+ * may be borrowed from a slightly larger class (slab_largest_chunk), data
+ * chunks are one page each.  What a write reserves under its map's quota;
+ * linking the item gives back what it did not take.
+ */
 int64
 item_need_bytes(int keylen, int vallen, bool has_expire)
 {
-	int64		bytes = store_class(slab_class_for(head_size(keylen, vallen,
-															 has_expire)))->chunk_size;
+	int64		bytes = slab_largest_chunk(head_size(keylen, vallen, has_expire));
 
 	if (!fits_one_chunk(keylen, vallen, has_expire))
 		bytes += (int64) data_chunk_count(vallen) * data_class()->chunk_size;

@@ -13,8 +13,9 @@
  * between holds.  Concurrent writers of one map take consecutive ranges
  * from the shared hand.  Expired items go first (in a sweep of their own,
  * when the map knows one is due); then referenced items get a second
- * chance and the others are evicted (maps with eviction 'none' lose only
- * expired items).  A little more than needed goes, so that a map at its
+ * chance and the others are evicted, and if readers keep every item
+ * referenced, any goes (maps with eviction 'none' lose only expired
+ * items).  A little more than needed goes, so that a map at its
  * quota does not sweep on every set.
  *
  * The sweep never takes the item of the key being written: a replace never
@@ -45,7 +46,8 @@
 typedef enum QuotaTake
 {
 	QUOTA_EXPIRED,				/* expired items only */
-	QUOTA_CLOCK					/* also unreferenced live items */
+	QUOTA_CLOCK,				/* also unreferenced live items */
+	QUOTA_ANY					/* any item: readers kept all referenced */
 } QuotaTake;
 
 /* the key being written: never taken */
@@ -125,8 +127,10 @@ quota_make_room(int handle, int64 need, const char *key, int keylen)
 
 		/*
 		 * After a whole turn for expired items, what is left unexpired tells
-		 * the next expiry; then the CLOCK, two turns at most (one clears the
-		 * references, the next takes).
+		 * the next expiry; then the CLOCK, two turns (one clears the
+		 * references, the next takes); then, if readers referenced every
+		 * item again meanwhile, any item, for two turns more (writers racing
+		 * us may take the room as fast as we make it).
 		 */
 		if (take == QUOTA_EXPIRED && swept >= index_buckets())
 		{
@@ -136,8 +140,13 @@ quota_make_room(int handle, int64 need, const char *key, int keylen)
 			take = QUOTA_CLOCK;
 			swept = 0;
 		}
-		else if (take == QUOTA_CLOCK && swept >= 2 * index_buckets())
-			return quota_add(mapslot, need) ? STORE_OK : STORE_OVER_QUOTA;
+		else if (take != QUOTA_EXPIRED && swept >= 2 * index_buckets())
+		{
+			if (take == QUOTA_ANY)
+				return quota_add(mapslot, need) ? STORE_OK : STORE_OVER_QUOTA;
+			take = QUOTA_ANY;
+			swept = 0;
+		}
 		CHECK_FOR_INTERRUPTS();
 	}
 	return STORE_OK;
@@ -190,7 +199,7 @@ sweep_range(int handle, uint64 pos, QuotaTake take, const QuotaKeep *keep,
 				link = &item->next;
 				continue;
 			}
-			if (!expired && item->ref == REF_SET)
+			if (!expired && take == QUOTA_CLOCK && item->ref == REF_SET)
 			{
 				/* read since the hand last passed: a second chance */
 				item->ref = REF_CLEAR;

@@ -268,6 +268,18 @@ room_elsewhere(int class_id, Size item_size, uint32 expire, Size need)
 	return ref;
 }
 
+/* the largest chunk slab_alloc may give an item of 'size' bytes */
+Size
+slab_largest_chunk(Size size)
+{
+	int			c = slab_class_for(size);
+
+	while (c + 1 < store_shared->nclasses &&
+		   store_class(c + 1)->chunk_size <= borrow_limit(size))
+		c++;
+	return store_class(c)->chunk_size;
+}
+
 /*
  * A chunk of the smallest larger class (up to borrow_limit) for an item of
  * the held class: a free one, or with 'evict' one its CLOCK frees.

@@ -442,6 +442,7 @@ extern bool quota_add(int mapslot, int64 need);
 /* slab.c */
 extern void slab_init_classes(void);
 extern int	slab_class_for(Size size);
+extern Size slab_largest_chunk(Size size);
 extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire,
 						 Size need);
 extern void slab_free(StoreItem *item);
