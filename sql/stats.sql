@@ -94,6 +94,6 @@ SELECT memory_used <= 262144 AS within_quota, evictions > 0 AS evicted,
 SELECT memshard.get('capped', 'k2000') = repeat('v', 500) AS newest_kept;
 SELECT memshard.drop_map('capped'), memshard.drop_map('s1');
 
--- map_stats shows the maps of this database only (see isolation.sql)
+-- map_stats shows the maps of this database only (see database_isolation.sql)
 SELECT count(*) FROM memshard.map_stats;
 DROP EXTENSION pg_memshard;

@@ -7,7 +7,11 @@
  * src/store, which tells us how much shared memory and how many LWLocks it
  * needs; we request them in shmem_request_hook (new in PostgreSQL 15) and let
  * the store lay out its segment in shmem_startup_hook, as
- * pg_stat_statements does.
+ * pg_stat_statements does.  When preloaded we also register the background
+ * workers: the one that finishes metadata changes left in doubt
+ * (src/cluster), the Redis protocol's (src/resp), and with
+ * pg_memshard.restart = warm the warm restart's (src/persist), which then
+ * decides in shmem_startup_hook whether this start loads a dump.
  *
  * A postmaster setting the GUC machinery refuses (out of range, not a power
  * of two, not a number) would be replaced by its default with only a
@@ -34,8 +38,11 @@
 #include "utils/memutils.h"
 
 #include "api/ddl_hook.h"
+#include "cluster/cluster.h"
 #include "pg_memshard.h"
+#include "persist/persist.h"
 #include "remote/remote.h"
+#include "resp/resp.h"
 #include "store/store.h"
 
 PG_MODULE_MAGIC;
@@ -44,9 +51,16 @@ int			memshard_memory_kb = 64 * 1024;
 int			memshard_partitions = 16;
 int			memshard_max_item_size = 1024 * 1024;
 int			memshard_max_maps = 1024;
+int			memshard_restart = MEMSHARD_RESTART_WARM;
 int			memshard_connect_timeout_ms = 5000;
 int			memshard_remote_timeout_ms = 10000;
 bool		memshard_preloaded = false;
+
+static const struct config_enum_entry restart_options[] = {
+	{"warm", MEMSHARD_RESTART_WARM, false},
+	{"cold", MEMSHARD_RESTART_COLD, false},
+	{NULL, 0, false}
+};
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -100,11 +114,17 @@ _PG_init(void)
 
 	note_configured_values();
 	define_postmaster_settings();
+	resp_define_gucs();
 	MarkGUCPrefixReserved("pg_memshard");
 	for (int i = 0; i < lengthof(postmaster_settings); i++)
 		require_accepted(&postmaster_settings[i]);
 	store_check_settings();
 	memshard_preloaded = true;
+	resp_register_workers();
+
+	cluster_recovery_register();
+	if (memshard_restart == MEMSHARD_RESTART_WARM)
+		persist_register_worker();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = memshard_shmem_request;
@@ -158,6 +178,26 @@ define_postmaster_settings(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.recovery_interval",
+							"Time between two passes of the worker that finishes metadata changes left in doubt (0: off).",
+							NULL,
+							&memshard_recovery_interval_ms,
+							10000,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("pg_memshard.restart",
+							 "Whether the cache's contents survive a clean restart (warm) or not (cold).",
+							 "warm: a clean shutdown writes the cache to disk and the next start loads it back.",
+							 &memshard_restart,
+							 MEMSHARD_RESTART_WARM,
+							 restart_options,
+							 PGC_POSTMASTER,
+							 0,
+							 NULL, NULL, NULL);
 }
 
 static void
@@ -184,6 +224,27 @@ define_session_settings(void)
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	/* fault points of the metadata change, for the TAP tests only */
+	DefineCustomIntVariable("pg_memshard.test_hold_after_prepare",
+							"For tests only: once every node prepared its part of a metadata change, wait for the advisory lock of this key before the local commit (0: off).",
+							NULL,
+							&memshard_test_hold_after_prepare,
+							0,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pg_memshard.test_error_after_commit",
+							 "For tests only: fail a metadata change after its local commit, where the other nodes' parts are committed.",
+							 NULL,
+							 &memshard_test_error_after_commit,
+							 false,
+							 PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 }
 
 /*
@@ -245,6 +306,8 @@ memshard_shmem_request(void)
 
 	RequestAddinShmemSpace(store_shmem_size());
 	RequestAddinShmemSpace(remote_shmem_size());
+	RequestAddinShmemSpace(cluster_recovery_shmem_size());
+	RequestAddinShmemSpace(persist_shmem_size());
 	RequestNamedLWLockTranche(STORE_LWLOCK_TRANCHE, store_lwlock_count());
 }
 
@@ -255,4 +318,6 @@ memshard_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	store_shmem_startup();
+	cluster_recovery_shmem_startup();
+	persist_shmem_startup();
 }

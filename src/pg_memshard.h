@@ -22,6 +22,18 @@ extern int	memshard_max_maps;		/* pg_memshard.max_maps */
 extern int	memshard_connect_timeout_ms;	/* pg_memshard.connect_timeout */
 extern int	memshard_remote_timeout_ms; /* pg_memshard.remote_timeout */
 
+/* version of the library (memshard.version(), the warm restart's dumps) */
+#define MEMSHARD_VERSION "1.0"
+
+/* pg_memshard.restart */
+typedef enum MemshardRestart
+{
+	MEMSHARD_RESTART_WARM,		/* dump at a clean shutdown, load at start */
+	MEMSHARD_RESTART_COLD		/* every start with an empty cache */
+} MemshardRestart;
+
+extern int	memshard_restart;	/* pg_memshard.restart */
+
 /* largest key in bytes (fixed, documented) */
 #define MEMSHARD_MAX_KEY_SIZE	1024
 

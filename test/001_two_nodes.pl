@@ -23,7 +23,7 @@ isnt($nodes[0]->port, $nodes[1]->port, 'two nodes on two ports');
 for my $node (@nodes)
 {
 	is($node->safe_psql('postgres', 'SELECT memshard.version()'),
-		'1.0', $node->name . ' answers');
+		'1.1', $node->name . ' answers');
 	is($node->safe_psql('postgres', 'SHOW pg_memshard.memory'),
 		'16MB', $node->name . ' has the library preloaded');
 }
@@ -34,7 +34,7 @@ $plain->init;
 $plain->start;
 $plain->safe_psql('postgres', 'CREATE EXTENSION pg_memshard');
 is($plain->safe_psql('postgres', 'SELECT memshard.version()'),
-	'1.0', 'pure functions work without preloading');
+	'1.1', 'pure functions work without preloading');
 
 $_->stop for @nodes, $plain;
 done_testing();

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/reloptions.h"
+#include "catalog/pg_authid_d.h"
 #include "catalog/pg_type_d.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
@@ -20,6 +21,7 @@
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -97,7 +99,9 @@ memshard_remove_node(PG_FUNCTION_ARGS)
 /*
  * memshard.nodes: id, server, host, port, dbname, is_local, state,
  * last_error, last_error_at.  Credentials are never shown: host and port
- * come from the server's options, dbname is what the node reported.
+ * come from the server's options, dbname is what the node reported.  The
+ * state is every role's; the error, which may name another role's remote
+ * user, only its own role's, a superuser's and pg_monitor's.
  */
 Datum
 memshard_nodes(PG_FUNCTION_ARGS)
@@ -141,8 +145,10 @@ memshard_nodes(PG_FUNCTION_ARGS)
 			values[6] = CStringGetTextDatum("unreachable");
 		else
 			values[6] = CStringGetTextDatum(node->state);
-		values[7] = health.error_time ? CStringGetTextDatum(health.error) : (Datum) 0;
-		nulls[7] = (health.error_time == 0);
+		nulls[7] = (health.error_time == 0 ||
+					(health.userid != GetUserId() &&
+					 !has_privs_of_role(GetUserId(), ROLE_PG_MONITOR)));
+		values[7] = nulls[7] ? (Datum) 0 : CStringGetTextDatum(health.error);
 		values[8] = TimestampTzGetDatum(health.error_time);
 		nulls[8] = (health.error_time == 0);
 
@@ -384,17 +390,20 @@ memshard_cluster_stats(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* this node's figures, by the same query the others answer */
+/*
+ * this node's figures, by the same query the others answer: with the
+ * caller's rights, but not under the caller's search_path
+ */
 static void
 local_stats(char **numbers)
 {
 	MemoryContext caller = CurrentMemoryContext;
+	ClusterSqlState state;
 	int			i;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute(CLUSTER_STATS_QUERY, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
+	cluster_sql_begin_as_caller(&state);
+	if (cluster_sql_exec(CLUSTER_STATS_QUERY, 0, NULL, NULL,
+						 SPI_OK_SELECT) != 1)
 		elog(ERROR, "could not read memshard.stats");
 	for (i = 0; i < CLUSTER_STATS_NUMBERS; i++)
 	{
@@ -403,7 +412,7 @@ local_stats(char **numbers)
 
 		numbers[i] = value ? MemoryContextStrdup(caller, value) : NULL;
 	}
-	SPI_finish();
+	cluster_sql_end(&state);
 }
 
 /* node, is_local, the numbers (NULL when error), error */

@@ -49,7 +49,8 @@ PG_FUNCTION_INFO_V1(memshard_flush);
 
 static int64 ttl_arg(FunctionCallInfo fcinfo, int argno, MapInfo *map);
 static void check_value_encoding(const char *value, int vallen,
-								 const char *key, int keylen, MapInfo *map);
+								 const char *key, int keylen,
+								 const char *mapname);
 static Datum store_item(FunctionCallInfo fcinfo, StoreSetMode mode);
 static Datum fetch_value(FunctionCallInfo fcinfo, bool as_text);
 
@@ -62,16 +63,20 @@ ttl_arg(FunctionCallInfo fcinfo, int argno, MapInfo *map)
 	return ttl_interval_to_ms(PG_GETARG_INTERVAL_P(argno));
 }
 
-/* ERROR 22021 unless the value is valid text in the database encoding */
+/*
+ * ERROR 22021 unless the value is valid text in the database encoding.
+ * Called after routing, which may have reloaded the map cache: the caller
+ * passes its own copy of the map's name, never a MapInfo.
+ */
 static void
 check_value_encoding(const char *value, int vallen, const char *key,
-					 int keylen, MapInfo *map)
+					 int keylen, const char *mapname)
 {
 	if (!pg_verifymbstr(value, vallen, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("value of key \"%s\" in map \"%s\" is not valid in encoding \"%s\"",
-						pnstrdup(key, keylen), map->name,
+						pnstrdup(key, keylen), mapname,
 						GetDatabaseEncodingName()),
 				 errhint("Read binary values with memshard.get_bytea().")));
 }
@@ -126,17 +131,20 @@ fetch_value(FunctionCallInfo fcinfo, bool as_text)
 	char	   *key;
 	int			keylen;
 	MapInfo    *map;
+	char		mapname[NAMEDATALEN];
 	char	   *buf;
 	int			vallen;
 
 	store_require_ready();
 	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
 	map = api_map_arg(fcinfo, ARG_MAP);
+	strlcpy(mapname, map->name, sizeof(mapname));
 	buf = router_get(map, key, keylen, VARHDRSZ, &vallen);
+	/* 'map' may be freed from here on */
 	if (buf == NULL)
 		PG_RETURN_NULL();
 	if (as_text)
-		check_value_encoding(buf + VARHDRSZ, vallen, key, keylen, map);
+		check_value_encoding(buf + VARHDRSZ, vallen, key, keylen, mapname);
 	SET_VARSIZE(buf, VARHDRSZ + vallen);
 	PG_RETURN_POINTER(buf);
 }
@@ -160,6 +168,7 @@ memshard_mget(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	VarlenaArrayArg keys;
 	MapInfo    *map;
+	char		mapname[NAMEDATALEN];
 	char	  **values;
 	int		   *vallens;
 	int			i;
@@ -167,12 +176,14 @@ memshard_mget(PG_FUNCTION_ARGS)
 	store_require_ready();
 	api_key_array_arg(fcinfo, 1, &keys);
 	map = api_map_arg(fcinfo, ARG_MAP);
+	strlcpy(mapname, map->name, sizeof(mapname));
 
 	InitMaterializedSRF(fcinfo, 0);
 	values = palloc(sizeof(char *) * Max(keys.count, 1));
 	vallens = palloc(sizeof(int) * Max(keys.count, 1));
 	router_mget(map, keys.count, keys.data, keys.lens, VARHDRSZ,
 				values, vallens);
+	/* 'map' may be freed from here on */
 
 	for (i = 0; i < keys.count; i++)
 	{
@@ -184,7 +195,7 @@ memshard_mget(PG_FUNCTION_ARGS)
 		if (values[i] != NULL)
 		{
 			check_value_encoding(values[i] + VARHDRSZ, vallens[i],
-								 keys.data[i], keys.lens[i], map);
+								 keys.data[i], keys.lens[i], mapname);
 			SET_VARSIZE(values[i], VARHDRSZ + vallens[i]);
 			row[1] = PointerGetDatum(values[i]);
 		}

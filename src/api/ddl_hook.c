@@ -9,6 +9,10 @@
  * EXTENSION would leave it behind.  After DROP EXTENSION pg_memshard we drop
  * the schema if nothing is left in it.
  *
+ * After CREATE EXTENSION and ALTER EXTENSION pg_memshard, the version just
+ * installed must be one this library serves (ext_version.c): otherwise the
+ * statement fails and is rolled back.
+ *
  * Items live in shared memory, not in the database: after DROP EXTENSION
  * (the maps are gone) or DROP DATABASE we remove that database's items, so
  * that a map created later under a reused id never sees them.
@@ -35,6 +39,7 @@
 #include "miscadmin.h"
 
 #include "api/ddl_hook.h"
+#include "api/ext_version.h"
 #include "store/store.h"
 
 #define MEMSHARD_SCHEMA "memshard"
@@ -43,6 +48,7 @@
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
 static bool drops_this_extension(Node *parsetree);
+static bool changes_this_extension(Node *parsetree);
 static Oid	dropped_database(Node *parsetree);
 static bool schema_is_empty(Oid nspoid);
 static void drop_schema_if_empty(void);
@@ -67,6 +73,7 @@ memshard_process_utility(PlannedStmt *pstmt, const char *queryString,
 						 DestReceiver *dest, QueryCompletion *qc)
 {
 	bool		dropping = drops_this_extension(pstmt->utilityStmt);
+	bool		changing = changes_this_extension(pstmt->utilityStmt);
 	Oid			dropped_db = dropped_database(pstmt->utilityStmt);
 
 	if (prev_process_utility)
@@ -76,6 +83,10 @@ memshard_process_utility(PlannedStmt *pstmt, const char *queryString,
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
 
+	if (changing || dropping)
+		ext_version_forget();
+	if (changing)
+		ext_version_check_catalog();
 	if (dropping)
 	{
 		drop_schema_if_empty();
@@ -111,6 +122,19 @@ drops_this_extension(Node *parsetree)
 		if (strcmp(strVal(lfirst(lc)), MEMSHARD_EXTENSION) == 0)
 			return true;
 	}
+	return false;
+}
+
+/* CREATE EXTENSION or ALTER EXTENSION ... UPDATE of pg_memshard */
+static bool
+changes_this_extension(Node *parsetree)
+{
+	if (IsA(parsetree, CreateExtensionStmt))
+		return strcmp(((CreateExtensionStmt *) parsetree)->extname,
+					  MEMSHARD_EXTENSION) == 0;
+	if (IsA(parsetree, AlterExtensionStmt))
+		return strcmp(((AlterExtensionStmt *) parsetree)->extname,
+					  MEMSHARD_EXTENSION) == 0;
 	return false;
 }
 

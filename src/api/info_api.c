@@ -10,7 +10,8 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
-#define MEMSHARD_VERSION "1.0"
+#include "api/ext_version.h"
+#include "pg_memshard.h"
 
 PG_FUNCTION_INFO_V1(memshard_version);
 
@@ -18,5 +19,5 @@ PG_FUNCTION_INFO_V1(memshard_version);
 Datum
 memshard_version(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_TEXT_P(cstring_to_text(MEMSHARD_VERSION));
+	PG_RETURN_TEXT_P(cstring_to_text(MEMSHARD_LIBRARY_VERSION));
 }

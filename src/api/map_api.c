@@ -22,11 +22,12 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
-#include "utils/varlena.h"
 
 #include "api/api_args.h"
+#include "api/ext_version.h"
 #include "cluster/cluster.h"
 #include "cluster/placement.h"
+#include "partition/partition.h"
 #include "router/router.h"
 
 PG_FUNCTION_INFO_V1(memshard_create_map);
@@ -94,45 +95,23 @@ choice_arg(FunctionCallInfo fcinfo, int argno, const char *what,
 /*
  * Range bounds: a non-empty one-dimensional text array without NULLs, in
  * strictly ascending order under the database's collation (the order
- * range_partition routes by).  Returns the number of bounds.
+ * range_partition routes by, and so the same check and messages).  Returns
+ * the number of bounds.
  */
 static int
 check_range_bounds(ArrayType *bounds)
 {
+	PartitionType ptype;
 	Datum	   *elems;
-	bool	   *nulls;
 	int			count;
-	int			i;
 
-	if (ARR_NDIM(bounds) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("bounds must be a one-dimensional array")));
-	deconstruct_array(bounds, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &count);
+	partition_type_init(&ptype, PARTITION_BY_RANGE, TEXTOID,
+						DEFAULT_COLLATION_OID, CurrentMemoryContext);
+	partition_range_bounds_from_array(&ptype, bounds, &elems, &count);
 	if (count == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a range map needs at least one bound")));
-	for (i = 0; i < count; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("bounds must not contain nulls"),
-					 errdetail("Bound %d is null.", i + 1)));
-		if (i > 0 &&
-			DatumGetInt32(DirectFunctionCall2Coll(bttextcmp,
-												  DEFAULT_COLLATION_OID,
-												  elems[i - 1],
-												  elems[i])) >= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("bounds must be sorted in strictly ascending order"),
-					 errdetail("Bound %d (\"%s\") is not greater than bound %d (\"%s\").",
-							   i + 1, TextDatumGetCString(elems[i]),
-							   i, TextDatumGetCString(elems[i - 1]))));
-	}
 	return count;
 }
 
@@ -144,10 +123,10 @@ Datum
 memshard_create_map(PG_FUNCTION_ARGS)
 {
 	MapDefinition def;
-	StoreMapOptions opts;
 	ArrayType  *nodes;
 	int32		mapid;
 
+	ext_version_check();
 	memset(&def, 0, sizeof(def));
 	def.name = map_name_arg(fcinfo);
 
@@ -218,9 +197,7 @@ memshard_create_map(PG_FUNCTION_ARGS)
 	if (!def.nodes_null)
 		cluster_change_begin();
 	mapid = map_catalog_insert(&def);
-	opts.max_memory = def.max_memory;
-	opts.evictable = def.evictable;
-	router_map_created(mapid, &opts);
+	router_map_created(mapid);
 	if (!def.nodes_null)
 	{
 		cluster_place_map(mapid, def.shard_count, nodes, def.replicas);
@@ -235,18 +212,19 @@ memshard_drop_map(PG_FUNCTION_ARGS)
 {
 	char	   *name;
 	int32		mapid;
-	StoreMapOptions opts;
-	bool		in_cluster = cluster_has_nodes();
+	bool		in_cluster;
 
+	ext_version_check();
+	in_cluster = cluster_has_nodes();
 	api_require_arg(fcinfo, ARG_NAME, "map name");
 	name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_NAME));
 	if (in_cluster)
 		cluster_change_begin();
-	if (!map_catalog_delete(name, &mapid, &opts))
+	if (!map_catalog_delete(name, &mapid))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("map \"%s\" does not exist", name)));
-	router_map_dropped(mapid, &opts);
+	router_map_dropped(mapid);
 	cluster_unplace_map(mapid);
 	if (in_cluster)
 		cluster_change_end();

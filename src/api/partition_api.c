@@ -349,10 +349,6 @@ range_site_build_bounds(RangeCallSite *site, const char *image, Size len)
 {
 	MemoryContext oldcxt;
 	ArrayType  *array;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	bool	   *nulls;
 
 	site->bounds_ready = false;
 	MemoryContextReset(site->bounds_cxt);
@@ -366,17 +362,9 @@ range_site_build_bounds(RangeCallSite *site, const char *image, Size len)
 	else
 		array = (ArrayType *) site->bounds_image;
 
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("range bounds must be a one-dimensional array"),
-				 errdetail("The bounds have %d dimensions.", ARR_NDIM(array))));
-	get_typlenbyvalalign(ARR_ELEMTYPE(array), &typlen, &typbyval, &typalign);
-	deconstruct_array(array, ARR_ELEMTYPE(array), typlen, typbyval, typalign,
-					  &site->bounds, &nulls, &site->nbounds);
+	partition_range_bounds_from_array(&site->ptype, array, &site->bounds,
+									  &site->nbounds);
 	MemoryContextSwitchTo(oldcxt);
-
-	partition_range_check_bounds(&site->ptype, site->bounds, nulls, site->nbounds);
 	site->bounds_ready = true;
 }
 

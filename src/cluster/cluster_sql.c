@@ -2,7 +2,8 @@
  *
  * cluster_sql.c
  *		SQL on the cluster's tables (nodes, placements, metadata
- *		transactions), run as the tables' owner.
+ *		transactions), run as the tables' owner, immune to the caller's
+ *		search_path.
  *
  * Only admin functions (create_map, drop_map, add_node, remove_node, the
  * peer side of their changes), which are not granted to PUBLIC, and
@@ -10,7 +11,24 @@
  * create_map must not need privileges on the tables themselves, as it needs
  * none on memshard.map_catalog: the statements run as the tables' owner,
  * the way PostgreSQL's referential-integrity triggers run as a table's
- * owner.  An ERROR restores the user with the (sub)transaction's abort.
+ * owner.
+ *
+ * The owner is usually a superuser, and any role reaches this code through
+ * routing, so nothing the caller controls may take part in these
+ * statements.  They are parsed under search_path = pg_catalog, pg_temp (as
+ * a function's SET clause would), so that a caller's schema cannot shadow
+ * an operator, function, collation or type of pg_catalog (IS DISTINCT FROM,
+ * which cannot name its operator, finds pg_catalog's); every object in them
+ * is schema-qualified all the same, and every operator written
+ * OPERATOR(pg_catalog.x).  They run as a security-restricted operation (as
+ * REFRESH MATERIALIZED VIEW runs the owner's query), which forbids what
+ * could change the session's identity.  cluster_sql_begin_as_caller gives
+ * the same protection to statements run with the caller's rights
+ * (cluster_stats reading this node's figures).
+ *
+ * cluster_sql_begin and cluster_sql_end pair up as a stack (they nest); an
+ * ERROR in between restores the user and the search_path with the
+ * (sub)transaction's abort.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,9 +39,15 @@
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/syscache.h"
 
 #include "cluster/cluster.h"
+
+/* where the statements find what they do not qualify: pg_catalog only */
+#define CLUSTER_SQL_SEARCH_PATH "pg_catalog, pg_temp"
+
+static void sql_begin(ClusterSqlState *state, Oid userid);
 
 /* open SPI and become the owner of memshard.node_catalog */
 void
@@ -39,11 +63,36 @@ cluster_sql_begin(ClusterSqlState *state)
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 
+	sql_begin(state, owner);
+}
+
+/* open SPI for statements that run with the caller's rights */
+void
+cluster_sql_begin_as_caller(ClusterSqlState *state)
+{
+	sql_begin(state, GetUserId());
+}
+
+/*
+ * SPI, the user, a security-restricted operation and the fixed search_path,
+ * in that order (cluster_sql_end undoes them in reverse).  GUC_ACTION_SAVE
+ * in a new GUC nest level is how fmgr applies a function's SET clause: it
+ * is allowed in parallel workers, and undone by AtEOXact_GUC or an abort.
+ */
+static void
+sql_begin(ClusterSqlState *state, Oid userid)
+{
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	GetUserIdAndSecContext(&state->userid, &state->sec_context);
-	SetUserIdAndSecContext(owner,
-						   state->sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(userid,
+						   state->sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	state->guc_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", CLUSTER_SQL_SEARCH_PATH,
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 }
 
 /* run one statement; ERROR unless SPI answers 'expected'; rows processed */
@@ -70,10 +119,11 @@ cluster_sql_exec(const char *sql, int nargs, Oid *argtypes, Datum *args,
 	return SPI_processed;
 }
 
-/* back to the caller's user; close SPI (results are gone) */
+/* back to the caller's search_path and user; close SPI (results are gone) */
 void
 cluster_sql_end(ClusterSqlState *state)
 {
+	AtEOXact_GUC(true, state->guc_nestlevel);
 	SetUserIdAndSecContext(state->userid, state->sec_context);
 	SPI_finish();
 }

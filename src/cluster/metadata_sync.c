@@ -9,8 +9,10 @@
  *
  *	cluster_change_begin()	locks the local metadata (ExclusiveLock on
  *							memshard.node_catalog: one change at a time per
- *							node; readers are not blocked), finishes changes
- *							left in doubt, and notes the metadata's digest
+ *							node; readers are not blocked; never waiting on
+ *							a change prepared here and left in doubt, see
+ *							metadata_lock), finishes changes it left in
+ *							doubt elsewhere, and notes the metadata's digest
  *							and node list before the change;
  *	... the local change ...
  *	cluster_change_end()	opens a remote transaction on every other node
@@ -26,46 +28,45 @@
  * back (ROLLBACK or ROLLBACK PREPARED): no node is half-changed.  After the
  * local commit, the prepared transactions are committed (COMMIT PREPARED).
  *
- * A coordinator that dies (or loses a node) between its commit and a
- * COMMIT PREPARED leaves a prepared transaction "in doubt" on that node.  Its
- * global transaction identifier names the coordinator and is written to the
- * coordinator's memshard.metadata_transactions in the same local
- * transaction as the change, so the outcome is known: cluster_recover()
- * commits the prepared transactions whose record committed and rolls back
- * the others (Citus does the same with pg_dist_transaction).  Recovery runs
- * at the start of every change and from memshard.recover_metadata().
+ * After the commit record nothing may raise an ERROR: it would become a
+ * PANIC ("cannot abort transaction ..., it was already committed").  As
+ * postgres_fdw does, the fallible work (allocating the calls, building
+ * their statements) is done at PRE_COMMIT; what is left (remote_run, which
+ * may still fail to allocate or to make its wait set) runs under PG_TRY in
+ * a memory context of our own, and a failure becomes a WARNING.  A part not
+ * committed stays prepared "in doubt" on its node, and is finished by
+ * metadata_recover.c: its global transaction identifier names this node and
+ * its local transaction, and a record of it (memshard.metadata_transactions)
+ * commits with the change, so the outcome is known here; any node can ask.
  *
  * Why the whole metadata rather than the statement: a node that joins gets
  * everything in one message, a node that leaves gets the empty metadata,
  * and a node that somehow differs is caught by the digest check before
  * anything is changed there, rather than drifting further.
  *
+ * pg_memshard.test_hold_after_prepare and test_error_after_commit stop or
+ * fail a change at the two points that matter to recovery, for the tests.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/twophase.h"
+#include "access/xlog.h"
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
-#include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "storage/lmgr.h"
-#include "storage/procarray.h"
+#include "storage/lock.h"
+#include "storage/lwlock.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
-#include "utils/jsonb.h"
 #include "utils/memutils.h"
 
 #include "cluster/cluster.h"
+#include "cluster/metadata_int.h"
 #include "cluster/placement.h"
 #include "remote/remote.h"
-
-/* the maps of a snapshot ($1), as rows */
-#define SNAPSHOT_MAPS \
-	"jsonb_to_recordset($1 -> 'maps') AS m (name text, default_ttl interval, " \
-	"max_memory bigint, eviction text, method text, shard_count integer, " \
-	"bounds text[], nodes name[], replicas integer)"
 
 /* a node taking part in this transaction's metadata change */
 typedef struct PeerTxn
@@ -75,10 +76,22 @@ typedef struct PeerTxn
 	NameData	server;
 	char		gid[GIDSIZE];
 	bool		prepared;
+	int			call;			/* its entry in finish_calls, -1 for none */
 } PeerTxn;
 
 /* the remote parts of this transaction (TopTransactionContext) */
 static List *peer_txns = NIL;
+
+/*
+ * What the end of the transaction sends to the peers (TopTransactionContext,
+ * which lives until the end of CommitTransaction).  For a commit it is
+ * built at PRE_COMMIT, before the commit record.
+ */
+static RemoteCall *finish_calls = NULL;
+static int	nfinish_calls = 0;
+
+/* what finishing allocates (remote_run's answers); reset after each use */
+static MemoryContext finish_context = NULL;
 
 /* state of the change between begin and end */
 static char *change_before_digest = NULL;
@@ -91,50 +104,42 @@ static bool recovered_in_xact = false;
 static SubTransactionId last_change_subid = InvalidSubTransactionId;
 static bool change_rolled_back = false;
 
-/* this backend applies metadata sent by a coordinator */
-static bool applying_from_peer = false;
+/* settings for the tests (pg_memshard.c defines them) */
+int			memshard_test_hold_after_prepare = 0;
+bool		memshard_test_error_after_commit = false;
 
-static void register_callbacks(void);
 static void sync_xact_callback(XactEvent event, void *arg);
 static void sync_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 								  SubTransactionId parentSubid, void *arg);
 static void prepare_peers(void);
+static void test_hold_after_prepare(void);
+static void build_finish_calls(bool commit);
 static void finish_peers(bool commit);
+static void report_unfinished(bool commit, const ErrorData *failure);
+static void abandon_peers(void);
 static void reset_xact_state(void);
 static List *copy_nodes(List *nodes);
 static bool node_in(List *nodes, int32 id);
 static PeerTxn *find_peer(int32 node_id);
 static PeerTxn *enlist_peer(const ClusterNode *node);
 static char *metadata_snapshot(bool for_removed_node);
-static char *gid_prefix(void);
-static void forget_transaction(const char *gid);
-static void resolve_in_doubt(const ClusterNode *node, const char *gid);
-static void apply_snapshot(const char *snapshot);
-static uint64 spi_exec_snapshot(const char *sql, int expected, Datum *args);
-static TransactionId gid_xid(const char *gid);
-static void forget_finished_transactions(const ClusterNode *node,
-										 List *prepared);
-
-bool
-cluster_applying_from_peer(void)
-{
-	return applying_from_peer;
-}
 
 void
 cluster_change_begin(void)
 {
 	MemoryContext oldcontext;
 
-	if (applying_from_peer)
+	if (cluster_applying_from_peer())
 		return;
-	register_callbacks();
+	metadata_register_callbacks();
 
-	LockRelationOid(cluster_node_catalog_relid(), ExclusiveLock);
+	(void) metadata_lock(true);
 	cluster_nodes_changed();
 
+	/* a change needs every node: one left unreachable fails it here */
 	if (!recovered_in_xact)
-		(void) cluster_recover(true);
+		(void) metadata_recover_coordinated(true, NULL);
+	recovered_in_xact = true;
 
 	oldcontext = MemoryContextSwitchTo(TopTransactionContext);
 	change_before_digest = cluster_metadata_digest();
@@ -159,7 +164,7 @@ cluster_change_end(void)
 	int			ncalls = 0;
 	ListCell   *lc;
 
-	if (applying_from_peer)
+	if (cluster_applying_from_peer())
 		return;
 	Assert(change_before_digest != NULL);
 
@@ -170,9 +175,9 @@ cluster_change_end(void)
 	last_change_subid = GetCurrentSubTransactionId();
 
 	snapshot = metadata_snapshot(false);
-	after_digest = cluster_sql_text("SELECT md5(memshard.metadata_snapshot()::text)");
+	after_digest = cluster_metadata_digest();
 	removed_snapshot = metadata_snapshot(true);
-	removed_digest = cluster_sql_text("SELECT md5(memshard.metadata_snapshot(true)::text)");
+	removed_digest = cluster_sql_text("SELECT pg_catalog.md5(memshard.metadata_snapshot(true)::pg_catalog.text)");
 
 	/* every member before or after, but this node */
 	foreach(lc, change_before_nodes)
@@ -230,7 +235,7 @@ cluster_change_end(void)
 		values[1] = removed ? removed_snapshot : snapshot;
 		values[2] = removed ? removed_digest : after_digest;
 		calls[ncalls].serverid = node->serverid;
-		calls[ncalls].sql = "SELECT memshard.peer_metadata_apply($1, $2::jsonb, $3)";
+		calls[ncalls].sql = "SELECT memshard.peer_metadata_apply($1, $2::pg_catalog.jsonb, $3)";
 		calls[ncalls].nparams = 3;
 		calls[ncalls].paramvalues = values;
 		calls[ncalls].session = REMOTE_PINNED;
@@ -241,300 +246,11 @@ cluster_change_end(void)
 	change_before_digest = NULL;
 }
 
-/*
- * Apply metadata sent by a coordinator (memshard.peer_metadata_apply), in
- * the coordinator's remote transaction.  before_digest NULL: this node must
- * not belong to a cluster yet.
- */
-void
-cluster_apply_snapshot(const char *before_digest, const char *snapshot,
-					   const char *after_digest)
-{
-	Oid			relid = cluster_node_catalog_relid();
-	char	   *digest;
-
-	register_callbacks();
-	if (!ConditionalLockRelationOid(relid, ExclusiveLock))
-		ereport(ERROR,
-				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("the metadata of this node is being changed by another transaction"),
-				 errhint("Retry.  If this persists, a change is in doubt: run memshard.recover_metadata() on the node that made the last change.")));
-	cluster_nodes_changed();
-
-	digest = cluster_metadata_digest();
-	if (before_digest == NULL && cluster_nodes() != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("this node already belongs to a cluster"),
-				 errhint("Remove it from its cluster with memshard.remove_node() first.")));
-	if (before_digest != NULL && strcmp(digest, before_digest) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the metadata of this node differs from the coordinator's"),
-				 errdetail("Digest here %s, expected %s.", digest, before_digest),
-				 errhint("A change may be in doubt: run memshard.recover_metadata() on the node that made the last change.")));
-
-	applying_from_peer = true;
-	apply_snapshot(snapshot);
-
-	CommandCounterIncrement();
-	CacheInvalidateRelcacheByRelid(relid);
-	cluster_nodes_changed();
-
-	digest = cluster_metadata_digest();
-	if (strcmp(digest, after_digest) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("this node did not reach the coordinator's metadata"),
-				 errdetail("Digest here %s, expected %s.", digest, after_digest)));
-}
-
-/*
- * Make this node's metadata what the snapshot says.  Maps are created and
- * dropped through memshard.create_map/drop_map, so that their store state
- * follows as for any map; applying_from_peer keeps those from placing
- * shards or starting a change of their own.  The placements come as they
- * are in the snapshot.
- */
-static void
-apply_snapshot(const char *snapshot)
-{
-	ClusterSqlState state;
-	Datum		args[1];
-	uint64		nconflicts;
-	uint64		row;
-
-	args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(snapshot));
-	cluster_sql_begin(&state);
-
-	spi_exec_snapshot("DELETE FROM memshard.placement_catalog",
-					  SPI_OK_DELETE, args);
-	spi_exec_snapshot("DELETE FROM memshard.node_catalog", SPI_OK_DELETE, args);
-	spi_exec_snapshot("INSERT INTO memshard.node_catalog "
-					  "(id, server, system_identifier, database) "
-					  "SELECT id, server, system_identifier, database "
-					  "FROM jsonb_to_recordset($1 -> 'nodes') AS n "
-					  "(id integer, server name, system_identifier bigint, database name)",
-					  SPI_OK_INSERT, args);
-
-	/* a map of the same name but another definition is a conflict */
-	nconflicts = spi_exec_snapshot("SELECT c.name FROM " SNAPSHOT_MAPS " "
-								   "JOIN memshard.map_catalog c ON c.name = m.name "
-								   "WHERE (c.default_ttl, c.max_memory, c.eviction, c.method, "
-								   "c.shard_count, c.bounds, c.nodes, c.replicas) IS DISTINCT FROM "
-								   "(m.default_ttl, m.max_memory, m.eviction, m.method, "
-								   "m.shard_count, m.bounds, m.nodes, m.replicas)",
-								   SPI_OK_SELECT, args);
-	for (row = 0; row < nconflicts; row++)
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("map \"%s\" exists on this node with another definition",
-						SPI_getvalue(SPI_tuptable->vals[row],
-									 SPI_tuptable->tupdesc, 1)),
-				 errhint("Drop the map on this node, or give the cluster's map another name.")));
-
-	spi_exec_snapshot("SELECT memshard.drop_map(c.name) FROM memshard.map_catalog c "
-					  "WHERE c.nodes IS NOT NULL AND c.name NOT IN "
-					  "(SELECT m.name FROM " SNAPSHOT_MAPS ")",
-					  SPI_OK_SELECT, args);
-	spi_exec_snapshot("SELECT memshard.create_map(m.name, m.default_ttl, m.max_memory, "
-					  "m.eviction, m.method, m.shard_count, m.bounds, m.nodes, m.replicas) "
-					  "FROM " SNAPSHOT_MAPS " WHERE m.name NOT IN "
-					  "(SELECT c.name FROM memshard.map_catalog c)",
-					  SPI_OK_SELECT, args);
-	spi_exec_snapshot("INSERT INTO memshard.placement_catalog "
-					  "(map_id, shard, replica, node_id) "
-					  "SELECT c.id, (p ->> 1)::integer, (p ->> 2)::integer, (p ->> 3)::integer "
-					  "FROM jsonb_array_elements($1 -> 'placements') p "
-					  "JOIN memshard.map_catalog c ON c.name = p ->> 0",
-					  SPI_OK_INSERT, args);
-	cluster_sql_end(&state);
-
-	CommandCounterIncrement();
-	CacheInvalidateRelcacheByRelid(cluster_node_catalog_relid());
-	cluster_placements_changed();
-	cluster_nodes_changed();
-}
-
-/* one statement of apply_snapshot, $1 being the snapshot */
-static uint64
-spi_exec_snapshot(const char *sql, int expected, Datum *args)
-{
-	Oid			argtypes[1] = {JSONBOID};
-
-	return cluster_sql_exec(sql, 1, argtypes, args, expected);
-}
-
 /* md5 of the canonical metadata text: equal digests, equal metadata */
 char *
 cluster_metadata_digest(void)
 {
-	return cluster_sql_text("SELECT md5(memshard.metadata_snapshot()::text)");
-}
-
-/*
- * Finish the metadata changes this node coordinated and left prepared on
- * other nodes: commit those whose local record committed, roll back the
- * others, skip those whose local transaction is still running.  Nodes that
- * cannot be reached are skipped (other errors are raised), unless all_nodes: a change, which needs
- * every node, fails at once rather than after a second timeout.  Returns
- * how many were finished.  Takes the metadata lock, as a change does.
- */
-int
-cluster_recover(bool all_nodes)
-{
-	List	   *nodes = NIL;
-	RemoteCall *calls;
-	char	   *query;
-	int			ncalls = 0;
-	int			resolved = 0;
-	int			i;
-	ListCell   *lc;
-
-	register_callbacks();
-	LockRelationOid(cluster_node_catalog_relid(), ExclusiveLock);
-	cluster_nodes_changed();
-	recovered_in_xact = true;
-
-	foreach(lc, cluster_nodes())
-	{
-		ClusterNode *node = lfirst(lc);
-
-		if (!node->is_local && OidIsValid(node->serverid))
-			nodes = lappend(nodes, node);
-	}
-	if (nodes == NIL)
-		return 0;
-
-	query = psprintf("SELECT gid FROM pg_catalog.pg_prepared_xacts "
-					 "WHERE gid LIKE '%s%%' ORDER BY gid", gid_prefix());
-	calls = palloc0(sizeof(RemoteCall) * list_length(nodes));
-	foreach(lc, nodes)
-	{
-		ClusterNode *node = lfirst(lc);
-
-		calls[ncalls].serverid = node->serverid;
-		calls[ncalls].sql = query;
-		calls[ncalls].session = REMOTE_ANY;
-		ncalls++;
-	}
-	remote_run(calls, ncalls);
-
-	for (i = 0; i < ncalls; i++)
-	{
-		ClusterNode *node = list_nth(nodes, i);
-		RemoteResult *result = calls[i].result;
-		List	   *prepared = NIL;
-		int			row;
-
-		if (result == NULL &&
-			(all_nodes || !remote_error_is_unreachable(calls[i].error)))
-			remote_throw(&calls[i]);
-		if (result == NULL)
-			continue;			/* unreachable: next time */
-		for (row = 0; row < result->ntuples; row++)
-		{
-			const char *gid = result->values[row];
-
-			prepared = lappend(prepared, (char *) gid);
-			if (TransactionIdIsInProgress(gid_xid(gid)))
-				continue;
-			resolve_in_doubt(node, gid);
-			resolved++;
-		}
-		forget_finished_transactions(node, prepared);
-	}
-	return resolved;
-}
-
-/* the local transaction of one of our gids: memshard_<sysid>_<db>_<xid>_<node> */
-static TransactionId
-gid_xid(const char *gid)
-{
-	TransactionId xid;
-
-	if (sscanf(gid + strlen(gid_prefix()), "%u_", &xid) != 1)
-		return InvalidTransactionId;
-	return xid;
-}
-
-/*
- * Records of changes that are prepared nowhere any more (committed or
- * rolled back) are done with, once their local transaction has ended.
- */
-static void
-forget_finished_transactions(const ClusterNode *node, List *prepared)
-{
-	Oid			argtypes[1] = {INT4OID};
-	Datum		args[1];
-	List	   *finished = NIL;
-	ClusterSqlState state;
-	uint64		nrows;
-	uint64		row;
-	ListCell   *lc;
-
-	args[0] = Int32GetDatum(node->id);
-	cluster_sql_begin(&state);
-	nrows = cluster_sql_exec("SELECT gid FROM memshard.metadata_transactions WHERE node_id = $1",
-							 1, argtypes, args, SPI_OK_SELECT);
-	for (row = 0; row < nrows; row++)
-	{
-		char	   *gid = SPI_getvalue(SPI_tuptable->vals[row],
-									   SPI_tuptable->tupdesc, 1);
-		bool		still_prepared = false;
-
-		foreach(lc, prepared)
-			still_prepared |= (strcmp(lfirst(lc), gid) == 0);
-		if (!still_prepared && !TransactionIdIsInProgress(gid_xid(gid)))
-			finished = lappend(finished, gid);
-	}
-	foreach(lc, finished)
-		forget_transaction(lfirst(lc));
-	cluster_sql_end(&state);
-}
-
-/* commit or roll back one prepared transaction left on a node */
-static void
-resolve_in_doubt(const ClusterNode *node, const char *gid)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
-	bool		committed;
-	RemoteCall	call = {0};
-
-	args[0] = CStringGetTextDatum(gid);
-	committed = cluster_sql("SELECT 1 FROM memshard.metadata_transactions WHERE gid = $1",
-							1, argtypes, args, SPI_OK_SELECT) > 0;
-
-	call.serverid = node->serverid;
-	call.sql = psprintf("%s PREPARED %s", committed ? "COMMIT" : "ROLLBACK",
-						quote_literal_cstr(gid));
-	call.session = REMOTE_ANY;
-	remote_run_or_throw(&call, 1);
-	forget_transaction(gid);
-	ereport(LOG,
-			(errmsg("pg_memshard: %s in-doubt metadata change %s on node \"%s\"",
-					committed ? "committed" : "rolled back", gid,
-					NameStr(node->server))));
-}
-
-static void
-forget_transaction(const char *gid)
-{
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		args[1];
-
-	args[0] = CStringGetTextDatum(gid);
-	cluster_sql("DELETE FROM memshard.metadata_transactions WHERE gid = $1",
-				1, argtypes, args, SPI_OK_DELETE);
-}
-
-/* "memshard_<system identifier>_<database OID>_": our transactions */
-static char *
-gid_prefix(void)
-{
-	return psprintf("memshard_" UINT64_FORMAT "_%u_",
-					(uint64) cluster_system_identifier(), MyDatabaseId);
+	return cluster_sql_text("SELECT pg_catalog.md5(memshard.metadata_snapshot()::pg_catalog.text)");
 }
 
 static PeerTxn *
@@ -567,7 +283,8 @@ enlist_peer(const ClusterNode *node)
 	peer->node_id = node->id;
 	peer->serverid = node->serverid;
 	peer->server = node->server;
-	snprintf(peer->gid, sizeof(peer->gid), "%s%u_%d", gid_prefix(),
+	peer->call = -1;
+	snprintf(peer->gid, sizeof(peer->gid), "%s%u_%d", metadata_gid_prefix(),
 			 XidFromFullTransactionId(GetTopFullTransactionId()), node->id);
 	peer_txns = lappend(peer_txns, peer);
 	MemoryContextSwitchTo(oldcontext);
@@ -579,13 +296,16 @@ enlist_peer(const ClusterNode *node)
 	return peer;
 }
 
-static void
-register_callbacks(void)
+void
+metadata_register_callbacks(void)
 {
 	static bool registered = false;
 
 	if (registered)
 		return;
+	finish_context = AllocSetContextCreate(TopMemoryContext,
+										   "pg_memshard metadata finish",
+										   ALLOCSET_SMALL_SIZES);
 	RegisterXactCallback(sync_xact_callback, NULL);
 	RegisterSubXactCallback(sync_subxact_callback, NULL);
 	registered = true;
@@ -617,6 +337,9 @@ sync_xact_callback(XactEvent event, void *arg)
 			reset_xact_state();
 			break;
 		case XACT_EVENT_PREPARE:
+			/* our part of a peer's change: in doubt if the peer fails now */
+			if (cluster_applying_from_peer())
+				recovery_flag_database(MyDatabaseId, RECOVER_PREPARED_HERE);
 			reset_xact_state();
 			break;
 	}
@@ -635,7 +358,10 @@ sync_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		change_rolled_back = true;
 }
 
-/* PRE_COMMIT: prepare every remote part; any failure aborts the whole */
+/*
+ * PRE_COMMIT: prepare every remote part; any failure aborts the whole.
+ * Then build what the commit will send, while an ERROR is still allowed.
+ */
 static void
 prepare_peers(void)
 {
@@ -651,6 +377,15 @@ prepare_peers(void)
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				 errmsg("a change of the cluster metadata was rolled back to a savepoint"),
 				 errdetail("The other nodes already applied it, so the whole transaction is rolled back.")));
+
+	/*
+	 * Our xid names the change in every part's gid, and recovery asks
+	 * whether it is still running or committed.  Make it survive a crash
+	 * before any part is prepared: else after a crash this node could give
+	 * the same xid to another transaction, which the parts would be judged
+	 * by.  (Replay moves the next xid past every xid in the log.)
+	 */
+	XLogFlush(XactLastRecEnd);
 
 	calls = palloc0(sizeof(RemoteCall) * list_length(peer_txns));
 	foreach(lc, peer_txns)
@@ -686,71 +421,175 @@ prepare_peers(void)
 					 errmsg("node \"%s\" rolled back its part of the metadata change",
 							NameStr(peer->server))));
 	}
+
+	test_hold_after_prepare();
+	build_finish_calls(true);
+}
+
+/*
+ * pg_memshard.test_hold_after_prepare (for tests): every part is prepared
+ * and the local commit has not happened; wait here until the advisory lock
+ * of that key is free (pg_advisory_lock(key) in another session holds us),
+ * so that a test can stop this node, or the others, at this very point.
+ */
+static void
+test_hold_after_prepare(void)
+{
+	LOCKTAG		tag;
+
+	if (memshard_test_hold_after_prepare == 0)
+		return;
+	/* the tag of pg_advisory_lock(bigint) */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0,
+						 (uint32) memshard_test_hold_after_prepare, 1);
+	(void) LockAcquire(&tag, ShareLock, false, false);
+	LockRelease(&tag, ShareLock, false);
+}
+
+/*
+ * The statement each peer gets at the end: COMMIT or ROLLBACK PREPARED, or
+ * ROLLBACK where nothing was prepared yet.  A session lost on the way
+ * (cancel, timeout) gets nothing: its remote transaction was aborted, or
+ * is left prepared for recovery.
+ */
+static void
+build_finish_calls(bool commit)
+{
+	MemoryContext oldcontext = MemoryContextSwitchTo(TopTransactionContext);
+	ListCell   *lc;
+
+	nfinish_calls = 0;
+	foreach(lc, peer_txns)
+		((PeerTxn *) lfirst(lc))->call = -1;
+	finish_calls = palloc0(sizeof(RemoteCall) * list_length(peer_txns));
+	foreach(lc, peer_txns)
+	{
+		PeerTxn    *peer = lfirst(lc);
+		RemoteCall *call = &finish_calls[nfinish_calls];
+
+		if (!remote_is_pinned(peer->serverid))
+			continue;
+		call->serverid = peer->serverid;
+		call->session = REMOTE_PINNED;
+		if (peer->prepared)
+			call->sql = psprintf("%s PREPARED %s",
+								 commit ? "COMMIT" : "ROLLBACK",
+								 quote_literal_cstr(peer->gid));
+		else
+			call->sql = "ROLLBACK";
+		peer->call = nfinish_calls++;
+	}
+	MemoryContextSwitchTo(oldcontext);
 }
 
 /*
  * After the local commit or abort: commit or roll back every remote part.
- * Nothing here may raise an ERROR: failures become WARNINGs and are left
- * to cluster_recover().
+ * Nothing here may raise an ERROR (after the commit record it would be a
+ * PANIC; in an abort it would recurse): a failure, ours or a node's, is a
+ * WARNING, and the part left prepared is finished by recovery.
+ *
+ * Catching an ERROR without aborting is safe here because what remote_run
+ * leaves behind is known: its calls in flight are closed by remote_run
+ * itself, its memory is in finish_context, and the LWLocks it could hold
+ * (none at commit or abort) are released.  errfinish zeroes the interrupt
+ * holdoff counts, which CommitTransaction relies on: we restore them.
  */
 static void
 finish_peers(bool commit)
 {
-	RemoteCall *calls;
-	int			ncalls = 0;
-	int			i;
-	ListCell   *lc;
+	uint32		holdoff = InterruptHoldoffCount;
+	uint32		cancel_holdoff = QueryCancelHoldoffCount;
+	MemoryContext oldcontext;
+	ErrorData  *failure = NULL;
 
 	if (peer_txns == NIL)
 		return;
-
-	/* a session lost on the way (cancel, timeout) was aborted remotely */
-	calls = palloc0(sizeof(RemoteCall) * list_length(peer_txns));
-	foreach(lc, peer_txns)
+	if (!commit && in_error_recursion_trouble())
 	{
-		PeerTxn    *peer = lfirst(lc);
-
-		if (!remote_is_pinned(peer->serverid))
-			continue;
-		calls[ncalls].serverid = peer->serverid;
-		calls[ncalls].session = REMOTE_PINNED;
-		if (peer->prepared)
-			calls[ncalls].sql = psprintf("%s PREPARED %s",
-										 commit ? "COMMIT" : "ROLLBACK",
-										 quote_literal_cstr(peer->gid));
-		else
-			calls[ncalls].sql = "ROLLBACK";
-		ncalls++;
+		abandon_peers();
+		return;
 	}
-	remote_run(calls, ncalls);
+
+	oldcontext = MemoryContextSwitchTo(finish_context);
+	PG_TRY();
+	{
+		if (!commit)
+			build_finish_calls(false);
+		if (commit && memshard_test_error_after_commit)
+			elog(ERROR, "failure injected after the commit (pg_memshard.test_error_after_commit)");
+		remote_run(finish_calls, nfinish_calls);
+	}
+	PG_CATCH();
+	{
+		InterruptHoldoffCount = holdoff;
+		QueryCancelHoldoffCount = cancel_holdoff;
+		LWLockReleaseAll();
+		MemoryContextSwitchTo(finish_context);
+		failure = CopyErrorData();
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+
+	report_unfinished(commit, failure);
+	MemoryContextReset(finish_context);
+}
+
+/*
+ * Release the peers' sessions and warn about every prepared part left
+ * unfinished.  After a failure the state of the sessions is unknown: they
+ * are closed (the node rolls back what was not prepared).
+ */
+static void
+report_unfinished(bool commit, const ErrorData *failure)
+{
+	bool		unfinished = false;
+	ListCell   *lc;
 
 	foreach(lc, peer_txns)
 	{
 		PeerTxn    *peer = lfirst(lc);
-		RemoteError *error = NULL;
-		bool		sent = false;
+		RemoteCall *call = peer->call >= 0 ? &finish_calls[peer->call] : NULL;
+		RemoteError *error = call ? call->error : NULL;
 
-		for (i = 0; i < ncalls; i++)
-		{
-			if (calls[i].serverid == peer->serverid)
-			{
-				sent = true;
-				error = calls[i].error;
-			}
-		}
 		remote_unpin(peer->serverid);
-		if (!peer->prepared || (sent && error == NULL))
+		if (!peer->prepared || (call != NULL && call->result != NULL))
 			continue;
 		/* recovery by another backend may have been quicker */
 		if (error != NULL && error->sqlstate == ERRCODE_UNDEFINED_OBJECT)
 			continue;
+		unfinished = true;
 		ereport(WARNING,
 				(errmsg("could not %s the metadata change on node \"%s\"",
 						commit ? "commit" : "roll back", NameStr(peer->server)),
 				 error ? errdetail_internal("%s", error->message)
+				 : failure ? errdetail_internal("%s", failure->message)
 				 : errdetail("The connection to the node was lost."),
-				 errhint("memshard.recover_metadata() on this node finishes it once the node is reachable.")));
+				 errhint("It stays prepared there until recovery finishes it: the recovery worker (pg_memshard.recovery_interval), or memshard.recover_metadata() on any node.")));
 	}
+	if (failure != NULL)
+		(void) remote_disconnect_all();
+	if (unfinished)
+		recovery_flag_database(MyDatabaseId, RECOVER_COORDINATED);
+}
+
+/* an abort within an abort: send nothing, close the sessions, leave the rest */
+static void
+abandon_peers(void)
+{
+	bool		prepared = false;
+	ListCell   *lc;
+
+	foreach(lc, peer_txns)
+	{
+		PeerTxn    *peer = lfirst(lc);
+
+		remote_unpin(peer->serverid);
+		prepared |= peer->prepared;
+	}
+	(void) remote_disconnect_all();
+	if (prepared)
+		recovery_flag_database(MyDatabaseId, RECOVER_COORDINATED);
 }
 
 static void
@@ -758,12 +597,14 @@ reset_xact_state(void)
 {
 	/* the lists lived in TopTransactionContext, which goes away */
 	peer_txns = NIL;
+	finish_calls = NULL;
+	nfinish_calls = 0;
 	change_before_digest = NULL;
 	change_before_nodes = NIL;
 	recovered_in_xact = false;
 	last_change_subid = InvalidSubTransactionId;
 	change_rolled_back = false;
-	applying_from_peer = false;
+	metadata_apply_done();
 }
 
 static List *
@@ -799,7 +640,7 @@ static char *
 metadata_snapshot(bool for_removed_node)
 {
 	return cluster_sql_text(for_removed_node
-						   ? "SELECT memshard.metadata_snapshot(true)::text"
-						   : "SELECT memshard.metadata_snapshot()::text");
+						   ? "SELECT memshard.metadata_snapshot(true)::pg_catalog.text"
+						   : "SELECT memshard.metadata_snapshot()::pg_catalog.text");
 }
 

@@ -40,7 +40,7 @@ static const char *identity_query =
 "SELECT memshard.version(), e.extversion, i.system_identifier, i.database, "
 "pg_catalog.current_setting('server_encoding') "
 "FROM memshard.peer_identity() i, pg_catalog.pg_extension e "
-"WHERE e.extname = 'pg_memshard'";
+"WHERE e.extname OPERATOR(pg_catalog.=) 'pg_memshard'";
 
 static ForeignServer *node_server(const char *servername);
 static void remote_identity(ForeignServer *server, NodeIdentity *identity);
@@ -248,6 +248,6 @@ delete_node(int32 id)
 	Datum		args[1];
 
 	args[0] = Int32GetDatum(id);
-	cluster_sql("DELETE FROM memshard.node_catalog WHERE id = $1",
+	cluster_sql("DELETE FROM memshard.node_catalog WHERE id OPERATOR(pg_catalog.=) $1",
 				1, argtypes, args, SPI_OK_DELETE);
 }

@@ -115,7 +115,8 @@ placements_load(int32 mapid)
 	args[0] = Int32GetDatum(mapid);
 	cluster_sql_begin(&state);
 	nrows = cluster_sql_exec("SELECT shard, replica, node_id "
-							 "FROM memshard.placement_catalog WHERE map_id = $1 "
+							 "FROM memshard.placement_catalog "
+							 "WHERE map_id OPERATOR(pg_catalog.=) $1 "
 							 "ORDER BY shard, replica",
 							 1, argtypes, args, SPI_OK_SELECT);
 	if (nrows == 0)
@@ -292,8 +293,11 @@ cluster_place_map(int32 mapid, int shard_count, ArrayType *nodes,
 											  TYPALIGN_INT));
 	cluster_sql("INSERT INTO memshard.placement_catalog "
 				"(map_id, shard, replica, node_id) "
-				"SELECT $1, s, i, $4[(s + i) % cardinality($4) + 1] "
-				"FROM generate_series(0, $2 - 1) s, generate_series(0, $3 - 1) i",
+				"SELECT $1, s, i, $4[((s OPERATOR(pg_catalog.+) i) "
+				"OPERATOR(pg_catalog.%) pg_catalog.cardinality($4)) "
+				"OPERATOR(pg_catalog.+) 1] "
+				"FROM pg_catalog.generate_series(0, $2 OPERATOR(pg_catalog.-) 1) s, "
+				"pg_catalog.generate_series(0, $3 OPERATOR(pg_catalog.-) 1) i",
 				4, argtypes, args, SPI_OK_INSERT);
 	cluster_placements_changed();
 }
@@ -308,7 +312,8 @@ cluster_unplace_map(int32 mapid)
 	if (cluster_applying_from_peer())
 		return;
 	args[0] = Int32GetDatum(mapid);
-	cluster_sql("DELETE FROM memshard.placement_catalog WHERE map_id = $1",
+	cluster_sql("DELETE FROM memshard.placement_catalog "
+				"WHERE map_id OPERATOR(pg_catalog.=) $1",
 				1, argtypes, args, SPI_OK_DELETE);
 	cluster_placements_changed();
 }
@@ -325,11 +330,12 @@ placement_count_on_node(int32 node_id, char **maps)
 
 	args[0] = Int32GetDatum(node_id);
 	cluster_sql_begin(&state);
-	cluster_sql_exec("SELECT count(*)::integer, "
-					 "string_agg(DISTINCT m.name, ', ') "
+	cluster_sql_exec("SELECT pg_catalog.count(*)::integer, "
+					 "pg_catalog.string_agg(DISTINCT m.name, ', ') "
 					 "FROM memshard.placement_catalog p "
-					 "JOIN memshard.map_catalog m ON m.id = p.map_id "
-					 "WHERE p.node_id = $1",
+					 "JOIN memshard.map_catalog m "
+					 "ON m.id OPERATOR(pg_catalog.=) p.map_id "
+					 "WHERE p.node_id OPERATOR(pg_catalog.=) $1",
 					 1, argtypes, args, SPI_OK_SELECT);
 	count = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 										SPI_tuptable->tupdesc, 1, &isnull));

@@ -22,6 +22,7 @@
 
 #include "catalog/partition.h"
 #include "common/hashfn.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -214,6 +215,26 @@ partition_range_check_bounds(const PartitionType *ptype, const Datum *bounds,
 							   i, bound_to_cstring(ptype, bounds[i - 1]),
 							   i + 1, bound_to_cstring(ptype, bounds[i]))));
 	}
+}
+
+void
+partition_range_bounds_from_array(const PartitionType *ptype, ArrayType *array,
+								  Datum **bounds, int *nbounds)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	bool	   *nulls;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("range bounds must be a one-dimensional array"),
+				 errdetail("The bounds have %d dimensions.", ARR_NDIM(array))));
+	get_typlenbyvalalign(ARR_ELEMTYPE(array), &typlen, &typbyval, &typalign);
+	deconstruct_array(array, ARR_ELEMTYPE(array), typlen, typbyval, typalign,
+					  bounds, &nulls, nbounds);
+	partition_range_check_bounds(ptype, *bounds, nulls, *nbounds);
 }
 
 /*

@@ -15,6 +15,7 @@
 #define MEMSHARD_PARTITION_H
 
 #include "fmgr.h"
+#include "utils/array.h"
 
 /*
  * The shard of a text key in a hash map of 'modulus' shards: the same answer
@@ -85,6 +86,15 @@ extern int	partition_hash_remainder(uint64 rowhash, int modulus);
 extern void partition_range_check_bounds(const PartitionType *ptype,
 										 const Datum *bounds, const bool *nulls,
 										 int nbounds);
+
+/*
+ * The elements of a bounds array (of ptype's type), checked as above, in the
+ * current memory context; ERROR 22023 for an array of more than one
+ * dimension.
+ */
+extern void partition_range_bounds_from_array(const PartitionType *ptype,
+											  ArrayType *array,
+											  Datum **bounds, int *nbounds);
 
 /* number of bounds <= value; the bounds must have passed the check above */
 extern int	partition_range_index(const PartitionType *ptype, Datum value,

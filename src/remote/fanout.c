@@ -281,7 +281,7 @@ session_ready(CallState *st)
 			Max(memshard_remote_timeout_ms / 10, 100);
 		char	   *sql = psprintf("%sSET statement_timeout = %d",
 								   entry->timeout_sent == -1
-								   ? "SET search_path = pg_catalog; " : "",
+								   ? "SET search_path = pg_catalog, pg_temp; " : "",
 								   (int) Min(remote_ms, INT_MAX));
 
 		st->phase = PHASE_SETUP;

@@ -8,7 +8,9 @@
  * feeds the state and last_error columns of memshard.nodes, so that a
  * session sees the failure another session ran into.  A success clears the
  * slot.  When the table is full the oldest slot is reused: this is a hint
- * for administrators, not metadata.
+ * for administrators, not metadata.  The error may name the remote user
+ * of the role that ran into it, so each slot says which role that was
+ * (memshard.nodes shows it to that role, superusers and pg_monitor only).
  *
  * The table is attached on first use with ShmemInitStruct.  Its size,
  * remote_shmem_size(), is reserved at start-up when the library is
@@ -144,6 +146,7 @@ remote_health_record(Oid serverid, bool reached, const char *error)
 	slot->serverid = serverid;
 	slot->health.unreachable = true;
 	slot->health.error_time = now;
+	slot->health.userid = GetUserId();
 	strlcpy(slot->health.error, error, sizeof(slot->health.error));
 	SpinLockRelease(&table->mutex);
 }

@@ -114,6 +114,8 @@ typedef struct RemoteHealth
 {
 	bool		unreachable;	/* last attempt failed to reach it */
 	TimestampTz error_time;		/* 0 when no error is remembered */
+	Oid			userid;			/* the role whose attempt failed: the error
+								 * may name its remote user */
 	char		error[256];
 } RemoteHealth;
 

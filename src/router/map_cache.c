@@ -4,9 +4,10 @@
  *		The per-backend cache of maps, and the maps' life in the store.
  *
  * Every data call names its map, so the name -> MapInfo lookup is on the
- * hot path.  We remember the last map looked up and compare its name bytes
- * before anything else; otherwise a hash table keyed by name, filled from
- * the catalog on a miss.  create_map and drop_map send a relcache
+ * hot path.  A call site keeps its map in fn_extra (src/api) while
+ * router_map_cache_generation() stays the same; then we remember the last
+ * map looked up and compare its name bytes; otherwise a hash table keyed by
+ * name, filled from the catalog on a miss.  create_map and drop_map send a relcache
  * invalidation for memshard.map_catalog; our callback marks the whole cache
  * stale, and it is rebuilt at the next lookup that misses the last map.
  * (The callback only sets a flag: it can fire in the middle of a lookup,
@@ -39,7 +40,6 @@
 typedef struct PendingRelease
 {
 	int32		mapid;
-	StoreMapOptions opts;
 	bool		at_commit;		/* a drop: release at commit, else at abort */
 	int			nestlevel;		/* subtransaction that asked for it */
 } PendingRelease;
@@ -48,6 +48,7 @@ static HTAB *map_cache = NULL;
 static MemoryContext map_cache_cxt = NULL;
 static MapInfo *last_map = NULL;
 static bool map_cache_stale = false;
+static uint64 map_cache_generation = 1;	/* moves on whenever entries may go */
 static Oid	map_catalog_oid = InvalidOid;
 static bool callbacks_registered = false;
 static List *pending_releases = NIL;
@@ -57,9 +58,8 @@ static void map_cache_prepare(void);
 static void register_callbacks(void);
 static void map_cache_invalidate(Datum arg, Oid relid);
 static void report_unknown_map(const char *name, int namelen) pg_attribute_noreturn();
-static void release_store_map(int32 mapid, const StoreMapOptions *opts);
-static void remember_release(int32 mapid, const StoreMapOptions *opts,
-							 bool at_commit);
+static void release_store_map(int32 mapid);
+static void remember_release(int32 mapid, bool at_commit);
 static void map_cache_xact_callback(XactEvent event, void *arg);
 static void map_cache_subxact_callback(SubXactEvent event,
 									   SubTransactionId mySubid,
@@ -123,6 +123,7 @@ map_cache_prepare(void)
 
 	register_callbacks();
 	last_map = NULL;
+	map_cache_generation++;
 	if (map_cache_cxt == NULL)
 		map_cache_cxt = AllocSetContextCreate(CacheMemoryContext,
 											  "pg_memshard map cache",
@@ -158,6 +159,7 @@ map_cache_invalidate(Datum arg, Oid relid)
 		map_catalog_oid == InvalidOid)
 	{
 		map_cache_stale = true;
+		map_cache_generation++;
 		last_map = NULL;
 	}
 }
@@ -184,8 +186,20 @@ router_reload_map(MapInfo *map)
 
 	memcpy(name, map->name, NAMEDATALEN);
 	hash_search(map_cache, name, HASH_REMOVE, NULL);
+	map_cache_generation++;
 	last_map = NULL;
 	return router_lookup_map(name, namelen);
+}
+
+/*
+ * A number that changes whenever a MapInfo this cache handed out may have
+ * been freed or gone stale: a caller that keeps a MapInfo across calls (a
+ * call site's fn_extra) may use it while the number is the same.
+ */
+uint64
+router_map_cache_generation(void)
+{
+	return map_cache_generation;
 }
 
 /* the map's store handle, attaching the map on first use */
@@ -208,14 +222,14 @@ router_map_slot(MapInfo *map)
 }
 
 /*
- * Remove whatever the store holds for (this database, mapid).  Attaching
- * is idempotent, so this finds the map's handle if it has one.  Runs in
- * transaction callbacks: the store never raises an ERROR.
+ * Remove whatever the store holds for (this database, mapid): nothing if
+ * the map was never attached.  Runs in transaction callbacks: the store
+ * never raises an ERROR.
  */
 static void
-release_store_map(int32 mapid, const StoreMapOptions *opts)
+release_store_map(int32 mapid)
 {
-	int			slot = store_map_attach(MyDatabaseId, mapid, opts);
+	int			slot = store_map_find(MyDatabaseId, mapid);
 
 	if (slot >= 0)
 		store_map_detach(slot, MyDatabaseId, mapid);
@@ -228,32 +242,31 @@ release_store_map(int32 mapid, const StoreMapOptions *opts)
  * the transaction aborts.
  */
 void
-router_map_created(int32 mapid, const StoreMapOptions *opts)
+router_map_created(int32 mapid)
 {
 	if (!memshard_preloaded)
 		return;
-	release_store_map(mapid, opts);
-	remember_release(mapid, opts, false);
+	release_store_map(mapid);
+	remember_release(mapid, false);
 }
 
 /* drop_map deleted a catalog row: its items go when the drop commits */
 void
-router_map_dropped(int32 mapid, const StoreMapOptions *opts)
+router_map_dropped(int32 mapid)
 {
 	if (!memshard_preloaded)
 		return;
-	remember_release(mapid, opts, true);
+	remember_release(mapid, true);
 }
 
 static void
-remember_release(int32 mapid, const StoreMapOptions *opts, bool at_commit)
+remember_release(int32 mapid, bool at_commit)
 {
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	PendingRelease *pending = palloc(sizeof(PendingRelease));
 
 	register_callbacks();
 	pending->mapid = mapid;
-	pending->opts = *opts;
 	pending->at_commit = at_commit;
 	pending->nestlevel = GetCurrentTransactionNestLevel();
 	pending_releases = lappend(pending_releases, pending);
@@ -291,7 +304,7 @@ map_cache_xact_callback(XactEvent event, void *arg)
 		PendingRelease *pending = lfirst(lc);
 
 		if (pending->at_commit == committing)
-			release_store_map(pending->mapid, &pending->opts);
+			release_store_map(pending->mapid);
 	}
 	list_free_deep(pending_releases);
 	pending_releases = NIL;
@@ -318,7 +331,7 @@ map_cache_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		else
 		{
 			if (!pending->at_commit)
-				release_store_map(pending->mapid, &pending->opts);
+				release_store_map(pending->mapid);
 			pfree(pending);
 			pending_releases = foreach_delete_current(pending_releases, lc);
 		}

@@ -305,11 +305,11 @@ map_catalog_insert(MapDefinition *def)
 }
 
 /*
- * Delete the map called 'name'; false if there is none.  Its id and store
- * options come back for the store clean-up.
+ * Delete the map called 'name'; false if there is none.  Its id comes back
+ * for the store clean-up.
  */
 bool
-map_catalog_delete(const char *name, int32 *mapid, StoreMapOptions *opts)
+map_catalog_delete(const char *name, int32 *mapid)
 {
 	Relation	index;
 	Relation	rel = open_catalog_for_write(&index);
@@ -323,7 +323,6 @@ map_catalog_delete(const char *name, int32 *mapid, StoreMapOptions *opts)
 
 		tuple_to_map_info(rel, tuple, &map, CurrentMemoryContext);
 		*mapid = map.id;
-		*opts = map.opts;
 		CatalogTupleDelete(rel, &tuple->t_self);
 	}
 	systable_endscan(scan);

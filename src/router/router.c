@@ -315,5 +315,15 @@ router_local_flush(MapInfo **mapp)
 void
 router_map_counters(MapInfo *map, StoreCounters *counters)
 {
-	store_map_stats(router_map_slot(map), counters);
+	int			slot = map->slot;
+
+	/* looking never attaches: a map without a slot holds nothing */
+	if (slot < 0)
+		slot = store_map_find(MyDatabaseId, map->id);
+	if (slot < 0)
+	{
+		memset(counters, 0, sizeof(StoreCounters));
+		return;
+	}
+	store_map_stats(slot, counters);
 }

@@ -80,16 +80,16 @@ extern Oid	map_catalog_relid(void);
 extern bool map_catalog_lookup(const char *name, MapInfo *map,
 							   MemoryContext cxt);
 extern int32 map_catalog_insert(MapDefinition *def);
-extern bool map_catalog_delete(const char *name, int32 *mapid,
-							   StoreMapOptions *opts);
+extern bool map_catalog_delete(const char *name, int32 *mapid);
 extern List *map_catalog_list(void);
 
 /* per-backend map cache and store attachment (map_cache.c) */
 extern MapInfo *router_lookup_map(const char *name, int namelen);
 extern MapInfo *router_reload_map(MapInfo *map);
+extern uint64 router_map_cache_generation(void);
 extern int	router_map_slot(MapInfo *map);
-extern void router_map_created(int32 mapid, const StoreMapOptions *opts);
-extern void router_map_dropped(int32 mapid, const StoreMapOptions *opts);
+extern void router_map_created(int32 mapid);
+extern void router_map_dropped(int32 mapid);
 
 /* data operations (router.c); ttl_ms 0 means no expiry */
 extern bool router_set(MapInfo *map, const char *key, int keylen,

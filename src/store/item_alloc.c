@@ -2,7 +2,8 @@
  *
  * item_alloc.c
  *		An item's chunks: one chunk, or for a value larger than a page a head
- *		chunk and data pieces; writing them and reading a value back.
+ *		chunk and data pieces; writing them, reading a value back and
+ *		comparing it (compare-and-set).
  *
  * An item too large for one chunk (one page) is "large": a head chunk with
  * its key and the references of data chunks of the page-sized class, each
@@ -66,6 +67,19 @@ item_need_bytes(int keylen, int vallen, bool has_expire)
 	if (!fits_one_chunk(keylen, vallen, has_expire))
 		bytes += (int64) data_chunk_count(vallen) * data_class()->chunk_size;
 	return bytes;
+}
+
+/*
+ * The class of the (head) chunk an item of these lengths takes, and the
+ * data chunks of the page-sized class it needs besides (large items): what
+ * a warm restart's load checks is free before it writes (store_dump.c).
+ */
+int
+items_chunk_class(int keylen, int vallen, bool has_expire, uint32 *data_chunks)
+{
+	*data_chunks = fits_one_chunk(keylen, vallen, has_expire) ? 0 :
+		data_chunk_count(vallen);
+	return slab_class_for(head_size(keylen, vallen, has_expire));
 }
 
 /* fill a data chunk with a piece of a large value; publish it */
@@ -170,4 +184,29 @@ item_copy_value(StoreItem *item, char *dest)
 		memcpy(dest, piece->data, item_vallen(piece));
 		dest += item_vallen(piece);
 	}
+}
+
+/*
+ * Whether an item's value (its partition held) equals item_vallen bytes at
+ * value, comparing a large item piece by piece; the caller checked lengths.
+ */
+bool
+item_value_equals(StoreItem *item, const char *value)
+{
+	uint32		count;
+	uint32	   *refs;
+	uint32		i;
+
+	if (!item_is_large(item))
+		return memcmp(item_value(item), value, item_vallen(item)) == 0;
+	refs = large_refs(item, &count);
+	for (i = 0; i < count; i++)
+	{
+		StoreItem  *piece = item_at(refs[i]);
+
+		if (memcmp(piece->data, value, item_vallen(piece)) != 0)
+			return false;
+		value += item_vallen(piece);
+	}
+	return true;
 }

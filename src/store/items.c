@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * items.c
- *		Items in the hash index: set, get, delete, flush.
+ *		Items in the hash index: set, get, delete, flush, and the
+ *		compare-and-set of read-modify-write callers (store_write_if).
  *
  * A key's partition and bucket come from one 64-bit hash of (map slot,
  * key): the low bits pick the partition, the high bits the bucket in that
@@ -34,6 +35,10 @@ static void account_item(StorePartition *part, StoreItem *item, int sign,
 						 bool map_bytes);
 static StoreItem *drop_if_expired(StorePartition *part, uint32 *link,
 								  StoreItem *item);
+static TimestampTz tick_time(uint32 tick);
+static uint32 time_tick(TimestampTz when);
+static StoreResult delete_if(int handle, const char *key, int keylen,
+							 const StoreExpect *expect, bool absent);
 
 /*
  * internal outcome: the item needs more of the quota than was reserved for
@@ -100,6 +105,31 @@ expire_tick(int64 ttl_ms)
 		return PG_UINT32_MAX;
 	due_us += ttl_ms * 1000;
 	ticks = (due_us + tick_us - 1) / tick_us;
+	return (uint32) Min(Max(ticks, 1), (int64) PG_UINT32_MAX);
+}
+
+/* the time an expiry tick stands for */
+static TimestampTz
+tick_time(uint32 tick)
+{
+	return store_shared->epoch + (TimestampTz) tick * STORE_TICK_MS * 1000;
+}
+
+/*
+ * Expiry tick of an absolute time (0: none), rounded up as expire_tick
+ * rounds; a time already past gives the tick of now (expired at once).
+ */
+static uint32
+time_tick(TimestampTz when)
+{
+	int64		tick_us = STORE_TICK_MS * 1000;
+	int64		ticks;
+
+	if (when == 0)
+		return 0;
+	ticks = (when - store_shared->epoch + tick_us - 1) / tick_us;
+	if (when <= store_shared->epoch)
+		ticks = 1;
 	return (uint32) Min(Max(ticks, 1), (int64) PG_UINT32_MAX);
 }
 
@@ -295,9 +325,9 @@ drop_if_expired(StorePartition *part, uint32 *link, StoreItem *item)
 static bool
 item_matches(StoreItem *item, const StoreExpect *expect)
 {
-	return !item_is_large(item) && item_vallen(item) == expect->vallen &&
+	return item_vallen(item) == expect->vallen &&
 		item_expire(item) == expect->expire &&
-		memcmp(item_value(item), expect->value, expect->vallen) == 0;
+		item_value_equals(item, expect->value);
 }
 
 static StoreResult quota_room_for(int handle, const char *key, int keylen,
@@ -461,8 +491,53 @@ store_set(int handle, const char *key, int keylen, const char *value,
 					   expire_tick(ttl_ms), mode, NULL);
 }
 
+/* store_set with an expiry tick of this segment (0: none), for store_dump.c */
+StoreResult
+items_write(int handle, const char *key, int keylen, const char *value,
+			int vallen, uint32 expire, StoreSetMode mode)
+{
+	return store_write(handle, key, keylen, value, vallen, expire, mode, NULL);
+}
+
+/*
+ * Compare-and-set for read-modify-write callers (the RESP front end's
+ * APPEND, SETRANGE, GETSET, INCRBYFLOAT, EXPIRE with conditions...): store
+ * value with the absolute expiry 'expires' (0: none) only if the key still
+ * holds what the caller read with store_get_expiry: expect (expectlen bytes)
+ * with expiry expect_expires, or nothing when expectlen < 0.  value NULL
+ * deletes the key instead.  STORE_EXISTS (or STORE_NOT_FOUND) means the key
+ * changed since: read again and retry.  Atomic with every other writer:
+ * the check and the change happen under the partition lock.
+ */
+StoreResult
+store_write_if(int handle, const char *key, int keylen, const char *expect,
+			   int expectlen, TimestampTz expect_expires, const char *value,
+			   int vallen, TimestampTz expires)
+{
+	StoreExpect seen;
+	StoreResult rc;
+
+	seen.value = expect;
+	seen.vallen = expectlen;
+	seen.expire = time_tick(expect_expires);
+	if (value == NULL)
+		return delete_if(handle, key, keylen, &seen, expectlen < 0);
+	rc = store_write(handle, key, keylen, value, vallen, time_tick(expires),
+					 expectlen < 0 ? STORE_ADD : STORE_REPLACE,
+					 expectlen < 0 ? NULL : &seen);
+	return rc == STORE_RETRY ? STORE_EXISTS : rc;
+}
+
 char *
 store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
+{
+	return store_get_expiry(handle, key, keylen, prefix, vallen, NULL);
+}
+
+/* store_get, also telling the item's expiry (0: none) when expires != NULL */
+char *
+store_get_expiry(int handle, const char *key, int keylen, Size prefix,
+				 int *vallen, TimestampTz *expires)
 {
 	KeySite		site;
 	StoreItem  *item;
@@ -470,6 +545,8 @@ store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
 	char	   *result = NULL;
 
 	*vallen = 0;
+	if (expires)
+		*expires = 0;
 	if (lock_key(handle, key, keylen, LW_SHARED, &site, &item, &link) != STORE_OK)
 	{
 		LWLockRelease(site.part->lock);
@@ -486,6 +563,8 @@ store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
 		result = palloc(prefix + len);
 		item_copy_value(item, result + prefix);
 		*vallen = len;
+		if (expires && item_expire(item) != 0)
+			*expires = tick_time(item_expire(item));
 	}
 	LWLockRelease(site.part->lock);
 
@@ -505,6 +584,17 @@ store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
 StoreResult
 store_delete(int handle, const char *key, int keylen)
 {
+	return delete_if(handle, key, keylen, NULL, false);
+}
+
+/*
+ * Delete a key if it holds 'expect' (NULL: whatever it holds); with
+ * 'absent', succeed only if there is no such key (nothing to delete).
+ */
+static StoreResult
+delete_if(int handle, const char *key, int keylen, const StoreExpect *expect,
+		  bool absent)
+{
 	KeySite		site;
 	uint32	   *link = NULL;
 	StoreItem  *item;
@@ -512,7 +602,10 @@ store_delete(int handle, const char *key, int keylen)
 
 	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &item, &link);
 	if (result == STORE_OK && item == NULL)
-		result = STORE_NOT_FOUND;
+		result = absent ? STORE_OK : STORE_NOT_FOUND;
+	else if (result == STORE_OK &&
+			 (absent || (expect != NULL && !item_matches(item, expect))))
+		result = STORE_EXISTS;
 	else if (result == STORE_OK)
 	{
 		items_remove(site.part, link, item);

@@ -41,10 +41,9 @@ extern StoreResult store_write(int handle, const char *key, int keylen,
 							   const char *value, int vallen, uint32 expire,
 							   StoreSetMode mode, const StoreExpect *expect);
 
-/* item_alloc.c */
-extern int64 item_need_bytes(int keylen, int vallen, bool has_expire);
+/* item_alloc.c (item_need_bytes, item_copy_value: store_internal.h) */
 extern uint32 item_alloc(const char *key, int keylen, const char *value,
 						 int vallen, uint32 expire);
-extern void item_copy_value(StoreItem *item, char *dest);
+extern bool item_value_equals(StoreItem *item, const char *value);
 
 #endif							/* MEMSHARD_ITEMS_INTERNAL_H */

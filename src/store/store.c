@@ -178,7 +178,9 @@ store_init_segment(StoreShared *shared)
 
 	memset(shared, 0, sizeof(StoreShared));
 	store_layout(shared);
-	shared->epoch = GetCurrentTimestamp();
+	/* on the 100 ms grid of Unix time: expiries on it are kept exactly */
+	shared->epoch = GetCurrentTimestamp() / (STORE_TICK_MS * 1000) *
+		(STORE_TICK_MS * 1000);
 	pg_atomic_init_u64(&shared->clock, shared->epoch);
 	pg_atomic_init_u64(&shared->free_chunk_bytes, 0);
 	pg_atomic_init_u64(&shared->room_failed_at, 0);
@@ -262,38 +264,62 @@ reset_slot_counters(StoreMapSlot *slot)
 	pg_atomic_init_u32(&slot->next_expiry, 0);
 }
 
-int
-store_map_attach(Oid dboid, int32 mapid, const StoreMapOptions *opts)
+/* the handle of (dboid, mapid), or -1; caller holds maps_lock */
+static int
+attached_handle(Oid dboid, int32 mapid)
 {
-	int			free_idx = -1;
-	int			handle = -1;
 	int			i;
 
-	LWLockAcquire(store_shared->maps_lock, LW_EXCLUSIVE);
 	for (i = 1; i <= store_shared->max_maps; i++)
 	{
 		StoreMapSlot *slot = store_map_slot(i);
 
 		if (slot->in_use && slot->dboid == dboid && slot->mapid == mapid)
-		{
-			handle = MAKE_HANDLE(slot->generation, i);
-			break;
-		}
-		if (!slot->in_use && free_idx < 0)
-			free_idx = i;
+			return MAKE_HANDLE(slot->generation, i);
 	}
-	if (handle < 0 && free_idx > 0)
-	{
-		StoreMapSlot *slot = store_map_slot(free_idx);
+	return -1;
+}
 
+int
+store_map_attach(Oid dboid, int32 mapid, const StoreMapOptions *opts)
+{
+	int			handle;
+	int			i;
+
+	/* a warm restart's load may be filling the cache: wait for it first */
+	store_load_wait();
+	LWLockAcquire(store_shared->maps_lock, LW_EXCLUSIVE);
+	handle = attached_handle(dboid, mapid);
+	for (i = 1; handle < 0 && i <= store_shared->max_maps; i++)
+	{
+		StoreMapSlot *slot = store_map_slot(i);
+
+		if (slot->in_use)
+			continue;
 		slot->dboid = dboid;
 		slot->mapid = mapid;
 		slot->evictable = opts->evictable;
 		slot->max_memory = opts->max_memory;
 		reset_slot_counters(slot);
 		slot->in_use = true;
-		handle = MAKE_HANDLE(slot->generation, free_idx);
+		handle = MAKE_HANDLE(slot->generation, i);
 	}
+	LWLockRelease(store_shared->maps_lock);
+	return handle;
+}
+
+/*
+ * The handle of (dboid, mapid) if the map is attached, else -1.  Unlike
+ * store_map_attach it never takes a slot: readers of statistics use it, so
+ * that looking at a map never uses up pg_memshard.max_maps.
+ */
+int
+store_map_find(Oid dboid, int32 mapid)
+{
+	int			handle;
+
+	LWLockAcquire(store_shared->maps_lock, LW_SHARED);
+	handle = attached_handle(dboid, mapid);
 	LWLockRelease(store_shared->maps_lock);
 	return handle;
 }

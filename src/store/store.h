@@ -14,6 +14,8 @@
 #ifndef MEMSHARD_STORE_H
 #define MEMSHARD_STORE_H
 
+#include "datatype/timestamp.h"
+
 #define STORE_LWLOCK_TRANCHE "pg_memshard"
 
 /* outcome of a store operation */
@@ -98,11 +100,14 @@ extern bool store_is_ready(void);
 /*
  * Maps.  store_map_attach returns a handle ("slot") for (dboid, mapid):
  * the same handle for every backend while the map lives, -1 when
- * pg_memshard.max_maps maps are attached already.  store_map_detach removes
+ * pg_memshard.max_maps maps are attached already.  store_map_find returns
+ * the handle only if the map is attached (-1 otherwise) and never takes a
+ * slot.  store_map_detach removes
  * the map's items and invalidates the handle: later calls with it get
  * STORE_MAP_GONE (or NULL from store_get with *vallen = -1).
  */
 extern int	store_map_attach(Oid dboid, int32 mapid, const StoreMapOptions *opts);
+extern int	store_map_find(Oid dboid, int32 mapid);
 extern void store_map_detach(int slot, Oid dboid, int32 mapid);
 extern bool store_map_owned(int slot, Oid dboid, int32 mapid);
 extern int64 store_flush_database(Oid dboid);
@@ -124,6 +129,22 @@ extern StoreResult store_set(int slot, const char *key, int keylen,
 extern char *store_get(int slot, const char *key, int keylen, Size prefix,
 					   int *vallen);
 extern StoreResult store_delete(int slot, const char *key, int keylen);
+
+/*
+ * Read-modify-write (the RESP front end): store_get_expiry is store_get
+ * that also tells the item's absolute expiry (0: none; times are kept to
+ * 100 ms, rounded up).  store_write_if stores value (or deletes the key,
+ * value NULL) only if the key still holds what was read: expect/expectlen
+ * with expiry expect_expires, or nothing when expectlen < 0; STORE_EXISTS
+ * or STORE_NOT_FOUND when it changed since.
+ */
+extern char *store_get_expiry(int slot, const char *key, int keylen,
+							  Size prefix, int *vallen, TimestampTz *expires);
+extern StoreResult store_write_if(int slot, const char *key, int keylen,
+								  const char *expect, int expectlen,
+								  TimestampTz expect_expires,
+								  const char *value, int vallen,
+								  TimestampTz expires);
 extern StoreResult store_incr(int slot, const char *key, int keylen,
 							  int64 delta, int64 ttl_ms, int64 *result);
 extern StoreResult store_touch(int slot, const char *key, int keylen,
@@ -141,5 +162,76 @@ extern int	store_class_count(void);
 extern void store_class_stats(int class_id, StoreClassStats *stats);
 extern void store_map_stats(int slot, StoreCounters *counters);
 extern void store_stats_reset(void);
+
+/*
+ * Warm restart (store_dump.c): reading every item out for a dump, putting
+ * items back with their absolute expiry, and the gate that makes data
+ * calls wait while a load fills the cache.
+ *
+ * store_dump_next copies the items of one partition, from the cursor on,
+ * into buf (their keys and values) and items[], under the partition's lock
+ * held shared, and stops when buf or items[] is full or at the partition's
+ * end: a batch never holds a lock for longer than it takes to copy bufsize
+ * bytes.  It returns the number of items copied; the cursor says where the
+ * next call goes on (cursor->done at the end of the cache).  Expired items
+ * and items of maps being detached are left out.  buf must hold at least
+ * store_dump_buffer_size() bytes.
+ */
+typedef struct StoreDumpCursor
+{
+	int			partition;
+	uint32		bucket;
+	uint32		skip;			/* items of the bucket's chain already copied */
+	bool		done;
+	int64		expired;		/* expired items left out so far */
+} StoreDumpCursor;
+
+typedef struct StoreDumpItem
+{
+	Oid			dboid;			/* the map slot's database and map id */
+	int32		mapid;
+	TimestampTz expire_at;		/* 0: none; DT_NOEND: never */
+	bool		recent;			/* CLOCK reference set: read or written lately */
+	int			keylen;
+	int			vallen;
+	const char *key;			/* in the caller's buf */
+	const char *value;
+} StoreDumpItem;
+
+extern Size store_dump_buffer_size(void);
+extern void store_dump_start(StoreDumpCursor *cursor);
+extern int	store_dump_next(StoreDumpCursor *cursor, char *buf, Size bufsize,
+							StoreDumpItem *items, int maxitems);
+
+/*
+ * store_load_item: add an item (only if its key is absent) with an absolute
+ * expiry, into memory that is free now: it never evicts, so that what a
+ * load put in first stays.  STORE_NOT_FOUND if it has expired, STORE_EXISTS
+ * if the key is set already, STORE_NO_MEMORY / STORE_OVER_QUOTA when it
+ * does not fit, STORE_MAP_GONE when the map was dropped.
+ */
+extern StoreResult store_load_item(int handle, const char *key, int keylen,
+								   const char *value, int vallen,
+								   TimestampTz expire_at);
+
+/*
+ * The load gate.  store_load_begin (postmaster, before any backend) closes
+ * it; store_load_end opens it.  While it is closed, store_map_attach (the
+ * first use of a map by a backend) waits, as long as the loader shows
+ * progress (store_load_progress) at least every STORE_LOAD_STALL_MS: a
+ * stalled load (blocked on a lock the waiting session holds) lets the
+ * waiter go on.  The loading process itself never waits
+ * (store_load_as_loader).
+ */
+#define STORE_LOAD_STALL_MS	5000
+
+extern Size store_load_gate_size(void);
+extern void store_load_gate_startup(void);
+extern void store_load_begin(void);
+extern void store_load_progress(void);
+extern void store_load_end(void);
+extern bool store_load_in_progress(void);
+extern void store_load_as_loader(void);
+extern void store_load_wait(void);
 
 #endif							/* MEMSHARD_STORE_H */

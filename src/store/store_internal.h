@@ -432,6 +432,16 @@ extern bool item_unlink_evicted(int partition, StoreItem *item, bool expired);
 extern int64 items_remove_slot(int mapslot, int handle);
 extern uint32 *items_link_to(int partition, uint64 hash, StoreItem *item);
 extern void item_moved_class(int partition, StoreItem *item, int64 delta);
+/* items.c, for store_dump.c: a set with an expiry tick of this segment */
+extern StoreResult items_write(int handle, const char *key, int keylen,
+							   const char *value, int vallen, uint32 expire,
+							   StoreSetMode mode);
+
+/* item_alloc.c (also for store_dump.c) */
+extern int64 item_need_bytes(int keylen, int vallen, bool has_expire);
+extern int	items_chunk_class(int keylen, int vallen, bool has_expire,
+							  uint32 *data_chunks);
+extern void item_copy_value(StoreItem *item, char *dest);
 
 /* quota.c */
 extern StoreResult quota_make_room(int handle, int64 need, const char *key,

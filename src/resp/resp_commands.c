@@ -1,0 +1,439 @@
+/*-------------------------------------------------------------------------
+ *
+ * resp_commands.c
+ *		The command table and the execution of one request.
+ *
+ * resp_execute() follows Redis's processCommand(): look the command up
+ * (case-insensitively; container commands such as CLIENT by their second
+ * word), check its arity, then authentication (-NOAUTH), then the role's
+ * permissions (-NOPERM), and run it.  Error texts are Redis's.
+ *
+ * Commands that touch maps run inside the worker's transaction (one per
+ * batch of requests, resp_worker.c) as the client's role, under PG_TRY: an
+ * ERROR becomes an "-ERR" reply (Redis's wording where Redis has one: a
+ * value that is not an integer, an overflow, no memory), the part of the
+ * reply written before it is taken back, and the transaction is aborted,
+ * so one client's error never ends the worker or touches another client.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <sys/time.h>
+
+#include "lib/stringinfo.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "utils/elog.h"
+
+#include "resp/resp.h"
+
+#define R_READ		(RESP_CMD_DATA | RESP_CMD_READONLY)
+#define R_WRITE		(RESP_CMD_DATA | RESP_CMD_WRITE)
+
+static const RespCommand client_subcommands[] = {
+	{"client|setname", 3, 0, 0, 0, 0, 0, resp_cmd_client_setname, NULL, "Sets the connection name.", "connection"},
+	{"client|getname", 2, 0, 0, 0, 0, 0, resp_cmd_client_getname, NULL, "Returns the name of the connection.", "connection"},
+	{"client|setinfo", 4, 0, 0, 0, 0, 0, resp_cmd_client_setinfo, NULL, "Sets information specific to the client or connection.", "connection"},
+	{"client|id", 2, 0, 0, 0, 0, 0, resp_cmd_client_id, NULL, "Returns the unique client ID of the connection.", "connection"},
+	{NULL}
+};
+
+static const RespCommand config_subcommands[] = {
+	{"config|get", -3, 0, 0, 0, 0, 0, resp_cmd_config_get, NULL, "Returns the effective values of configuration parameters.", "server"},
+	{NULL}
+};
+
+static const RespCommand command_subcommands[] = {
+	{"command|count", 2, 0, 0, 0, 0, 0, resp_cmd_command_count, NULL, "Returns a count of commands.", "server"},
+	{"command|docs", -2, 0, 0, 0, 0, 0, resp_cmd_command_docs, NULL, "Returns documentary information about one, multiple or all commands.", "server"},
+	{"command|info", -2, 0, 0, 0, 0, 0, resp_cmd_command_info, NULL, "Returns information about one, multiple or all commands.", "server"},
+	{NULL}
+};
+
+static const RespCommand function_subcommands[] = {
+	{"function|flush", -2, RESP_CMD_WRITE, 0, 0, 0, 0, resp_cmd_function_flush, NULL, "Deletes all library and functions.", "scripting"},
+	{NULL}
+};
+
+static const RespCommand commands[] = {
+	/* strings */
+	{"get", 2, R_READ | RESP_CMD_FAST, RESP_PERM_GET, 1, 1, 1, resp_cmd_get, NULL, "Returns the string value of a key.", "string"},
+	{"set", -3, R_WRITE, RESP_PERM_SET, 1, 1, 1, resp_cmd_set, NULL, "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "string"},
+	{"setnx", 3, R_WRITE | RESP_CMD_FAST, RESP_PERM_SET, 1, 1, 1, resp_cmd_setnx, NULL, "Set the string value of a key only when the key doesn't exist.", "string"},
+	{"setex", 4, R_WRITE, RESP_PERM_SET, 1, 1, 1, resp_cmd_setex, NULL, "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "string"},
+	{"psetex", 4, R_WRITE, RESP_PERM_SET, 1, 1, 1, resp_cmd_psetex, NULL, "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "string"},
+	{"getset", 3, R_WRITE | RESP_CMD_FAST, RESP_PERM_GET | RESP_PERM_SET, 1, 1, 1, resp_cmd_getset, NULL, "Returns the previous string value of a key after setting it to a new value.", "string"},
+	{"getdel", 2, R_WRITE | RESP_CMD_FAST, RESP_PERM_GET | RESP_PERM_DELETE, 1, 1, 1, resp_cmd_getdel, NULL, "Returns the string value of a key after deleting the key.", "string"},
+	{"getex", -2, R_WRITE | RESP_CMD_FAST, RESP_PERM_GET | RESP_PERM_TOUCH, 1, 1, 1, resp_cmd_getex, NULL, "Returns the string value of a key after setting its expiration time.", "string"},
+	{"mget", -2, R_READ | RESP_CMD_FAST, RESP_PERM_MGET, 1, -1, 1, resp_cmd_mget, NULL, "Atomically returns the string values of one or more keys.", "string"},
+	{"mset", -3, R_WRITE, RESP_PERM_MSET, 1, -1, 2, resp_cmd_mset, NULL, "Atomically creates or modifies the string values of one or more keys.", "string"},
+	{"msetnx", -3, R_WRITE, RESP_PERM_MSET, 1, -1, 2, resp_cmd_msetnx, NULL, "Atomically modifies the string values of one or more keys only when all keys don't exist.", "string"},
+	{"incr", 2, R_WRITE | RESP_CMD_FAST, RESP_PERM_INCR, 1, 1, 1, resp_cmd_incr, NULL, "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "string"},
+	{"incrby", 3, R_WRITE | RESP_CMD_FAST, RESP_PERM_INCR, 1, 1, 1, resp_cmd_incrby, NULL, "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "string"},
+	{"decr", 2, R_WRITE | RESP_CMD_FAST, RESP_PERM_INCR, 1, 1, 1, resp_cmd_decr, NULL, "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "string"},
+	{"decrby", 3, R_WRITE | RESP_CMD_FAST, RESP_PERM_INCR, 1, 1, 1, resp_cmd_decrby, NULL, "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "string"},
+	{"incrbyfloat", 3, R_WRITE | RESP_CMD_FAST, RESP_PERM_GET | RESP_PERM_SET, 1, 1, 1, resp_cmd_incrbyfloat, NULL, "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "string"},
+	{"append", 3, R_WRITE | RESP_CMD_FAST, RESP_PERM_GET | RESP_PERM_SET, 1, 1, 1, resp_cmd_append, NULL, "Appends a string to the value of a key. Creates the key if it doesn't exist.", "string"},
+	{"strlen", 2, R_READ | RESP_CMD_FAST, RESP_PERM_GET, 1, 1, 1, resp_cmd_strlen, NULL, "Returns the length of a string value.", "string"},
+	{"getrange", 4, R_READ, RESP_PERM_GET, 1, 1, 1, resp_cmd_getrange, NULL, "Returns a substring of the string stored at a key.", "string"},
+	{"setrange", 4, R_WRITE, RESP_PERM_GET | RESP_PERM_SET, 1, 1, 1, resp_cmd_setrange, NULL, "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "string"},
+	/* keys */
+	{"del", -2, R_WRITE, RESP_PERM_DELETE, 1, -1, 1, resp_cmd_del, NULL, "Deletes one or more keys.", "generic"},
+	{"unlink", -2, R_WRITE | RESP_CMD_FAST, RESP_PERM_DELETE, 1, -1, 1, resp_cmd_del, NULL, "Asynchronously deletes one or more keys.", "generic"},
+	{"exists", -2, R_READ | RESP_CMD_FAST, RESP_PERM_GET, 1, -1, 1, resp_cmd_exists, NULL, "Determines whether one or more keys exist.", "generic"},
+	{"expire", -3, R_WRITE | RESP_CMD_FAST, RESP_PERM_TOUCH, 1, 1, 1, resp_cmd_expire, NULL, "Sets the expiration time of a key in seconds.", "generic"},
+	{"pexpire", -3, R_WRITE | RESP_CMD_FAST, RESP_PERM_TOUCH, 1, 1, 1, resp_cmd_pexpire, NULL, "Sets the expiration time of a key in milliseconds.", "generic"},
+	{"expireat", -3, R_WRITE | RESP_CMD_FAST, RESP_PERM_TOUCH, 1, 1, 1, resp_cmd_expireat, NULL, "Sets the expiration time of a key to a Unix timestamp.", "generic"},
+	{"pexpireat", -3, R_WRITE | RESP_CMD_FAST, RESP_PERM_TOUCH, 1, 1, 1, resp_cmd_pexpireat, NULL, "Sets the expiration time of a key to a Unix milliseconds timestamp.", "generic"},
+	{"ttl", 2, R_READ | RESP_CMD_FAST, RESP_PERM_GET, 1, 1, 1, resp_cmd_ttl, NULL, "Returns the expiration time in seconds of a key.", "generic"},
+	{"pttl", 2, R_READ | RESP_CMD_FAST, RESP_PERM_GET, 1, 1, 1, resp_cmd_pttl, NULL, "Returns the expiration time in milliseconds of a key.", "generic"},
+	{"expiretime", 2, R_READ | RESP_CMD_FAST, RESP_PERM_GET, 1, 1, 1, resp_cmd_expiretime, NULL, "Returns the expiration time of a key as a Unix timestamp.", "generic"},
+	{"pexpiretime", 2, R_READ | RESP_CMD_FAST, RESP_PERM_GET, 1, 1, 1, resp_cmd_pexpiretime, NULL, "Returns the expiration time of a key as a Unix milliseconds timestamp.", "generic"},
+	{"persist", 2, R_WRITE | RESP_CMD_FAST, RESP_PERM_TOUCH, 1, 1, 1, resp_cmd_persist, NULL, "Removes the expiration time of a key.", "generic"},
+	{"type", 2, R_READ | RESP_CMD_FAST, RESP_PERM_GET, 1, 1, 1, resp_cmd_type, NULL, "Determines the type of value stored at a key.", "generic"},
+	{"keys", 2, R_READ, RESP_PERM_GET, 0, 0, 0, resp_cmd_keys, NULL, "Returns all key names that match a pattern.", "generic"},
+	{"scan", -2, R_READ, RESP_PERM_GET, 0, 0, 0, resp_cmd_scan, NULL, "Iterates over the key names in the database.", "generic"},
+	{"dbsize", 1, R_READ | RESP_CMD_FAST, RESP_PERM_GET, 0, 0, 0, resp_cmd_dbsize, NULL, "Returns the number of keys in the database.", "server"},
+	{"flushdb", -1, R_WRITE, RESP_PERM_FLUSH, 0, 0, 0, resp_cmd_flushdb, NULL, "Remove all keys from the current database.", "server"},
+	{"flushall", -1, R_WRITE, RESP_PERM_FLUSH, 0, 0, 0, resp_cmd_flushall, NULL, "Removes all keys from all databases.", "server"},
+	/* connection and server */
+	{"ping", -1, RESP_CMD_NOAUTH | RESP_CMD_FAST, 0, 0, 0, 0, resp_cmd_ping, NULL, "Returns the server's liveliness response.", "connection"},
+	{"echo", 2, RESP_CMD_FAST, 0, 0, 0, 0, resp_cmd_echo, NULL, "Returns the given string.", "connection"},
+	{"quit", -1, RESP_CMD_NOAUTH | RESP_CMD_FAST, 0, 0, 0, 0, resp_cmd_quit, NULL, "Closes the connection.", "connection"},
+	{"hello", -1, RESP_CMD_NOAUTH | RESP_CMD_DATA | RESP_CMD_FAST, 0, 0, 0, 0, resp_cmd_hello, NULL, "Handshakes with the Redis server.", "connection"},
+	{"auth", -2, RESP_CMD_NOAUTH | RESP_CMD_DATA | RESP_CMD_FAST, 0, 0, 0, 0, resp_cmd_auth, NULL, "Authenticates the connection.", "connection"},
+	{"select", 2, RESP_CMD_FAST, 0, 0, 0, 0, resp_cmd_select, NULL, "Changes the selected database.", "connection"},
+	{"client", -2, RESP_CMD_CONTAINER, 0, 0, 0, 0, NULL, client_subcommands, "A container for client connection commands.", "connection"},
+	{"info", -1, RESP_CMD_DATA, 0, 0, 0, 0, resp_cmd_info, NULL, "Returns information and statistics about the server.", "server"},
+	{"config", -2, RESP_CMD_CONTAINER, 0, 0, 0, 0, NULL, config_subcommands, "A container for server configuration commands.", "server"},
+	{"command", -1, 0, 0, 0, 0, 0, resp_cmd_command, command_subcommands, "Returns detailed information about all commands.", "server"},
+	{"time", 1, RESP_CMD_FAST, 0, 0, 0, 0, resp_cmd_time, NULL, "Returns the server time.", "server"},
+	{"function", -2, RESP_CMD_CONTAINER, 0, 0, 0, 0, NULL, function_subcommands, "A container for function commands.", "scripting"},
+	{NULL}
+};
+
+static const char *current_command = NULL;
+
+const RespCommand *
+resp_command_table(void)
+{
+	return commands;
+}
+
+int
+resp_command_count(void)
+{
+	int			n = 0;
+
+	while (commands[n].name)
+		n++;
+	return n;
+}
+
+/* the full name of the command running, for error texts */
+const char *
+resp_current_command(void)
+{
+	return current_command ? current_command : "";
+}
+
+static const RespCommand *
+find_command(const RespCommand *table, const char *name, size_t len,
+			 size_t skip)
+{
+	const RespCommand *cmd;
+
+	for (cmd = table; cmd->name != NULL; cmd++)
+	{
+		if (strlen(cmd->name) == len + skip &&
+			pg_strncasecmp(cmd->name + skip, name, len) == 0)
+			return cmd;
+	}
+	return NULL;
+}
+
+/* Redis's unknown-command text, the first arguments quoted, 128 bytes each */
+static void
+reply_unknown_command(RespClient *c, RespRequest *req)
+{
+	StringInfoData args;
+	int			i;
+
+	initStringInfo(&args);
+	for (i = 1; i < req->argc && args.len < 128; i++)
+		appendStringInfo(&args, "'%.*s' ", 128 - args.len, req->argv[i]);
+	resp_reply_error(c, "unknown command '%.128s', with args beginning with: %s",
+					 req->argv[0], args.data);
+}
+
+void
+resp_reply_arity(RespClient *c, RespRequest *req)
+{
+	resp_reply_error(c, "wrong number of arguments for '%s' command",
+					 resp_current_command());
+}
+
+static bool
+arity_ok(const RespCommand *cmd, int argc)
+{
+	return cmd->arity > 0 ? argc == cmd->arity : argc >= -cmd->arity;
+}
+
+/* the Redis text for an ERROR raised while running a command */
+static void
+reply_pg_error(RespClient *c, ErrorData *edata)
+{
+	switch (edata->sqlerrcode)
+	{
+		case ERRCODE_INVALID_TEXT_REPRESENTATION:
+			resp_reply_error(c, "value is not an integer or out of range");
+			break;
+		case ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE:
+			resp_reply_error(c, "increment or decrement would overflow");
+			break;
+		case ERRCODE_OUT_OF_MEMORY:
+			resp_reply_error(c, "-OOM command not allowed when used memory > 'maxmemory'.");
+			break;
+		default:
+			resp_reply_error(c, "%s", edata->message);
+			break;
+	}
+}
+
+/* run a command that reads catalogs or maps: in the transaction, guarded */
+static void
+run_guarded(RespClient *c, const RespCommand *cmd, RespRequest *req)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	size_t		pending = resp_output_pending(c);
+	Oid			save_userid;
+	int			save_sec;
+
+	resp_ensure_xact();
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	PG_TRY();
+	{
+		SetUserIdAndSecContext(c->roleid, save_sec | SECURITY_LOCAL_USERID_CHANGE);
+		if (cmd->perms != 0 && !resp_allowed(c, cmd->perms))
+			resp_reply_error(c, "-NOPERM this user has no permissions to run the '%s' command",
+							 cmd->name);
+		else
+			cmd->fn(c, req);
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		resp_abort_xact();
+		if (edata->sqlerrcode == ERRCODE_UNDEFINED_OBJECT)
+			resp_forget_maps();
+		/* take back what the command had begun to answer */
+		c->outlen = c->outpos + pending;
+		reply_pg_error(c, edata);
+		if (edata->elevel >= ERROR)
+			ereport(DEBUG1,
+					(errmsg("pg_memshard resp: command \"%s\" failed: %s",
+							cmd->name, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+void
+resp_execute(RespClient *c, RespRequest *req)
+{
+	const RespCommand *cmd;
+
+	cmd = find_command(commands, req->argv[0], req->argvlen[0], 0);
+	if (cmd == NULL)
+	{
+		reply_unknown_command(c, req);
+		return;
+	}
+	current_command = cmd->name;
+	if ((cmd->flags & RESP_CMD_CONTAINER) ||
+		(cmd->subcommands != NULL && req->argc >= 2))
+	{
+		const RespCommand *sub;
+		char		upper[32];
+		int			i;
+
+		if (!arity_ok(cmd, req->argc))
+		{
+			resp_reply_arity(c, req);
+			return;
+		}
+		sub = find_command(cmd->subcommands, req->argv[1], req->argvlen[1],
+						   strlen(cmd->name) + 1);
+		if (sub == NULL)
+		{
+			for (i = 0; cmd->name[i] && i < (int) sizeof(upper) - 1; i++)
+				upper[i] = pg_toupper((unsigned char) cmd->name[i]);
+			upper[i] = '\0';
+			resp_reply_error(c, "unknown subcommand '%.128s'. Try %s HELP.",
+							 req->argv[1], upper);
+			return;
+		}
+		cmd = sub;
+		current_command = cmd->name;
+	}
+	if (!arity_ok(cmd, req->argc))
+	{
+		resp_reply_arity(c, req);
+		return;
+	}
+	if (resp_auth && !c->authenticated && !(cmd->flags & RESP_CMD_NOAUTH))
+	{
+		resp_reply_raw(c, "-NOAUTH Authentication required.\r\n", 34);
+		return;
+	}
+	c->commands++;
+	if (cmd->flags & RESP_CMD_DATA)
+		run_guarded(c, cmd, req);
+	else
+		cmd->fn(c, req);
+}
+
+/* argument i equals word, case-insensitively */
+bool
+resp_arg_is(RespRequest *req, int i, const char *word)
+{
+	return i < req->argc && req->argvlen[i] == strlen(word) &&
+		pg_strcasecmp(req->argv[i], word) == 0;
+}
+
+/* Redis's string2ll: no spaces, no '+', no leading zeros */
+bool
+resp_parse_ll(const char *s, size_t len, int64 *value)
+{
+	size_t		i = 0;
+	bool		neg = false;
+	uint64		v;
+
+	if (len == 0 || len >= 21)
+		return false;
+	if (len == 1 && s[0] == '0')
+	{
+		*value = 0;
+		return true;
+	}
+	if (s[0] == '-')
+	{
+		neg = true;
+		if (++i == len)
+			return false;
+	}
+	if (s[i] < '1' || s[i] > '9')
+		return false;
+	v = s[i++] - '0';
+	for (; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (v > PG_UINT64_MAX / 10)
+			return false;
+		v *= 10;
+		if (v > PG_UINT64_MAX - (s[i] - '0'))
+			return false;
+		v += s[i] - '0';
+	}
+	if (neg)
+	{
+		if (v > (uint64) PG_INT64_MAX + 1)
+			return false;
+		*value = (int64) (0 - v);
+	}
+	else
+	{
+		if (v > (uint64) PG_INT64_MAX)
+			return false;
+		*value = (int64) v;
+	}
+	return true;
+}
+
+/* an integer argument, or Redis's error reply */
+bool
+resp_arg_ll(RespClient *c, RespRequest *req, int i, int64 *value)
+{
+	if (resp_parse_ll(req->argv[i], req->argvlen[i], value))
+		return true;
+	resp_reply_error(c, "value is not an integer or out of range");
+	return false;
+}
+
+/* Redis's string2ld: strtold over the whole string, no NaN */
+bool
+resp_parse_ld(const char *s, size_t len, long double *value)
+{
+	char		buf[5 * 1024];
+	char	   *end;
+	long double v;
+
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	errno = 0;
+	v = strtold(buf, &end);
+	if (isspace((unsigned char) buf[0]) || *end != '\0' ||
+		(size_t) (end - buf) != len ||
+		(errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL ||
+							 fpclassify(v) == FP_ZERO)) ||
+		errno == EINVAL || isnan(v))
+		return false;
+	*value = v;
+	return true;
+}
+
+/* wall-clock milliseconds since the Unix epoch, as Redis's mstime() */
+int64
+resp_now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/*
+ * Redis's ld2string in LD_STR_HUMAN mode: %.17Lf without trailing zeros.
+ * PostgreSQL's snprintf has no long double, so this, the last function of
+ * the file, uses the C library's.
+ */
+#undef snprintf
+int
+resp_format_ld(char *buf, size_t len, long double value)
+{
+	int			l = snprintf(buf, len, "%.17Lf", value);
+
+	if (l < 0 || (size_t) l + 1 > len)
+		return 0;
+	if (strchr(buf, '.') != NULL)
+	{
+		char	   *p = buf + l - 1;
+
+		while (*p == '0')
+		{
+			p--;
+			l--;
+		}
+		if (*p == '.')
+			l--;
+	}
+	if (l == 2 && buf[0] == '-' && buf[1] == '0')
+	{
+		buf[0] = '0';
+		l = 1;
+	}
+	buf[l] = '\0';
+	return l;
+}

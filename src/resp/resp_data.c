@@ -1,0 +1,257 @@
+/*-------------------------------------------------------------------------
+ *
+ * resp_data.c
+ *		Which map a Redis database is, and reading and writing its items.
+ *
+ * Redis database 0 is the map named by pg_memshard.resp_map, database n the
+ * map <resp_map>_<n>.  A map that does not exist yet is created (a map of
+ * this node only, default options) the first time a client uses it, by the
+ * worker's own role, in a transaction of its own; an administrator may
+ * create it beforehand with other options (over nodes, a quota, a default
+ * TTL), and the front end then uses it as it is.  A key set over RESP is the
+ * key memshard.get(map, key) reads, and the other way round.
+ *
+ * Plain reads and writes go through the router, so maps over nodes work
+ * as from SQL.  Commands that read and then write (APPEND, GETSET, SETRANGE,
+ * INCR, EXPIRE with conditions, TTL...) need the item's expiry and a
+ * compare-and-set, which the store offers for its own items
+ * (store_get_expiry, store_write_if): they work on maps of this node only.
+ * They retry when another writer got in between, so each is atomic against
+ * every other writer, SQL ones included.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/snapmgr.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "pg_memshard.h"
+#include "resp/resp.h"
+
+/* databases whose map we know to exist (reset when a lookup fails) */
+static bool *known_maps = NULL;
+static int	known_count = 0;
+
+/* the map of Redis database db */
+void
+resp_map_name(int db, char *buf, size_t size)
+{
+	if (db == 0)
+		snprintf(buf, size, "%s", resp_map);
+	else
+		snprintf(buf, size, "%s_%d", resp_map, db);
+}
+
+/* create the map in a transaction of its own, as the worker's role */
+static void
+create_map(const char *name)
+{
+	Oid			save_userid;
+	int			save_sec;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	resp_commit_xact();
+	resp_ensure_xact();
+	SetUserIdAndSecContext(GetAuthenticatedUserId(), save_sec);
+	args[0] = CStringGetTextDatum(name);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* another worker may create it at the same moment: then it exists */
+	if (SPI_execute_with_args("SELECT memshard.create_map($1) "
+							  "WHERE NOT EXISTS (SELECT 1 FROM memshard.map_catalog "
+							  "WHERE name OPERATOR(pg_catalog.=) $1)",
+							  1, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not create map \"%s\"", name);
+	SPI_finish();
+	PopActiveSnapshot();
+	resp_commit_xact();
+	ereport(LOG,
+			(errmsg("pg_memshard resp: map \"%s\" is ready", name)));
+	resp_ensure_xact();
+	SetUserIdAndSecContext(save_userid, save_sec);
+}
+
+/*
+ * The map of the client's database.  A missing map is created; a map
+ * dropped later is created again on the next command that fails to find it.
+ */
+MapInfo *
+resp_map_for(RespClient *c)
+{
+	char		name[NAMEDATALEN];
+	MapInfo		info;
+
+	if (known_count != resp_databases)
+	{
+		known_maps = known_maps ? repalloc(known_maps, resp_databases) :
+			MemoryContextAlloc(TopMemoryContext, resp_databases);
+		memset(known_maps, 0, resp_databases);
+		known_count = resp_databases;
+	}
+	resp_map_name(c->db, name, sizeof(name));
+	if (c->db < known_count && !known_maps[c->db])
+	{
+		if (!map_catalog_lookup(name, &info, CurrentMemoryContext))
+			create_map(name);
+		known_maps[c->db] = true;
+	}
+	return router_lookup_map(name, strlen(name));
+}
+
+/* after an ERROR: check the maps again (one may have been dropped) */
+void
+resp_forget_maps(void)
+{
+	if (known_maps)
+		memset(known_maps, 0, known_count);
+}
+
+bool
+resp_map_local(MapInfo *map)
+{
+	return map->local_only;
+}
+
+/* ERROR for a command that needs the store's compare-and-set */
+void
+resp_require_local(MapInfo *map)
+{
+	if (!map->local_only)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("command '%s' is not supported on map \"%s\", a map over nodes",
+						resp_current_command(), map->name)));
+}
+
+/* key and value within the cache's limits, or an error reply */
+bool
+resp_check_item(RespClient *c, size_t keylen, size_t vallen)
+{
+	if (keylen > MEMSHARD_MAX_KEY_SIZE)
+	{
+		resp_reply_error(c, "key is too long (%zu bytes; the limit is %d bytes)",
+						 keylen, MEMSHARD_MAX_KEY_SIZE);
+		return false;
+	}
+	if (keylen + vallen > (size_t) store_max_item_size())
+	{
+		resp_reply_error(c, "string exceeds maximum allowed size (pg_memshard.max_item_size)");
+		return false;
+	}
+	return true;
+}
+
+/* the map's default TTL in ms (0: none), for writes that name none */
+int64
+resp_default_ttl(MapInfo *map)
+{
+	return map->default_ttl_ms;
+}
+
+static int64
+time_to_unix_ms(TimestampTz t)
+{
+	return t / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
+		SECS_PER_DAY * 1000;
+}
+
+static TimestampTz
+unix_ms_to_time(int64 ms)
+{
+	return (ms - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
+			SECS_PER_DAY * 1000) * 1000;
+}
+
+static void
+raise_store_error(MapInfo *map, StoreResult rc)
+{
+	if (rc == STORE_NO_MEMORY || rc == STORE_OVER_QUOTA)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("no room in the cache for an item of map \"%s\"",
+						map->name)));
+}
+
+/*
+ * A key's value and expiry.  For a map over nodes the expiry is unknown
+ * (expire_ms -1).
+ */
+void
+resp_read(MapInfo **map, const char *key, int keylen, RespValue *val)
+{
+	bool		retried = false;
+
+	memset(val, 0, sizeof(RespValue));
+	if (!(*map)->local_only)
+	{
+		val->data = router_get(*map, key, keylen, 0, &val->len);
+		val->found = val->data != NULL;
+		val->expire_ms = -1;
+		return;
+	}
+	for (;;)
+	{
+		val->data = store_get_expiry(router_map_slot(*map), key, keylen, 0,
+									 &val->len, &val->expire_ts);
+		if (val->data != NULL || val->len >= 0 || retried)
+			break;
+		*map = router_reload_map(*map);
+		retried = true;
+	}
+	val->found = val->data != NULL;
+	/*
+	 * The store keeps expiries to 100 ms, rounded up: a set time x is kept as
+	 * T with x in (T - 100, T].  We tell T - 99, so that PTTL never reads
+	 * more than was set (and times on the grid, as EXPIREAT's, read exactly
+	 * when rounded to seconds).
+	 */
+	val->expire_ms = val->expire_ts ?
+		Max(time_to_unix_ms(val->expire_ts) - 99, 1) : 0;
+}
+
+/*
+ * Write value (NULL: delete) with absolute expiry expire_ms (0: none) if the
+ * key still holds what resp_read saw; false if it changed (read again).
+ * expire_ms -2 keeps the expiry seen.
+ */
+bool
+resp_write_if(MapInfo **map, const char *key, int keylen,
+			  const RespValue *seen, const char *value, int vallen,
+			  int64 expire_ms)
+{
+	bool		retried = false;
+	TimestampTz expires;
+	StoreResult rc;
+
+	resp_require_local(*map);
+	if (expire_ms == -2)
+		expires = seen->expire_ts;
+	else
+		expires = expire_ms > 0 ? unix_ms_to_time(expire_ms) : 0;
+	for (;;)
+	{
+		rc = store_write_if(router_map_slot(*map), key, keylen,
+							seen->found ? seen->data : NULL,
+							seen->found ? seen->len : -1,
+							seen->expire_ts, value, vallen, expires);
+		if (rc != STORE_MAP_GONE || retried)
+			break;
+		*map = router_reload_map(*map);
+		retried = true;
+	}
+	if (rc == STORE_MAP_GONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("map \"%s\" was dropped", (*map)->name)));
+	raise_store_error(*map, rc);
+	return rc == STORE_OK;
+}

@@ -1,0 +1,593 @@
+/*-------------------------------------------------------------------------
+ *
+ * resp_keys.c
+ *		Key commands: DEL, UNLINK, EXISTS, EXPIRE and its variants, TTL and
+ *		its variants, PERSIST, TYPE, KEYS, SCAN, DBSIZE, FLUSHDB, FLUSHALL.
+ *
+ * Replies and checks follow Redis's expire.c and db.c.  Every value is a
+ * string, so TYPE answers "string" or "none".  Expiry times are the store's:
+ * kept to 100 ms and rounded up, so PTTL and PEXPIRETIME may read up to
+ * 100 ms more than was set (TTL and EXPIRETIME round to seconds as Redis
+ * does and read what was set).
+ *
+ * KEYS and SCAN walk the map's items in the store with its batched scan
+ * (store/shard_scan.h), one partition lock held at a time and never while we
+ * reply.  A SCAN cursor is the scan's position (partition, bucket, items of
+ * that bucket already returned), so SCAN returns every key present for the
+ * whole iteration at least once, as Redis promises; COUNT is a hint, as in
+ * Redis (a batch may hold more).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <errno.h>
+
+#include "miscadmin.h"
+#include "store/shard_scan.h"
+
+#include "resp/resp.h"
+
+#define KEY(i)		req->argv[i], (int) req->argvlen[i]
+
+#define EXPIRE_NX	0x01
+#define EXPIRE_XX	0x02
+#define EXPIRE_GT	0x04
+#define EXPIRE_LT	0x08
+
+void
+resp_cmd_del(RespClient *c, RespRequest *req)
+{
+	MapInfo    *map = resp_map_for(c);
+	int64		deleted = 0;
+	int			i;
+
+	for (i = 1; i < req->argc; i++)
+		if (router_delete(map, KEY(i)))
+			deleted++;
+	resp_reply_int(c, deleted);
+}
+
+void
+resp_cmd_exists(RespClient *c, RespRequest *req)
+{
+	MapInfo    *map = resp_map_for(c);
+	int			n = req->argc - 1;
+	char	  **values = palloc(sizeof(char *) * n);
+	int		   *vallens = palloc(sizeof(int) * n);
+	int		   *keylens = palloc(sizeof(int) * n);
+	int64		count = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		keylens[i] = req->argvlen[i + 1];
+	router_mget(map, n, req->argv + 1, keylens, 0, values, vallens);
+	for (i = 0; i < n; i++)
+		if (values[i])
+			count++;
+	resp_reply_int(c, count);
+}
+
+/* parseExtendedExpireArgumentsOrReply */
+static bool
+expire_flags(RespClient *c, RespRequest *req, int *flags)
+{
+	int			j;
+
+	*flags = 0;
+	for (j = 3; j < req->argc; j++)
+	{
+		if (pg_strcasecmp(req->argv[j], "nx") == 0)
+			*flags |= EXPIRE_NX;
+		else if (pg_strcasecmp(req->argv[j], "xx") == 0)
+			*flags |= EXPIRE_XX;
+		else if (pg_strcasecmp(req->argv[j], "gt") == 0)
+			*flags |= EXPIRE_GT;
+		else if (pg_strcasecmp(req->argv[j], "lt") == 0)
+			*flags |= EXPIRE_LT;
+		else
+		{
+			resp_reply_error(c, "Unsupported option %s", req->argv[j]);
+			return false;
+		}
+	}
+	if ((*flags & EXPIRE_NX) && (*flags & (EXPIRE_XX | EXPIRE_GT | EXPIRE_LT)))
+	{
+		resp_reply_error(c, "NX and XX, GT or LT options at the same time are not compatible");
+		return false;
+	}
+	if ((*flags & EXPIRE_GT) && (*flags & EXPIRE_LT))
+	{
+		resp_reply_error(c, "GT and LT options at the same time are not compatible");
+		return false;
+	}
+	return true;
+}
+
+/* whether NX/XX/GT/LT let 'when' replace the current expiry (0: none) */
+static bool
+expire_allowed(int flags, int64 current, int64 when)
+{
+	if ((flags & EXPIRE_NX) && current != 0)
+		return false;
+	if ((flags & EXPIRE_XX) && current == 0)
+		return false;
+	if ((flags & EXPIRE_GT) && (current == 0 || when <= current))
+		return false;
+	if ((flags & EXPIRE_LT) && current != 0 && when >= current)
+		return false;
+	return true;
+}
+
+/* expireGenericCommand: basetime 0 for the *AT forms */
+static void
+expire_generic(RespClient *c, RespRequest *req, int64 basetime, bool seconds)
+{
+	MapInfo    *map;
+	RespValue	seen;
+	int64		when;
+	int			flags;
+
+	if (!expire_flags(c, req, &flags) || !resp_arg_ll(c, req, 2, &when))
+		return;
+	if (seconds)
+	{
+		if (when > PG_INT64_MAX / 1000 || when < PG_INT64_MIN / 1000)
+		{
+			resp_reply_error(c, "invalid expire time in '%s' command",
+							 resp_current_command());
+			return;
+		}
+		when *= 1000;
+	}
+	if (when > PG_INT64_MAX - basetime)
+	{
+		resp_reply_error(c, "invalid expire time in '%s' command",
+						 resp_current_command());
+		return;
+	}
+	when += basetime;
+	map = resp_map_for(c);
+
+	if (flags == 0 && !resp_map_local(map))
+	{
+		/* a map over nodes: the router's touch and delete (no conditions) */
+		int64		ttl = when - resp_now_ms();
+
+		if (ttl > 0)
+			resp_reply_int(c, router_touch(map, KEY(1), ttl) ? 1 : 0);
+		else
+			resp_reply_int(c, router_delete(map, KEY(1)) ? 1 : 0);
+		return;
+	}
+	resp_require_local(map);
+	for (;;)
+	{
+		bool		done;
+
+		resp_read(&map, KEY(1), &seen);
+		if (!seen.found || !expire_allowed(flags, seen.expire_ms, when))
+		{
+			resp_reply_int(c, 0);
+			return;
+		}
+		if (when <= resp_now_ms())
+			done = resp_write_if(&map, KEY(1), &seen, NULL, 0, 0);
+		else
+			done = resp_write_if(&map, KEY(1), &seen, seen.data, seen.len, when);
+		if (done)
+			break;
+	}
+	resp_reply_int(c, 1);
+}
+
+void
+resp_cmd_expire(RespClient *c, RespRequest *req)
+{
+	expire_generic(c, req, resp_now_ms(), true);
+}
+
+void
+resp_cmd_pexpire(RespClient *c, RespRequest *req)
+{
+	expire_generic(c, req, resp_now_ms(), false);
+}
+
+void
+resp_cmd_expireat(RespClient *c, RespRequest *req)
+{
+	expire_generic(c, req, 0, true);
+}
+
+void
+resp_cmd_pexpireat(RespClient *c, RespRequest *req)
+{
+	expire_generic(c, req, 0, false);
+}
+
+/* ttlGenericCommand */
+static void
+ttl_generic(RespClient *c, RespRequest *req, bool output_ms, bool absolute)
+{
+	MapInfo    *map = resp_map_for(c);
+	RespValue	seen;
+	int64		ttl;
+
+	resp_require_local(map);
+	resp_read(&map, KEY(1), &seen);
+	if (!seen.found)
+	{
+		resp_reply_int(c, -2);
+		return;
+	}
+	if (seen.expire_ms == 0)
+	{
+		resp_reply_int(c, -1);
+		return;
+	}
+	ttl = absolute ? seen.expire_ms : seen.expire_ms - resp_now_ms();
+	if (ttl < 0)
+		ttl = 0;
+	resp_reply_int(c, output_ms ? ttl : (ttl + 500) / 1000);
+}
+
+void
+resp_cmd_ttl(RespClient *c, RespRequest *req)
+{
+	ttl_generic(c, req, false, false);
+}
+
+void
+resp_cmd_pttl(RespClient *c, RespRequest *req)
+{
+	ttl_generic(c, req, true, false);
+}
+
+void
+resp_cmd_expiretime(RespClient *c, RespRequest *req)
+{
+	ttl_generic(c, req, false, true);
+}
+
+void
+resp_cmd_pexpiretime(RespClient *c, RespRequest *req)
+{
+	ttl_generic(c, req, true, true);
+}
+
+void
+resp_cmd_persist(RespClient *c, RespRequest *req)
+{
+	MapInfo    *map = resp_map_for(c);
+	RespValue	seen;
+
+	resp_require_local(map);
+	do
+	{
+		resp_read(&map, KEY(1), &seen);
+		if (!seen.found || seen.expire_ms == 0)
+		{
+			resp_reply_int(c, 0);
+			return;
+		}
+	} while (!resp_write_if(&map, KEY(1), &seen, seen.data, seen.len, 0));
+	resp_reply_int(c, 1);
+}
+
+void
+resp_cmd_type(RespClient *c, RespRequest *req)
+{
+	MapInfo    *map = resp_map_for(c);
+	int			len;
+
+	if (router_get(map, KEY(1), 0, &len) != NULL)
+		resp_reply_status(c, "string");
+	else
+		resp_reply_status(c, "none");
+}
+
+/*
+ * Redis's glob (stringmatchlen): * ? [abc] [^a-z] and \ escapes.  Matched
+ * with one backtracking point per star, so time is bounded by
+ * pattern x string length whatever the pattern.
+ */
+static bool
+match_single(const char **pp, const char *pend, char ch)
+{
+	const char *p = *pp;
+	bool		match = false;
+
+	if (*p == '?')
+	{
+		*pp = p + 1;
+		return true;
+	}
+	if (*p == '\\' && p + 1 < pend)
+	{
+		*pp = p + 2;
+		return p[1] == ch;
+	}
+	if (*p != '[')
+	{
+		*pp = p + 1;
+		return *p == ch;
+	}
+	{
+		bool		not;
+
+		p++;
+		not = p < pend && *p == '^';
+		if (not)
+			p++;
+		while (p < pend && *p != ']')
+		{
+			if (*p == '\\' && p + 1 < pend)
+			{
+				p++;
+				if (*p == ch)
+					match = true;
+			}
+			else if (p + 2 < pend && p[1] == '-')
+			{
+				unsigned char lo = Min((unsigned char) p[0], (unsigned char) p[2]);
+				unsigned char hi = Max((unsigned char) p[0], (unsigned char) p[2]);
+
+				if ((unsigned char) ch >= lo && (unsigned char) ch <= hi)
+					match = true;
+				p += 2;
+			}
+			else if (*p == ch)
+				match = true;
+			p++;
+		}
+		if (p < pend)
+			p++;				/* the ']' */
+		*pp = p;
+		return not ? !match : match;
+	}
+}
+
+bool
+resp_glob_match(const char *pat, size_t patlen, const char *str, size_t len)
+{
+	const char *p = pat;
+	const char *pend = pat + patlen;
+	const char *s = str;
+	const char *send = str + len;
+	const char *star_p = NULL;
+	const char *star_s = NULL;
+
+	while (s < send)
+	{
+		const char *next = p;
+
+		if (p < pend && *p == '*')
+		{
+			while (p < pend && *p == '*')
+				p++;
+			if (p == pend)
+				return true;
+			star_p = p;
+			star_s = s;
+			continue;
+		}
+		if (p < pend && match_single(&next, pend, *s))
+		{
+			p = next;
+			s++;
+			continue;
+		}
+		if (star_p == NULL)
+			return false;
+		p = star_p;
+		s = ++star_s;
+	}
+	while (p < pend && *p == '*')
+		p++;
+	return p == pend;
+}
+
+/* the scan position as a SCAN cursor, and back (0: start, or the end) */
+static uint64
+scan_cursor(StoreScan *scan)
+{
+	if (scan->partition >= store_partition_count())
+		return 0;
+	return ((uint64) scan->partition << 48) | ((uint64) scan->bucket << 16) |
+		(uint64) Min(scan->skip, 0xFFFF);
+}
+
+static void
+scan_position(StoreScan *scan, uint64 cursor)
+{
+	scan->partition = (int) (cursor >> 48);
+	scan->bucket = (uint32) ((cursor >> 16) & 0xFFFFFFFF);
+	scan->skip = (int) (cursor & 0xFFFF);
+}
+
+/* one batch's keys matching pat (NULL: all) appended to keys/lens */
+static int
+collect_batch(StoreScan *scan, const char *pat, size_t patlen,
+			  List **keys)
+{
+	int			added = 0;
+	int			i;
+
+	for (i = 0; i < scan->nitems; i++)
+	{
+		StoreScanItem *item = &scan->items[i];
+
+		if (pat && !resp_glob_match(pat, patlen, item->key, item->keylen))
+			continue;
+		*keys = lappend(*keys, pnstrdup(item->key, item->keylen));
+		added++;
+	}
+	return added;
+}
+
+static void
+reply_keys(RespClient *c, List *keys)
+{
+	ListCell   *lc;
+
+	resp_reply_array(c, list_length(keys));
+	foreach(lc, keys)
+		resp_reply_cstr(c, lfirst(lc));
+}
+
+/* is pat "*", which matches everything? */
+static bool
+match_all(const char *pat, size_t len)
+{
+	return len == 1 && pat[0] == '*';
+}
+
+void
+resp_cmd_keys(RespClient *c, RespRequest *req)
+{
+	MapInfo    *map = resp_map_for(c);
+	StoreScan	scan;
+	List	   *keys = NIL;
+	bool		all = match_all(req->argv[1], req->argvlen[1]);
+
+	resp_require_local(map);
+	store_scan_begin(&scan, MyDatabaseId, map->id);
+	while (store_scan_next(&scan))
+		collect_batch(&scan, all ? NULL : req->argv[1], req->argvlen[1], &keys);
+	store_scan_end(&scan);
+	reply_keys(c, keys);
+}
+
+/* SCAN cursor [MATCH pattern] [COUNT count] [TYPE type] */
+void
+resp_cmd_scan(RespClient *c, RespRequest *req)
+{
+	MapInfo    *map;
+	StoreScan	scan;
+	List	   *keys = NIL;
+	uint64		cursor;
+	char	   *end;
+	int64		count = 10;
+	const char *pat = NULL;
+	size_t		patlen = 0;
+	bool		no_type = false;
+	int			found = 0;
+	int			i;
+	char		buf[32];
+
+	errno = 0;
+	cursor = strtoull(req->argv[1], &end, 10);
+	if (isspace((unsigned char) req->argv[1][0]) || *end != '\0' ||
+		errno == ERANGE || req->argv[1][0] == '-')
+	{
+		resp_reply_error(c, "invalid cursor");
+		return;
+	}
+	for (i = 2; i < req->argc; i += 2)
+	{
+		bool		more = i + 1 < req->argc;
+
+		if (more && pg_strcasecmp(req->argv[i], "count") == 0)
+		{
+			if (!resp_arg_ll(c, req, i + 1, &count))
+				return;
+			if (count < 1)
+			{
+				resp_reply_error(c, "syntax error");
+				return;
+			}
+		}
+		else if (more && pg_strcasecmp(req->argv[i], "match") == 0)
+		{
+			pat = req->argv[i + 1];
+			patlen = req->argvlen[i + 1];
+			if (match_all(pat, patlen))
+				pat = NULL;
+		}
+		else if (more && pg_strcasecmp(req->argv[i], "type") == 0)
+			no_type = pg_strcasecmp(req->argv[i + 1], "string") != 0;
+		else
+		{
+			resp_reply_error(c, "syntax error");
+			return;
+		}
+	}
+	map = resp_map_for(c);
+	resp_require_local(map);
+	store_scan_begin(&scan, MyDatabaseId, map->id);
+	scan_position(&scan, cursor);
+	while (found < count && store_scan_next(&scan))
+		found += collect_batch(&scan, pat, patlen, &keys);
+	cursor = scan_cursor(&scan);
+	store_scan_end(&scan);
+	if (no_type)
+		keys = NIL;				/* every key is a string */
+
+	resp_reply_array(c, 2);
+	snprintf(buf, sizeof(buf), UINT64_FORMAT, cursor);
+	resp_reply_cstr(c, buf);
+	reply_keys(c, keys);
+}
+
+/*
+ * DBSIZE counts the live keys with a walk of the map (O(n)): the store's
+ * item counter also holds expired items not yet reclaimed, which Redis's
+ * active expiry would have removed.
+ */
+void
+resp_cmd_dbsize(RespClient *c, RespRequest *req)
+{
+	MapInfo    *map = resp_map_for(c);
+	StoreScan	scan;
+	int64		count = 0;
+
+	resp_require_local(map);
+	store_scan_begin(&scan, MyDatabaseId, map->id);
+	while (store_scan_next(&scan))
+		count += scan.nitems;
+	store_scan_end(&scan);
+	resp_reply_int(c, count);
+}
+
+/* FLUSHDB and FLUSHALL take an optional ASYNC or SYNC */
+static bool
+flush_args(RespClient *c, RespRequest *req)
+{
+	if (req->argc == 1 ||
+		(req->argc == 2 && (pg_strcasecmp(req->argv[1], "sync") == 0 ||
+							pg_strcasecmp(req->argv[1], "async") == 0)))
+		return true;
+	resp_reply_error(c, "syntax error");
+	return false;
+}
+
+void
+resp_cmd_flushdb(RespClient *c, RespRequest *req)
+{
+	if (!flush_args(c, req))
+		return;
+	router_flush(resp_map_for(c));
+	resp_reply_ok(c);
+}
+
+/* every database's map that exists (none is created for this) */
+void
+resp_cmd_flushall(RespClient *c, RespRequest *req)
+{
+	int			db;
+
+	if (!flush_args(c, req))
+		return;
+	for (db = 0; db < resp_databases; db++)
+	{
+		char		name[NAMEDATALEN];
+		MapInfo		info;
+
+		resp_map_name(db, name, sizeof(name));
+		if (!map_catalog_lookup(name, &info, CurrentMemoryContext))
+			continue;
+		router_flush(router_lookup_map(name, strlen(name)));
+	}
+	resp_reply_ok(c);
+}
