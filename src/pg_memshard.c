@@ -13,6 +13,13 @@
  * pg_memshard.restart = warm the warm restart's (src/persist), which then
  * decides in shmem_startup_hook whether this start loads a dump.
  *
+ * A postmaster setting the GUC machinery refuses (out of range, not a power
+ * of two, not a number) would be replaced by its default with only a
+ * WARNING, and a cache configured for 16GB would run with 64MB.  So a
+ * refused value, or settings the segment cannot be laid out with, stop the
+ * server at start with a FATAL saying why (require_accepted,
+ * store_check_settings).
+ *
  * When the library is not in shared_preload_libraries, _PG_init still
  * defines the per-session settings (so the pure partitioning functions and
  * the catalogs work), but no shared memory exists: functions that need it
@@ -28,6 +35,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "api/ddl_hook.h"
 #include "cluster/cluster.h"
@@ -64,7 +72,30 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 void		_PG_init(void);
 
+/* a postmaster setting and the rule its values follow */
+typedef struct PostmasterSetting
+{
+	const char *name;
+	int		   *variable;
+	int			flags;			/* GUC_UNIT_ flags, for parse_int */
+	const char *rule;			/* what values are allowed, for the DETAIL */
+	const char *raw;			/* the configured value, NULL if none */
+} PostmasterSetting;
+
+static PostmasterSetting postmaster_settings[] = {
+	{"pg_memshard.memory", &memshard_memory_kb, GUC_UNIT_KB,
+	"between 4MB and 16GB"},
+	{"pg_memshard.partitions", &memshard_partitions, 0,
+	"a power of two between 1 and 1024"},
+	{"pg_memshard.max_item_size", &memshard_max_item_size, GUC_UNIT_BYTE,
+	"between 4kB and 16MB minus 4kB"},
+	{"pg_memshard.max_maps", &memshard_max_maps, 0,
+	"between 16 and 65000"},
+};
+
 static bool check_partitions(int *newval, void **extra, GucSource source);
+static void note_configured_values(void);
+static void require_accepted(const PostmasterSetting *setting);
 static void memshard_shmem_request(void);
 static void memshard_shmem_startup(void);
 static void define_postmaster_settings(void);
@@ -87,9 +118,13 @@ _PG_init(void)
 		return;
 	}
 
+	note_configured_values();
 	define_postmaster_settings();
 	resp_define_gucs();
 	MarkGUCPrefixReserved("pg_memshard");
+	for (int i = 0; i < lengthof(postmaster_settings); i++)
+		require_accepted(&postmaster_settings[i]);
+	store_check_settings();
 	memshard_preloaded = true;
 	resp_register_workers();
 
@@ -112,7 +147,7 @@ define_postmaster_settings(void)
 							&memshard_memory_kb,
 							64 * 1024,
 							4 * 1024,
-							16 * 1024 * 1024 - 1,	/* chunk references: 4-byte units */
+							16 * 1024 * 1024,	/* chunk references: 32 bits of 4-byte units */
 							PGC_POSTMASTER,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
@@ -258,6 +293,46 @@ define_session_settings(void)
 							PGC_SUSET,
 							GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
 							NULL, NULL, NULL);
+}
+
+/*
+ * Keep the values the configuration gives the postmaster settings, before
+ * defining them replaces what it refuses by the default.
+ */
+static void
+note_configured_values(void)
+{
+	for (int i = 0; i < lengthof(postmaster_settings); i++)
+	{
+		const char *raw = GetConfigOption(postmaster_settings[i].name, true, false);
+
+		postmaster_settings[i].raw = raw ? MemoryContextStrdup(TopMemoryContext, raw) : NULL;
+	}
+}
+
+/*
+ * FATAL unless the configured value of a postmaster setting is the value in
+ * force: a refused one was replaced by the default.
+ */
+static void
+require_accepted(const PostmasterSetting *setting)
+{
+	int			parsed;
+	const char *hint = NULL;
+
+	if (setting->raw == NULL)
+		return;
+	if (parse_int(setting->raw, &parsed, setting->flags, &hint) &&
+		parsed == *setting->variable)
+		return;
+	ereport(FATAL,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for parameter \"%s\": \"%s\"",
+					setting->name, setting->raw),
+			 errdetail("%s must be %s; pg_memshard does not start with another value than the one configured.",
+					   setting->name, setting->rule),
+			 errhint("Correct %s in postgresql.conf (or wherever it is set) and start the server again.",
+					 setting->name)));
 }
 
 static bool

@@ -91,6 +91,7 @@ typedef struct StoreGlobalStats
 extern Size store_shmem_size(void);
 extern int	store_lwlock_count(void);
 extern void store_shmem_startup(void);
+extern void store_check_settings(void);
 
 /* ERROR (55000, HINT shared_preload_libraries) unless shared memory exists */
 extern void store_require_ready(void);

@@ -177,7 +177,7 @@ copy_item(StoreDumpCursor *cursor, StoreItem *item, uint32 tick, char *buf,
 	out->keylen = keylen;
 	out->vallen = vallen;
 	memcpy(dest, item_key(item), keylen);
-	items_copy_value(item, dest + keylen);
+	item_copy_value(item, dest + keylen);
 	out->key = dest;
 	out->value = dest + keylen;
 	*used += keylen + vallen;
@@ -252,9 +252,10 @@ room_for(int handle, int keylen, int vallen, bool has_expire)
 	if (handle < 0 || HANDLE_SLOT(handle) > store_shared->max_maps)
 		return STORE_MAP_GONE;
 	slot = store_map_slot(HANDLE_SLOT(handle));
+	/* what the write reserves under the quota: beyond it, the write evicts */
 	if (slot->max_memory > 0 &&
-		(int64) pg_atomic_read_u64(&slot->bytes_used) + cls->chunk_size +
-		(int64) data_chunks * data->chunk_size > slot->max_memory)
+		(int64) pg_atomic_read_u64(&slot->bytes_used) +
+		item_need_bytes(keylen, vallen, has_expire) > slot->max_memory)
 		return STORE_OVER_QUOTA;
 
 	if (cls == data)
