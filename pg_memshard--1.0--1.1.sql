@@ -133,9 +133,268 @@ CREATE VIEW memshard.metadata_recovery AS
            r.resolved, r.last_pass, r.last_problem
       FROM memshard.read_metadata_recovery() r;
 
-REVOKE ALL ON FUNCTION memshard.peer_metadata_outcome(text),
-    memshard.read_metadata_recovery() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION memshard.read_metadata_recovery() TO pg_monitor;
+-- The figures are for everyone (metrics() shows them); last_problem, which
+-- may name a node or a role, only to superusers and pg_monitor, as
+-- nodes.last_error.
+REVOKE ALL ON FUNCTION memshard.peer_metadata_outcome(text) FROM PUBLIC;
 -- the nodes ask each other through their mapped roles (security section)
 GRANT EXECUTE ON FUNCTION memshard.peer_metadata_outcome(text) TO memshard_peer;
-GRANT SELECT ON memshard.metadata_recovery TO pg_monitor;
+GRANT SELECT ON memshard.metadata_recovery TO PUBLIC;
+
+-- The samples of the recovery's figures, as metric_samples() gives its own.
+CREATE FUNCTION memshard.recovery_metric_samples(OUT family integer,
+                                                 OUT metric text,
+                                                 OUT type text,
+                                                 OUT help text,
+                                                 OUT labels text,
+                                                 OUT sort text,
+                                                 OUT value text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT f.family, 'pg_memshard_metadata_' || f.metric, f.type, f.help, '', '', f.value
+      FROM memshard.metadata_recovery r,
+      LATERAL (VALUES
+        (70, 'in_doubt', 'gauge', 'Metadata changes prepared on this node and not finished yet.', r.in_doubt::text),
+        (71, 'resolved_total', 'counter', 'Metadata changes left in doubt that recovery finished since the start.', r.resolved::text)
+      ) f(family, metric, type, help, value);
+END;
+
+------------------------------------------------------------------------------
+-- warm restart: memshard.restart_stats, and its figures in metrics()
+-- (src/persist, src/api/restart_api.c)
+------------------------------------------------------------------------------
+
+-- What the warm restart did at this start: one row.
+CREATE FUNCTION memshard.read_restart_stats(
+    OUT mode text,
+    OUT state text,
+    OUT detail text,
+    OUT dump_written_at timestamptz,
+    OUT dump_items bigint,
+    OUT dump_bytes bigint,
+    OUT dump_seconds double precision,
+    OUT items_loaded bigint,
+    OUT bytes_loaded bigint,
+    OUT skipped_expired bigint,
+    OUT skipped_dropped_map bigint,
+    OUT skipped_not_held bigint,
+    OUT skipped_no_room bigint,
+    OUT skipped_newer bigint,
+    OUT skipped_failed bigint,
+    OUT load_started timestamptz,
+    OUT load_seconds double precision)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_restart_stats'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+CREATE VIEW memshard.restart_stats AS SELECT * FROM memshard.read_restart_stats();
+
+GRANT SELECT ON memshard.restart_stats TO PUBLIC;
+
+-- The samples of the restart's figures, as metric_samples() gives its own.
+CREATE FUNCTION memshard.restart_metric_samples(OUT family integer,
+                                                OUT metric text,
+                                                OUT type text,
+                                                OUT help text,
+                                                OUT labels text,
+                                                OUT sort text,
+                                                OUT value text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT f.family, 'pg_memshard_restart_' || f.metric, 'gauge', f.help,
+           coalesce('{' || memshard.metric_label('reason', f.reason) || '}', ''),
+           coalesce(f.reason, ''), f.value
+      FROM memshard.restart_stats r,
+      LATERAL (VALUES
+        (60, 'loading', 'Whether the dump of the last clean shutdown is being loaded (1) or not (0).', NULL,
+         CASE WHEN r.state = 'loading' THEN '1' ELSE '0' END),
+        (61, 'items_loaded', 'Items the warm restart loaded at this start.', NULL, r.items_loaded::text),
+        (62, 'bytes_loaded', 'Key and value bytes the warm restart loaded at this start.', NULL, r.bytes_loaded::text),
+        (63, 'items_skipped', 'Items of the dump not loaded at this start, by reason.', 'expired', r.skipped_expired::text),
+        (63, 'items_skipped', 'Items of the dump not loaded at this start, by reason.', 'dropped_map', r.skipped_dropped_map::text),
+        (63, 'items_skipped', 'Items of the dump not loaded at this start, by reason.', 'not_held', r.skipped_not_held::text),
+        (63, 'items_skipped', 'Items of the dump not loaded at this start, by reason.', 'no_room', r.skipped_no_room::text),
+        (63, 'items_skipped', 'Items of the dump not loaded at this start, by reason.', 'newer', r.skipped_newer::text),
+        (63, 'items_skipped', 'Items of the dump not loaded at this start, by reason.', 'failed', r.skipped_failed::text),
+        (64, 'load_seconds', 'Time the load of the dump took (so far, while loading).', NULL, coalesce(r.load_seconds, 0)::text),
+        (65, 'dump_items', 'Items in the dump loaded at this start.', NULL, coalesce(r.dump_items, 0)::text),
+        (66, 'dump_seconds', 'Time writing the dump loaded at this start took, at the shutdown before it.', NULL, coalesce(r.dump_seconds, 0)::text)
+      ) f(family, metric, help, reason, value);
+END;
+
+
+------------------------------------------------------------------------------
+-- table cache: cache_table, get_row, get_rows, invalidation at commit
+-- (src/tablecache, src/store/marks.c; issue 14)
+------------------------------------------------------------------------------
+
+-- One row per cached table.  Written only by cache_table and uncache_table
+-- (and the drop event trigger), read by every backend (src/tablecache/
+-- catalog.c) without granting it to anyone.  pg_dump keeps it: a restore
+-- brings back the rows, the maps (map_catalog) and the tables' triggers.
+CREATE TABLE memshard.table_catalog (
+    relid       pg_catalog.regclass PRIMARY KEY,
+    map         pg_catalog.text NOT NULL UNIQUE,
+    key_columns pg_catalog.name[] NOT NULL,
+    ttl         pg_catalog.interval CHECK (ttl OPERATOR(pg_catalog.>) '0'::pg_catalog.interval),
+    max_memory  pg_catalog.int8 CHECK (max_memory OPERATOR(pg_catalog.>) 0),
+    nodes       pg_catalog.name[],
+    created     pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+SELECT pg_catalog.pg_extension_config_dump('memshard.table_catalog', '');
+
+CREATE FUNCTION memshard.cache_table(tbl pg_catalog.regclass,
+                                     nodes pg_catalog.name[] DEFAULT NULL,
+                                     ttl pg_catalog.interval DEFAULT NULL,
+                                     max_memory pg_catalog.int8 DEFAULT NULL)
+RETURNS pg_catalog.text
+AS 'MODULE_PATHNAME', 'memshard_cache_table'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.uncache_table(tbl pg_catalog.regclass)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'memshard_uncache_table'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- admin functions, as create_map: superusers and whom they grant (who must
+-- also own the table)
+REVOKE ALL ON FUNCTION memshard.cache_table(pg_catalog.regclass, pg_catalog.name[],
+                                            pg_catalog.interval, pg_catalog.int8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION memshard.uncache_table(pg_catalog.regclass) FROM PUBLIC;
+
+-- Not STRICT: the first argument is a NULL of the table's row type.
+-- PARALLEL RESTRICTED: a transaction's own writes are known to its leader.
+CREATE FUNCTION memshard.get_row(tbl anyelement, key "any")
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'memshard_get_row'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION memshard.get_rows(tbl anyelement, keys "any")
+RETURNS SETOF anyelement
+AS 'MODULE_PATHNAME', 'memshard_get_rows'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED ROWS 10;
+
+-- The trigger cache_table installs (row and TRUNCATE); it can only be
+-- called as a trigger.  EXECUTE stays with PUBLIC: CREATE TRIGGER, run by
+-- cache_table as the table's owner, needs it.
+CREATE FUNCTION memshard.tablecache_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'memshard_tablecache_trigger'
+LANGUAGE C;
+
+-- DROP TABLE (also by DROP SCHEMA ... CASCADE or DROP OWNED) of a cached
+-- table uncaches it.  ENABLE ALWAYS: also under session_replication_role
+-- = replica.
+CREATE FUNCTION memshard.tablecache_dropped()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'memshard_tablecache_dropped'
+LANGUAGE C;
+REVOKE ALL ON FUNCTION memshard.tablecache_dropped() FROM PUBLIC;
+CREATE EVENT TRIGGER memshard_tablecache_dropped ON sql_drop
+    EXECUTE FUNCTION memshard.tablecache_dropped();
+ALTER EVENT TRIGGER memshard_tablecache_dropped ENABLE ALWAYS;
+
+CREATE FUNCTION memshard.read_cached_tables(
+    OUT "table" pg_catalog.regclass,
+    OUT map pg_catalog.text,
+    OUT key_columns pg_catalog.name[],
+    OUT ttl pg_catalog.interval,
+    OUT max_memory pg_catalog.int8,
+    OUT items pg_catalog.int8,
+    OUT memory_used pg_catalog.int8,
+    OUT hits pg_catalog.int8,
+    OUT misses pg_catalog.int8,
+    OUT fills pg_catalog.int8,
+    OUT fills_refused pg_catalog.int8,
+    OUT invalidations pg_catalog.int8,
+    OUT bypasses pg_catalog.int8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_cached_tables'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+CREATE VIEW memshard.cached_tables AS
+    SELECT * FROM memshard.read_cached_tables();
+GRANT SELECT ON memshard.cached_tables TO PUBLIC;
+
+
+-- The samples of the cached tables' figures, as metric_samples() gives its
+-- own (families 80..87), and metrics() with them.
+CREATE FUNCTION memshard.tablecache_metric_samples(OUT family integer,
+                                                   OUT metric text,
+                                                   OUT type text,
+                                                   OUT help text,
+                                                   OUT labels text,
+                                                   OUT sort text,
+                                                   OUT value text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT f.family, 'pg_memshard_table_' || f.metric, f.type, f.help,
+           '{' || memshard.metric_label('database', pg_catalog.current_database()) || ',' ||
+           memshard.metric_label('table', q.name) || '}',
+           q.name, f.value
+      FROM memshard.cached_tables t,
+      LATERAL (SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname) AS name
+                 FROM pg_catalog.pg_class c
+                 JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+                WHERE c.oid OPERATOR(pg_catalog.=) t."table") q,
+      LATERAL (VALUES
+        (80, 'items', 'gauge', 'Rows of the cached table held on this node.', t.items::text),
+        (81, 'memory_used_bytes', 'gauge', 'Bytes of chunks held by the cached table''s rows on this node.', t.memory_used::text),
+        (82, 'hits_total', 'counter', 'get_row lookups served from the cache.', t.hits::text),
+        (83, 'misses_total', 'counter', 'get_row lookups that did not find the row in the cache.', t.misses::text),
+        (84, 'fills_total', 'counter', 'Rows read from the table and stored in the cache.', t.fills::text),
+        (85, 'fills_refused_total', 'counter', 'Fills refused: a writer changed the key while its row was being read.', t.fills_refused::text),
+        (86, 'invalidations_total', 'counter', 'Keys, or whole tables, invalidated by committing writers.', t.invalidations::text),
+        (87, 'bypasses_total', 'counter', 'get_row lookups answered from the table without the cache.', t.bypasses::text)
+      ) f(family, metric, type, help, value);
+END;
+
+------------------------------------------------------------------------------
+-- metrics(): the samples of 1.0 and of every area above (each area has its
+-- own samples function; a new one is one more UNION ALL here)
+------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION memshard.metrics()
+RETURNS pg_catalog.text
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT coalesce(string_agg(block, '' ORDER BY family), '')
+      FROM (SELECT s.family,
+                   '# HELP ' || s.metric || ' ' || s.help || E'\n' ||
+                   '# TYPE ' || s.metric || ' ' || s.type || E'\n' ||
+                   string_agg(s.metric || s.labels || ' ' || s.value || E'\n', ''
+                              ORDER BY s.sort COLLATE "C", s.labels COLLATE "C") AS block
+              FROM (SELECT * FROM memshard.metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.recovery_metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.restart_metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.tablecache_metric_samples()) s
+             GROUP BY s.family, s.metric, s.type, s.help) families;
+END;
+
+-- The peer side of a table cached over nodes (src/tablecache/tc_remote.c):
+-- the node holding a key's shard reads and stores the key's row item on
+-- behalf of the table's node.  For memshard_peer, as the other peer_*.
+CREATE FUNCTION memshard.peer_tc_get(map pg_catalog.text, key pg_catalog.bytea)
+RETURNS pg_catalog.bytea
+AS 'MODULE_PATHNAME', 'memshard_peer_tc_get'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.peer_tc_set(map pg_catalog.text, key pg_catalog.bytea,
+                                     value pg_catalog.bytea, ttl_ms pg_catalog.int8)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'memshard_peer_tc_set'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+REVOKE ALL ON FUNCTION
+    memshard.peer_tc_get(pg_catalog.text, pg_catalog.bytea),
+    memshard.peer_tc_set(pg_catalog.text, pg_catalog.bytea, pg_catalog.bytea, pg_catalog.int8)
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    memshard.peer_tc_get(pg_catalog.text, pg_catalog.bytea),
+    memshard.peer_tc_set(pg_catalog.text, pg_catalog.bytea, pg_catalog.bytea, pg_catalog.int8)
+  TO memshard_peer;

@@ -3,11 +3,13 @@ CREATE EXTENSION pg_memshard;
 SELECT extname, extversion, extnamespace::regnamespace AS schema
   FROM pg_extension WHERE extname = 'pg_memshard';
 SELECT memshard.version();
--- every object the extension owns is in schema memshard
+-- every object the extension owns is in schema memshard (but the objects
+-- that have no schema: the wrapper, and the table cache's event trigger)
 SELECT count(*) > 0 AS has_members,
        bool_and(pg_describe_object(classid, objid, objsubid) LIKE '%memshard.%'
                 OR classid IN ('pg_namespace'::regclass,
-                               'pg_foreign_data_wrapper'::regclass)) AS all_in_schema
+                               'pg_foreign_data_wrapper'::regclass,
+                               'pg_event_trigger'::regclass)) AS all_in_schema
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass
    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_memshard')

@@ -213,6 +213,32 @@ SELECT memshard.set(E'line one\nline "two"', 'k', 'odd name'),
 SELECT memshard.get('line one', 'k');
 SELECT memshard.drop_map(E'line one\nline "two"');
 
+-- a call site keeps its map for the statement (fn_extra), but follows the
+-- map named in each row, and notices a map dropped and created again
+SELECT memshard.create_map('site_a') > 0 AS a, memshard.create_map('site_b') > 0 AS b;
+SELECT count(*) FILTER (WHERE memshard.set(CASE WHEN i % 3 = 0 THEN 'site_a' ELSE 'site_b' END,
+                                           'k' || i, 'v' || i)) AS stored
+  FROM generate_series(1, 30) i;
+SELECT map, items FROM memshard.map_stats WHERE map LIKE 'site_%' ORDER BY map;
+SELECT count(*) FILTER (WHERE memshard.get(CASE WHEN i % 3 = 0 THEN 'site_a' ELSE 'site_b' END,
+                                           'k' || i) = 'v' || i) AS found,
+       count(*) FILTER (WHERE memshard.get(CASE WHEN i % 3 = 0 THEN 'site_b' ELSE 'site_a' END,
+                                           'k' || i) IS NULL) AS absent_elsewhere
+  FROM generate_series(1, 30) i;
+-- a PL/pgSQL expression keeps its call site for the transaction: it follows
+-- the map through a drop and a create in between
+CREATE FUNCTION pg_temp.read_a(k text) RETURNS text LANGUAGE plpgsql
+    AS $$BEGIN RETURN memshard.get('site_a', k); END$$;
+BEGIN;
+SELECT pg_temp.read_a('k3');
+SELECT memshard.drop_map('site_a');
+SELECT pg_temp.try($$SELECT pg_temp.read_a('k3')$$);
+SELECT memshard.create_map('site_a') > 0 AS again;
+SELECT memshard.set('site_a', 'k3', 'new map');
+SELECT pg_temp.read_a('k3'), pg_temp.read_a('k6') IS NULL AS old_items_gone;
+COMMIT;
+SELECT memshard.drop_map('site_a'), memshard.drop_map('site_b');
+
 -- clean up
 SELECT memshard.drop_map(name) FROM memshard.maps ORDER BY name;
 DROP EXTENSION pg_memshard;

@@ -9,7 +9,17 @@
  * needs; we request them in shmem_request_hook (new in PostgreSQL 15) and let
  * the store lay out its segment in shmem_startup_hook, as
  * pg_stat_statements does.  When preloaded we also register the background
- * worker that finishes metadata changes left in doubt (src/cluster).
+ * workers: the one that finishes metadata changes left in doubt
+ * (src/cluster), the Redis protocol's (src/resp), and with
+ * pg_memshard.restart = warm the warm restart's (src/persist), which then
+ * decides in shmem_startup_hook whether this start loads a dump.
+ *
+ * A postmaster setting the GUC machinery refuses (out of range, not a power
+ * of two, not a number) would be replaced by its default with only a
+ * WARNING, and a cache configured for 16GB would run with 64MB.  So a
+ * refused value, or settings the segment cannot be laid out with, stop the
+ * server at start with a FATAL saying why (require_accepted,
+ * store_check_settings).
  *
  * When the library is not in shared_preload_libraries, _PG_init still
  * defines the per-session settings (so the pure partitioning functions and
@@ -26,22 +36,54 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "api/api.h"
 #include "cluster/cluster.h"
 #include "pg_memshard.h"
+#include "persist/persist.h"
 #include "remote/remote.h"
 #include "resp/resp.h"
 #include "store/store.h"
+#include "tablecache/tablecache.h"
 
 PG_MODULE_MAGIC;
+
+static const struct config_enum_entry restart_options[] = {
+	{"warm", MEMSHARD_RESTART_WARM, false},
+	{"cold", MEMSHARD_RESTART_COLD, false},
+	{NULL, 0, false}
+};
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 void		_PG_init(void);
 
+/* a postmaster setting and the rule its values follow */
+typedef struct PostmasterSetting
+{
+	const char *name;
+	int		   *variable;
+	int			flags;			/* GUC_UNIT_ flags, for parse_int */
+	const char *rule;			/* what values are allowed, for the DETAIL */
+	const char *raw;			/* the configured value, NULL if none */
+} PostmasterSetting;
+
+static PostmasterSetting postmaster_settings[] = {
+	{"pg_memshard.memory", &memshard_memory_kb, GUC_UNIT_KB,
+	"between 4MB and 16GB"},
+	{"pg_memshard.partitions", &memshard_partitions, 0,
+	"a power of two between 1 and 1024"},
+	{"pg_memshard.max_item_size", &memshard_max_item_size, GUC_UNIT_BYTE,
+	"between 4kB and 16MB minus 4kB"},
+	{"pg_memshard.max_maps", &memshard_max_maps, 0,
+	"between 16 and 65000"},
+};
+
 static bool check_partitions(int *newval, void **extra, GucSource source);
+static void note_configured_values(void);
+static void require_accepted(const PostmasterSetting *setting);
 static void memshard_shmem_request(void);
 static void memshard_shmem_startup(void);
 static void define_postmaster_settings(void);
@@ -52,6 +94,7 @@ _PG_init(void)
 {
 	define_session_settings();
 	ddl_hook_install();
+	tablecache_init();
 
 	/*
 	 * Shared memory can only be requested by a library loaded at postmaster
@@ -63,13 +106,19 @@ _PG_init(void)
 		return;
 	}
 
+	note_configured_values();
 	define_postmaster_settings();
 	resp_define_gucs();
 	MarkGUCPrefixReserved("pg_memshard");
+	for (int i = 0; i < lengthof(postmaster_settings); i++)
+		require_accepted(&postmaster_settings[i]);
+	store_check_settings();
 	memshard_preloaded = true;
 	resp_register_workers();
 
 	cluster_recovery_register();
+	if (memshard_restart == MEMSHARD_RESTART_WARM)
+		persist_register_worker();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = memshard_shmem_request;
@@ -86,7 +135,7 @@ define_postmaster_settings(void)
 							&memshard_memory_kb,
 							64 * 1024,
 							4 * 1024,
-							16 * 1024 * 1024 - 1,	/* chunk references: 4-byte units */
+							16 * 1024 * 1024,	/* chunk references: 32 bits of 4-byte units */
 							PGC_POSTMASTER,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
@@ -133,6 +182,25 @@ define_postmaster_settings(void)
 							INT_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("pg_memshard.restart",
+							 "Whether the cache's contents survive a clean restart (warm) or not (cold).",
+							 "warm: a clean shutdown writes the cache to disk and the next start loads it back.",
+							 &memshard_restart,
+							 MEMSHARD_RESTART_WARM,
+							 restart_options,
+							 PGC_POSTMASTER,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_memshard.tablecache_marks",
+							"Entries of the table cache's shared table of invalidation marks and fill leases.",
+							NULL,
+							&memshard_tablecache_marks,
+							65536,
+							1024,
+							16 * 1024 * 1024,
+							PGC_POSTMASTER,
+							0,
 							NULL, NULL, NULL);
 }
 
@@ -181,6 +249,78 @@ define_session_settings(void)
 							 PGC_SUSET,
 							 GUC_NOT_IN_SAMPLE,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_memshard.tablecache_max_keys",
+							"Keys of one cached table a transaction invalidates one by one; beyond, the whole table.",
+							NULL,
+							&memshard_tablecache_max_keys,
+							1000,
+							1,
+							INT_MAX / 2,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+
+	/*
+	 * Test hooks (the isolation specs): wait for an advisory lock at the
+	 * points where the table cache's races are decided.
+	 */
+	DefineCustomIntVariable("pg_memshard.tablecache_test_fill_lock",
+							"Tests only: a fill waits for this advisory lock after reading the row.",
+							NULL,
+							&memshard_tablecache_test_fill_lock,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.tablecache_test_commit_lock",
+							"Tests only: a committing writer waits for this advisory lock after marking its keys.",
+							NULL,
+							&memshard_tablecache_test_commit_lock,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							NULL, NULL, NULL);
+}
+
+/*
+ * Keep the values the configuration gives the postmaster settings, before
+ * defining them replaces what it refuses by the default.
+ */
+static void
+note_configured_values(void)
+{
+	for (int i = 0; i < lengthof(postmaster_settings); i++)
+	{
+		const char *raw = GetConfigOption(postmaster_settings[i].name, true, false);
+
+		postmaster_settings[i].raw = raw ? MemoryContextStrdup(TopMemoryContext, raw) : NULL;
+	}
+}
+
+/*
+ * FATAL unless the configured value of a postmaster setting is the value in
+ * force: a refused one was replaced by the default.
+ */
+static void
+require_accepted(const PostmasterSetting *setting)
+{
+	int			parsed;
+	const char *hint = NULL;
+
+	if (setting->raw == NULL)
+		return;
+	if (parse_int(setting->raw, &parsed, setting->flags, &hint) &&
+		parsed == *setting->variable)
+		return;
+	ereport(FATAL,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for parameter \"%s\": \"%s\"",
+					setting->name, setting->raw),
+			 errdetail("%s must be %s; pg_memshard does not start with another value than the one configured.",
+					   setting->name, setting->rule),
+			 errhint("Correct %s in postgresql.conf (or wherever it is set) and start the server again.",
+					 setting->name)));
 }
 
 static bool
@@ -203,7 +343,10 @@ memshard_shmem_request(void)
 	RequestAddinShmemSpace(store_shmem_size());
 	RequestAddinShmemSpace(remote_shmem_size());
 	RequestAddinShmemSpace(cluster_recovery_shmem_size());
+	RequestAddinShmemSpace(persist_shmem_size());
 	RequestNamedLWLockTranche(STORE_LWLOCK_TRANCHE, store_lwlock_count());
+	RequestAddinShmemSpace(marks_shmem_size());
+	RequestNamedLWLockTranche(MARKS_LWLOCK_TRANCHE, marks_lwlock_count());
 }
 
 static void
@@ -214,4 +357,6 @@ memshard_shmem_startup(void)
 
 	store_shmem_startup();
 	cluster_recovery_shmem_startup();
+	persist_shmem_startup();
+	marks_shmem_startup();
 }

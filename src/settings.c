@@ -21,9 +21,16 @@ int			memshard_memory_kb = 64 * 1024;
 int			memshard_partitions = 16;
 int			memshard_max_item_size = 1024 * 1024;
 int			memshard_max_maps = 1024;
+int			memshard_restart = MEMSHARD_RESTART_WARM;
+int			memshard_tablecache_marks = 65536;
 
 /* per-session settings for remote nodes */
 int			memshard_connect_timeout_ms = 5000;
 int			memshard_remote_timeout_ms = 10000;
+
+/* per-session settings of the table cache, and its test hooks */
+int			memshard_tablecache_max_keys = 1000;
+int			memshard_tablecache_test_fill_lock = 0;
+int			memshard_tablecache_test_commit_lock = 0;
 
 bool		memshard_preloaded = false;

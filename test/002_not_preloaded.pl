@@ -61,13 +61,14 @@ $node->safe_psql('postgres', "SELECT memshard.create_map('kept')");
 
 # now preload it: the map defined earlier is there, and works
 $node->append_conf('postgresql.conf',
-	"shared_preload_libraries = 'pg_memshard'\npg_memshard.memory = 8MB\n");
+	"shared_preload_libraries = 'pg_memshard'\npg_memshard.memory = 8MB\n"
+	  . "pg_memshard.restart = cold\n");
 $node->restart;
 is($node->safe_psql('postgres',
 		"SELECT memshard.set('kept', 'k', 'v'), memshard.get('kept', 'k')"),
 	't|v', 'a map created before preloading works once preloaded');
 
-# a restart empties the cache, not the catalog
+# a restart (cold) empties the cache, not the catalog
 $node->restart;
 is($node->safe_psql('postgres',
 		"SELECT memshard.get('kept', 'k') IS NULL, (SELECT count(*) FROM memshard.maps)"),

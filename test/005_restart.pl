@@ -1,7 +1,8 @@
-# Restart: the cache lives in shared memory only.  After a clean restart,
-# after a crash (immediate stop) and after a restart with another
-# pg_memshard.memory, the cache is empty (no items, gets miss), its maps
-# still exist (they are catalog rows) and it works again.
+# Restart with pg_memshard.restart = cold: the cache lives in shared memory
+# only.  After a clean restart, after a crash (immediate stop) and after a
+# restart with another pg_memshard.memory, the cache is empty (no items,
+# gets miss), its maps still exist (they are catalog rows) and it works
+# again.  (The warm restart is tested in 040..044.)
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -12,7 +13,7 @@ my $node = PostgreSQL::Test::Cluster->new('restart');
 $node->init;
 $node->append_conf('postgresql.conf',
 	"shared_preload_libraries = 'pg_memshard'\npg_memshard.memory = 16MB\n"
-	  . "restart_after_crash = on\n");
+	  . "restart_after_crash = on\npg_memshard.restart = cold\n");
 $node->start;
 
 $node->safe_psql(

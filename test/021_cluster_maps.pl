@@ -11,7 +11,8 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use MemshardCluster;
 
-my @nodes = start_nodes('n', 3, "pg_memshard.memory = 32MB\nlog_statement = none\n");
+# cold: nodes that were stopped come back empty (warm restart: test/044)
+my @nodes = start_nodes('n', 3, "pg_memshard.memory = 32MB\nlog_statement = none\npg_memshard.restart = cold\n");
 my ($n1, $n2, $n3) = @nodes;
 
 # the same servers and user mappings on every node; node 1 keeps a

@@ -64,6 +64,18 @@ SELECT memshard.create_map('ranges', method => 'range', bounds => ARRAY['g', 'p'
                            nodes => ARRAY['n1', 'n2', 'n3']);
 });
 
+# cached tables (issue 14), one of this node, one over the nodes, that
+# every role may read
+$n1->safe_psql('postgres', q{
+CREATE TABLE public.tc_rows (id int PRIMARY KEY, v text);
+CREATE TABLE public.tc_spread (id int PRIMARY KEY, v text);
+INSERT INTO public.tc_rows VALUES (1, 'one'), (2, 'two');
+INSERT INTO public.tc_spread SELECT i, 'v' || i FROM generate_series(1, 20) i;
+GRANT SELECT ON public.tc_rows, public.tc_spread TO PUBLIC;
+SELECT memshard.cache_table('public.tc_rows');
+SELECT memshard.cache_table('public.tc_spread', nodes => ARRAY['n1', 'n2', 'n3']);
+});
+
 # the attackers, on node 1
 my $mappings = '';
 for my $i (1 .. 3)
@@ -255,6 +267,21 @@ for my $m (@maps)
 		"SELECT * FROM memshard.node_shard_stats('$m')");
 }
 call('memshard.version()', 'SELECT memshard.version()');
+# the table cache: misses (a fill) then hits, here and on other nodes
+call('memshard.get_row(anyelement,"any")',
+	'SELECT memshard.get_row(NULL::public.tc_rows, 1), memshard.get_row(NULL::public.tc_rows, 1)',
+	'SELECT count(memshard.get_row(NULL::public.tc_spread, i)) FROM generate_series(1, 20) i',
+	'SELECT count(memshard.get_row(NULL::public.tc_spread, i)) FROM generate_series(1, 20) i');
+call('memshard.get_rows(anyelement,"any")',
+	'SELECT * FROM memshard.get_rows(NULL::public.tc_rows, ARRAY[1, 2, 3])');
+call('memshard.read_cached_tables()', 'SELECT * FROM memshard.read_cached_tables()');
+call('memshard.tablecache_metric_samples()',
+	'SELECT count(*) FROM memshard.tablecache_metric_samples()');
+call('memshard.tablecache_trigger()', 'SELECT memshard.tablecache_trigger()');
+call('memshard.peer_tc_get(text,bytea)',
+	"SELECT memshard.peer_tc_get('table:public.tc_spread', '\\x01000000'::bytea)");
+call('memshard.peer_tc_set(text,bytea,bytea,bigint)',
+	"SELECT memshard.peer_tc_set('table:public.tc_spread', '\\x01000000'::bytea, '\\x00'::bytea, 0)");
 call('memshard.hash_partition("any",integer)', 'SELECT memshard.hash_partition(42, 8)');
 call('memshard.range_partition("any","any")',
 	'SELECT memshard.range_partition(5, ARRAY[1, 10])');
@@ -283,6 +310,9 @@ call('memshard.read_shard_stats(text)', 'SELECT * FROM memshard.read_shard_stats
 call('memshard.read_skew(text)', 'SELECT * FROM memshard.read_skew()');
 call('memshard.recover_metadata()', 'SELECT memshard.recover_metadata()');
 call('memshard.read_metadata_recovery()', 'SELECT * FROM memshard.read_metadata_recovery()');
+call('memshard.recovery_metric_samples()', 'SELECT count(*) FROM memshard.recovery_metric_samples()');
+call('memshard.restart_metric_samples()', 'SELECT count(*) FROM memshard.restart_metric_samples()');
+call('memshard.read_restart_stats()', 'SELECT * FROM memshard.read_restart_stats()');
 call('memshard.peer_metadata_outcome(text)', "SELECT memshard.peer_metadata_outcome('x')");
 call('memshard.add_node(name)', "SELECT memshard.add_node('n2')");
 call('memshard.remove_node(name)', "SELECT memshard.remove_node('n3')");
@@ -293,7 +323,8 @@ call('memshard.drop_map(text)',
 	"SELECT memshard.drop_map('made_by_' || current_user)",
 	"SELECT memshard.drop_map('local_by_' || current_user)");
 for my $view (qw(maps stats partition_stats slab_stats map_stats nodes shards
-	cluster_stats shard_stats node_catalog placement_catalog metadata_recovery))
+	cluster_stats shard_stats node_catalog placement_catalog metadata_recovery
+	restart_stats cached_tables))
 {
 	call("view memshard.$view", "SELECT * FROM memshard.$view");
 }
@@ -331,13 +362,15 @@ sub expected_outcome
 	my ($role, $sql) = @_;
 
 	# for the roles nodes log in as only (memshard_peer)
-	return '42501' if $sql =~ /peer_(set|get|mget|mset|delete|incr|touch|identity|metadata_outcome)\(/;
+	return '42501' if $sql =~ /peer_(set|get|mget|mset|delete|incr|touch|identity|metadata_outcome|tc_get|tc_set)\(/;
+	# the table cache's trigger function, called outside a trigger
+	return '39P01' if $sql =~ /tablecache_trigger\(/;
 	# reads memshard.map_catalog, which is not PUBLIC's
 	return '42501' if $sql =~ /metadata_snapshot\(/;
 	if ($role eq 'dave')
 	{
 		return '42501'
-		  if $sql =~ /\b(peer_flush|peer_metadata_apply|flush|stats_reset|skew|read_skew|shard_stats|local_shard_stats|node_shard_stats|read_shard_stats|recover_metadata|metadata_recovery|read_metadata_recovery|add_node|remove_node|create_map|drop_map)\b/;
+		  if $sql =~ /\b(peer_flush|peer_metadata_apply|flush|stats_reset|skew|read_skew|shard_stats|local_shard_stats|node_shard_stats|read_shard_stats|recover_metadata|add_node|remove_node|create_map|drop_map)\b/;
 		return 'ok';
 	}
 	# carol may, but these refuse: a map of one node is no peer's, the

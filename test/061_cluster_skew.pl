@@ -11,8 +11,9 @@ use Test::More;
 use Time::HiRes qw(time);
 use MemshardCluster;
 
+# cold: a node that was stopped comes back empty (warm restart: test/044)
 my @nodes = start_nodes('skew', 3,
-	"pg_memshard.memory = 16MB\npg_memshard.connect_timeout = 2s\n");
+	"pg_memshard.memory = 16MB\npg_memshard.connect_timeout = 2s\npg_memshard.restart = cold\n");
 my ($n1, $n2, $n3) = @nodes;
 
 my $servers = server_sql(\@nodes);

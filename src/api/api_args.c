@@ -90,18 +90,53 @@ api_check_item_size(int keylen, int vallen)
 }
 
 /*
+ * A call site's map, kept in fn_extra: a data function called for many rows
+ * of one statement resolves its map once.  Valid while the map cache's
+ * generation is the one it was found under (any invalidation, rebuild or
+ * reload of the cache moves it on) and the argument names the same map.
+ */
+typedef struct MapCallSite
+{
+	uint64		generation;
+	MapInfo    *map;
+	int			namelen;
+	char		name[NAMEDATALEN];
+} MapCallSite;
+
+/*
  * the map named by a text argument (ERROR 42704 if unknown); every caller
  * uses the SQL objects, so their version is checked first (cached)
  */
 MapInfo *
 api_map_arg(FunctionCallInfo fcinfo, int argno)
 {
+	MapCallSite *site = fcinfo->flinfo->fn_extra;
 	text	   *name;
+	const char *bytes;
+	int			len;
+	MapInfo    *map;
 
 	ext_version_check();
 	api_require_arg(fcinfo, argno, "map name");
 	name = PG_GETARG_TEXT_PP(argno);
-	return router_lookup_map(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+	bytes = VARDATA_ANY(name);
+	len = VARSIZE_ANY_EXHDR(name);
+	if (site != NULL && site->generation == router_map_cache_generation() &&
+		site->namelen == len && memcmp(site->name, bytes, len) == 0)
+		return site->map;
+
+	map = router_lookup_map(bytes, len);
+	if (site == NULL)
+	{
+		site = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(MapCallSite));
+		fcinfo->flinfo->fn_extra = site;
+	}
+	/* the lookup may have rebuilt the cache: take the generation after it */
+	site->generation = router_map_cache_generation();
+	site->map = map;
+	site->namelen = len;		/* a known map's name fits NAMEDATALEN */
+	memcpy(site->name, bytes, len);
+	return map;
 }
 
 /* a key: its bytes, not NUL-terminated, at most MEMSHARD_MAX_KEY_SIZE */

@@ -40,6 +40,7 @@
 #include "api/api.h"
 #include "cluster/cluster.h"
 #include "store/store.h"
+#include "tablecache/tablecache.h"
 
 #define MEMSHARD_EXTENSION "pg_memshard"
 
@@ -74,6 +75,7 @@ memshard_process_utility(PlannedStmt *pstmt, const char *queryString,
 	bool		changing = changes_this_extension(pstmt->utilityStmt);
 	Oid			dropped_db = dropped_database(pstmt->utilityStmt);
 
+	tablecache_utility(pstmt->utilityStmt);
 	if (prev_process_utility)
 		prev_process_utility(pstmt, queryString, readOnlyTree, context,
 							 params, queryEnv, dest, qc);
@@ -90,9 +92,13 @@ memshard_process_utility(PlannedStmt *pstmt, const char *queryString,
 		drop_schema_if_empty();
 		if (store_is_ready())
 			store_flush_database(MyDatabaseId);
+		tablecache_forget_database(MyDatabaseId);
 	}
 	if (OidIsValid(dropped_db) && store_is_ready())
+	{
 		store_flush_database(dropped_db);
+		tablecache_forget_database(dropped_db);
+	}
 }
 
 /* the database a DROP DATABASE names, if it exists now */

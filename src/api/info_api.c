@@ -11,6 +11,7 @@
 #include "utils/builtins.h"
 
 #include "api/api.h"
+#include "pg_memshard.h"
 
 PG_FUNCTION_INFO_V1(memshard_version);
 

@@ -14,8 +14,11 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_authid.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -52,7 +55,9 @@ memshard_read_metadata_recovery(PG_FUNCTION_ARGS)
 	values[1] = TimestampTzGetDatum(figures.last_pass);
 	nulls[1] = (figures.last_pass == 0);
 	values[2] = CStringGetTextDatum(figures.problem);
-	nulls[2] = (figures.problem[0] == '\0');
+	/* it may name another role's node or user, as nodes.last_error */
+	nulls[2] = (figures.problem[0] == '\0' ||
+				!has_privs_of_role(GetUserId(), ROLE_PG_MONITOR));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc),
 													  values, nulls)));
 }

@@ -233,5 +233,6 @@ memshard_stats_reset(PG_FUNCTION_ARGS)
 {
 	store_require_ready();
 	store_stats_reset();
+	marks_stats_reset();		/* the table cache's counters */
 	PG_RETURN_VOID();
 }

@@ -209,8 +209,10 @@ register_callbacks(void)
 
 /*
  * Remove whatever the store holds for (this database, mapid): nothing if
- * the map was never attached.  Runs in transaction callbacks: the store
- * never raises an ERROR.
+ * the map was never attached.  A cached table's map has a second slot,
+ * (database, -mapid), which the data functions never reach (src/tablecache):
+ * it goes too, on every node the map is dropped on.  Runs in transaction
+ * callbacks: the store never raises an ERROR.
  */
 static void
 release_store_map(int32 mapid)
@@ -219,6 +221,9 @@ release_store_map(int32 mapid)
 
 	if (slot >= 0)
 		store_map_detach(slot, MyDatabaseId, mapid);
+	slot = store_map_find(MyDatabaseId, -mapid);
+	if (slot >= 0)
+		store_map_detach(slot, MyDatabaseId, -mapid);
 }
 
 /*

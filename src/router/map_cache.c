@@ -4,10 +4,11 @@
  *		The per-backend cache of maps, and their attachment to the store.
  *
  * Every data call names its map, so the name -> MapInfo lookup is on the
- * hot path.  We remember the last map looked up and compare its name bytes
- * before anything else; otherwise a hash table keyed by name, filled from
- * the catalog on a miss.  create_map and drop_map send a relcache
- * invalidation for memshard.map_catalog; our callback marks the whole cache
+ * hot path.  A call site keeps its map in fn_extra (src/api) while
+ * router_map_cache_generation() stays the same; then we remember the last
+ * map looked up and compare its name bytes; otherwise a hash table keyed by
+ * name, filled from the catalog on a miss.  create_map and drop_map send a
+ * relcache invalidation for memshard.map_catalog; our callback marks the whole cache
  * stale, and it is rebuilt at the next lookup that misses the last map.
  * (The callback only sets a flag: it can fire in the middle of a lookup,
  * while a caller still holds a MapInfo pointer.)
@@ -35,6 +36,7 @@ static HTAB *map_cache = NULL;
 static MemoryContext map_cache_cxt = NULL;
 static MapInfo *last_map = NULL;
 static bool map_cache_stale = false;
+static uint64 map_cache_generation = 1;	/* moves on whenever entries may go */
 static Oid	map_catalog_oid = InvalidOid;
 static bool callbacks_registered = false;
 
@@ -101,6 +103,7 @@ map_cache_prepare(void)
 
 	register_callbacks();
 	last_map = NULL;
+	map_cache_generation++;
 	if (map_cache_cxt == NULL)
 		map_cache_cxt = AllocSetContextCreate(CacheMemoryContext,
 											  "pg_memshard map cache",
@@ -134,6 +137,7 @@ map_cache_invalidate(Datum arg, Oid relid)
 		map_catalog_oid == InvalidOid)
 	{
 		map_cache_stale = true;
+		map_cache_generation++;
 		last_map = NULL;
 	}
 }
@@ -160,8 +164,20 @@ router_reload_map(MapInfo *map)
 
 	memcpy(name, map->name, NAMEDATALEN);
 	hash_search(map_cache, name, HASH_REMOVE, NULL);
+	map_cache_generation++;
 	last_map = NULL;
 	return router_lookup_map(name, namelen);
+}
+
+/*
+ * A number that changes whenever a MapInfo this cache handed out may have
+ * been freed or gone stale: a caller that keeps a MapInfo across calls (a
+ * call site's fn_extra) may use it while the number is the same.
+ */
+uint64
+router_map_cache_generation(void)
+{
+	return map_cache_generation;
 }
 
 /* the map's store handle, attaching the map on first use */

@@ -31,6 +31,7 @@
 /* per-backend map cache and store attachment (map_cache.c) */
 extern MapInfo *router_lookup_map(const char *name, int namelen);
 extern MapInfo *router_reload_map(MapInfo *map);
+extern uint64 router_map_cache_generation(void);
 extern int	router_map_slot(MapInfo *map);
 
 /*

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * items.c
- *		Items in the hash index: set, get, delete, incr, touch, flush.
+ *		Items in the hash index: set, get, delete, flush, and the
+ *		compare-and-set of read-modify-write callers (store_write_if).
  *
  * A key's partition and bucket come from one 64-bit hash of (map slot,
  * key): the low bits pick the partition, the high bits the bucket in that
@@ -19,44 +20,36 @@
 
 #include "common/hashfn.h"
 #include "common/int.h"
+#include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 #include "utils/timestamp.h"
 
-#include "store/store_internal.h"
+#include "store/items_internal.h"
 
-static bool handle_valid(int handle);
 static uint32 *bucket_of(int partition, uint64 hash);
 static StoreItem *find_item(uint32 *bucket, int mapslot, const char *key,
 							int keylen, uint32 **link);
 static uint32 *link_to(uint32 *bucket, StoreItem *item);
-static uint32 expire_tick(int64 ttl_ms);
-static void account_item(StorePartition *part, StoreItem *item, int sign);
-static void remove_item(StorePartition *part, uint32 *link, StoreItem *item);
-static void count_reclaimed(StorePartition *part, StoreMapSlot *slot,
-							bool expired);
-static bool quota_allows(int mapslot, int held_partition, int64 need);
-static int64 evict_map_items(int mapslot, int partition, int64 excess,
-							 int pass);
+static void account_item(StorePartition *part, StoreItem *item, int sign,
+						 bool map_bytes);
 static StoreItem *drop_if_expired(StorePartition *part, uint32 *link,
 								  StoreItem *item);
 static TimestampTz tick_time(uint32 tick);
 static uint32 time_tick(TimestampTz when);
-
-/* what a compare-and-set writer read before: value bytes and expiry */
-typedef struct StoreExpect
-{
-	const char *value;
-	int			vallen;
-	uint32		expire;
-} StoreExpect;
-
 static StoreResult delete_if(int handle, const char *key, int keylen,
 							 const StoreExpect *expect, bool absent);
 
-/* internal outcome: a compare-and-set lost a race; read and try again */
-#define STORE_RETRY ((StoreResult) -1)
-static bool parse_int64(const char *s, int len, int64 *result);
+/*
+ * internal outcome: the item needs more of the quota than was reserved for
+ * it, and writers racing us used the rest; make room again, at most
+ * QUOTA_ATTEMPTS times
+ */
+#define STORE_QUOTA_RACE ((StoreResult) -2)
+#define QUOTA_ATTEMPTS 8
+
+/* buckets a flush walks per partition lock hold (a power of two) */
+#define FLUSH_BUCKETS 1024
 
 uint64
 item_hash(int mapslot, const char *key, int keylen)
@@ -98,7 +91,7 @@ item_expired(const StoreItem *item, uint32 tick)
  * Expiry tick of an item living ttl_ms from now, rounded up: an item may
  * outlive its TTL by up to one tick (100 ms), never die before it.
  */
-static uint32
+uint32
 expire_tick(int64 ttl_ms)
 {
 	int64		due_us;
@@ -141,8 +134,8 @@ time_tick(TimestampTz when)
 }
 
 /* the handle still names an attached map (caller holds a partition lock) */
-static bool
-handle_valid(int handle)
+bool
+items_handle_valid(int handle)
 {
 	int			idx = HANDLE_SLOT(handle);
 	StoreMapSlot *slot;
@@ -188,9 +181,12 @@ link_to(uint32 *bucket, StoreItem *item)
 	return *prev == ref ? prev : NULL;
 }
 
-/* add (sign 1) or remove (sign -1) an item from partition and map counters */
+/*
+ * Add (sign 1) or remove (sign -1) an item from partition and map counters;
+ * the map's bytes too unless quota_add counted them.
+ */
 static void
-account_item(StorePartition *part, StoreItem *item, int sign)
+account_item(StorePartition *part, StoreItem *item, int sign, bool map_bytes)
 {
 	StoreMapSlot *slot = store_map_slot(item->mapslot);
 	int64		chunk = item_chunk_bytes(item);
@@ -200,22 +196,23 @@ account_item(StorePartition *part, StoreItem *item, int sign)
 	part->bytes_used += sign * chunk;
 	part->payload_bytes += sign * payload;
 	pg_atomic_fetch_add_u64(&slot->items, sign);
-	pg_atomic_fetch_add_u64(&slot->bytes_used, sign * chunk);
+	if (map_bytes)
+		pg_atomic_fetch_add_u64(&slot->bytes_used, sign * chunk);
 	pg_atomic_fetch_add_u64(&slot->payload_bytes, sign * payload);
 }
 
 /* unlink an item (its partition held exclusively) and free its chunk */
-static void
-remove_item(StorePartition *part, uint32 *link, StoreItem *item)
+void
+items_remove(StorePartition *part, uint32 *link, StoreItem *item)
 {
 	*link = item->next;
-	account_item(part, item, -1);
+	account_item(part, item, -1, true);
 	slab_free(item);
 }
 
 /* count an item taken without being asked for: expired or evicted */
-static void
-count_reclaimed(StorePartition *part, StoreMapSlot *slot, bool expired)
+void
+items_count_reclaimed(StorePartition *part, StoreMapSlot *slot, bool expired)
 {
 	if (expired)
 	{
@@ -229,6 +226,17 @@ count_reclaimed(StorePartition *part, StoreMapSlot *slot, bool expired)
 	}
 }
 
+/*
+ * A page move put the item (its partition held) in a chunk 'delta' bytes
+ * larger (or smaller): count its memory anew.
+ */
+void
+item_moved_class(int partition, StoreItem *item, int64 delta)
+{
+	store_partition(partition)->bytes_used += delta;
+	pg_atomic_fetch_add_u64(&store_map_slot(item->mapslot)->bytes_used, delta);
+}
+
 /* the link to an item of the (held) partition, for slab page moves */
 uint32 *
 items_link_to(int partition, uint64 hash, StoreItem *item)
@@ -238,9 +246,11 @@ items_link_to(int partition, uint64 hash, StoreItem *item)
 
 /*
  * Called by slab sweeps with the item's partition held: take it out of the
- * index and the counters; the sweep keeps the chunk.
+ * index and the counters; the sweep keeps the chunk.  A published item is
+ * always in its chain while its partition is held; false (nothing done) if
+ * it were not.
  */
-void
+bool
 item_unlink_evicted(int partition, StoreItem *item, bool expired)
 {
 	StorePartition *part = store_partition(partition);
@@ -250,253 +260,41 @@ item_unlink_evicted(int partition, StoreItem *item, bool expired)
 
 	Assert(link != NULL);
 	if (link == NULL)
-		return;
-	*link = item->next;
-	account_item(part, item, -1);
-	count_reclaimed(part, slot, expired);
-}
-
-/*
- * Make room under the map's quota for 'need' more bytes, evicting the map's
- * own items (expired first, then unreferenced, then any) from the held
- * partition and then from others that are free to lock.  A little more than
- * needed goes, so that a map at its quota does not sweep on every set.
- */
-static bool
-quota_allows(int mapslot, int held_partition, int64 need)
-{
-	StoreMapSlot *slot = store_map_slot(mapslot);
-	int64		used = (int64) pg_atomic_read_u64(&slot->bytes_used);
-	int64		excess;
-	int			pass,
-				i;
-
-	if (slot->max_memory <= 0 || used + need <= slot->max_memory)
-		return true;
-	if (need > slot->max_memory)
 		return false;
-	excess = used + need - slot->max_memory;
-	if (slot->evictable)
-		excess += slot->max_memory / 32;
-
-	for (pass = 0; pass < 3 && excess > 0; pass++)
-	{
-		for (i = 0; i < store_shared->npartitions && excess > 0; i++)
-		{
-			int			p = (held_partition + i) % store_shared->npartitions;
-			StorePartition *part = store_partition(p);
-
-			if (p != held_partition &&
-				!LWLockConditionalAcquire(part->lock, LW_EXCLUSIVE))
-				continue;
-			excess -= evict_map_items(mapslot, p, excess, pass);
-			if (p != held_partition)
-				LWLockRelease(part->lock);
-		}
-	}
-	used = (int64) pg_atomic_read_u64(&slot->bytes_used);
-	return used + need <= slot->max_memory;
-}
-
-/*
- * One pass over a partition evicting the map's items: pass 0 takes expired
- * ones, pass 1 also unreferenced ones (clearing references), pass 2 any
- * (only for evictable maps).  Returns the bytes freed.
- */
-static int64
-evict_map_items(int mapslot, int partition, int64 excess, int pass)
-{
-	StorePartition *part = store_partition(partition);
-	StoreMapSlot *slot = store_map_slot(mapslot);
-	uint32	   *buckets = store_buckets(partition);
-	uint32		tick = now_tick();
-	int64		freed = 0;
-	uint32		b;
-
-	for (b = 0; b < store_shared->buckets_per_partition && freed < excess; b++)
-	{
-		uint32	   *link = &buckets[b];
-
-		while (*link != 0 && freed < excess)
-		{
-			StoreItem  *item = item_at(*link);
-			bool		expired = item_expired(item, tick);
-			bool		take;
-
-			if (item->mapslot != mapslot || item->ref == REF_PINNED)
-				take = false;
-			else if (expired)
-				take = true;
-			else if (!slot->evictable || pass == 0)
-				take = false;
-			else if (pass == 1 && item->ref == REF_SET)
-			{
-				item->ref = REF_CLEAR;
-				take = false;
-			}
-			else
-				take = true;
-
-			if (!take)
-			{
-				link = &item->next;
-				continue;
-			}
-			freed += item_chunk_bytes(item);
-			count_reclaimed(part, slot, expired);
-			remove_item(part, link, item);
-		}
-	}
-	return freed;
-}
-
-/* bytes of value a data chunk holds */
-static inline Size
-data_piece_max(void)
-{
-	return data_class()->chunk_size - ITEM_HEADER_SIZE;
-}
-
-/* data chunks a large value needs */
-static uint32
-data_chunk_count(int vallen)
-{
-	return (vallen + data_piece_max() - 1) / data_piece_max();
-}
-
-/* whether an item of these lengths fits one chunk (else it is large) */
-static bool
-fits_one_chunk(int keylen, int vallen, bool has_expire)
-{
-	return ITEM_HEADER_SIZE + item_meta_size(has_expire, false, 0) +
-		keylen + vallen <= data_class()->chunk_size;
-}
-
-/* size of the (head) chunk contents; large items always keep an expiry */
-static Size
-head_size(int keylen, int vallen, bool has_expire)
-{
-	if (fits_one_chunk(keylen, vallen, has_expire))
-		return ITEM_HEADER_SIZE + item_meta_size(has_expire, false, 0) +
-			keylen + vallen;
-	return ITEM_HEADER_SIZE +
-		item_meta_size(true, true, data_chunk_count(vallen)) + keylen;
-}
-
-/* fill a data chunk with a piece of a large value; publish it */
-static void
-write_data_chunk(StoreItem *data, uint32 head_ref, const char *piece, Size len)
-{
-	data->next = head_ref;
-	data->keylen = 0;
-	item_set_vallen(data, len);
-	data->ref = REF_CLEAR;
-	memcpy(data->data, piece, len);
-	pg_write_barrier();
-	data->mapslot = MAPSLOT_DATA;
-}
-
-/*
- * Chunks for an item, written but for mapslot and link: one chunk, or for a
- * large item a head plus data chunks holding the value.  Taken while no
- * partition lock is held, so that evictions never wait on a backend that
- * waits on us.  0 when memory cannot be found, with everything taken given
- * back.
- */
-static uint32
-alloc_item(const char *key, int keylen, const char *value, int vallen,
-		   uint32 expire)
-{
-	bool		large = !fits_one_chunk(keylen, vallen, expire != 0);
-	Size		size = head_size(keylen, vallen, expire != 0);
-	uint32		count = large ? data_chunk_count(vallen) : 0;
-	uint32		ref;
-	StoreItem  *head;
-	uint32	   *refs;
-	uint32		i;
-
-	ref = slab_alloc(slab_class_for(size), size, expire);
-	if (ref == 0)
-		return 0;
-	head = item_at(ref);
-	head->keylen = keylen | (large ? KEYLEN_LARGE | KEYLEN_EXPIRE : 0) |
-		(expire != 0 ? KEYLEN_EXPIRE : 0);
-	item_set_vallen(head, vallen);
-	/*
-	 * A new item starts referenced: chunks freed ahead of the CLOCK hand are
-	 * reused too, and an item just written there must not be the next to go.
-	 */
-	head->ref = REF_SET;
-	if (head->keylen & KEYLEN_EXPIRE)
-		item_set_expire(head, expire);
-	if (!large)
-	{
-		memcpy(item_key(head), key, keylen);
-		memcpy(item_value(head), value, vallen);
-		return ref;
-	}
-
-	/* large items always have an expiry slot; the count follows it */
-	memcpy(head->data + sizeof(uint32), &count, sizeof(uint32));
-	refs = large_refs(head, &count);
-	memset(refs, 0, sizeof(uint32) * count);
-	memcpy(item_key(head), key, keylen);
-	for (i = 0; i < count; i++)
-	{
-		Size		off = (Size) i * data_piece_max();
-		Size		piece = Min(data_piece_max(), (Size) vallen - off);
-		uint32		dref = slab_alloc(store_shared->nclasses - 1,
-									  ITEM_HEADER_SIZE + piece, 0);
-
-		if (dref == 0)
-		{
-			/* give back what we took (references not yet taken are 0) */
-			slab_free(head);
-			return 0;
-		}
-		write_data_chunk(item_at(dref), ref, value + off, piece);
-		refs[i] = dref;
-	}
-	return ref;
+	*link = item->next;
+	account_item(part, item, -1, true);
+	items_count_reclaimed(part, slot, expired);
+	return true;
 }
 
 /*
  * Publish a written item in the held partition in place of 'old' (an item
- * of the same key, or NULL), within the map's quota.  On failure nothing
- * changed.
+ * of the same key, found at 'old_link', or NULL), within the map's quota,
+ * which counts 'reserved' bytes for it already.  STORE_QUOTA_RACE when the
+ * item needs more than that and the quota has no more (the item the writer
+ * reckoned with changed meanwhile); then nothing changed.
  */
 static StoreResult
 link_item(int partition, uint32 *bucket, int mapslot, uint32 ref,
-		  StoreItem *old)
+		  StoreItem *old, uint32 *old_link, int64 reserved)
 {
 	StorePartition *part = store_partition(partition);
 	StoreItem  *item = item_at(ref);
-	int64		need = item_chunk_bytes(item);
-	bool		fits;
+	bool		quota = store_map_slot(mapslot)->max_memory > 0;
 
-	/* quota evictions in this partition must not take 'old' */
-	if (old)
-	{
-		need -= item_chunk_bytes(old);
-		old->ref = REF_PINNED;
-	}
-	fits = quota_allows(mapslot, partition, need);
-	if (old)
-		old->ref = REF_SET;
-	if (!fits)
-		return STORE_OVER_QUOTA;
+	if (quota &&
+		!quota_add(mapslot, item_chunk_bytes(item) -
+				   (old ? item_chunk_bytes(old) : 0) - reserved))
+		return STORE_QUOTA_RACE;
 
-	/* sweeps skip chunks whose mapslot is free: publish the item last */
+	/* sweeps skip chunks whose mapslot is not published: publish it last */
 	pg_write_barrier();
 	item->mapslot = mapslot;
 	if (old)
 	{
-		/* quota evictions may have changed the chain */
-		uint32	   *link = link_to(bucket, old);
-
 		item->next = old->next;
-		*link = ref;
-		account_item(part, old, -1);
+		*old_link = ref;
+		account_item(part, old, -1, !quota);
 		slab_free(old);
 	}
 	else
@@ -504,7 +302,7 @@ link_item(int partition, uint32 *bucket, int mapslot, uint32 ref,
 		item->next = *bucket;
 		*bucket = ref;
 	}
-	account_item(part, item, 1);
+	account_item(part, item, 1, !quota);
 	part->sets++;
 	pg_atomic_fetch_add_u64(&store_map_slot(mapslot)->sets, 1);
 	return STORE_OK;
@@ -516,52 +314,28 @@ drop_if_expired(StorePartition *part, uint32 *link, StoreItem *item)
 {
 	if (item != NULL && item_expire(item) != 0 && item_expired(item, now_tick()))
 	{
-		count_reclaimed(part, store_map_slot(item->mapslot), true);
-		remove_item(part, link, item);
+		items_count_reclaimed(part, store_map_slot(item->mapslot), true);
+		items_remove(part, link, item);
 		return NULL;
 	}
 	return item;
-}
-
-/* a large item's value equals len bytes at value (its length is checked) */
-static bool
-large_value_equals(StoreItem *item, const char *value)
-{
-	uint32		count;
-	uint32	   *refs = large_refs(item, &count);
-	uint32		i;
-
-	for (i = 0; i < count; i++)
-	{
-		StoreItem  *piece = item_at(refs[i]);
-
-		if (memcmp(piece->data, value, item_vallen(piece)) != 0)
-			return false;
-		value += item_vallen(piece);
-	}
-	return true;
 }
 
 /* whether an item still holds the value and expiry a writer read earlier */
 static bool
 item_matches(StoreItem *item, const StoreExpect *expect)
 {
-	if (item_vallen(item) != expect->vallen ||
-		item_expire(item) != expect->expire)
-		return false;
-	if (item_is_large(item))
-		return large_value_equals(item, expect->value);
-	return memcmp(item_value(item), expect->value, expect->vallen) == 0;
+	return item_vallen(item) == expect->vallen &&
+		item_expire(item) == expect->expire &&
+		item_value_equals(item, expect->value);
 }
 
-/* where a key lives: its map slot, partition and bucket */
-typedef struct KeySite
-{
-	int			mapslot;
-	int			partition;
-	StorePartition *part;
-	uint32	   *bucket;
-} KeySite;
+static StoreResult quota_room_for(int handle, const char *key, int keylen,
+								  int vallen, uint32 expire, int64 *reserved);
+static StoreResult write_once(int handle, const char *key, int keylen,
+							  const char *value, int vallen, uint32 expire,
+							  StoreSetMode mode, const StoreExpect *expect,
+							  int64 reserved);
 
 /*
  * Lock the partition of a key and find its item.  Under an exclusive lock
@@ -569,7 +343,7 @@ typedef struct KeySite
  * only skipped.  Returns STORE_MAP_GONE (with the lock held all the same)
  * when the handle is stale.
  */
-static StoreResult
+StoreResult
 lock_key(int handle, const char *key, int keylen, LWLockMode mode,
 		 KeySite *site, StoreItem **item, uint32 **link)
 {
@@ -583,7 +357,7 @@ lock_key(int handle, const char *key, int keylen, LWLockMode mode,
 	*item = NULL;
 
 	LWLockAcquire(site->part->lock, mode);
-	if (!handle_valid(handle))
+	if (!items_handle_valid(handle))
 		return STORE_MAP_GONE;
 	*item = find_item(site->bucket, site->mapslot, key, keylen, link);
 	if (*item == NULL || ((*item)->keylen & KEYLEN_EXPIRE) == 0)
@@ -596,15 +370,89 @@ lock_key(int handle, const char *key, int keylen, LWLockMode mode,
 }
 
 /*
- * The one writer: allocate and fill the new item with no lock held, then
- * link it under the partition lock if 'mode' (and 'expect', a value the
- * caller read before, for compare-and-set) still hold.  STORE_RETRY when
- * 'expect' no longer holds.
+ * Before a write into a map with a quota: make room for the item, counting
+ * the bytes of the item it replaces as free, and reserve it in the map's
+ * bytes (*reserved), so that writers racing us cannot take it.  No lock is
+ * held; this may raise (interrupts).  STORE_OVER_QUOTA: the quota cannot
+ * hold it.
  */
 static StoreResult
+quota_room_for(int handle, const char *key, int keylen, int vallen,
+			   uint32 expire, int64 *reserved)
+{
+	StoreMapSlot *slot = store_map_slot(HANDLE_SLOT(handle));
+	int64		need;
+	KeySite		site;
+	StoreItem  *old;
+	uint32	   *link;
+	StoreResult result;
+
+	*reserved = 0;
+	if (slot->max_memory <= 0)
+		return STORE_OK;
+	quota_note_expiry(HANDLE_SLOT(handle), expire);
+	need = item_need_bytes(keylen, vallen, expire != 0);
+	if (quota_add(HANDLE_SLOT(handle), need))
+	{
+		*reserved = need;
+		return STORE_OK;
+	}
+
+	/* near the quota: what the key holds now is room too */
+	result = lock_key(handle, key, keylen, LW_SHARED, &site, &old, &link);
+	if (old != NULL)
+		need -= item_chunk_bytes(old);
+	LWLockRelease(site.part->lock);
+	if (result != STORE_OK || need <= 0)
+		return result;
+	result = quota_make_room(handle, need, key, keylen);
+	if (result == STORE_OK)
+		*reserved = need;
+	return result;
+}
+
+/*
+ * The one writer: make room under the map's quota and allocate and fill the
+ * new item with no lock held, then link it under the partition lock if
+ * 'mode' (and 'expect', a value the caller read before, for compare-and-set)
+ * still hold.  STORE_RETRY when 'expect' no longer holds.
+ */
+StoreResult
 store_write(int handle, const char *key, int keylen, const char *value,
 			int vallen, uint32 expire, StoreSetMode mode,
 			const StoreExpect *expect)
+{
+	int			attempt;
+
+	for (attempt = 0;; attempt++)
+	{
+		StoreResult result;
+		int64		reserved;
+
+		result = quota_room_for(handle, key, keylen, vallen, expire, &reserved);
+		if (result != STORE_OK)
+			return result;
+		result = write_once(handle, key, keylen, value, vallen, expire, mode,
+							expect, reserved);
+		slab_settle_free_bytes();
+		if (result != STORE_OK && reserved != 0)
+			quota_add(HANDLE_SLOT(handle), -reserved);
+		if (result != STORE_QUOTA_RACE)
+			return result;
+		if (attempt >= QUOTA_ATTEMPTS)
+			return STORE_OVER_QUOTA;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * One attempt of store_write, after the quota made room and counted
+ * 'reserved' bytes for the item in the map's.
+ */
+static StoreResult
+write_once(int handle, const char *key, int keylen, const char *value,
+		   int vallen, uint32 expire, StoreSetMode mode,
+		   const StoreExpect *expect, int64 reserved)
 {
 	KeySite		site;
 	uint32	   *link = NULL;
@@ -612,7 +460,7 @@ store_write(int handle, const char *key, int keylen, const char *value,
 	StoreResult result;
 	uint32		ref;
 
-	ref = alloc_item(key, keylen, value, vallen, expire);
+	ref = item_alloc(key, keylen, value, vallen, expire);
 	if (ref == 0)
 		return STORE_NO_MEMORY;
 
@@ -626,7 +474,8 @@ store_write(int handle, const char *key, int keylen, const char *value,
 		else if (expect != NULL && old != NULL && !item_matches(old, expect))
 			result = STORE_RETRY;
 		else
-			result = link_item(site.partition, site.bucket, site.mapslot, ref, old);
+			result = link_item(site.partition, site.bucket, site.mapslot, ref,
+							   old, link, reserved);
 	}
 	if (result != STORE_OK)
 		slab_free(item_at(ref));
@@ -642,27 +491,41 @@ store_set(int handle, const char *key, int keylen, const char *value,
 					   expire_tick(ttl_ms), mode, NULL);
 }
 
-/* copy an item's value out, gathering a large item's pieces */
-static void
-copy_value(StoreItem *item, char *dest)
+/* store_set with an expiry tick of this segment (0: none), for store_dump.c */
+StoreResult
+items_write(int handle, const char *key, int keylen, const char *value,
+			int vallen, uint32 expire, StoreSetMode mode)
 {
-	uint32		count;
-	uint32	   *refs;
-	uint32		i;
+	return store_write(handle, key, keylen, value, vallen, expire, mode, NULL);
+}
 
-	if (!item_is_large(item))
-	{
-		memcpy(dest, item_value(item), item_vallen(item));
-		return;
-	}
-	refs = large_refs(item, &count);
-	for (i = 0; i < count; i++)
-	{
-		StoreItem  *piece = item_at(refs[i]);
+/*
+ * Compare-and-set for read-modify-write callers (the RESP front end's
+ * APPEND, SETRANGE, GETSET, INCRBYFLOAT, EXPIRE with conditions...): store
+ * value with the absolute expiry 'expires' (0: none) only if the key still
+ * holds what the caller read with store_get_expiry: expect (expectlen bytes)
+ * with expiry expect_expires, or nothing when expectlen < 0.  value NULL
+ * deletes the key instead.  STORE_EXISTS (or STORE_NOT_FOUND) means the key
+ * changed since: read again and retry.  Atomic with every other writer:
+ * the check and the change happen under the partition lock.
+ */
+StoreResult
+store_write_if(int handle, const char *key, int keylen, const char *expect,
+			   int expectlen, TimestampTz expect_expires, const char *value,
+			   int vallen, TimestampTz expires)
+{
+	StoreExpect seen;
+	StoreResult rc;
 
-		memcpy(dest, piece->data, item_vallen(piece));
-		dest += item_vallen(piece);
-	}
+	seen.value = expect;
+	seen.vallen = expectlen;
+	seen.expire = time_tick(expect_expires);
+	if (value == NULL)
+		return delete_if(handle, key, keylen, &seen, expectlen < 0);
+	rc = store_write(handle, key, keylen, value, vallen, time_tick(expires),
+					 expectlen < 0 ? STORE_ADD : STORE_REPLACE,
+					 expectlen < 0 ? NULL : &seen);
+	return rc == STORE_RETRY ? STORE_EXISTS : rc;
 }
 
 char *
@@ -698,7 +561,7 @@ store_get_expiry(int handle, const char *key, int keylen, Size prefix,
 			item->ref = REF_SET;
 		/* read-only under a shared lock: an ERROR here leaves nothing torn */
 		result = palloc(prefix + len);
-		copy_value(item, result + prefix);
+		item_copy_value(item, result + prefix);
 		*vallen = len;
 		if (expires && item_expire(item) != 0)
 			*expires = tick_time(item_expire(item));
@@ -725,159 +588,6 @@ store_delete(int handle, const char *key, int keylen)
 }
 
 /*
- * Read an item for a later compare-and-set: its value (if it fits 'buf')
- * and expiry.  Returns false when the key is absent or expired.
- */
-static bool
-read_for_update(int handle, const char *key, int keylen, char *buf,
-				int bufsize, StoreExpect *seen, StoreResult *result)
-{
-	KeySite		site;
-	StoreItem  *item;
-	uint32	   *link;
-
-	seen->value = buf;
-	seen->vallen = -1;			/* too long for buf, or large */
-	seen->expire = 0;
-	*result = lock_key(handle, key, keylen, LW_SHARED, &site, &item, &link);
-	if (item != NULL)
-	{
-		seen->expire = item_expire(item);
-		if (!item_is_large(item) && item_vallen(item) <= bufsize)
-		{
-			seen->vallen = item_vallen(item);
-			memcpy(buf, item_value(item), seen->vallen);
-		}
-	}
-	LWLockRelease(site.part->lock);
-	return item != NULL;
-}
-
-StoreResult
-store_incr(int handle, const char *key, int keylen, int64 delta,
-		   int64 ttl_ms, int64 *result)
-{
-	char		current_text[32];
-	char		new_text[32];
-	StoreExpect seen;
-	StoreResult rc;
-
-	for (;;)
-	{
-		int64		current = 0;
-		bool		exists;
-		uint32		expire;
-
-		exists = read_for_update(handle, key, keylen, current_text,
-								 sizeof(current_text), &seen, &rc);
-		if (rc != STORE_OK)
-			return rc;
-		if (exists && (seen.vallen < 0 ||
-					   !parse_int64(current_text, seen.vallen, &current)))
-			return STORE_NOT_NUMBER;
-		if (pg_add_s64_overflow(current, delta, result))
-			return STORE_OVERFLOW;
-		snprintf(new_text, sizeof(new_text), INT64_FORMAT, *result);
-		expire = ttl_ms > 0 ? expire_tick(ttl_ms) : seen.expire;
-
-		/* lost a race with another writer of this key: read again */
-		rc = store_write(handle, key, keylen, new_text, strlen(new_text), expire,
-						 exists ? STORE_REPLACE : STORE_ADD,
-						 exists ? &seen : NULL);
-		if (rc != STORE_RETRY && rc != STORE_EXISTS && rc != STORE_NOT_FOUND)
-			return rc;
-	}
-}
-
-/* set the expiry of an item laid out with room for one; false otherwise */
-static StoreResult
-touch_in_place(int handle, const char *key, int keylen, uint32 expire,
-			   char **value, int *vallen)
-{
-	KeySite		site;
-	uint32	   *link = NULL;
-	StoreItem  *item;
-	StoreResult result;
-
-	*value = NULL;
-	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &item, &link);
-	if (result == STORE_OK && item == NULL)
-		result = STORE_NOT_FOUND;
-	else if (result == STORE_OK && (item->keylen & KEYLEN_EXPIRE))
-	{
-		item_set_expire(item, expire);
-		slab_note_expiry(item, expire);
-	}
-	else if (result == STORE_OK)
-	{
-		/* nothing changed so far: an ERROR in palloc leaves nothing torn */
-		*vallen = item_vallen(item);
-		*value = palloc(*vallen + 1);
-		memcpy(*value, item_value(item), *vallen);
-		result = STORE_RETRY;
-	}
-	LWLockRelease(site.part->lock);
-	return result;
-}
-
-StoreResult
-store_touch(int handle, const char *key, int keylen, int64 ttl_ms)
-{
-	uint32		expire = expire_tick(ttl_ms);
-
-	for (;;)
-	{
-		char	   *value;
-		int			vallen = 0;
-		StoreExpect seen;
-		StoreResult rc;
-
-		rc = touch_in_place(handle, key, keylen, expire, &value, &vallen);
-		if (rc != STORE_RETRY)
-			return rc;
-
-		/* no room for an expiry in place: store it again with one */
-		seen.value = value;
-		seen.vallen = vallen;
-		seen.expire = 0;
-		rc = store_write(handle, key, keylen, value, vallen, expire,
-						 STORE_REPLACE, &seen);
-		pfree(value);
-		if (rc != STORE_RETRY)
-			return rc;
-	}
-}
-
-/*
- * Compare-and-set for read-modify-write callers (the RESP front end's
- * APPEND, SETRANGE, GETSET, INCRBYFLOAT, EXPIRE with conditions...): store
- * value with the absolute expiry 'expires' (0: none) only if the key still
- * holds what the caller read with store_get_expiry: expect (expectlen bytes)
- * with expiry expect_expires, or nothing when expectlen < 0.  value NULL
- * deletes the key instead.  STORE_EXISTS (or STORE_NOT_FOUND) means the key
- * changed since: read again and retry.  Atomic with every other writer:
- * the check and the change happen under the partition lock.
- */
-StoreResult
-store_write_if(int handle, const char *key, int keylen, const char *expect,
-			   int expectlen, TimestampTz expect_expires, const char *value,
-			   int vallen, TimestampTz expires)
-{
-	StoreExpect seen;
-	StoreResult rc;
-
-	seen.value = expect;
-	seen.vallen = expectlen;
-	seen.expire = time_tick(expect_expires);
-	if (value == NULL)
-		return delete_if(handle, key, keylen, &seen, expectlen < 0);
-	rc = store_write(handle, key, keylen, value, vallen, time_tick(expires),
-					 expectlen < 0 ? STORE_ADD : STORE_REPLACE,
-					 expectlen < 0 ? NULL : &seen);
-	return rc == STORE_RETRY ? STORE_EXISTS : rc;
-}
-
-/*
  * Delete a key if it holds 'expect' (NULL: whatever it holds); with
  * 'absent', succeed only if there is no such key (nothing to delete).
  */
@@ -898,23 +608,58 @@ delete_if(int handle, const char *key, int keylen, const StoreExpect *expect,
 		result = STORE_EXISTS;
 	else if (result == STORE_OK)
 	{
-		remove_item(site.part, link, item);
+		items_remove(site.part, link, item);
 		site.part->deletes++;
 		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->deletes, 1);
 	}
 	LWLockRelease(site.part->lock);
+	slab_settle_free_bytes();
 	return result;
 }
 
+/* remove the map slot's items from 'count' buckets of a held partition */
+static int64
+remove_slot_range(StorePartition *part, uint32 *buckets, uint32 first,
+				  uint32 count, int mapslot, uint32 tick)
+{
+	int64		removed = 0;
+	uint32		b;
+
+	for (b = first; b < first + count; b++)
+	{
+		uint32	   *link = &buckets[b];
+
+		while (*link != 0)
+		{
+			StoreItem  *item = item_at(*link);
+
+			if (item->mapslot != mapslot)
+			{
+				link = &item->next;
+				continue;
+			}
+			if (!item_expired(item, tick))
+				removed++;
+			items_remove(part, link, item);
+		}
+	}
+	return removed;
+}
+
 /*
- * Remove every item of a map slot, partition by partition.  With a handle
- * (handle >= 0), stop where the handle goes stale: the map was dropped and
- * its detach removes the rest.  Returns the number of live items removed,
- * or -1 when the handle was stale from the start.
+ * Remove every item of a map slot, partition by partition, FLUSH_BUCKETS
+ * buckets per lock hold, so that other backends wait at most that long.
+ * With a handle (handle >= 0, a flush), stop where the handle goes stale:
+ * the map was dropped and its detach removes the rest; a flush may also be
+ * cancelled between lock holds (what is removed stays removed).  A detach
+ * (handle -1) runs in transaction callbacks and is never interrupted.
+ * Returns the number of live items removed, or -1 when the handle was stale
+ * from the start.
  */
 int64
 items_remove_slot(int mapslot, int handle)
 {
+	uint32		step = Min(FLUSH_BUCKETS, store_shared->buckets_per_partition);
 	int64		removed = 0;
 	uint32		tick = now_tick();
 	int			p;
@@ -922,34 +667,23 @@ items_remove_slot(int mapslot, int handle)
 	for (p = 0; p < store_shared->npartitions; p++)
 	{
 		StorePartition *part = store_partition(p);
-		uint32	   *buckets = store_buckets(p);
-		uint32		b;
+		uint32		first;
 
-		LWLockAcquire(part->lock, LW_EXCLUSIVE);
-		if (handle >= 0 && !handle_valid(handle))
+		for (first = 0; first < store_shared->buckets_per_partition; first += step)
 		{
-			LWLockRelease(part->lock);
-			return p == 0 ? -1 : removed;
-		}
-		for (b = 0; b < store_shared->buckets_per_partition; b++)
-		{
-			uint32	   *link = &buckets[b];
-
-			while (*link != 0)
+			LWLockAcquire(part->lock, LW_EXCLUSIVE);
+			if (handle >= 0 && !items_handle_valid(handle))
 			{
-				StoreItem  *item = item_at(*link);
-
-				if (item->mapslot != mapslot)
-				{
-					link = &item->next;
-					continue;
-				}
-				if (!item_expired(item, tick))
-					removed++;
-				remove_item(part, link, item);
+				LWLockRelease(part->lock);
+				return (p == 0 && first == 0) ? -1 : removed;
 			}
+			removed += remove_slot_range(part, store_buckets(p), first, step,
+										 mapslot, tick);
+			LWLockRelease(part->lock);
+			slab_settle_free_bytes();
+			if (handle >= 0)
+				CHECK_FOR_INTERRUPTS();
 		}
-		LWLockRelease(part->lock);
 	}
 	return removed;
 }
@@ -960,41 +694,4 @@ store_flush_map(int handle)
 	if (handle < 0)
 		return -1;
 	return items_remove_slot(HANDLE_SLOT(handle), handle);
-}
-
-/*
- * A counter's value: optional sign and decimal digits, nothing else
- * (memcached's rule, stricter than int8in's whitespace).
- */
-static bool
-parse_int64(const char *s, int len, int64 *result)
-{
-	bool		neg = false;
-	int64		value = 0;
-	int			i = 0;
-
-	if (len > 0 && (s[0] == '-' || s[0] == '+'))
-	{
-		neg = (s[0] == '-');
-		i++;
-	}
-	if (i >= len)
-		return false;
-	for (; i < len; i++)
-	{
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		/* accumulate negatively so that INT64_MIN parses */
-		if (pg_mul_s64_overflow(value, 10, &value) ||
-			pg_sub_s64_overflow(value, s[i] - '0', &value))
-			return false;
-	}
-	if (!neg)
-	{
-		if (value == PG_INT64_MIN)
-			return false;
-		value = -value;
-	}
-	*result = value;
-	return true;
 }

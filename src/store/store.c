@@ -38,13 +38,26 @@ static void read_partition_counters(int partition, StoreCounters *counters);
 static void add_counters(StoreCounters *sum, const StoreCounters *add);
 
 /*
- * Pages are small (64kB) so that even a small budget has enough of them for
- * every size class in use; items larger than a page are chained (slab.c).
+ * Pages are small, a thousandth of the budget as a power of two between 4kB
+ * and 64kB: a size class holds at least one page as soon as it holds an
+ * item, so a budget needs many more pages than there are classes in use
+ * (a few hundred in a wide mix of sizes), or sparsely used classes hold
+ * most of it.  64MB and up get 64kB pages.  Items larger than a page are
+ * chained (items.c), and the head of the largest must fit one page: its
+ * key and a 4-byte reference per page of value.
  */
 static Size
 store_page_size(void)
 {
-	return STORE_PAGE_SIZE;
+	Size		size = Max(STORE_MIN_PAGE_SIZE,
+						   Min(STORE_PAGE_SIZE,
+							   pg_prevpower2_64(store_shmem_size() / 1024)));
+
+	while (size < STORE_PAGE_SIZE &&
+		   ITEM_HEADER_SIZE + item_meta_size(true, true, 0) + MEMSHARD_MAX_KEY_SIZE +
+		   sizeof(uint32) * ((Size) memshard_max_item_size / (size - ITEM_HEADER_SIZE) + 1) > size)
+		size *= 2;
+	return size;
 }
 
 Size
@@ -98,7 +111,47 @@ store_layout(StoreShared *shared)
 		shared->page_size = TYPEALIGN_DOWN(STORE_ALIGN,
 										   left / shared->npages - sizeof(StorePage));
 	shared->pages_off = CACHELINEALIGN(off + sizeof(StorePage) * shared->npages);
+
+	/* room is found without evicting while this much is free (slab.c) */
+	shared->sparse_bytes = Max(4 * shared->page_size,
+							   (Size) shared->npages * shared->page_size / 32);
 	Assert(shared->pages_off + shared->page_size * shared->npages <= shared->budget);
+}
+
+/*
+ * FATAL unless the settings give a segment that can work: at least two
+ * pages, and room in them for an item of pg_memshard.max_item_size.  Run at
+ * postmaster start (from _PG_init) and again before the segment is laid
+ * out, never under a lock.
+ */
+void
+store_check_settings(void)
+{
+	StoreShared layout;
+	Size		largest;
+
+	memset(&layout, 0, sizeof(layout));
+	store_layout(&layout);
+	if (layout.npages < 2)
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pg_memshard.memory is too small"),
+				 errdetail("The segment must hold at least two pages of %zu bytes besides its index and descriptors.",
+						   layout.page_size),
+				 errhint("Raise pg_memshard.memory, or lower pg_memshard.max_maps or pg_memshard.partitions.")));
+
+	/* a largest item: a page-sized head at most, and its value in pages */
+	largest = layout.page_size +
+		(Size) layout.page_size * ((Size) memshard_max_item_size /
+								   (layout.page_size - ITEM_HEADER_SIZE) + 1);
+	if (largest > (Size) layout.npages * layout.page_size)
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pg_memshard.max_item_size is larger than the cache can hold"),
+				 errdetail("An item of %d bytes needs up to %zu bytes of pages; pg_memshard.memory leaves %zu.",
+						   memshard_max_item_size, largest,
+						   (Size) layout.npages * layout.page_size),
+				 errhint("Lower pg_memshard.max_item_size or raise pg_memshard.memory.")));
 }
 
 void
@@ -107,6 +160,8 @@ store_shmem_startup(void)
 	bool		found;
 	StoreShared *shared;
 
+	/* errors come before the lock: nothing raises under it */
+	store_check_settings();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	shared = ShmemInitStruct("pg_memshard", store_shmem_size(), &found);
 	if (!found)
@@ -123,17 +178,13 @@ store_init_segment(StoreShared *shared)
 
 	memset(shared, 0, sizeof(StoreShared));
 	store_layout(shared);
-	if (shared->npages < 2)
-		ereport(FATAL,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pg_memshard.memory is too small"),
-				 errdetail("The segment must hold at least two pages of %zu bytes.",
-						   shared->page_size),
-				 errhint("Raise pg_memshard.memory or lower pg_memshard.max_item_size.")));
 	/* on the 100 ms grid of Unix time: expiries on it are kept exactly */
 	shared->epoch = GetCurrentTimestamp() / (STORE_TICK_MS * 1000) *
 		(STORE_TICK_MS * 1000);
 	pg_atomic_init_u64(&shared->clock, shared->epoch);
+	pg_atomic_init_u64(&shared->free_chunk_bytes, 0);
+	pg_atomic_init_u64(&shared->room_failed_at, 0);
+	pg_atomic_init_u64(&shared->room_failed_need, 0);
 	SpinLockInit(&shared->pool_lock);
 	shared->maps_lock = &locks[memshard_partitions + STORE_MAX_CLASSES].lock;
 
@@ -156,13 +207,18 @@ store_init_segment(StoreShared *shared)
 	for (i = 0; i < STORE_MAX_CLASSES; i++)
 		store_class(i)->lock = &locks[shared->npartitions + i].lock;
 
+	/*
+	 * The pool hands out the last pages first, so that the far end of the
+	 * segment (the largest chunk references) is in use from the first item
+	 * on, not only once the cache is full.
+	 */
 	for (i = 0; i < shared->npages; i++)
 	{
 		store_page(i)->class_id = -1;
 		store_page(i)->used = 0;
-		store_page(i)->next_free = (i + 1 < shared->npages) ? i + 1 : -1;
+		store_page(i)->next_free = i - 1;
 	}
-	shared->free_page_head = 0;
+	shared->free_page_head = shared->npages - 1;
 	shared->free_pages = shared->npages;
 
 	memset(store_map_slot(0), 0, sizeof(StoreMapSlot) * (shared->max_maps + 1));
@@ -204,6 +260,8 @@ reset_slot_counters(StoreMapSlot *slot)
 	pg_atomic_init_u64(&slot->deletes, 0);
 	pg_atomic_init_u64(&slot->evictions, 0);
 	pg_atomic_init_u64(&slot->expirations, 0);
+	pg_atomic_init_u64(&slot->quota_hand, 0);
+	pg_atomic_init_u32(&slot->next_expiry, 0);
 }
 
 /* the handle of (dboid, mapid), or -1; caller holds maps_lock */
@@ -228,6 +286,8 @@ store_map_attach(Oid dboid, int32 mapid, const StoreMapOptions *opts)
 	int			handle;
 	int			i;
 
+	/* a warm restart's load may be filling the cache: wait for it first */
+	store_load_wait();
 	LWLockAcquire(store_shared->maps_lock, LW_EXCLUSIVE);
 	handle = attached_handle(dboid, mapid);
 	for (i = 1; handle < 0 && i <= store_shared->max_maps; i++)

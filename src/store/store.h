@@ -91,6 +91,7 @@ typedef struct StoreGlobalStats
 extern Size store_shmem_size(void);
 extern int	store_lwlock_count(void);
 extern void store_shmem_startup(void);
+extern void store_check_settings(void);
 
 /* ERROR (55000, HINT shared_preload_libraries) unless shared memory exists */
 extern void store_require_ready(void);
@@ -161,5 +162,151 @@ extern int	store_class_count(void);
 extern void store_class_stats(int class_id, StoreClassStats *stats);
 extern void store_map_stats(int slot, StoreCounters *counters);
 extern void store_stats_reset(void);
+
+/*
+ * Warm restart (store_dump.c): reading every item out for a dump, putting
+ * items back with their absolute expiry, and the gate that makes data
+ * calls wait while a load fills the cache.
+ *
+ * store_dump_next copies the items of one partition, from the cursor on,
+ * into buf (their keys and values) and items[], under the partition's lock
+ * held shared, and stops when buf or items[] is full or at the partition's
+ * end: a batch never holds a lock for longer than it takes to copy bufsize
+ * bytes.  It returns the number of items copied; the cursor says where the
+ * next call goes on (cursor->done at the end of the cache).  Expired items
+ * and items of maps being detached are left out.  buf must hold at least
+ * store_dump_buffer_size() bytes.
+ */
+typedef struct StoreDumpCursor
+{
+	int			partition;
+	uint32		bucket;
+	uint32		skip;			/* items of the bucket's chain already copied */
+	bool		done;
+	int64		expired;		/* expired items left out so far */
+} StoreDumpCursor;
+
+typedef struct StoreDumpItem
+{
+	Oid			dboid;			/* the map slot's database and map id */
+	int32		mapid;
+	TimestampTz expire_at;		/* 0: none; DT_NOEND: never */
+	bool		recent;			/* CLOCK reference set: read or written lately */
+	int			keylen;
+	int			vallen;
+	const char *key;			/* in the caller's buf */
+	const char *value;
+} StoreDumpItem;
+
+extern Size store_dump_buffer_size(void);
+extern void store_dump_start(StoreDumpCursor *cursor);
+extern int	store_dump_next(StoreDumpCursor *cursor, char *buf, Size bufsize,
+							StoreDumpItem *items, int maxitems);
+
+/*
+ * store_load_item: add an item (only if its key is absent) with an absolute
+ * expiry, into memory that is free now: it never evicts, so that what a
+ * load put in first stays.  STORE_NOT_FOUND if it has expired, STORE_EXISTS
+ * if the key is set already, STORE_NO_MEMORY / STORE_OVER_QUOTA when it
+ * does not fit, STORE_MAP_GONE when the map was dropped.
+ */
+extern StoreResult store_load_item(int handle, const char *key, int keylen,
+								   const char *value, int vallen,
+								   TimestampTz expire_at);
+
+/*
+ * The load gate.  store_load_begin (postmaster, before any backend) closes
+ * it; store_load_end opens it.  While it is closed, store_map_attach (the
+ * first use of a map by a backend) waits, as long as the loader shows
+ * progress (store_load_progress) at least every STORE_LOAD_STALL_MS: a
+ * stalled load (blocked on a lock the waiting session holds) lets the
+ * waiter go on.  The loading process itself never waits
+ * (store_load_as_loader).
+ */
+#define STORE_LOAD_STALL_MS	5000
+
+extern Size store_load_gate_size(void);
+extern void store_load_gate_startup(void);
+extern void store_load_begin(void);
+extern void store_load_progress(void);
+extern void store_load_end(void);
+extern bool store_load_in_progress(void);
+extern void store_load_as_loader(void);
+extern void store_load_wait(void);
+
+/*
+ * Marks and leases of the table cache (marks.c, marks_scope.c), in shared
+ * memory of their own beside the segment: per-key invalidation marks of
+ * writers (their xids), fill leases of readers, key versions, per-table
+ * scopes (a generation and counters) and the marks of prepared
+ * transactions older than the shared memory.  Key and scope hashes are
+ * the caller's 64-bit hashes.
+ */
+#define MARKS_LWLOCK_TRANCHE "pg_memshard_marks"
+
+/* a scope's counters */
+typedef enum MarksCounter
+{
+	MARKS_HITS,
+	MARKS_MISSES,
+	MARKS_FILLS,
+	MARKS_FILLS_REFUSED,
+	MARKS_INVALIDATIONS,
+	MARKS_BYPASSES,
+	MARKS_NCOUNTERS
+} MarksCounter;
+
+typedef enum MarksLease
+{
+	MARKS_LEASE_GRANTED,		/* fill with *lease, record *generation */
+	MARKS_LEASE_MARKED,			/* a writer's mark: *blocker is its xid */
+	MARKS_LEASE_BUSY,			/* another reader is filling the key */
+	MARKS_LEASE_FULL			/* no room for a lease, or no scope */
+} MarksLease;
+
+typedef enum MarksFill
+{
+	MARKS_FILL_STORED,
+	MARKS_FILL_REFUSED,			/* the lease was taken away by a mark */
+	MARKS_FILL_FAILED			/* the store refused the item (map gone, no room) */
+} MarksFill;
+
+extern Size marks_shmem_size(void);
+extern int	marks_lwlock_count(void);
+extern void marks_shmem_startup(void);
+extern bool marks_is_ready(void);
+
+extern bool marks_set(uint64 khash, TransactionId xid);
+extern bool marks_set_scope(int scope, uint64 thash, TransactionId xid);
+extern void marks_clear(uint64 khash, TransactionId xid);
+extern int	marks_partition_xids(uint64 khash, TransactionId *xids, int max);
+extern void marks_forget_xid(uint64 khash, TransactionId xid);
+
+extern MarksLease marks_lease_take(int scope, uint64 thash, uint64 khash,
+								   uint64 *lease, uint64 *generation,
+								   uint64 *version, TransactionId *blocker);
+extern MarksFill marks_lease_fill(uint64 khash, uint64 lease, int slot,
+								  const char *key, int keylen,
+								  const char *value, int vallen,
+								  int64 ttl_ms);
+extern void marks_lease_release(uint64 khash, uint64 lease);
+extern bool marks_lease_end(uint64 khash, uint64 lease);
+extern uint64 marks_key_version(uint64 khash);
+
+extern int	marks_scope_attach(Oid dboid, Oid relid);
+extern int	marks_scope_find(Oid dboid, Oid relid);
+extern bool marks_scope_owned(int scope, Oid dboid, Oid relid);
+extern void marks_scope_detach(int scope, Oid dboid, Oid relid);
+extern void marks_scope_detach_database(Oid dboid);
+extern uint64 marks_scope_generation(int scope);
+extern void marks_count(int scope, MarksCounter counter, int64 n);
+extern void marks_scope_counters(int scope, int64 *counters);
+extern void marks_stats_reset(void);
+
+extern bool marks_instance_known(void);
+extern void marks_instance_record(const TransactionId *xids, int n);
+extern int	marks_instance_capacity(void);
+extern TransactionId marks_instance_blocker(void);
+extern void marks_instance_clear(TransactionId xid);
 
 #endif							/* MEMSHARD_STORE_H */

@@ -11,22 +11,27 @@
  *	 StorePage[]			one descriptor per page: owning class, used chunks
  *	 StoreMapSlot[]			per-map options and counters
  *	 uint32 buckets[]		the hash index, split evenly over partitions
- *	 pages					fixed-size pages, each cut into chunks of its class
+ *	 pages					pages of one size (a thousandth of the budget, 4kB..64kB),
+ *							each cut into chunks of the class that owns it
  *
- * An item is one chunk: a 16-byte StoreItem header, the key, the value.  A
- * chunk is named by a 32-bit reference (its offset in the page area / 8,
+ * An item is one chunk: a 12-byte StoreItem header, the key, the value.  A
+ * chunk is named by a 32-bit reference (its offset in the page area / 4,
  * plus one so that 0 means "none"), which is what index chains and free
- * lists store.
+ * lists store: 32 bits of 4-byte units address 16GB, the largest
+ * pg_memshard.memory.
  *
  * Locking.  A partition's LWLock protects its index chains and counters and
  * every item linked in them.  A class's LWLock protects its free list,
  * CLOCK hand, page ownership and class counters.  Order: partition (waiting)
  * then class (waiting); while a class lock is held, partitions and other
  * classes are only ever taken with LWLockConditionalAcquire, so no cycle can
- * form.  Writers allocate (and so evict) before they take their own
- * partition lock, so two writers never wait on each other's victims.  The page pool has a spinlock taken last.  Readers hold
- * the partition lock shared and set an item's reference byte, which nothing
- * else shares a memory location with.
+ * form.  Writers make room under their map's quota and allocate (and so
+ * evict) before they take their own partition lock, so two writers never
+ * wait on each other's victims.  The page pool has a spinlock taken last.
+ * Readers hold the partition lock shared and set an item's reference byte,
+ * which nothing else shares a memory location with; sweeps holding only a
+ * class lock read a chunk's owner through published_owner (read barrier
+ * after the mapslot, which writers publish last after a write barrier).
  *
  *-------------------------------------------------------------------------
  */
@@ -41,7 +46,8 @@
 #include "store/store.h"
 
 #define STORE_ALIGN			4	/* chunk sizes and item fields */
-#define STORE_PAGE_SIZE		(64 * 1024) /* at least; see store_layout */
+#define STORE_PAGE_SIZE		(64 * 1024) /* the largest; see store_page_size */
+#define STORE_MIN_PAGE_SIZE (4 * 1024)
 #define STORE_FINE_LIMIT	1024	/* classes every 4 bytes up to here */
 #define STORE_GROWTH		1.0625	/* then this factor between classes */
 #define STORE_MAX_CLASSES	384
@@ -51,7 +57,6 @@
 /* reference byte values */
 #define REF_CLEAR	0
 #define REF_SET		1
-#define REF_PINNED	2			/* being replaced or built: never evicted */
 
 /* mapslot values with a meaning of their own */
 #define MAPSLOT_FREE	0		/* a free chunk, on its class's free list */
@@ -110,6 +115,11 @@ typedef struct StoreShared
 	slock_t		pool_lock;		/* protects the free page list */
 	int			free_page_head; /* -1 = none */
 	int			free_pages;
+	Size		sparse_bytes;	/* free chunk bytes below which the cache evicts */
+	pg_atomic_uint64 free_chunk_bytes;	/* bytes of chunks on free lists */
+	pg_atomic_uint64 room_failed_at;	/* free_chunk_bytes when room_elsewhere
+										 * last found none, 0 = it found some */
+	pg_atomic_uint64 room_failed_need;	/* for an item needing this much */
 	LWLock	   *maps_lock;		/* attach/detach of map slots */
 } StoreShared;
 
@@ -182,6 +192,9 @@ typedef struct StoreMapSlot
 	pg_atomic_uint64 deletes;
 	pg_atomic_uint64 evictions;
 	pg_atomic_uint64 expirations;
+	/* the quota's CLOCK (quota.c) */
+	pg_atomic_uint64 quota_hand;	/* next index position to sweep */
+	pg_atomic_uint32 next_expiry;	/* earliest expiry tick known, 0 none */
 } StoreMapSlot;
 
 /* the segment of this process, NULL when not preloaded */
@@ -379,20 +392,71 @@ data_class(void)
 	return store_class(store_shared->nclasses - 1);
 }
 
+/*
+ * The item owning a chunk if it is published, else NULL (the chunk is free,
+ * being filled, or a piece of an item being built).  For sweeps, which hold
+ * the chunk's class lock but not the owner's partition lock: writers fill
+ * an item and publish its mapslot last, after a write barrier, so read the
+ * mapslot once, then the rest after a read barrier.
+ */
+static inline StoreItem *
+published_owner(StoreItem *chunk)
+{
+	uint16		mapslot = *(volatile uint16 *) &chunk->mapslot;
+	StoreItem  *owner;
+
+	if (mapslot == MAPSLOT_FREE || mapslot == MAPSLOT_RESERVED)
+		return NULL;
+	pg_read_barrier();
+	if (mapslot != MAPSLOT_DATA)
+		return chunk;
+	owner = item_at(chunk->next);
+	mapslot = *(volatile uint16 *) &owner->mapslot;
+	if (mapslot == MAPSLOT_FREE || mapslot == MAPSLOT_RESERVED ||
+		mapslot == MAPSLOT_DATA)
+		return NULL;
+	pg_read_barrier();
+	return owner;
+}
+
 /* items.c */
 extern uint64 item_hash(int mapslot, const char *key, int keylen);
 extern int	hash_partition_of(uint64 hash);
 extern uint32 now_tick(void);
 extern bool item_expired(const StoreItem *item, uint32 tick);
-extern void item_unlink_evicted(int partition, StoreItem *item, bool expired);
+extern bool items_handle_valid(int handle);
+extern void items_remove(StorePartition *part, uint32 *link, StoreItem *item);
+extern void items_count_reclaimed(StorePartition *part, StoreMapSlot *slot,
+								  bool expired);
+extern bool item_unlink_evicted(int partition, StoreItem *item, bool expired);
 extern int64 items_remove_slot(int mapslot, int handle);
 extern uint32 *items_link_to(int partition, uint64 hash, StoreItem *item);
+extern void item_moved_class(int partition, StoreItem *item, int64 delta);
+/* items.c, for store_dump.c: a set with an expiry tick of this segment */
+extern StoreResult items_write(int handle, const char *key, int keylen,
+							   const char *value, int vallen, uint32 expire,
+							   StoreSetMode mode);
+
+/* item_alloc.c (also for store_dump.c) */
+extern int64 item_need_bytes(int keylen, int vallen, bool has_expire);
+extern int	items_chunk_class(int keylen, int vallen, bool has_expire,
+							  uint32 *data_chunks);
+extern void item_copy_value(StoreItem *item, char *dest);
+
+/* quota.c */
+extern StoreResult quota_make_room(int handle, int64 need, const char *key,
+								   int keylen);
+extern void quota_note_expiry(int mapslot, uint32 expire);
+extern bool quota_add(int mapslot, int64 need);
 
 /* slab.c */
 extern void slab_init_classes(void);
 extern int	slab_class_for(Size size);
-extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire);
+extern Size slab_largest_chunk(Size size);
+extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire,
+						 Size need);
 extern void slab_free(StoreItem *item);
+extern void slab_settle_free_bytes(void);
 extern int64 item_chunk_bytes(StoreItem *item);
 extern void slab_note_expiry(StoreItem *item, uint32 expire);
 

@@ -1,0 +1,57 @@
+/*-------------------------------------------------------------------------
+ *
+ * slab_internal.h
+ *		What slab.c, evict.c and page_move.c share: chunk lists, pages,
+ *		evictions and page moves.  Not for the rest of the store, which uses
+ *		slab_alloc and slab_free (store_internal.h).
+ *
+ * Every function here is called with the lock of the class it names held
+ * (exclusive); locks of other classes and of partitions are only tried
+ * (slab_try_lock), so that no cycle of waits can form.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMSHARD_SLAB_INTERNAL_H
+#define MEMSHARD_SLAB_INTERNAL_H
+
+#include "store/store_internal.h"
+
+/* set when an eviction or move skipped something because a lock was busy */
+extern bool slab_lock_was_busy;
+
+/* slab.c */
+extern bool slab_try_lock(LWLock *lock);
+extern bool slab_lock_other(StoreClass *cls, bool *taken);
+extern void note_expiry(StoreClass *cls, uint32 expire);
+extern uint32 pop_free_chunk(StoreClass *cls);
+extern void push_free_chunk(StoreClass *cls, StoreItem *item);
+extern void list_free_chunk(StoreClass *cls, StoreItem *item);
+extern void note_free_bytes(int64 delta);
+extern void unlist_page(StoreClass *cls, int page);
+extern Size relocation_limit(Size size);
+extern void release_chunk(StoreClass *cls, StoreItem *item);
+extern void release_data_chunks(StoreItem *head, StoreItem *keep);
+extern bool take_pool_page(int class_id);
+extern void carve_page(int class_id, int page);
+extern TimestampTz clock_now(void);
+
+/* evict.c */
+extern bool may_evict(StoreItem *chunk, uint32 tick, bool clear_ref,
+					  StoreItem **owner);
+extern bool reclaim_chunk(StoreItem *chunk, bool expired);
+extern StoreItem *clock_evict(int class_id, int skip_page);
+extern uint32 evict_in_class(int class_id);
+extern void note_eviction(StoreClass *cls);
+
+/* page_move.c */
+extern bool should_grow(StoreClass *cls);
+extern bool move_page_to(int class_id, bool force);
+extern bool take_idle_page(int page, int class_id);
+extern void detach_page(int victim_class, int page);
+
+/* compact.c */
+extern bool compact_away(int victim_class, int page);
+extern bool evacuate_page_to(int class_id);
+extern bool take_idle_page_for(int class_id);
+
+#endif							/* MEMSHARD_SLAB_INTERNAL_H */
