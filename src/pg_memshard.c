@@ -38,8 +38,8 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "api/api.h"
 #include "cluster/cluster.h"
+#include "ddl_hook.h"
 #include "pg_memshard.h"
 #include "persist/persist.h"
 #include "remote/remote.h"

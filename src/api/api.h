@@ -13,17 +13,15 @@
  * argument checks they share are in api_internal.h.  It is the only room
  * that knows Datums and SQL types.
  *
- * To the rest of the C code it offers two things: the utility hook, which
- * _PG_init installs (ddl_hook.c), and the check that the SQL objects of
- * this database are of a version this library serves (ext_version.c).
+ * To the rest of the C code it offers one thing: the check that the SQL
+ * objects of this database are of a version this library serves
+ * (ext_version.c), which every SQL entry point makes, the table cache's
+ * and the utility hook (src/ddl_hook.c) too.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef MEMSHARD_API_H
 #define MEMSHARD_API_H
-
-/* the utility hook of pg_memshard (ddl_hook.c) */
-extern void ddl_hook_install(void);
 
 /* version of this library, as memshard.version() reports it */
 #define MEMSHARD_LIBRARY_VERSION "1.1"

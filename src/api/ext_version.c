@@ -13,9 +13,9 @@
  * them with a clear error instead of answering wrongly.
  *
  * Two checks:
- *	- after CREATE EXTENSION and ALTER EXTENSION (ddl_hook.c), the version
- *	  just installed is checked at once, so that the statement fails and is
- *	  rolled back;
+ *	- after CREATE EXTENSION and ALTER EXTENSION (src/ddl_hook.c), the
+ *	  version just installed is checked at once, so that the statement
+ *	  fails and is rolled back;
  *	- the data and map functions check at their first call in a backend (a
  *	  backend serves one database).  The answer is cached for the life of
  *	  the backend, so the hot path costs one test of a static flag.  A

@@ -3,6 +3,10 @@
  * ddl_hook.c
  *		ProcessUtility hook: clean-up that DROP EXTENSION alone cannot do.
  *
+ * Installed by _PG_init; it calls into the rooms that act on DDL (the
+ * store, the table cache, the version check of src/api), none of which
+ * calls it, so it lives beside start-up rather than in one of them.
+ *
  * The control file names schema memshard; CREATE EXTENSION creates it when
  * missing, but the schema does not become a member of the extension (a
  * schema cannot be added to an extension that lives in it), so DROP
@@ -39,6 +43,7 @@
 
 #include "api/api.h"
 #include "cluster/cluster.h"
+#include "ddl_hook.h"
 #include "store/store.h"
 #include "tablecache/tablecache.h"
 
