@@ -4,8 +4,8 @@
  *		Settings (GUCs) shared by all rooms of pg_memshard.
  *
  * The variables are defined in settings.c and registered by _PG_init
- * (pg_memshard.c); the rooms read them.  Postmaster-level settings are fixed once shared memory
- * has been sized.
+ * (pg_memshard.c); the rooms read them.  Postmaster-level settings are
+ * fixed once shared memory has been sized.
  *
  *-------------------------------------------------------------------------
  */
