@@ -46,7 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_memshard.h"
-#include "persist/persist_int.h"
+#include "persist/persist_internal.h"
 #include "store/store.h"
 
 #define DUMP_WAIT_MS		10000	/* for the other backends to exit */

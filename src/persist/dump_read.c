@@ -28,7 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_memshard.h"
-#include "persist/persist_int.h"
+#include "persist/persist_internal.h"
 #include "store/store.h"
 
 #define READ_BUFFER_SIZE	(1024 * 1024)

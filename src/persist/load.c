@@ -26,7 +26,7 @@
 #include "postmaster/interrupt.h"
 #include "utils/timestamp.h"
 
-#include "persist/persist_int.h"
+#include "persist/persist_internal.h"
 #include "store/store.h"
 
 static void record_dump(const DumpSummary *summary);

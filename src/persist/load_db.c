@@ -53,7 +53,7 @@
 
 #include "cluster/placement.h"
 #include "pg_memshard.h"
-#include "persist/persist_int.h"
+#include "persist/persist_internal.h"
 #include "router/router.h"
 #include "store/store.h"
 

@@ -47,7 +47,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_memshard.h"
-#include "persist/persist_int.h"
+#include "persist/persist_internal.h"
 #include "store/store.h"
 
 PersistShared *persist_shared = NULL;

@@ -35,7 +35,7 @@
 #include "utils/guc.h"
 
 #include "pg_memshard.h"
-#include "persist/persist_int.h"
+#include "persist/persist_internal.h"
 
 PGDLLEXPORT void persist_worker_main(Datum main_arg);
 

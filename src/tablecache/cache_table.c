@@ -56,7 +56,7 @@
 #include "cluster/cluster.h"
 #include "cluster/placement.h"
 #include "router/router.h"
-#include "tablecache/tc_int.h"
+#include "tablecache/tablecache_internal.h"
 
 #define TC_MAP_PREFIX "table:"
 

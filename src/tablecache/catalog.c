@@ -11,7 +11,7 @@
  * search_path); cache_table and uncache_table, which check their arguments
  * first, are its only writers.
  *
- * The per-backend cache (TcTable, see tc_int.h) answers "is this relation
+ * The per-backend cache (TcTable, see tablecache_internal.h) answers "is this relation
  * a cached table, or a partition of one?" for the trigger on every row and
  * for get_row on every call, so it keeps negative entries too.  A relcache
  * invalidation of the relation, of its cached root, or of the catalog
@@ -50,7 +50,7 @@
 #include "utils/syscache.h"
 
 #include "router/router.h"
-#include "tablecache/tc_int.h"
+#include "tablecache/tablecache_internal.h"
 
 /* columns of memshard.table_catalog, in the order the script makes them */
 enum

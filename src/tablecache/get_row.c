@@ -38,7 +38,7 @@
 #include "utils/typcache.h"
 
 #include "api/api.h"
-#include "tablecache/tc_int.h"
+#include "tablecache/tablecache_internal.h"
 
 typedef enum TcCoerceMethod
 {

@@ -56,7 +56,7 @@
 
 #include "pg_memshard.h"
 #include "tablecache/tablecache.h"
-#include "tablecache/tc_int.h"
+#include "tablecache/tablecache_internal.h"
 
 /* keys compared for duplicates before the list is just appended to */
 #define TC_DEDUPE_KEYS	16

@@ -52,7 +52,7 @@
 #include "utils/snapmgr.h"
 
 #include "pg_memshard.h"
-#include "tablecache/tc_int.h"
+#include "tablecache/tablecache_internal.h"
 
 /* times a reader removes a finished writer's mark and asks again */
 #define TC_RESOLVE_TRIES	4

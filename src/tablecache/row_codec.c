@@ -37,7 +37,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
-#include "tablecache/tc_int.h"
+#include "tablecache/tablecache_internal.h"
 
 #define TC_VALUE_MAGIC	0x7463726F	/* "tcro" */
 #define TC_TABLE_SEED_XOR UINT64CONST(0x9E3779B97F4A7C15)

@@ -42,7 +42,7 @@
 #include "pg_memshard.h"
 #include "remote/remote.h"
 #include "router/router.h"
-#include "tablecache/tc_int.h"
+#include "tablecache/tablecache_internal.h"
 
 PG_FUNCTION_INFO_V1(memshard_peer_tc_get);
 PG_FUNCTION_INFO_V1(memshard_peer_tc_set);

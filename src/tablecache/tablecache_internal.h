@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * tc_int.h
+ * tablecache_internal.h
  *		Declarations shared by the files of src/tablecache.
  *
  * catalog.c	memshard.table_catalog and the per-backend cache of tables
@@ -14,8 +14,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef MEMSHARD_TC_INT_H
-#define MEMSHARD_TC_INT_H
+#ifndef MEMSHARD_TABLECACHE_INTERNAL_H
+#define MEMSHARD_TABLECACHE_INTERNAL_H
 
 #include "access/htup.h"
 #include "executor/spi.h"
@@ -149,4 +149,4 @@ extern bool tc_remote_set(TcTable *table, Oid serverid, const char *key,
 extern bool tc_read(TcTable *table, const Datum *keyvals, Datum *result);
 extern void tc_attach(TcTable *table);
 
-#endif							/* MEMSHARD_TC_INT_H */
+#endif							/* MEMSHARD_TABLECACHE_INTERNAL_H */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * persist_int.h
+ * persist_internal.h
  *		Declarations shared by the files of the persist room only: the dump
  *		file's format, the shared state, the reader and the writer.
  *
@@ -18,8 +18,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef MEMSHARD_PERSIST_INT_H
-#define MEMSHARD_PERSIST_INT_H
+#ifndef MEMSHARD_PERSIST_INTERNAL_H
+#define MEMSHARD_PERSIST_INTERNAL_H
 
 #include "access/xlogdefs.h"
 #include "port/atomics.h"
@@ -166,4 +166,4 @@ extern void persist_load(void);
 /* persist_worker.c */
 extern bool persist_run_loader(const LoaderArgs *args);
 
-#endif							/* MEMSHARD_PERSIST_INT_H */
+#endif							/* MEMSHARD_PERSIST_INTERNAL_H */
