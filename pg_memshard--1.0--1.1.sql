@@ -398,3 +398,63 @@ GRANT EXECUTE ON FUNCTION
     memshard.peer_tc_get(pg_catalog.text, pg_catalog.bytea),
     memshard.peer_tc_set(pg_catalog.text, pg_catalog.bytea, pg_catalog.bytea, pg_catalog.int8)
   TO memshard_peer;
+
+------------------------------------------------------------------------------
+-- resp over nodes: the peer side of the Redis front end's commands on maps
+-- over nodes (src/router/router_rmw.c, router_scan.c, router_peer_rmw.c;
+-- issue 15).  For memshard_peer, as the other peer_*.
+------------------------------------------------------------------------------
+
+-- A key's value and absolute expiry (NULL: none), from this node's copy;
+-- both NULL on a miss.
+CREATE FUNCTION memshard.peer_get_expiry(map pg_catalog.text, key pg_catalog.text,
+                                         OUT value pg_catalog.bytea,
+                                         OUT expires pg_catalog.timestamptz)
+AS 'MODULE_PATHNAME', 'memshard_peer_get_expiry'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- Compare-and-set on the primary copy: store value (NULL: delete the key)
+-- with expiry expires (NULL: none) only if the key holds expect with
+-- expect_expires (expect NULL: the key is absent); false if it does not.
+-- Not STRICT: NULL is meaningful in every argument but map and key.
+CREATE FUNCTION memshard.peer_write_if(map pg_catalog.text, key pg_catalog.text,
+                                       expect pg_catalog.bytea,
+                                       expect_expires pg_catalog.timestamptz,
+                                       value pg_catalog.bytea,
+                                       expires pg_catalog.timestamptz)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'memshard_peer_write_if'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- This node's keys of the given shards from cursor on (0: the start), at
+-- least count of them unless the end comes first: one row per key (cursor
+-- NULL), then one row with key NULL and the cursor to go on from (0: the
+-- end).
+CREATE FUNCTION memshard.peer_scan(map pg_catalog.text, shards pg_catalog.int4[],
+                                   cursor pg_catalog.int8, count pg_catalog.int4)
+RETURNS TABLE (key pg_catalog.text, next_cursor pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'memshard_peer_scan'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE ROWS 1000;
+
+-- This node's live items of the given shards.
+CREATE FUNCTION memshard.peer_count(map pg_catalog.text, shards pg_catalog.int4[])
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_peer_count'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+REVOKE ALL ON FUNCTION
+    memshard.peer_get_expiry(pg_catalog.text, pg_catalog.text),
+    memshard.peer_write_if(pg_catalog.text, pg_catalog.text, pg_catalog.bytea,
+                           pg_catalog.timestamptz, pg_catalog.bytea,
+                           pg_catalog.timestamptz),
+    memshard.peer_scan(pg_catalog.text, pg_catalog.int4[], pg_catalog.int8, pg_catalog.int4),
+    memshard.peer_count(pg_catalog.text, pg_catalog.int4[])
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    memshard.peer_get_expiry(pg_catalog.text, pg_catalog.text),
+    memshard.peer_write_if(pg_catalog.text, pg_catalog.text, pg_catalog.bytea,
+                           pg_catalog.timestamptz, pg_catalog.bytea,
+                           pg_catalog.timestamptz),
+    memshard.peer_scan(pg_catalog.text, pg_catalog.int4[], pg_catalog.int8, pg_catalog.int4),
+    memshard.peer_count(pg_catalog.text, pg_catalog.int4[])
+  TO memshard_peer;

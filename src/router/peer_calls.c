@@ -13,13 +13,14 @@
 #include "postgres.h"
 
 #include "catalog/pg_type_d.h"
+#include "lib/stringinfo.h"
 #include "port/pg_bswap.h"
 
 #include "router/router.h"
 #include "router/router_internal.h"
 
 /* parameters of one remote call */
-#define MAX_CALL_PARAMS 5
+#define MAX_CALL_PARAMS 6
 typedef struct CallParams
 {
 	int			count;
@@ -37,6 +38,10 @@ static void param_int64(CallParams *params, Oid type, int64 value);
 static void param_binary(CallParams *params, Oid type, const char *data,
 						 int len);
 static bool answer_bool(const RemoteCall *call);
+static void param_optional(CallParams *params, Oid type, const char *data,
+						   int len);
+static void param_timestamp(CallParams *params, TimestampTz t);
+static TimestampTz answer_timestamp(const RemoteCall *call, int field);
 
 /* peer_set, peer_get, peer_delete, peer_incr or peer_touch of one key */
 void
@@ -69,6 +74,18 @@ peer_call_key_op(RemoteFanout *fanout, const PlacementNode *node,
 		case KEY_TOUCH:
 			param_int64(params, INT8OID, op->ttl_ms);
 			sql = "SELECT memshard.peer_touch($1, $2, $3)";
+			break;
+		case KEY_GET_EXPIRY:
+			sql = "SELECT * FROM memshard.peer_get_expiry($1, $2)";
+			break;
+		case KEY_WRITE_IF:
+			/* NULL: expect the key absent, delete it, no expiry */
+			param_optional(params, BYTEAOID, op->expect, op->expectlen);
+			param_timestamp(params, op->expect_expires);
+			param_optional(params, BYTEAOID, op->value,
+						   op->value ? op->vallen : -1);
+			param_timestamp(params, op->expires);
+			sql = "SELECT memshard.peer_write_if($1, $2, $3, $4, $5, $6)";
 			break;
 	}
 	call_add(fanout, node, sql, params);
@@ -137,18 +154,51 @@ peer_call_flush(RemoteFanout *fanout, const PlacementNode *node, MapInfo *map)
 			 params_for_map(map));
 }
 
-/* the answer of a key_op call (one row, one column) */
+/*
+ * peer_scan of the shards shards[0..nshards-1] from cursor on: one row per
+ * key, then a last row (key NULL) with the cursor to go on from
+ */
+void
+peer_call_scan(RemoteFanout *fanout, const PlacementNode *node, MapInfo *map,
+			   const int *shards, int nshards, uint64 cursor, int count)
+{
+	CallParams *params = params_for_map(map);
+
+	param_text(params, INT4ARRAYOID, peer_int_array_text(shards, nshards));
+	param_int64(params, INT8OID, (int64) cursor);
+	param_int64(params, INT4OID, count);
+	call_add(fanout, node, "SELECT * FROM memshard.peer_scan($1, $2, $3, $4)",
+			 params);
+}
+
+/* peer_count of the shards shards[0..nshards-1]: one bigint */
+void
+peer_call_count(RemoteFanout *fanout, const PlacementNode *node, MapInfo *map,
+				const int *shards, int nshards)
+{
+	CallParams *params = params_for_map(map);
+
+	param_text(params, INT4ARRAYOID, peer_int_array_text(shards, nshards));
+	call_add(fanout, node, "SELECT memshard.peer_count($1, $2)", params);
+}
+
+/* the answer of a key_op call (one row, one column; get_expiry two) */
 void
 peer_answer_key_op(const KeyOp *op, const RemoteCall *call, KeyAnswer *answer)
 {
 	const RemoteResult *result = call->result;
 
 	memset(answer, 0, sizeof(KeyAnswer));
-	if (result->ntuples != 1 || result->nfields != 1)
+	if (result->ntuples != 1 ||
+		result->nfields != (op->kind == KEY_GET_EXPIRY ? 2 : 1))
 		elog(ERROR, "unexpected answer from a node: %d rows of %d columns",
 			 result->ntuples, result->nfields);
 	switch (op->kind)
 	{
+		case KEY_GET_EXPIRY:
+			answer->value = peer_answer_value(call, 0, 0, &answer->vallen);
+			answer->expires = answer_timestamp(call, 1);
+			break;
 		case KEY_GET:
 			answer->value = peer_answer_value(call, 0, op->prefix,
 											  &answer->vallen);
@@ -264,4 +314,62 @@ param_binary(CallParams *params, Oid type, const char *data, int len)
 	params->values[i] = data;
 	params->lengths[i] = len;
 	params->formats[i] = 1;
+}
+
+/* a binary parameter that is SQL NULL when len < 0 */
+static void
+param_optional(CallParams *params, Oid type, const char *data, int len)
+{
+	if (len < 0)
+	{
+		param_text(params, type, NULL);
+		return;
+	}
+	param_binary(params, type, data ? data : "", len);
+}
+
+/* a timestamptz in binary (int64 microseconds, network order); 0: NULL */
+static void
+param_timestamp(CallParams *params, TimestampTz t)
+{
+	uint64	   *buf;
+
+	if (t == 0)
+	{
+		param_text(params, TIMESTAMPTZOID, NULL);
+		return;
+	}
+	buf = palloc(sizeof(uint64));
+	*buf = pg_hton64((uint64) t);
+	param_binary(params, TIMESTAMPTZOID, (const char *) buf, sizeof(uint64));
+}
+
+/* a timestamptz column of the first row, binary; NULL is 0 (none) */
+static TimestampTz
+answer_timestamp(const RemoteCall *call, int field)
+{
+	const RemoteResult *result = call->result;
+	uint64		value;
+
+	if (result->values[field] == NULL)
+		return 0;
+	if (result->lengths[field] != sizeof(uint64))
+		elog(ERROR, "unexpected answer from a node");
+	memcpy(&value, result->values[field], sizeof(uint64));
+	return (TimestampTz) pg_ntoh64(value);
+}
+
+/* an int4[] in text form, "{1,2,3}" */
+char *
+peer_int_array_text(const int *values, int n)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (i = 0; i < n; i++)
+		appendStringInfo(&buf, i ? ",%d" : "%d", values[i]);
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
 }

@@ -21,6 +21,7 @@
 #define MEMSHARD_ROUTER_H
 
 #include "cluster/cluster.h"
+#include "nodes/pg_list.h"
 #include "store/store.h"
 
 /*
@@ -73,6 +74,42 @@ extern bool router_touch(MapInfo *map, const char *key, int keylen,
 extern int64 router_flush(MapInfo *map);
 extern void router_map_counters(MapInfo *map, StoreCounters *counters);
 
+/*
+ * Read-modify-write, the key scan and the item count (router_rmw.c,
+ * router_scan.c), for the Redis front end's commands on every map.
+ *
+ * router_get_expiry is router_get that also tells the item's absolute
+ * expiry (0: none; the store keeps times to 100 ms, rounded up); with
+ * primary it reads the copy router_write_if compares against (no fall back
+ * to a replica).  router_write_if stores value (NULL: deletes the key) with
+ * absolute expiry expires (0: none) only if the key still holds expect
+ * (expectlen bytes, with expiry expect_expires; expectlen < 0: the key is
+ * absent), and returns false if it changed: the caller reads again and
+ * retries.  The compare and the write are one step under the partition
+ * lock of the node holding the primary copy, so a read-modify-write built
+ * on them is atomic against every other writer of that copy; the replicas
+ * then get the new value as router_set gives it.
+ *
+ * router_scan_keys returns (in *keys, text values) at least count keys of
+ * the map from cursor on, or fewer at the end of a node's part; the
+ * cursor to go on from, 0 at the end (start with 0).  A map over nodes is
+ * walked node after node, each node giving the keys of the shards whose
+ * primary copy it holds, so that every key is seen once.
+ * router_count_items counts the map's live items the same way (each key
+ * once), the nodes asked at once.
+ */
+extern char *router_get_expiry(MapInfo *map, const char *key, int keylen,
+							   bool primary, int *vallen,
+							   TimestampTz *expires);
+extern bool router_write_if(MapInfo *map, const char *key, int keylen,
+							const char *expect, int expectlen,
+							TimestampTz expect_expires,
+							const char *value, int vallen,
+							TimestampTz expires);
+extern uint64 router_scan_keys(MapInfo *map, uint64 cursor, int count,
+							   List **keys);
+extern int64 router_count_items(MapInfo *map);
+
 /* a key's shard and its primary's node (router_shards.c) */
 extern int	router_key_shard(MapInfo *map, const char *key, int keylen);
 extern const char *router_key_node(MapInfo *map, const char *key, int keylen);
@@ -99,5 +136,19 @@ extern int64 router_peer_incr(MapInfo *map, const char *key, int keylen,
 extern bool router_peer_touch(MapInfo *map, const char *key, int keylen,
 							  int64 ttl_ms);
 extern int64 router_peer_flush(MapInfo *map);
+/* the peer side of the above (router_peer_rmw.c); shards[] per shard */
+extern char *router_peer_get_expiry(MapInfo *map, const char *key,
+									int keylen, int *vallen,
+									TimestampTz *expires);
+extern bool router_peer_write_if(MapInfo *map, const char *key, int keylen,
+								 const char *expect, int expectlen,
+								 TimestampTz expect_expires,
+								 const char *value, int vallen,
+								 TimestampTz expires);
+extern uint64 router_peer_scan_keys(MapInfo *map, const int *shards,
+									int nshards, uint64 cursor, int count,
+									List **keys);
+extern int64 router_peer_count_items(MapInfo *map, const int *shards,
+									 int nshards);
 
 #endif							/* MEMSHARD_ROUTER_H */

@@ -38,7 +38,6 @@ static int	first_copy_to_read(const MapPlacements *placements, int shard,
 							   const bool *down);
 static bool *nodes_recently_down(const MapPlacements *placements);
 static int	node_index(const MapPlacements *placements, const void *node);
-static void warn_replica_missed(MapInfo *map, const RemoteCall *call);
 
 bool
 router_cluster_set(MapInfo *map, const char *key, int keylen,
@@ -62,6 +61,20 @@ router_cluster_get(MapInfo *map, const char *key, int keylen, Size prefix,
 	op.prefix = prefix;
 	read_first_copy(map, &op, &answer);
 	*vallen = answer.vallen;
+	return answer.value;
+}
+
+/* get with the expiry: the primary, or a replica as router_cluster_get */
+char *
+router_cluster_get_expiry(MapInfo *map, const char *key, int keylen,
+						  int *vallen, TimestampTz *expires)
+{
+	KeyOp		op = {KEY_GET_EXPIRY, key, keylen};
+	KeyAnswer	answer;
+
+	read_first_copy(map, &op, &answer);
+	*vallen = answer.vallen;
+	*expires = answer.expires;
 	return answer.value;
 }
 
@@ -475,11 +488,23 @@ key_op_local(MapInfo **map, const KeyOp *op, KeyAnswer *answer)
 			answer->flag = router_local_touch(map, op->key, op->keylen,
 											  op->ttl_ms);
 			break;
+		case KEY_GET_EXPIRY:
+			answer->value = router_local_get_expiry(map, op->key, op->keylen,
+													&answer->vallen,
+													&answer->expires);
+			break;
+		case KEY_WRITE_IF:
+			answer->flag = router_local_write_if(map, op->key, op->keylen,
+												 op->expect, op->expectlen,
+												 op->expect_expires,
+												 op->value, op->vallen,
+												 op->expires);
+			break;
 	}
 }
 
 /* a replica missed a write because its node cannot be reached */
-static void
+void
 warn_replica_missed(MapInfo *map, const RemoteCall *call)
 {
 	ereport(WARNING,

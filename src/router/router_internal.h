@@ -59,6 +59,32 @@ extern bool router_cluster_touch(MapInfo *map, const char *key, int keylen,
 								 int64 ttl_ms);
 extern int64 router_cluster_flush(MapInfo *map);
 
+/*
+ * router_rmw.c and router_scan.c: the local side of router_get_expiry,
+ * router_write_if, the scan and the count (shards NULL: every shard, else
+ * a flag per shard)
+ */
+extern char *router_local_get_expiry(MapInfo **map, const char *key,
+									 int keylen, int *vallen,
+									 TimestampTz *expires);
+extern bool router_local_write_if(MapInfo **map, const char *key, int keylen,
+								  const char *expect, int expectlen,
+								  TimestampTz expect_expires,
+								  const char *value, int vallen,
+								  TimestampTz expires);
+extern uint64 router_local_scan_keys(MapInfo **map, const bool *shards,
+									 uint64 cursor, int count, List **keys);
+extern int64 router_local_count_items(MapInfo **map, const bool *shards);
+extern char *router_cluster_get_expiry(MapInfo *map, const char *key,
+									   int keylen, int *vallen,
+									   TimestampTz *expires);
+extern void warn_replica_missed(MapInfo *map, const RemoteCall *call);
+
+/* router_peer.c: the checks of a peer call */
+extern const MapPlacements *peer_placements(MapInfo *map);
+extern void check_shard_held(MapInfo *map, const MapPlacements *placements,
+							 const char *key, int keylen);
+
 /* router_shards.c: the placements of a map over nodes, or ERROR */
 extern const MapPlacements *router_map_placements(MapInfo *map);
 
@@ -69,7 +95,9 @@ typedef enum KeyOpKind
 	KEY_GET,
 	KEY_DELETE,
 	KEY_INCR,
-	KEY_TOUCH
+	KEY_TOUCH,
+	KEY_GET_EXPIRY,
+	KEY_WRITE_IF
 } KeyOpKind;
 
 typedef struct KeyOp
@@ -83,6 +111,11 @@ typedef struct KeyOp
 	StoreSetMode mode;			/* set */
 	int64		delta;			/* incr */
 	Size		prefix;			/* get: room before the value */
+	/* write_if: what the key must hold (expectlen < 0: absent) */
+	const char *expect;
+	int			expectlen;
+	TimestampTz expect_expires;
+	TimestampTz expires;		/* write_if: the new absolute expiry */
 } KeyOp;
 
 /* what one copy answered */
@@ -92,6 +125,7 @@ typedef struct KeyAnswer
 	int64		number;			/* incr */
 	char	   *value;			/* get: prefix + vallen bytes, NULL: miss */
 	int			vallen;
+	TimestampTz expires;		/* get_expiry */
 } KeyAnswer;
 
 /*
@@ -110,6 +144,12 @@ extern void peer_call_mset(RemoteFanout *fanout, const PlacementNode *node,
 						   int n, int64 ttl_ms);
 extern void peer_call_flush(RemoteFanout *fanout, const PlacementNode *node,
 							MapInfo *map);
+extern void peer_call_scan(RemoteFanout *fanout, const PlacementNode *node,
+						   MapInfo *map, const int *shards, int nshards,
+						   uint64 cursor, int count);
+extern void peer_call_count(RemoteFanout *fanout, const PlacementNode *node,
+							MapInfo *map, const int *shards, int nshards);
+extern char *peer_int_array_text(const int *values, int n);
 extern void peer_answer_key_op(const KeyOp *op, const RemoteCall *call,
 							   KeyAnswer *answer);
 extern char *peer_answer_value(const RemoteCall *call, int row, Size prefix,

@@ -17,14 +17,11 @@
 #include "router/router.h"
 #include "router/router_internal.h"
 
-static void check_shard_held(MapInfo *map, const MapPlacements *placements,
-							 const char *key, int keylen);
-static const MapPlacements *peer_placements(MapInfo *map);
 static void check_shards_held(MapInfo *map, int nkeys, char **keys,
 							  int *keylens);
 
 /* ERROR unless this node holds a copy of the key's shard */
-static void
+void
 check_shard_held(MapInfo *map, const MapPlacements *placements,
 				 const char *key, int keylen)
 {
@@ -46,7 +43,7 @@ check_shard_held(MapInfo *map, const MapPlacements *placements,
 }
 
 /* the placements of a map a peer asks about; ERROR for a map of one node */
-static const MapPlacements *
+const MapPlacements *
 peer_placements(MapInfo *map)
 {
 	if (map->local_only)
