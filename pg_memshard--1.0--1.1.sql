@@ -405,23 +405,26 @@ GRANT EXECUTE ON FUNCTION
 -- issue 15).  For memshard_peer, as the other peer_*.
 ------------------------------------------------------------------------------
 
+-- Expiry times travel as a timestamptz's value: microseconds since
+-- 2000-01-01 00:00 UTC (NULL: none), exact whatever the sessions' settings.
+--
 -- A key's value and absolute expiry (NULL: none), from this node's copy;
 -- both NULL on a miss.
 CREATE FUNCTION memshard.peer_get_expiry(map pg_catalog.text, key pg_catalog.text,
                                          OUT value pg_catalog.bytea,
-                                         OUT expires pg_catalog.timestamptz)
+                                         OUT expires_us pg_catalog.int8)
 AS 'MODULE_PATHNAME', 'memshard_peer_get_expiry'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 -- Compare-and-set on the primary copy: store value (NULL: delete the key)
--- with expiry expires (NULL: none) only if the key holds expect with
--- expect_expires (expect NULL: the key is absent); false if it does not.
+-- with expiry expires_us (NULL: none) only if the key holds expect with
+-- expect_expires_us (expect NULL: the key is absent); false if it does not.
 -- Not STRICT: NULL is meaningful in every argument but map and key.
 CREATE FUNCTION memshard.peer_write_if(map pg_catalog.text, key pg_catalog.text,
                                        expect pg_catalog.bytea,
-                                       expect_expires pg_catalog.timestamptz,
+                                       expect_expires_us pg_catalog.int8,
                                        value pg_catalog.bytea,
-                                       expires pg_catalog.timestamptz)
+                                       expires_us pg_catalog.int8)
 RETURNS pg_catalog.bool
 AS 'MODULE_PATHNAME', 'memshard_peer_write_if'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
@@ -445,16 +448,14 @@ LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 REVOKE ALL ON FUNCTION
     memshard.peer_get_expiry(pg_catalog.text, pg_catalog.text),
     memshard.peer_write_if(pg_catalog.text, pg_catalog.text, pg_catalog.bytea,
-                           pg_catalog.timestamptz, pg_catalog.bytea,
-                           pg_catalog.timestamptz),
+                           pg_catalog.int8, pg_catalog.bytea, pg_catalog.int8),
     memshard.peer_scan(pg_catalog.text, pg_catalog.int4[], pg_catalog.int8, pg_catalog.int4),
     memshard.peer_count(pg_catalog.text, pg_catalog.int4[])
   FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     memshard.peer_get_expiry(pg_catalog.text, pg_catalog.text),
     memshard.peer_write_if(pg_catalog.text, pg_catalog.text, pg_catalog.bytea,
-                           pg_catalog.timestamptz, pg_catalog.bytea,
-                           pg_catalog.timestamptz),
+                           pg_catalog.int8, pg_catalog.bytea, pg_catalog.int8),
     memshard.peer_scan(pg_catalog.text, pg_catalog.int4[], pg_catalog.int8, pg_catalog.int4),
     memshard.peer_count(pg_catalog.text, pg_catalog.int4[])
   TO memshard_peer;

@@ -20,7 +20,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
-#include "utils/timestamp.h"
 
 #include "api/api_internal.h"
 #include "router/router.h"
@@ -35,7 +34,10 @@ static int *shards_arg(FunctionCallInfo fcinfo, int argno, int *n);
 static void optional_bytea_arg(FunctionCallInfo fcinfo, int argno,
 							   const char **data, int *len);
 
-/* peer_get_expiry(map, key, OUT value bytea, OUT expires timestamptz) */
+/*
+ * peer_get_expiry(map, key, OUT value bytea, OUT expires_us bigint): times
+ * are a timestamptz's value (microseconds since 2000), NULL for none
+ */
 Datum
 memshard_peer_get_expiry(PG_FUNCTION_ARGS)
 {
@@ -61,7 +63,7 @@ memshard_peer_get_expiry(PG_FUNCTION_ARGS)
 		nulls[0] = false;
 		if (expires != 0)
 		{
-			values[1] = TimestampTzGetDatum(expires);
+			values[1] = Int64GetDatum((int64) expires);
 			nulls[1] = false;
 		}
 	}
@@ -91,9 +93,9 @@ memshard_peer_write_if(PG_FUNCTION_ARGS)
 		api_check_item_size(keylen, vallen);
 	PG_RETURN_BOOL(router_peer_write_if(api_map_arg(fcinfo, 0), key, keylen,
 										expect, expectlen,
-										PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3),
+										PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3),
 										value, Max(vallen, 0),
-										PG_ARGISNULL(5) ? 0 : PG_GETARG_TIMESTAMPTZ(5)));
+										PG_ARGISNULL(5) ? 0 : PG_GETARG_INT64(5)));
 }
 
 /* peer_scan(map, shards, cursor, count): keys, then a row with the cursor */

@@ -7,9 +7,9 @@
  * pg_memshard.resp_port and speak RESP2/RESP3 to them: requests are parsed
  * (resp_parse.c), dispatched through one command table (resp_commands.c)
  * to the string, key and admin commands (resp_string.c, resp_keys.c,
- * resp_admin.c), which act on maps through the router and, for the
- * read-modify-write commands of maps of this node only, the store's
- * compare-and-set (resp_data.c).  Replies are encoded byte for byte as
+ * resp_admin.c), which act on maps through the router, the
+ * read-modify-write commands with its compare-and-set (resp_data.c), on
+ * maps of this node and maps over nodes alike.  Replies are encoded byte for byte as
  * Redis 7 writes them (resp_reply.c).  Clients authenticate as PostgreSQL
  * roles (resp_auth.c).
  *
@@ -203,10 +203,10 @@ typedef struct RespValue
 extern void resp_map_name(int db, char *buf, size_t size);
 extern MapInfo *resp_map_for(RespClient *c);
 extern void resp_forget_maps(void);
-extern bool resp_map_local(MapInfo *map);
-extern void resp_require_local(MapInfo *map);
 extern bool resp_check_item(RespClient *c, size_t keylen, size_t vallen);
 extern void resp_read(MapInfo **map, const char *key, int keylen,
+					  RespValue *val);
+extern void resp_peek(MapInfo **map, const char *key, int keylen,
 					  RespValue *val);
 extern bool resp_write_if(MapInfo **map, const char *key, int keylen,
 						  const RespValue *seen, const char *value,

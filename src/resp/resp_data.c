@@ -13,11 +13,12 @@
  *
  * Plain reads and writes go through the router, so maps over nodes work
  * as from SQL.  Commands that read and then write (APPEND, GETSET, SETRANGE,
- * INCR, EXPIRE with conditions, TTL...) need the item's expiry and a
- * compare-and-set, which the store offers for its own items
- * (store_get_expiry, store_write_if): they work on maps of this node only.
- * They retry when another writer got in between, so each is atomic against
- * every other writer, SQL ones included.
+ * INCR, EXPIRE with conditions, PERSIST...) read the item with its expiry
+ * and write it back with the router's compare-and-set (router_get_expiry,
+ * router_write_if), on every map: for a map over nodes the compare and the
+ * write are one step on the node of the key's primary copy.  They retry
+ * when another writer got in between, so each is atomic against every
+ * other writer of the key, SQL ones and other nodes' included.
  *
  *-------------------------------------------------------------------------
  */
@@ -121,23 +122,6 @@ resp_forget_maps(void)
 		memset(known_maps, 0, known_count);
 }
 
-bool
-resp_map_local(MapInfo *map)
-{
-	return map->local_only;
-}
-
-/* ERROR for a command that needs the store's compare-and-set */
-void
-resp_require_local(MapInfo *map)
-{
-	if (!map->local_only)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("command '%s' is not supported on map \"%s\", a map over nodes",
-						resp_current_command(), map->name)));
-}
-
 /* key and value within the cache's limits, or an error reply */
 bool
 resp_check_item(RespClient *c, size_t keylen, size_t vallen)
@@ -177,87 +161,84 @@ unix_ms_to_time(int64 ms)
 			SECS_PER_DAY * 1000) * 1000;
 }
 
-static void
-raise_store_error(MapInfo *map, StoreResult rc)
-{
-	if (rc == STORE_NO_MEMORY || rc == STORE_OVER_QUOTA)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("no room in the cache for an item of map \"%s\"",
-						map->name)));
-}
-
 /*
- * A key's value and expiry.  For a map over nodes the expiry is unknown
- * (expire_ms -1).
+ * Call the router with *map; a map reloaded on the way (it was dropped and
+ * made again) leaves *map invalid, so it is looked up again by its name.
  */
-void
-resp_read(MapInfo **map, const char *key, int keylen, RespValue *val)
-{
-	bool		retried = false;
+#define WITH_FRESH_MAP(map, call) \
+	do { \
+		char		name_[NAMEDATALEN]; \
+		uint64		gen_ = router_map_cache_generation(); \
+		\
+		memcpy(name_, (*(map))->name, NAMEDATALEN); \
+		call; \
+		if (gen_ != router_map_cache_generation()) \
+			*(map) = router_lookup_map(name_, strlen(name_)); \
+	} while (0)
 
-	memset(val, 0, sizeof(RespValue));
-	if (!(*map)->local_only)
-	{
-		val->data = router_get(*map, key, keylen, 0, &val->len);
-		val->found = val->data != NULL;
-		val->expire_ms = -1;
-		return;
-	}
-	for (;;)
-	{
-		val->data = store_get_expiry(router_map_slot(*map), key, keylen, 0,
-									 &val->len, &val->expire_ts);
-		if (val->data != NULL || val->len >= 0 || retried)
-			break;
-		*map = router_reload_map(*map);
-		retried = true;
-	}
-	val->found = val->data != NULL;
+/* the store's expiry as Redis's absolute ms, as a client reads it */
+static void
+set_expire_ms(RespValue *val)
+{
 	/*
 	 * The store keeps expiries to 100 ms, rounded up: a set time x is kept as
 	 * T with x in (T - 100, T].  We tell T - 99, so that PTTL never reads
 	 * more than was set (and times on the grid, as EXPIREAT's, read exactly
 	 * when rounded to seconds).
 	 */
+	val->found = val->data != NULL;
 	val->expire_ms = val->expire_ts ?
 		Max(time_to_unix_ms(val->expire_ts) - 99, 1) : 0;
 }
 
 /*
+ * A key's value and expiry, from the copy resp_write_if compares against
+ * (for a map over nodes, the primary's: no fall back to a replica).
+ */
+void
+resp_read(MapInfo **map, const char *key, int keylen, RespValue *val)
+{
+	memset(val, 0, sizeof(RespValue));
+	WITH_FRESH_MAP(map,
+				   val->data = router_get_expiry(*map, key, keylen, true,
+												 &val->len, &val->expire_ts));
+	set_expire_ms(val);
+}
+
+/* the same for a read only (TTL): a replica answers if the primary cannot */
+void
+resp_peek(MapInfo **map, const char *key, int keylen, RespValue *val)
+{
+	memset(val, 0, sizeof(RespValue));
+	WITH_FRESH_MAP(map,
+				   val->data = router_get_expiry(*map, key, keylen, false,
+												 &val->len, &val->expire_ts));
+	set_expire_ms(val);
+}
+
+/*
  * Write value (NULL: delete) with absolute expiry expire_ms (0: none) if the
  * key still holds what resp_read saw; false if it changed (read again).
- * expire_ms -2 keeps the expiry seen.
+ * expire_ms -2 keeps the expiry seen.  The router does the compare and the
+ * write in one step where the key's primary copy is (router_rmw.c).
  */
 bool
 resp_write_if(MapInfo **map, const char *key, int keylen,
 			  const RespValue *seen, const char *value, int vallen,
 			  int64 expire_ms)
 {
-	bool		retried = false;
 	TimestampTz expires;
-	StoreResult rc;
+	bool		done;
 
-	resp_require_local(*map);
 	if (expire_ms == -2)
 		expires = seen->expire_ts;
 	else
 		expires = expire_ms > 0 ? unix_ms_to_time(expire_ms) : 0;
-	for (;;)
-	{
-		rc = store_write_if(router_map_slot(*map), key, keylen,
-							seen->found ? seen->data : NULL,
-							seen->found ? seen->len : -1,
-							seen->expire_ts, value, vallen, expires);
-		if (rc != STORE_MAP_GONE || retried)
-			break;
-		*map = router_reload_map(*map);
-		retried = true;
-	}
-	if (rc == STORE_MAP_GONE)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("map \"%s\" was dropped", (*map)->name)));
-	raise_store_error(*map, rc);
-	return rc == STORE_OK;
+	WITH_FRESH_MAP(map,
+				   done = router_write_if(*map, key, keylen,
+										  seen->found ? seen->data : NULL,
+										  seen->found ? seen->len : -1,
+										  seen->expire_ts, value, vallen,
+										  expires));
+	return done;
 }

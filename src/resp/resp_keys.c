@@ -10,12 +10,13 @@
  * 100 ms more than was set (TTL and EXPIRETIME round to seconds as Redis
  * does and read what was set).
  *
- * KEYS and SCAN walk the map's items in the store with its batched scan
- * (store/shard_scan.h), one partition lock held at a time and never while we
- * reply.  A SCAN cursor is the scan's position (partition, bucket, items of
- * that bucket already returned), so SCAN returns every key present for the
+ * KEYS and SCAN walk the map's keys with the router's scan
+ * (router_scan_keys: the store's batched scan, one partition lock held at a
+ * time and never while we reply; node after node for a map over nodes).  A
+ * SCAN cursor is the router's (node, partition, bucket, items of that
+ * bucket already returned), so SCAN returns every key present for the
  * whole iteration at least once, as Redis promises; COUNT is a hint, as in
- * Redis (a batch may hold more).
+ * Redis (a batch may hold more).  DBSIZE is the router's item count.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,7 +26,6 @@
 #include <errno.h>
 
 #include "miscadmin.h"
-#include "store/shard_scan.h"
 
 #include "resp/resp.h"
 
@@ -35,6 +35,9 @@
 #define EXPIRE_XX	0x02
 #define EXPIRE_GT	0x04
 #define EXPIRE_LT	0x08
+
+/* keys asked of the router at a time by KEYS (and at most by SCAN) */
+#define KEYS_BATCH	4096
 
 void
 resp_cmd_del(RespClient *c, RespRequest *req)
@@ -149,19 +152,6 @@ expire_generic(RespClient *c, RespRequest *req, int64 basetime, bool seconds)
 	}
 	when += basetime;
 	map = resp_map_for(c);
-
-	if (flags == 0 && !resp_map_local(map))
-	{
-		/* a map over nodes: the router's touch and delete (no conditions) */
-		int64		ttl = when - resp_now_ms();
-
-		if (ttl > 0)
-			resp_reply_int(c, router_touch(map, KEY(1), ttl) ? 1 : 0);
-		else
-			resp_reply_int(c, router_delete(map, KEY(1)) ? 1 : 0);
-		return;
-	}
-	resp_require_local(map);
 	for (;;)
 	{
 		bool		done;
@@ -214,8 +204,7 @@ ttl_generic(RespClient *c, RespRequest *req, bool output_ms, bool absolute)
 	RespValue	seen;
 	int64		ttl;
 
-	resp_require_local(map);
-	resp_read(&map, KEY(1), &seen);
+	resp_peek(&map, KEY(1), &seen);
 	if (!seen.found)
 	{
 		resp_reply_int(c, -2);
@@ -262,7 +251,6 @@ resp_cmd_persist(RespClient *c, RespRequest *req)
 	MapInfo    *map = resp_map_for(c);
 	RespValue	seen;
 
-	resp_require_local(map);
 	do
 	{
 		resp_read(&map, KEY(1), &seen);
@@ -388,39 +376,21 @@ resp_glob_match(const char *pat, size_t patlen, const char *str, size_t len)
 	return p == pend;
 }
 
-/* the scan position as a SCAN cursor, and back (0: start, or the end) */
-static uint64
-scan_cursor(StoreScan *scan)
-{
-	if (scan->partition >= store_partition_count())
-		return 0;
-	return ((uint64) scan->partition << 48) | ((uint64) scan->bucket << 16) |
-		(uint64) Min(scan->skip, 0xFFFF);
-}
-
-static void
-scan_position(StoreScan *scan, uint64 cursor)
-{
-	scan->partition = (int) (cursor >> 48);
-	scan->bucket = (uint32) ((cursor >> 16) & 0xFFFFFFFF);
-	scan->skip = (int) (cursor & 0xFFFF);
-}
-
-/* one batch's keys matching pat (NULL: all) appended to keys/lens */
+/* keys (text values) matching pat (NULL: all), kept in *out */
 static int
-collect_batch(StoreScan *scan, const char *pat, size_t patlen,
-			  List **keys)
+keep_matching(List *keys, const char *pat, size_t patlen, List **out)
 {
 	int			added = 0;
-	int			i;
+	ListCell   *lc;
 
-	for (i = 0; i < scan->nitems; i++)
+	foreach(lc, keys)
 	{
-		StoreScanItem *item = &scan->items[i];
+		text	   *key = lfirst(lc);
 
-		if (pat && !resp_glob_match(pat, patlen, item->key, item->keylen))
+		if (pat && !resp_glob_match(pat, patlen, VARDATA_ANY(key),
+									VARSIZE_ANY_EXHDR(key)))
 			continue;
-		*keys = lappend(*keys, pnstrdup(item->key, item->keylen));
+		*out = lappend(*out, key);
 		added++;
 	}
 	return added;
@@ -433,7 +403,8 @@ reply_keys(RespClient *c, List *keys)
 
 	resp_reply_array(c, list_length(keys));
 	foreach(lc, keys)
-		resp_reply_cstr(c, lfirst(lc));
+		resp_reply_bulk(c, VARDATA_ANY(lfirst(lc)),
+						VARSIZE_ANY_EXHDR(lfirst(lc)));
 }
 
 /* is pat "*", which matches everything? */
@@ -443,19 +414,22 @@ match_all(const char *pat, size_t len)
 	return len == 1 && pat[0] == '*';
 }
 
+/* every key of the map, every node's for a map over nodes */
 void
 resp_cmd_keys(RespClient *c, RespRequest *req)
 {
 	MapInfo    *map = resp_map_for(c);
-	StoreScan	scan;
 	List	   *keys = NIL;
+	uint64		cursor = 0;
 	bool		all = match_all(req->argv[1], req->argvlen[1]);
 
-	resp_require_local(map);
-	store_scan_begin(&scan, MyDatabaseId, map->id);
-	while (store_scan_next(&scan))
-		collect_batch(&scan, all ? NULL : req->argv[1], req->argvlen[1], &keys);
-	store_scan_end(&scan);
+	do
+	{
+		List	   *batch = NIL;
+
+		cursor = router_scan_keys(map, cursor, KEYS_BATCH, &batch);
+		keep_matching(batch, all ? NULL : req->argv[1], req->argvlen[1], &keys);
+	} while (cursor != 0);
 	reply_keys(c, keys);
 }
 
@@ -464,7 +438,6 @@ void
 resp_cmd_scan(RespClient *c, RespRequest *req)
 {
 	MapInfo    *map;
-	StoreScan	scan;
 	List	   *keys = NIL;
 	uint64		cursor;
 	char	   *end;
@@ -514,13 +487,14 @@ resp_cmd_scan(RespClient *c, RespRequest *req)
 		}
 	}
 	map = resp_map_for(c);
-	resp_require_local(map);
-	store_scan_begin(&scan, MyDatabaseId, map->id);
-	scan_position(&scan, cursor);
-	while (found < count && store_scan_next(&scan))
-		found += collect_batch(&scan, pat, patlen, &keys);
-	cursor = scan_cursor(&scan);
-	store_scan_end(&scan);
+	do
+	{
+		List	   *batch = NIL;
+
+		cursor = router_scan_keys(map, cursor, (int) Min(count, KEYS_BATCH),
+								  &batch);
+		found += keep_matching(batch, pat, patlen, &keys);
+	} while (found < count && cursor != 0);
 	if (no_type)
 		keys = NIL;				/* every key is a string */
 
@@ -531,23 +505,15 @@ resp_cmd_scan(RespClient *c, RespRequest *req)
 }
 
 /*
- * DBSIZE counts the live keys with a walk of the map (O(n)): the store's
- * item counter also holds expired items not yet reclaimed, which Redis's
- * active expiry would have removed.
+ * DBSIZE counts the live keys with a walk of the map (O(n)), on every node
+ * at once for a map over nodes: the store's item counter also holds
+ * expired items not yet reclaimed, which Redis's active expiry would have
+ * removed.
  */
 void
 resp_cmd_dbsize(RespClient *c, RespRequest *req)
 {
-	MapInfo    *map = resp_map_for(c);
-	StoreScan	scan;
-	int64		count = 0;
-
-	resp_require_local(map);
-	store_scan_begin(&scan, MyDatabaseId, map->id);
-	while (store_scan_next(&scan))
-		count += scan.nitems;
-	store_scan_end(&scan);
-	resp_reply_int(c, count);
+	resp_reply_int(c, router_count_items(resp_map_for(c)));
 }
 
 /* FLUSHDB and FLUSHALL take an optional ASYNC or SYNC */

@@ -8,8 +8,8 @@
  * of checks (so the same input gets the same error).  Plain reads and
  * writes go through the router and work on every map; the commands that
  * read before they write use resp_read/resp_write_if (resp_data.c), a
- * compare-and-set loop on maps of this node only, atomic against every
- * other writer.  A write that names no expiry gets the map's default TTL,
+ * compare-and-set loop, on maps of this node and maps over nodes alike,
+ * atomic against every other writer.  A write that names no expiry gets the map's default TTL,
  * as from SQL (none for the maps the front end creates).
  *
  *-------------------------------------------------------------------------
@@ -143,10 +143,9 @@ set_generic(RespClient *c, RespRequest *req, int valarg, int flags,
 
 	if (!resp_check_item(c, req->argvlen[1], vallen))
 		return;
-	/* plain sets through the router; absolute times exact on local maps */
-	if (!(flags & (OPT_GET | OPT_KEEPTTL)) &&
-		(when == 0 || when > resp_now_ms()) &&
-		(!(flags & (OPT_EXAT | OPT_PXAT)) || !resp_map_local(map)))
+	/* plain sets through the router; absolute times exact (below) */
+	if (!(flags & (OPT_GET | OPT_KEEPTTL | OPT_EXAT | OPT_PXAT)) &&
+		(when == 0 || when > resp_now_ms()))
 	{
 		int64		ttl = when ? when - resp_now_ms() : resp_default_ttl(map);
 		StoreSetMode mode = (flags & OPT_NX) ? STORE_ADD :
@@ -163,8 +162,10 @@ set_generic(RespClient *c, RespRequest *req, int valarg, int flags,
 		return;
 	}
 
-	/* GET, KEEPTTL or an expiry already past: read, then write if unchanged */
-	resp_require_local(map);
+	/*
+	 * GET, KEEPTTL, EXAT/PXAT or an expiry already past: read, then write if
+	 * unchanged
+	 */
 	for (;;)
 	{
 		resp_read(&map, KEY(1), &seen);
@@ -257,7 +258,6 @@ resp_cmd_getset(RespClient *c, RespRequest *req)
 
 	if (!resp_check_item(c, req->argvlen[1], req->argvlen[2]))
 		return;
-	resp_require_local(map);
 	do
 		resp_read(&map, KEY(1), &seen);
 	while (!resp_write_if(&map, KEY(1), &seen, KEY(2), default_expire(map)));
@@ -273,7 +273,6 @@ resp_cmd_getdel(RespClient *c, RespRequest *req)
 	MapInfo    *map = resp_map_for(c);
 	RespValue	seen;
 
-	resp_require_local(map);
 	do
 	{
 		resp_read(&map, KEY(1), &seen);
@@ -297,7 +296,6 @@ resp_cmd_getex(RespClient *c, RespRequest *req)
 
 	if (!parse_options(c, req, 2, false, &flags, &expire_arg))
 		return;
-	resp_require_local(map);
 	resp_read(&map, KEY(1), &seen);
 	if (!seen.found)
 	{
@@ -438,11 +436,6 @@ incr_generic(RespClient *c, RespRequest *req, int64 delta)
 	int64		value;
 	char		buf[32];
 
-	if (!resp_map_local(map))
-	{
-		resp_reply_int(c, router_incr(map, KEY(1), delta, 0));
-		return;
-	}
 	for (;;)
 	{
 		int64		old = 0;
@@ -512,7 +505,6 @@ resp_cmd_incrbyfloat(RespClient *c, RespRequest *req)
 	char		buf[5 * 1024];
 	int			len;
 
-	resp_require_local(map);
 	for (;;)
 	{
 		long double value = 0;
@@ -562,7 +554,6 @@ resp_cmd_append(RespClient *c, RespRequest *req)
 	char	   *value;
 	size_t		len;
 
-	resp_require_local(map);
 	for (;;)
 	{
 		resp_read(&map, KEY(1), &seen);
@@ -645,7 +636,6 @@ resp_cmd_setrange(RespClient *c, RespRequest *req)
 		return;
 	}
 	map = resp_map_for(c);
-	resp_require_local(map);
 	for (;;)
 	{
 		resp_read(&map, KEY(1), &seen);

@@ -54,6 +54,7 @@
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -129,7 +130,11 @@ resp_started_at(void)
 	return started_at;
 }
 
-/* the turn's transaction, started on first need; memory stays the turn's */
+/*
+ * The turn's transaction, started on first need; memory stays the turn's.
+ * It has an active snapshot, as a statement has: the metadata of maps over
+ * nodes (their placements) is read with SPI.
+ */
 void
 resp_ensure_xact(void)
 {
@@ -139,6 +144,7 @@ resp_ensure_xact(void)
 		return;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
 	xact_open = true;
 	MemoryContextSwitchTo(cxt);
 }
@@ -150,6 +156,8 @@ resp_commit_xact(void)
 
 	if (!xact_open)
 		return;
+	while (ActiveSnapshotSet())
+		PopActiveSnapshot();
 	CommitTransactionCommand();
 	xact_open = false;
 	MemoryContextSwitchTo(cxt);

@@ -328,23 +328,19 @@ param_optional(CallParams *params, Oid type, const char *data, int len)
 	param_binary(params, type, data ? data : "", len);
 }
 
-/* a timestamptz in binary (int64 microseconds, network order); 0: NULL */
+/* a time as a bigint, a timestamptz's value (microseconds); 0: NULL */
 static void
 param_timestamp(CallParams *params, TimestampTz t)
 {
-	uint64	   *buf;
-
 	if (t == 0)
 	{
-		param_text(params, TIMESTAMPTZOID, NULL);
+		param_text(params, INT8OID, NULL);
 		return;
 	}
-	buf = palloc(sizeof(uint64));
-	*buf = pg_hton64((uint64) t);
-	param_binary(params, TIMESTAMPTZOID, (const char *) buf, sizeof(uint64));
+	param_int64(params, INT8OID, (int64) t);
 }
 
-/* a timestamptz column of the first row, binary; NULL is 0 (none) */
+/* a time column of the first row (bigint, binary); NULL is 0 (none) */
 static TimestampTz
 answer_timestamp(const RemoteCall *call, int field)
 {
