@@ -35,14 +35,14 @@ def rmw_commands(key):
     k = key
     return [
         ["DEL", k], ["GETSET", k, "a"], ["GETSET", k, "b"], ["SET", k, "c", "GET"],
-        ["SET", k, "d", "KEEPTTL"], ["SET", k, "e", "EXAT", "4000000000"],
+        ["SET", k, "d", "KEEPTTL"], ["SET", k, "e", "EXAT", "1900000000"],
         ["EXPIRETIME", k], ["TTL", k + "_none"], ["SET", k, "f", "KEEPTTL", "GET"],
         ["EXPIRETIME", k], ["PERSIST", k], ["PERSIST", k], ["TTL", k], ["PTTL", k],
         ["EXPIRE", k, "100", "XX"], ["EXPIRE", k, "100", "NX"],
         ["EXPIRE", k, "1000", "GT"], ["TTL", k], ["EXPIRE", k, "10", "LT"], ["TTL", k],
-        ["EXPIRE", k, "5000", "LT"], ["TTL", k], ["PEXPIREAT", k, "4000000000000"],
-        ["PEXPIRETIME", k], ["EXPIREAT", k, "4000000001", "GT"], ["EXPIRETIME", k],
-        ["GETEX", k, "PERSIST"], ["TTL", k], ["GETEX", k, "EXAT", "4000000000"],
+        ["EXPIRE", k, "5000", "LT"], ["TTL", k], ["PEXPIREAT", k, "1900000000000"],
+        ["PEXPIRETIME", k], ["EXPIREAT", k, "1900000001", "GT"], ["EXPIRETIME", k],
+        ["GETEX", k, "PERSIST"], ["TTL", k], ["GETEX", k, "EXAT", "1900000000"],
         ["EXPIRETIME", k], ["GETEX", k, "PX", "-1"], ["GETEX", k],
         ["APPEND", k, "hello"], ["APPEND", k, " world"], ["STRLEN", k],
         ["SETRANGE", k, "6", "WORLD"], ["SETRANGE", k, "20", "!"], ["GET", k],
