@@ -1,0 +1,59 @@
+# The Redis protocol and a node that does not answer (issue 15): with two
+# RESP workers, a client whose key lives on a stopped node (SIGSTOP: its
+# connections hang rather than fail) gets an error within
+# pg_memshard.connect_timeout + pg_memshard.remote_timeout, while a client
+# of the other worker goes on being answered during that time; once the
+# call gave up, the first worker answers again.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use MemshardCluster;
+use RespNode;
+
+my @nodes = start_cluster('rd', 2, "pg_memshard.resp_auth = off\n");
+my ($n1, $n2) = @nodes;
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+$n1->append_conf('postgresql.conf', qq{
+pg_memshard.resp_port = $port
+pg_memshard.resp_workers = 2
+pg_memshard.connect_timeout = 2s
+pg_memshard.remote_timeout = 3s
+});
+$n1->restart;
+ok(RespNode::wait_resp($port), 'node 1 listens for RESP');
+$n1->safe_psql('postgres',
+	"SELECT memshard.create_map('redis', shard_count => 8, nodes => ARRAY['n1', 'n2'])");
+
+# a key of each node
+my ($dead_key, $live_key) = map {
+	$n1->safe_psql('postgres',
+		"SELECT 'k' || i FROM generate_series(1, 1000) i "
+		  . "WHERE memshard.node_for('redis', 'k' || i) = '$_' ORDER BY i LIMIT 1")
+} ('n2', 'n1');
+ok($dead_key && $live_key, "keys $dead_key (on n2) and $live_key (on n1)");
+is(`redis-cli -p $port SET $dead_key before`, "OK\n", 'the key on node 2 is set through node 1');
+
+# stop node 2 and every process of it: connects and calls hang
+my $pid = $n2->{_pid};
+my @stopped = ($pid, split(' ', `ps -o pid= --ppid $pid`));
+kill 'STOP', @stopped;
+
+my ($rc, $out) = RespNode::run_py('dead_node.py', $port, $dead_key, $live_key, 20);
+is($rc, 0, 'the blocked client got its error within the bound; the other worker answered meanwhile')
+  or diag $out;
+like($out, qr/client A waited ([\d.]+) s and got b'-ERR [^']*'/, 'an error reply') or diag $out;
+my ($waited) = $out =~ /client A waited ([\d.]+) s/;
+cmp_ok($waited // 0, '>=', 1.5, 'the client did wait for the node (its timeout)');
+like($out, qr/client B got (\d+) answers meanwhile/, 'answers counted');
+note $out;
+
+kill 'CONT', @stopped;
+is(`redis-cli -p $port GET $dead_key`, "before\n", 'once node 2 answers again, so does its key');
+
+$_->stop for @nodes;
+unlike(slurp_file($n1->logfile), qr/terminated by signal|was terminated/, 'no process crashed');
+done_testing();
