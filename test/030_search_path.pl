@@ -258,6 +258,14 @@ for my $m (@maps)
 	call('memshard.peer_touch(text,text,bigint)',
 		"SELECT memshard.peer_touch('$m', 'k1', 1000)");
 	call('memshard.peer_flush(text)', "SELECT memshard.peer_flush('$m')");
+	call('memshard.peer_get_expiry(text,text)',
+		"SELECT * FROM memshard.peer_get_expiry('$m', 'k1')");
+	call('memshard.peer_write_if(text,text,bytea,bigint,bytea,bigint)',
+		"SELECT memshard.peer_write_if('$m', 'k1', NULL, NULL, '\\x07'::bytea, NULL)");
+	call('memshard.peer_scan(text,integer[],bigint,integer)',
+		"SELECT * FROM memshard.peer_scan('$m', ARRAY[0], 0, 10)");
+	call('memshard.peer_count(text,integer[])',
+		"SELECT memshard.peer_count('$m', ARRAY[0, 1])");
 	call('memshard.flush(text)', "SELECT memshard.flush('$m')");
 	call('memshard.skew(text)', "SELECT * FROM memshard.skew('$m')");
 	call('memshard.read_skew(text)', "SELECT * FROM memshard.read_skew('$m')");
@@ -362,7 +370,7 @@ sub expected_outcome
 	my ($role, $sql) = @_;
 
 	# for the roles nodes log in as only (memshard_peer)
-	return '42501' if $sql =~ /peer_(set|get|mget|mset|delete|incr|touch|identity|metadata_outcome|tc_get|tc_set)\(/;
+	return '42501' if $sql =~ /peer_(set|get|mget|mset|delete|incr|touch|identity|metadata_outcome|tc_get|tc_set|get_expiry|write_if|scan|count)\(/;
 	# the table cache's trigger function, called outside a trigger
 	return '39P01' if $sql =~ /tablecache_trigger\(/;
 	# reads memshard.map_catalog, which is not PUBLIC's
