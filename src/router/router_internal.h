@@ -7,7 +7,11 @@
  * over nodes) -> peer_calls.c (the calls to other nodes) and
  * router_local.c (this node's store); router_peer.c (other nodes' calls)
  * -> router_local.c; router_shards.c (a key's shard and placements) is
- * used by the cluster and peer sides.
+ * used by the cluster and peer sides.  The read-modify-write calls, the key
+ * scan and the count dispatch in their own files: router_rmw.c ->
+ * router_cluster.c, peer_calls.c, router_local_rmw.c; router_scan.c ->
+ * peer_calls.c; router_peer_rmw.c -> router_peer.c (its checks),
+ * router_local_rmw.c, router_scan.c.
  *
  * The router_local_* functions take a MapInfo ** because a stale map is
  * reloaded on the way (STORE_MAP_GONE); they raise the store's errors.
@@ -60,9 +64,9 @@ extern bool router_cluster_touch(MapInfo *map, const char *key, int keylen,
 extern int64 router_cluster_flush(MapInfo *map);
 
 /*
- * router_rmw.c and router_scan.c: the local side of router_get_expiry,
- * router_write_if, the scan and the count (shards NULL: every shard, else
- * a flag per shard)
+ * router_local_rmw.c and router_scan.c: the local side of
+ * router_get_expiry, router_write_if, the scan and the count (shards NULL:
+ * every shard, else a flag per shard)
  */
 extern char *router_local_get_expiry(MapInfo **map, const char *key,
 									 int keylen, int *vallen,

@@ -68,63 +68,6 @@ router_write_if(MapInfo *map, const char *key, int keylen,
 	return cluster_write_if(map, &op);
 }
 
-/* this node's store; a stale map is reloaded once (router_local.c) */
-char *
-router_local_get_expiry(MapInfo **map, const char *key, int keylen,
-						int *vallen, TimestampTz *expires)
-{
-	bool		retried = false;
-	char	   *value;
-
-	for (;;)
-	{
-		value = store_get_expiry(router_map_slot(*map), key, keylen, 0,
-								 vallen, expires);
-		if (value != NULL || *vallen >= 0 || retried)
-			break;
-		*map = router_reload_map(*map);
-		retried = true;
-	}
-	if (value == NULL && *vallen < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("map \"%s\" was dropped", (*map)->name)));
-	*vallen = Max(*vallen, 0);
-	return value;
-}
-
-bool
-router_local_write_if(MapInfo **map, const char *key, int keylen,
-					  const char *expect, int expectlen,
-					  TimestampTz expect_expires, const char *value,
-					  int vallen, TimestampTz expires)
-{
-	bool		retried = false;
-	StoreResult rc;
-
-	for (;;)
-	{
-		rc = store_write_if(router_map_slot(*map), key, keylen,
-							expectlen >= 0 ? expect : NULL, expectlen,
-							expect_expires, value, vallen, expires);
-		if (rc != STORE_MAP_GONE || retried)
-			break;
-		*map = router_reload_map(*map);
-		retried = true;
-	}
-	if (rc == STORE_MAP_GONE)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("map \"%s\" was dropped", (*map)->name)));
-	if (rc == STORE_NO_MEMORY || rc == STORE_OVER_QUOTA)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("no room in the cache for an item of map \"%s\"",
-						(*map)->name),
-				 errhint("Delete items, or raise pg_memshard.memory or the map's max_memory.")));
-	return rc == STORE_OK;
-}
-
 /* a read of the primary copy only, wherever it is */
 static char *
 primary_get_expiry(MapInfo *map, const char *key, int keylen, int *vallen,
