@@ -13,6 +13,13 @@
  * Redis 7 writes them (resp_reply.c).  Clients authenticate as PostgreSQL
  * roles (resp_auth.c).
  *
+ * The calls go one way: the worker -> the parser -> the command table ->
+ * the command files -> the data access (resp_data.c), the turn's
+ * transaction (resp_xact.c), the replies and the shared helpers
+ * (resp_util.c), which call nothing above them; what the helpers tell (the
+ * command running, the command table, the worker's figures) is set in
+ * them by the table and the worker.
+ *
  * A worker is one process with one thread: nothing here is shared between
  * workers but the store itself.
  *
@@ -176,19 +183,38 @@ typedef struct RespCommand
 	const char *group;
 } RespCommand;
 
+extern void resp_execute(RespClient *c, RespRequest *req);
+
+/*
+ * What the files below the command table share (resp_util.c): the command
+ * running and the table, set by resp_execute; the worker's figures, kept by
+ * the worker; parsing helpers, the clock and Redis's glob.
+ */
+typedef struct RespFigures
+{
+	int			worker_number;	/* 0 .. resp_workers - 1 */
+	int			clients;		/* connected now */
+	uint64		commands;		/* run since start */
+	uint64		connections;	/* accepted since start */
+	uint64		rejected;		/* refused: max clients */
+	TimestampTz started_at;
+} RespFigures;
+
+extern RespFigures resp_figures;
+extern void resp_set_current_command(const char *name);
+extern void resp_set_command_table(const RespCommand *table);
+extern const char *resp_current_command(void);
 extern const RespCommand *resp_command_table(void);
 extern int	resp_command_count(void);
-extern void resp_execute(RespClient *c, RespRequest *req);
 extern void resp_reply_arity(RespClient *c, RespRequest *req);
-extern const char *resp_current_command(void);
-
-/* helpers shared by the command files (resp_commands.c) */
 extern bool resp_arg_is(RespRequest *req, int i, const char *word);
 extern bool resp_parse_ll(const char *s, size_t len, int64 *value);
 extern bool resp_arg_ll(RespClient *c, RespRequest *req, int i, int64 *value);
 extern bool resp_parse_ld(const char *s, size_t len, long double *value);
 extern int	resp_format_ld(char *buf, size_t len, long double value);
 extern int64 resp_now_ms(void);
+extern bool resp_glob_match(const char *pat, size_t patlen,
+							const char *str, size_t len);
 
 /* data access (resp_data.c) */
 typedef struct RespValue
@@ -253,8 +279,6 @@ extern void resp_cmd_scan(RespClient *c, RespRequest *req);
 extern void resp_cmd_dbsize(RespClient *c, RespRequest *req);
 extern void resp_cmd_flushdb(RespClient *c, RespRequest *req);
 extern void resp_cmd_flushall(RespClient *c, RespRequest *req);
-extern bool resp_glob_match(const char *pat, size_t patlen,
-							const char *str, size_t len);
 
 /* connection and server commands (resp_admin.c) */
 extern void resp_cmd_ping(RespClient *c, RespRequest *req);
@@ -284,13 +308,9 @@ extern bool resp_allowed(RespClient *c, uint32 perms);
 extern void resp_auth_init(void);
 
 /* the worker (resp_worker.c) */
-extern int	resp_worker_number;
-extern int	resp_client_count(void);
-extern uint64 resp_commands_total(void);
-extern uint64 resp_connections_total(void);
-extern uint64 resp_rejected_total(void);
-extern TimestampTz resp_started_at(void);
 extern void resp_worker_main(Datum arg);
+
+/* the turn's transaction (resp_xact.c) */
 extern void resp_ensure_xact(void);
 extern void resp_commit_xact(void);
 extern void resp_abort_xact(void);

@@ -19,11 +19,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
-#include <sys/time.h>
-
 #include "lib/stringinfo.h"
 #include "access/xact.h"
 #include "miscadmin.h"
@@ -116,30 +111,6 @@ static const RespCommand commands[] = {
 	{NULL}
 };
 
-static const char *current_command = NULL;
-
-const RespCommand *
-resp_command_table(void)
-{
-	return commands;
-}
-
-int
-resp_command_count(void)
-{
-	int			n = 0;
-
-	while (commands[n].name)
-		n++;
-	return n;
-}
-
-/* the full name of the command running, for error texts */
-const char *
-resp_current_command(void)
-{
-	return current_command ? current_command : "";
-}
 
 static const RespCommand *
 find_command(const RespCommand *table, const char *name, size_t len,
@@ -168,13 +139,6 @@ reply_unknown_command(RespClient *c, RespRequest *req)
 		appendStringInfo(&args, "'%.*s' ", 128 - args.len, req->argv[i]);
 	resp_reply_error(c, "unknown command '%.128s', with args beginning with: %s",
 					 req->argv[0], args.data);
-}
-
-void
-resp_reply_arity(RespClient *c, RespRequest *req)
-{
-	resp_reply_error(c, "wrong number of arguments for '%s' command",
-					 resp_current_command());
 }
 
 static bool
@@ -252,13 +216,14 @@ resp_execute(RespClient *c, RespRequest *req)
 {
 	const RespCommand *cmd;
 
+	resp_set_command_table(commands);
 	cmd = find_command(commands, req->argv[0], req->argvlen[0], 0);
 	if (cmd == NULL)
 	{
 		reply_unknown_command(c, req);
 		return;
 	}
-	current_command = cmd->name;
+	resp_set_current_command(cmd->name);
 	if ((cmd->flags & RESP_CMD_CONTAINER) ||
 		(cmd->subcommands != NULL && req->argc >= 2))
 	{
@@ -283,7 +248,7 @@ resp_execute(RespClient *c, RespRequest *req)
 			return;
 		}
 		cmd = sub;
-		current_command = cmd->name;
+		resp_set_current_command(cmd->name);
 	}
 	if (!arity_ok(cmd, req->argc))
 	{
@@ -300,140 +265,4 @@ resp_execute(RespClient *c, RespRequest *req)
 		run_guarded(c, cmd, req);
 	else
 		cmd->fn(c, req);
-}
-
-/* argument i equals word, case-insensitively */
-bool
-resp_arg_is(RespRequest *req, int i, const char *word)
-{
-	return i < req->argc && req->argvlen[i] == strlen(word) &&
-		pg_strcasecmp(req->argv[i], word) == 0;
-}
-
-/* Redis's string2ll: no spaces, no '+', no leading zeros */
-bool
-resp_parse_ll(const char *s, size_t len, int64 *value)
-{
-	size_t		i = 0;
-	bool		neg = false;
-	uint64		v;
-
-	if (len == 0 || len >= 21)
-		return false;
-	if (len == 1 && s[0] == '0')
-	{
-		*value = 0;
-		return true;
-	}
-	if (s[0] == '-')
-	{
-		neg = true;
-		if (++i == len)
-			return false;
-	}
-	if (s[i] < '1' || s[i] > '9')
-		return false;
-	v = s[i++] - '0';
-	for (; i < len; i++)
-	{
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-		if (v > PG_UINT64_MAX / 10)
-			return false;
-		v *= 10;
-		if (v > PG_UINT64_MAX - (s[i] - '0'))
-			return false;
-		v += s[i] - '0';
-	}
-	if (neg)
-	{
-		if (v > (uint64) PG_INT64_MAX + 1)
-			return false;
-		*value = (int64) (0 - v);
-	}
-	else
-	{
-		if (v > (uint64) PG_INT64_MAX)
-			return false;
-		*value = (int64) v;
-	}
-	return true;
-}
-
-/* an integer argument, or Redis's error reply */
-bool
-resp_arg_ll(RespClient *c, RespRequest *req, int i, int64 *value)
-{
-	if (resp_parse_ll(req->argv[i], req->argvlen[i], value))
-		return true;
-	resp_reply_error(c, "value is not an integer or out of range");
-	return false;
-}
-
-/* Redis's string2ld: strtold over the whole string, no NaN */
-bool
-resp_parse_ld(const char *s, size_t len, long double *value)
-{
-	char		buf[5 * 1024];
-	char	   *end;
-	long double v;
-
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	errno = 0;
-	v = strtold(buf, &end);
-	if (isspace((unsigned char) buf[0]) || *end != '\0' ||
-		(size_t) (end - buf) != len ||
-		(errno == ERANGE && (v == HUGE_VALL || v == -HUGE_VALL ||
-							 fpclassify(v) == FP_ZERO)) ||
-		errno == EINVAL || isnan(v))
-		return false;
-	*value = v;
-	return true;
-}
-
-/* wall-clock milliseconds since the Unix epoch, as Redis's mstime() */
-int64
-resp_now_ms(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-/*
- * Redis's ld2string in LD_STR_HUMAN mode: %.17Lf without trailing zeros.
- * PostgreSQL's snprintf has no long double, so this, the last function of
- * the file, uses the C library's.
- */
-#undef snprintf
-int
-resp_format_ld(char *buf, size_t len, long double value)
-{
-	int			l = snprintf(buf, len, "%.17Lf", value);
-
-	if (l < 0 || (size_t) l + 1 > len)
-		return 0;
-	if (strchr(buf, '.') != NULL)
-	{
-		char	   *p = buf + l - 1;
-
-		while (*p == '0')
-		{
-			p--;
-			l--;
-		}
-		if (*p == '.')
-			l--;
-	}
-	if (l == 2 && buf[0] == '-' && buf[1] == '0')
-	{
-		buf[0] = '0';
-		l = 1;
-	}
-	buf[l] = '\0';
-	return l;
 }

@@ -72,7 +72,7 @@ static void
 info_server(StringInfo buf)
 {
 	struct utsname name;
-	int64		uptime = (GetCurrentTimestamp() - resp_started_at()) / USECS_PER_SEC;
+	int64		uptime = (GetCurrentTimestamp() - resp_figures.started_at) / USECS_PER_SEC;
 
 	uname(&name);
 	appendStringInfoString(buf, "# Server\r\n");
@@ -85,7 +85,7 @@ info_server(StringInfo buf)
 	info_line(buf, "uptime_in_seconds", INT64_FORMAT, uptime);
 	info_line(buf, "uptime_in_days", INT64_FORMAT, uptime / 86400);
 	info_line(buf, "pg_memshard_version", "1.1");
-	info_line(buf, "pg_memshard_worker", "%d", resp_worker_number);
+	info_line(buf, "pg_memshard_worker", "%d", resp_figures.worker_number);
 	info_line(buf, "pg_memshard_workers", "%d", resp_workers);
 	info_line(buf, "postgresql_version", "%s", PG_VERSION);
 }
@@ -94,7 +94,7 @@ static void
 info_clients(StringInfo buf)
 {
 	appendStringInfoString(buf, "# Clients\r\n");
-	info_line(buf, "connected_clients", "%d", resp_client_count());
+	info_line(buf, "connected_clients", "%d", resp_figures.clients);
 	info_line(buf, "maxclients", "%d", resp_max_clients);
 	info_line(buf, "blocked_clients", "0");
 }
@@ -121,9 +121,9 @@ static void
 info_stats(StringInfo buf, StoreGlobalStats *stats)
 {
 	appendStringInfoString(buf, "# Stats\r\n");
-	info_line(buf, "total_connections_received", UINT64_FORMAT, resp_connections_total());
-	info_line(buf, "total_commands_processed", UINT64_FORMAT, resp_commands_total());
-	info_line(buf, "rejected_connections", UINT64_FORMAT, resp_rejected_total());
+	info_line(buf, "total_connections_received", UINT64_FORMAT, resp_figures.connections);
+	info_line(buf, "total_commands_processed", UINT64_FORMAT, resp_figures.commands);
+	info_line(buf, "rejected_connections", UINT64_FORMAT, resp_figures.rejected);
 	info_line(buf, "expired_keys", INT64_FORMAT, stats->counters.expirations);
 	info_line(buf, "evicted_keys", INT64_FORMAT, stats->counters.evictions);
 	info_line(buf, "keyspace_hits", INT64_FORMAT, stats->counters.hits);

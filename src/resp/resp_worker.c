@@ -42,7 +42,6 @@
 #include <errno.h>
 #include <arpa/inet.h>
 
-#include "access/xact.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -54,7 +53,6 @@
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
@@ -69,16 +67,9 @@ PGDLLEXPORT void resp_worker_main(Datum arg);
 #define EVENTS_PER_WAIT		256
 #define INPUT_AHEAD			(1024 * 1024)	/* unparsed input read ahead */
 
-int			resp_worker_number = 0;
-
 static dlist_head clients = DLIST_STATIC_INIT(clients);
-static int	nclients = 0;
 static List *closed_clients = NIL;	/* freed at the end of the turn */
 static uint64 client_serial = 0;
-static uint64 stat_commands = 0;
-static uint64 stat_connections = 0;
-static uint64 stat_rejected = 0;
-static TimestampTz started_at = 0;
 static Oid	open_roleid = InvalidOid;	/* role of clients when auth is off */
 
 static int	listeners[MAX_LISTENERS];
@@ -88,7 +79,6 @@ static WaitEventSet *wset = NULL;
 static int	wset_capacity = 0;
 static int	wset_used = 0;
 
-static bool xact_open = false;
 static MemoryContext turn_cxt = NULL;
 
 static void open_listeners(void);
@@ -99,79 +89,6 @@ static void process_client(RespClient *c);
 static void flush_client(RespClient *c);
 static void close_client(RespClient *c);
 static void resolve_open_role(void);
-
-int
-resp_client_count(void)
-{
-	return nclients;
-}
-
-uint64
-resp_commands_total(void)
-{
-	return stat_commands;
-}
-
-uint64
-resp_connections_total(void)
-{
-	return stat_connections;
-}
-
-uint64
-resp_rejected_total(void)
-{
-	return stat_rejected;
-}
-
-TimestampTz
-resp_started_at(void)
-{
-	return started_at;
-}
-
-/*
- * The turn's transaction, started on first need; memory stays the turn's.
- * It has an active snapshot, as a statement has: the metadata of maps over
- * nodes (their placements) is read with SPI.
- */
-void
-resp_ensure_xact(void)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-
-	if (xact_open)
-		return;
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	xact_open = true;
-	MemoryContextSwitchTo(cxt);
-}
-
-void
-resp_commit_xact(void)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-
-	if (!xact_open)
-		return;
-	while (ActiveSnapshotSet())
-		PopActiveSnapshot();
-	CommitTransactionCommand();
-	xact_open = false;
-	MemoryContextSwitchTo(cxt);
-}
-
-void
-resp_abort_xact(void)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-
-	AbortCurrentTransaction();
-	xact_open = false;
-	MemoryContextSwitchTo(cxt);
-}
 
 /* one listening socket for one resolved address; -1 on failure (logged) */
 static int
@@ -196,7 +113,7 @@ listen_on(struct addrinfo *ai)
 		goto fail;
 	ereport(LOG,
 			(errmsg("pg_memshard resp worker %d listening on %s port %d",
-					resp_worker_number, host, resp_port)));
+					resp_figures.worker_number, host, resp_port)));
 	return fd;
 
 fail:
@@ -269,7 +186,7 @@ rebuild_wait_set(void)
 
 	if (wset)
 		FreeWaitEventSet(wset);
-	wset_capacity = 2 + nlisteners + Max(resp_max_clients, nclients) + 16;
+	wset_capacity = 2 + nlisteners + Max(resp_max_clients, resp_figures.clients) + 16;
 	wset = CreateWaitEventSet(TopMemoryContext, wset_capacity);
 	AddWaitEventToSet(wset, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wset, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
@@ -301,7 +218,7 @@ refuse_client(int fd, const char *msg)
 
 	rc = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
-	stat_rejected++;
+	resp_figures.rejected++;
 }
 
 static RespClient *
@@ -321,7 +238,7 @@ new_client(int fd, struct sockaddr_storage *addr, socklen_t len)
 		(addr->ss_family == AF_INET6 &&
 		 IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *) addr)->sin6_addr));
 	c->sock = fd;
-	c->id = (++client_serial << 6) | (uint64) resp_worker_number;
+	c->id = (++client_serial << 6) | (uint64) resp_figures.worker_number;
 	c->proto = 2;
 	c->bulklen = -1;
 	c->connected = GetCurrentTimestamp();
@@ -360,7 +277,7 @@ accept_clients(int lsock)
 				pg_usleep(10000L);
 			return;
 		}
-		if (nclients >= resp_max_clients)
+		if (resp_figures.clients >= resp_max_clients)
 		{
 			refuse_client(fd, "-ERR max number of clients reached\r\n");
 			continue;
@@ -371,8 +288,8 @@ accept_clients(int lsock)
 		c->pos = AddWaitEventToSet(wset, WL_SOCKET_READABLE, fd, NULL, c);
 		wset_used++;
 		dlist_push_tail(&clients, &c->node);
-		nclients++;
-		stat_connections++;
+		resp_figures.clients++;
+		resp_figures.connections++;
 	}
 }
 
@@ -436,7 +353,7 @@ process_client(RespClient *c)
 		if (rc == RESP_PARSE_EMPTY)
 			continue;
 		resp_execute(c, &req);
-		stat_commands++;
+		resp_figures.commands++;
 		done++;
 		if (resp_output_pending(c) > (size_t) resp_max_output_buffer)
 		{
@@ -489,7 +406,7 @@ static void
 close_client(RespClient *c)
 {
 	dlist_delete(&c->node);
-	nclients--;
+	resp_figures.clients--;
 	close(c->sock);
 	c->sock = -1;
 	closed_clients = lappend(closed_clients, c);
@@ -632,7 +549,7 @@ resp_worker_main(Datum arg)
 	WaitEvent  *events;
 	bool		more = false;
 
-	resp_worker_number = DatumGetInt32(arg);
+	resp_figures.worker_number = DatumGetInt32(arg);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -644,7 +561,7 @@ resp_worker_main(Datum arg)
 	resolve_open_role();
 	open_listeners();
 	rebuild_wait_set();
-	started_at = GetCurrentTimestamp();
+	resp_figures.started_at = GetCurrentTimestamp();
 	events = MemoryContextAlloc(TopMemoryContext, sizeof(WaitEvent) * EVENTS_PER_WAIT);
 	turn_cxt = AllocSetContextCreate(TopMemoryContext, "pg_memshard resp turn",
 									 ALLOCSET_DEFAULT_SIZES);
