@@ -191,6 +191,18 @@ set_expire_ms(RespValue *val)
 		Max(time_to_unix_ms(val->expire_ts) - 99, 1) : 0;
 }
 
+/* a key's value and expiry: the primary's copy, or any that answers */
+static void
+read_item(MapInfo **map, const char *key, int keylen, bool primary,
+		  RespValue *val)
+{
+	memset(val, 0, sizeof(RespValue));
+	WITH_FRESH_MAP(map,
+				   val->data = router_get_expiry(*map, key, keylen, primary,
+												 &val->len, &val->expire_ts));
+	set_expire_ms(val);
+}
+
 /*
  * A key's value and expiry, from the copy resp_write_if compares against
  * (for a map over nodes, the primary's: no fall back to a replica).
@@ -198,22 +210,14 @@ set_expire_ms(RespValue *val)
 void
 resp_read(MapInfo **map, const char *key, int keylen, RespValue *val)
 {
-	memset(val, 0, sizeof(RespValue));
-	WITH_FRESH_MAP(map,
-				   val->data = router_get_expiry(*map, key, keylen, true,
-												 &val->len, &val->expire_ts));
-	set_expire_ms(val);
+	read_item(map, key, keylen, true, val);
 }
 
 /* the same for a read only (TTL): a replica answers if the primary cannot */
 void
 resp_peek(MapInfo **map, const char *key, int keylen, RespValue *val)
 {
-	memset(val, 0, sizeof(RespValue));
-	WITH_FRESH_MAP(map,
-				   val->data = router_get_expiry(*map, key, keylen, false,
-												 &val->len, &val->expire_ts));
-	set_expire_ms(val);
+	read_item(map, key, keylen, false, val);
 }
 
 /*
