@@ -459,3 +459,23 @@ GRANT EXECUTE ON FUNCTION
     memshard.peer_scan(pg_catalog.text, pg_catalog.int4[], pg_catalog.int8, pg_catalog.int4),
     memshard.peer_count(pg_catalog.text, pg_catalog.int4[])
   TO memshard_peer;
+
+-- The clients of this instance's RESP workers (src/resp/resp_clients.c),
+-- as Redis's CLIENT LIST tells them: for pg_monitor and superusers, as a
+-- client's address, name and role are not everyone's to see.
+CREATE FUNCTION memshard.read_resp_clients(
+    OUT worker pg_catalog.int4, OUT id pg_catalog.int8, OUT addr pg_catalog.text,
+    OUT name pg_catalog.text, OUT role pg_catalog.text, OUT db pg_catalog.int4,
+    OUT age pg_catalog.interval, OUT idle pg_catalog.interval,
+    OUT last_command pg_catalog.text, OUT query_buffer pg_catalog.int8,
+    OUT output_buffer pg_catalog.int8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_resp_clients'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+CREATE VIEW memshard.resp_clients AS SELECT * FROM memshard.read_resp_clients();
+
+REVOKE ALL ON FUNCTION memshard.read_resp_clients() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION memshard.read_resp_clients() TO pg_monitor;
+REVOKE ALL ON memshard.resp_clients FROM PUBLIC;
+GRANT SELECT ON memshard.resp_clients TO pg_monitor;

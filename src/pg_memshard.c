@@ -347,6 +347,7 @@ memshard_shmem_request(void)
 	RequestNamedLWLockTranche(STORE_LWLOCK_TRANCHE, store_lwlock_count());
 	RequestAddinShmemSpace(marks_shmem_size());
 	RequestNamedLWLockTranche(MARKS_LWLOCK_TRANCHE, marks_lwlock_count());
+	RequestAddinShmemSpace(resp_clients_shmem_size());
 }
 
 static void
@@ -359,4 +360,5 @@ memshard_shmem_startup(void)
 	cluster_recovery_shmem_startup();
 	persist_shmem_startup();
 	marks_shmem_startup();
+	resp_clients_shmem_startup();
 }

@@ -321,6 +321,7 @@ call('memshard.read_metadata_recovery()', 'SELECT * FROM memshard.read_metadata_
 call('memshard.recovery_metric_samples()', 'SELECT count(*) FROM memshard.recovery_metric_samples()');
 call('memshard.restart_metric_samples()', 'SELECT count(*) FROM memshard.restart_metric_samples()');
 call('memshard.read_restart_stats()', 'SELECT * FROM memshard.read_restart_stats()');
+call('memshard.read_resp_clients()', 'SELECT * FROM memshard.read_resp_clients()');
 call('memshard.peer_metadata_outcome(text)', "SELECT memshard.peer_metadata_outcome('x')");
 call('memshard.add_node(name)', "SELECT memshard.add_node('n2')");
 call('memshard.remove_node(name)', "SELECT memshard.remove_node('n3')");
@@ -332,7 +333,7 @@ call('memshard.drop_map(text)',
 	"SELECT memshard.drop_map('local_by_' || current_user)");
 for my $view (qw(maps stats partition_stats slab_stats map_stats nodes shards
 	cluster_stats shard_stats node_catalog placement_catalog metadata_recovery
-	restart_stats cached_tables))
+	restart_stats cached_tables resp_clients))
 {
 	call("view memshard.$view", "SELECT * FROM memshard.$view");
 }
@@ -378,7 +379,7 @@ sub expected_outcome
 	if ($role eq 'dave')
 	{
 		return '42501'
-		  if $sql =~ /\b(peer_flush|peer_metadata_apply|flush|stats_reset|skew|read_skew|shard_stats|local_shard_stats|node_shard_stats|read_shard_stats|recover_metadata|add_node|remove_node|create_map|drop_map)\b/;
+		  if $sql =~ /\b(peer_flush|peer_metadata_apply|flush|stats_reset|skew|read_skew|shard_stats|local_shard_stats|node_shard_stats|read_shard_stats|read_resp_clients|resp_clients|recover_metadata|add_node|remove_node|create_map|drop_map)\b/;
 		return 'ok';
 	}
 	# carol may, but these refuse: a map of one node is no peer's, the

@@ -4,7 +4,8 @@
 # map of one node (a third node) and as redis-server does (compare.py);
 # KEYS, SCAN and DBSIZE see every node's keys once; APPEND, INCRBYFLOAT and
 # INCR from clients of both nodes at once lose nothing; SQL on any node
-# reads what RESP wrote, and the replicas got the read-modify-writes.
+# reads what RESP wrote, and the replicas got the read-modify-writes;
+# memshard.resp_clients shows the clients, to pg_monitor.
 use strict;
 use warnings;
 use FindBin;
@@ -14,6 +15,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use MemshardCluster;
 use RespNode;
+use IPC::Run;
 
 my @nodes = start_cluster('rc', 2, "pg_memshard.resp_auth = off\n");
 my @ports;
@@ -82,6 +84,37 @@ for my $node (@nodes)
 			  . "convert_from(memshard.peer_get('redis_1', 'rmw:gs'), 'UTF8')"),
 		'abcdef|new', 'the copy on ' . $node->name . ' got the read-modify-writes');
 }
+
+# memshard.resp_clients: a client that named itself, seen from SQL
+my $py = qq{import redis, time
+r = redis.Redis(port=$ports[0], db=1)
+r.client_setname("viewer")
+r.set("seen", "yes")
+print("ready", flush=True)
+time.sleep(30)
+};
+my ($pyout, $pyerr) = ('', '');
+my $viewer = IPC::Run::start([ '/usr/bin/python3', '-c', $py ], '>', \$pyout, '2>', \$pyerr);
+ok($n1->poll_query_until('postgres',
+		"SELECT count(*) = 1 FROM memshard.resp_clients WHERE name = 'viewer'"),
+	'memshard.resp_clients shows the client') or diag $pyerr;
+is($n1->safe_psql('postgres', q{
+SELECT worker BETWEEN 0 AND 1, id > 0, addr LIKE '127.0.0.1:%', role = current_user, db,
+       age >= idle, idle < interval '1 minute', last_command, query_buffer, output_buffer
+  FROM memshard.resp_clients WHERE name = 'viewer'}),
+	't|t|t|t|1|t|t|set|0|0', 'its worker, id, address, role, database, times, last command, buffers');
+$viewer->kill_kill;
+ok($n1->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM memshard.resp_clients WHERE name = 'viewer'"),
+	'a client gone leaves the view');
+$n1->safe_psql('postgres', 'CREATE ROLE plain_viewer');
+my ($ret, $o, $e) = $n1->psql('postgres',
+	'SET ROLE plain_viewer; SELECT * FROM memshard.resp_clients');
+like($e, qr/permission denied/, 'a plain role may not read memshard.resp_clients');
+$n1->safe_psql('postgres', 'GRANT pg_monitor TO plain_viewer');
+($ret, $o, $e) = $n1->psql('postgres',
+	'SET ROLE plain_viewer; SELECT count(*) >= 0 FROM memshard.resp_clients');
+is($o, 't', 'pg_monitor may') or diag $e;
 
 $_->stop for @nodes, $local;
 for my $node (@nodes, $local)

@@ -113,6 +113,13 @@ typedef struct RespClient
 	char	   *lib_ver;
 	uint64		commands;
 
+	/* what memshard.resp_clients shows (resp_clients.c) */
+	int			slot;			/* its slot in shared memory, -1 none */
+	uint64		published_commands;
+	size_t		published_output;
+	TimestampTz last_active;	/* last turn it ran a command */
+	const char *last_command;	/* a name of the command table, or NULL */
+
 	/* state in the event loop */
 	bool		close_after_reply;	/* QUIT, protocol error */
 	bool		closing;		/* drop now, send nothing more */
@@ -306,6 +313,30 @@ extern bool resp_authenticate(RespClient *c, const char *user,
 extern void resp_set_role(RespClient *c, Oid roleid, const char *name);
 extern bool resp_allowed(RespClient *c, uint32 perms);
 extern void resp_auth_init(void);
+
+/* the clients as memshard.resp_clients shows them (resp_clients.c) */
+typedef struct RespClientInfo
+{
+	bool		in_use;
+	int			worker;
+	uint64		id;
+	char		addr[64];
+	char		name[64];		/* CLIENT SETNAME, cut to 63 bytes */
+	char		role[NAMEDATALEN];
+	char		last_command[32];
+	int			db;
+	TimestampTz connected;
+	TimestampTz last_active;
+	int64		query_buffer;	/* bytes received, not yet run */
+	int64		output_buffer;	/* reply bytes not yet sent */
+} RespClientInfo;
+
+extern Size resp_clients_shmem_size(void);
+extern void resp_clients_shmem_startup(void);
+extern void resp_client_publish(RespClient *c);
+extern void resp_client_touch(RespClient *c);
+extern void resp_client_unpublish(RespClient *c);
+extern int	resp_clients_read(RespClientInfo **out);
 
 /* the worker (resp_worker.c) */
 extern void resp_worker_main(Datum arg);

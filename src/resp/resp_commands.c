@@ -217,6 +217,7 @@ resp_execute(RespClient *c, RespRequest *req)
 	const RespCommand *cmd;
 
 	resp_set_command_table(commands);
+	resp_set_current_command(NULL);
 	cmd = find_command(commands, req->argv[0], req->argvlen[0], 0);
 	if (cmd == NULL)
 	{

@@ -71,6 +71,7 @@ static dlist_head clients = DLIST_STATIC_INIT(clients);
 static List *closed_clients = NIL;	/* freed at the end of the turn */
 static uint64 client_serial = 0;
 static Oid	open_roleid = InvalidOid;	/* role of clients when auth is off */
+static char open_rolename[NAMEDATALEN];
 
 static int	listeners[MAX_LISTENERS];
 static int	nlisteners = 0;
@@ -242,12 +243,14 @@ new_client(int fd, struct sockaddr_storage *addr, socklen_t len)
 	c->proto = 2;
 	c->bulklen = -1;
 	c->connected = GetCurrentTimestamp();
+	c->slot = -1;
 	c->incap = READ_CHUNK;
 	c->in = MemoryContextAlloc(TopMemoryContext, c->incap);
 	if (!resp_auth && OidIsValid(open_roleid))
 	{
 		c->authenticated = true;
 		c->roleid = open_roleid;
+		c->rolename = MemoryContextStrdup(TopMemoryContext, open_rolename);
 	}
 	return c;
 }
@@ -290,6 +293,7 @@ accept_clients(int lsock)
 		dlist_push_tail(&clients, &c->node);
 		resp_figures.clients++;
 		resp_figures.connections++;
+		resp_client_publish(c);
 	}
 }
 
@@ -337,6 +341,7 @@ process_client(RespClient *c)
 	int			done = 0;
 
 	c->ready = false;
+	c->last_active = GetCurrentTimestamp();
 	while (!c->closing && !c->close_after_reply)
 	{
 		RespRequest req;
@@ -353,6 +358,7 @@ process_client(RespClient *c)
 		if (rc == RESP_PARSE_EMPTY)
 			continue;
 		resp_execute(c, &req);
+		c->last_command = resp_current_command()[0] ? resp_current_command() : NULL;
 		resp_figures.commands++;
 		done++;
 		if (resp_output_pending(c) > (size_t) resp_max_output_buffer)
@@ -406,6 +412,7 @@ static void
 close_client(RespClient *c)
 {
 	dlist_delete(&c->node);
+	resp_client_unpublish(c);
 	resp_figures.clients--;
 	close(c->sock);
 	c->sock = -1;
@@ -450,6 +457,7 @@ free_closed_clients(void)
 static void
 resolve_open_role(void)
 {
+	open_rolename[0] = '\0';
 	resp_ensure_xact();
 	if (resp_default_user[0] != '\0')
 	{
@@ -461,6 +469,9 @@ resolve_open_role(void)
 	}
 	else
 		open_roleid = GetAuthenticatedUserId();
+	if (OidIsValid(open_roleid))
+		strlcpy(open_rolename, GetUserNameFromId(open_roleid, false),
+				sizeof(open_rolename));
 	resp_commit_xact();
 }
 
@@ -520,8 +531,12 @@ serve_turn(WaitEvent *events, int nevents, bool *more)
 			flush_client(c);
 		if (c->closing)
 			close_client(c);
-		else if (c->ready)
-			*more = true;
+		else
+		{
+			resp_client_touch(c);
+			if (c->ready)
+				*more = true;
+		}
 	}
 }
 
