@@ -1,6 +1,7 @@
 # The Redis protocol and a node that does not answer (issue 15): with two
-# RESP workers, a client whose key lives on a stopped node (SIGSTOP: its
-# connections hang rather than fail) gets an error within
+# RESP workers, a client whose key lives on a stopped node (SIGSTOP once
+# the client's worker is connected to it: the call hangs rather than
+# fails) gets an error within
 # pg_memshard.connect_timeout + pg_memshard.remote_timeout, while a client
 # of the other worker goes on being answered during that time; once the
 # call gave up, the first worker answers again.
@@ -37,17 +38,19 @@ my ($dead_key, $live_key) = map {
 ok($dead_key && $live_key, "keys $dead_key (on n2) and $live_key (on n1)");
 is(`redis-cli -p $port SET $dead_key before`, "OK\n", 'the key on node 2 is set through node 1');
 
-# stop node 2 and every process of it: connects and calls hang
+# node 2 and every process of it, which dead_node.py stops once client A's
+# worker is connected to node 2: its calls then hang
 my $pid = $n2->{_pid};
 my @stopped = ($pid, split(' ', `ps -o pid= --ppid $pid`));
-kill 'STOP', @stopped;
 
-my ($rc, $out) = RespNode::run_py('dead_node.py', $port, $dead_key, $live_key, 20);
+my ($rc, $out) = RespNode::run_py('dead_node.py', $port, $dead_key, $live_key, 20, @stopped);
 is($rc, 0, 'the blocked client got its error within the bound; the other worker answered meanwhile')
   or diag $out;
 like($out, qr/client A waited ([\d.]+) s and got b'-ERR [^']*'/, 'an error reply') or diag $out;
 my ($waited) = $out =~ /client A waited ([\d.]+) s/;
-cmp_ok($waited // 0, '>=', 1.5, 'the client did wait for the node (its timeout)');
+like($out, qr/before the stop, client A read b'\$6\\r\\nbefore\\r\\n'/, 'client A read the key before the stop')
+  or diag $out;
+cmp_ok($waited // 0, '>=', 2.5, 'the client did wait for the node (pg_memshard.remote_timeout)');
 like($out, qr/client B got (\d+) answers meanwhile/, 'answers counted');
 note $out;
 

@@ -1,15 +1,19 @@
 #!/usr/bin/python3
 """A node that does not answer costs only its keys' clients (test/055).
 
-Usage: dead_node.py PORT DEAD_KEY LIVE_KEY BOUND_SECONDS
+Usage: dead_node.py PORT DEAD_KEY LIVE_KEY BOUND_SECONDS PID...
 
 PORT is a node with two RESP workers whose map is over nodes; DEAD_KEY's
-shard is on a node that does not answer (stopped with SIGSTOP), LIVE_KEY's
-on this node.  Client A (on one worker) asks for DEAD_KEY; client B (on the
+shard is on another node, LIVE_KEY's on this node.  Once both clients are
+connected and client A's worker has a connection to the other node (A
+reads DEAD_KEY), the other node's processes PID... are stopped (SIGSTOP:
+its connections hang rather than fail; the caller resumes them).  Client A (on one worker) asks for DEAD_KEY; client B (on the
 other worker) keeps asking for LIVE_KEY meanwhile.  Prints what happened
 and exits 1 unless A got an error within BOUND_SECONDS, and B got answers
 while A was still waiting.
 """
+import os
+import signal
 import sys
 import threading
 import time
@@ -41,8 +45,14 @@ def on_workers(port):
 def main():
     port, dead_key, live_key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     bound = float(sys.argv[4])
+    pids = [int(p) for p in sys.argv[5:]]
     a, b = on_workers(port)
     result = {}
+
+    # A's worker now holds a connection to the other node: then stop it
+    print("before the stop, client A read %r" % a.call("GET", dead_key))
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
 
     def blocked():
         t0 = time.monotonic()
