@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """A node that does not answer costs only its keys' clients (test/055).
 
-Usage: dead_node.py PORT DEAD_KEY LIVE_KEY BOUND_SECONDS PID...
+Usage: dead_node.py PORT DEAD_KEY LIVE_KEY BOUND_SECONDS POSTMASTER_PID
 
 PORT is a node with two RESP workers whose map is over nodes; DEAD_KEY's
 shard is on another node, LIVE_KEY's on this node.  Once both clients are
 connected and client A's worker has a connection to the other node (A
-reads DEAD_KEY), the other node's processes PID... are stopped (SIGSTOP:
-its connections hang rather than fail; the caller resumes them).  Client A (on one worker) asks for DEAD_KEY; client B (on the
+reads DEAD_KEY), the other node's postmaster and its children are stopped
+(SIGSTOP: its connections hang rather than fail); they are resumed at the
+end, and their pids printed ("stopped: ...").  Client A (on one worker) asks for DEAD_KEY; client B (on the
 other worker) keeps asking for LIVE_KEY meanwhile.  Prints what happened
 and exits 1 unless A got an error within BOUND_SECONDS, and B got answers
 while A was still waiting.
@@ -45,14 +46,41 @@ def on_workers(port):
 def main():
     port, dead_key, live_key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     bound = float(sys.argv[4])
-    pids = [int(p) for p in sys.argv[5:]]
+    postmaster = int(sys.argv[5])
     a, b = on_workers(port)
-    result = {}
 
     # A's worker now holds a connection to the other node: then stop it
     print("before the stop, client A read %r" % a.call("GET", dead_key))
+    pids = [postmaster] + children(postmaster)
     for pid in pids:
         os.kill(pid, signal.SIGSTOP)
+    print("stopped: %s" % " ".join(str(p) for p in pids))
+    try:
+        run(a, b, dead_key, live_key, bound)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+def children(parent):
+    """The processes whose parent is parent (from /proc), now."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so after ')'
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            found.append(int(entry))
+    return found
+
+
+def run(a, b, dead_key, live_key, bound):
+    result = {}
 
     def blocked():
         t0 = time.monotonic()
