@@ -470,6 +470,9 @@ extern int	items_chunk_class(int keylen, int vallen, bool has_expire,
 							  uint32 *data_chunks);
 extern void item_copy_value(StoreItem *item, char *dest);
 
+/* store.c */
+extern void store_layout(StoreShared *shared);
+
 /* quota.c */
 extern StoreResult quota_make_room(int handle, int64 need, const char *key,
 								   int keylen);
