@@ -145,8 +145,8 @@ move_chunk(StoreClass *from, StoreItem *chunk, StoreClass *to)
 		LWLockRelease(part->lock);
 		return false;
 	}
-	store_page(item_page(dest))->used++;
-	store_page(item_page(chunk))->used--;
+	page_used_add(to, item_page(dest), 1);
+	page_used_add(from, item_page(chunk), -1);
 	if (to != from)
 	{
 		from->used--;
@@ -347,24 +347,6 @@ pick_candidates(int class_id, int *pages)
 		pages[i] = page;
 	}
 	return n;
-}
-
-/* give the class (lock held) an idle page of another class, if there is one */
-bool
-take_idle_page_for(int class_id)
-{
-	int			page;
-
-	for (page = 0; page < store_shared->npages; page++)
-	{
-		StorePage  *desc = store_page(page);
-
-		/* a glance: take_idle_page checks again under the victim's lock */
-		if (desc->class_id >= 0 && desc->class_id != class_id &&
-			desc->used == 0 && take_idle_page(page, class_id))
-			return true;
-	}
-	return false;
 }
 
 /*

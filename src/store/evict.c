@@ -151,7 +151,7 @@ clock_evict(int class_id, int skip_page)
 			continue;
 		cls->item_bytes -= item_total_size(chunk);
 		cls->used--;
-		store_page(item_page(chunk))->used--;
+		page_used_add(cls, item_page(chunk), -1);
 		if (!expired)
 		{
 			cls->evictions++;
@@ -210,13 +210,14 @@ reclaim_expired(int class_id)
 	StoreClass *cls = store_class(class_id);
 	uint32		tick = now_tick();
 	uint32		next = 0;
-	int			page;
+	int			page = cls->first_page;
+	int			n;
 
-	for (page = 0; page < store_shared->npages; page++)
+	for (n = 0; n < cls->pages; n++, page = next_class_page(cls, page))
 	{
-			uint32		i;
+		uint32		i;
 
-		if (store_page(page)->class_id != class_id || store_page(page)->used == 0)
+		if (store_page(page)->used == 0)
 			continue;
 		for (i = 0; i < cls->chunks_per_page; i++)
 		{
@@ -259,7 +260,6 @@ next_hand_chunk(int class_id, StoreItem **item)
 {
 	StoreClass *cls = store_class(class_id);
 	int			page = cls->hand_page;
-	int			tries;
 
 	if (cls->pages == 0)
 		return false;
@@ -267,14 +267,8 @@ next_hand_chunk(int class_id, StoreItem **item)
 		cls->hand_chunk++;
 	else
 	{
-		/* next page of this class, wrapping around */
-		for (tries = 0; tries < store_shared->npages; tries++)
-		{
-			page = (page + 1) % store_shared->npages;
-			if (store_page(page)->class_id == class_id)
-				break;
-		}
-		cls->hand_page = page;
+		/* next page of the class's ring, which wraps around */
+		cls->hand_page = next_class_page(cls, page);
 		cls->hand_chunk = 0;
 	}
 	*item = (StoreItem *) (page_start(cls->hand_page) +

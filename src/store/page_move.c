@@ -30,10 +30,12 @@
 /* victim classes tried for one page move */
 #define MOVE_CANDIDATES 8
 
+/* pages of a victim class past its CLOCK hand tried for one page move */
+#define MOVABLE_TRIES (4 * 64)
+
 static double survival_time(StoreClass *cls, TimestampTz now);
 static bool page_is_movable(int victim_class, int page);
 static int	movable_page(int victim);
-static int	find_idle_page(int class_id);
 static int	choose_victim_class(int class_id, const bool *tried, bool force);
 static bool take_page_from(int victim, int class_id);
 static int	emptiest_page(int victim);
@@ -107,34 +109,19 @@ choose_victim_class(int class_id, const bool *tried, bool force)
 	return victim;
 }
 
-/* a page of another class holding no item, or -1 */
-static int
-find_idle_page(int class_id)
-{
-	int			page;
-
-	for (page = 0; page < store_shared->npages; page++)
-	{
-		StorePage  *desc = store_page(page);
-
-		if (desc->class_id >= 0 && desc->class_id != class_id && desc->used == 0)
-			return page;
-	}
-	return -1;
-}
-
-/* the victim class's page holding the fewest items */
+/* the victim class's page holding the fewest items (its lock held) */
 static int
 emptiest_page(int victim)
 {
-	int			page,
-				best_page = -1;
+	StoreClass *vcls = store_class(victim);
+	int			page = vcls->first_page;
+	int			best_page = -1;
 	uint32		best_used = PG_UINT32_MAX;
+	int			n;
 
-	for (page = 0; page < store_shared->npages; page++)
+	for (n = 0; n < vcls->pages; n++, page = next_class_page(vcls, page))
 	{
-		if (store_page(page)->class_id == victim &&
-			store_page(page)->used < best_used)
+		if (store_page(page)->used < best_used)
 		{
 			best_used = store_page(page)->used;
 			best_page = page;
@@ -177,19 +164,16 @@ movable_page(int victim)
 {
 	StoreClass *vcls = store_class(victim);
 	int			page = emptiest_page(victim);
-	int			tries = 0;
-	int			p;
+	int			tries;
+	int			p = vcls->hand_page;
 
 	if (page >= 0 && page_is_movable(victim, page))
 		return page;
-	for (p = Max(vcls->hand_page, 0); tries < store_shared->npages; tries++)
+	for (tries = 0; tries < Min(vcls->pages, MOVABLE_TRIES); tries++)
 	{
-		p = (p + 1) % store_shared->npages;
-		if (store_page(p)->class_id == victim && p != page &&
-			page_is_movable(victim, p))
+		p = next_class_page(vcls, p);
+		if (p != page && page_is_movable(victim, p))
 			return p;
-		if (tries > 4 * 64)
-			break;
 	}
 	return -1;
 }
@@ -246,6 +230,41 @@ take_idle_page(int page, int class_id)
 }
 
 /*
+ * Give the class (lock held) an idle page of another class, if there is
+ * one: the classes that count idle pages (a glance without their locks)
+ * are tried, and their rings walked under their locks.
+ */
+bool
+take_idle_page_for(int class_id)
+{
+	int			c;
+
+	for (c = 0; c < store_shared->nclasses; c++)
+	{
+		StoreClass *vcls = store_class(c);
+		int			page;
+		int			n;
+
+		if (c == class_id || vcls->idle_pages == 0 ||
+			!slab_try_lock(vcls->lock))
+			continue;
+		page = vcls->first_page;
+		for (n = 0; n < vcls->pages && store_page(page)->used != 0; n++)
+			page = next_class_page(vcls, page);
+		if (n < vcls->pages)
+		{
+			detach_page(c, page);
+			LWLockRelease(vcls->lock);
+			carve_page(class_id, page);
+			store_class(class_id)->pages_moved_in++;
+			return true;
+		}
+		LWLockRelease(vcls->lock);
+	}
+	return false;
+}
+
+/*
  * Give the class a page of another: an idle one (no item on it) if there
  * is any, else a movable page of the classes chosen above, best first (the
  * best may hold nothing movable, e.g. only the head of the large item we
@@ -256,11 +275,10 @@ bool
 move_page_to(int class_id, bool force)
 {
 	bool		tried[STORE_MAX_CLASSES] = {0};
-	int			page = find_idle_page(class_id);
 	int			candidates = force ? store_shared->nclasses : MOVE_CANDIDATES;
 	int			attempt;
 
-	if (page >= 0 && take_idle_page(page, class_id))
+	if (take_idle_page_for(class_id))
 		return true;
 	for (attempt = 0; attempt < candidates; attempt++)
 	{
@@ -313,6 +331,7 @@ detach_page(int victim_class, int page)
 	StoreClass *vcls = store_class(victim_class);
 
 	unlist_page(vcls, page);
+	unring_page(vcls, page);
 	vcls->pages--;
 	vcls->pages_moved_out++;
 	if (vcls->hand_page == page)

@@ -19,8 +19,23 @@
  * class (page_move.c).  The bytes of free chunks are counted for that
  * decision, per backend until each store operation ends.
  *
- * Locking: a class's LWLock protects its free list, counters and the
- * descriptors of its pages; the pool has a spinlock, taken last.
+ * Each class keeps the pages it owns in a ring, doubly linked through their
+ * descriptors (StorePage next_in_class/prev_in_class, page indexes; the
+ * class's first_page, -1 for none), each new one just behind the CLOCK
+ * hand (ring_page), and counts
+ * those holding no item (idle_pages).  A page joins the ring when it is
+ * carved into the class (carve_page) and leaves it when a page move takes
+ * it (detach_page, unring_page); page_used_add keeps idle_pages as items
+ * come and go.  So the sweeps of a class (reclaim_expired, the CLOCK hand,
+ * emptiest_page, movable_page) cost that class's pages, not all pages, and
+ * finding an idle page of another class (take_idle_page_for) costs the
+ * classes plus the pages of one that has one.  The CLOCK hand goes round
+ * the ring.
+ *
+ * Locking: a class's LWLock protects its free list, counters, its ring
+ * and the descriptors of its pages; a ring is only ever walked under its
+ * class's lock (a glance at idle_pages without it is only a hint).  The
+ * pool has a spinlock, taken last.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,6 +65,7 @@ static uint32 room_elsewhere(int class_id, Size item_size, uint32 expire,
 							 Size need);
 static uint32 borrow_chunk(int class_id, Size item_size, uint32 expire,
 						   bool evict);
+static void ring_page(StoreClass *cls, int page);
 
 /*
  * Lay out the size classes (postmaster, at segment creation).  The last
@@ -70,6 +86,7 @@ slab_init_classes(void)
 		memset(cls, 0, sizeof(StoreClass));
 		cls->chunk_size = size;
 		cls->chunks_per_page = store_shared->page_size / size;
+		cls->first_page = -1;
 		cls->hand_page = -1;
 		cls->rate_since = store_shared->epoch;
 		n++;
@@ -170,7 +187,7 @@ hand_out(StoreClass *cls, uint32 ref, Size item_size, uint32 expire)
 	cls->used++;
 	cls->item_bytes += item_size;
 	cls->last_alloc = GetCurrentTimestamp();
-	store_page(item_page(item_at(ref)))->used++;
+	page_used_add(cls, item_page(item_at(ref)), 1);
 	note_expiry(cls, expire);
 }
 
@@ -427,7 +444,7 @@ release_chunk(StoreClass *cls, StoreItem *item)
 {
 	cls->used--;
 	cls->item_bytes -= item_total_size(item);
-	store_page(item_page(item))->used--;
+	page_used_add(cls, item_page(item), -1);
 	push_free_chunk(cls, item);
 }
 
@@ -495,6 +512,72 @@ take_pool_page(int class_id)
 	return true;
 }
 
+/*
+ * Count 'delta' more (or fewer) items on a page of the class (lock held),
+ * keeping the class's count of idle pages.
+ */
+void
+page_used_add(StoreClass *cls, int page, int delta)
+{
+	StorePage  *desc = store_page(page);
+
+	if (desc->used == 0)
+		cls->idle_pages--;
+	desc->used += delta;
+	if (desc->used == 0)
+		cls->idle_pages++;
+}
+
+/*
+ * A page (holding no item yet) joins the class's ring just behind the
+ * CLOCK hand (at the end when the hand is at no page, for it starts at the
+ * first): the hand comes to the items put there last, as to those put in
+ * chunks it just freed.
+ */
+static void
+ring_page(StoreClass *cls, int page)
+{
+	StorePage  *desc = store_page(page);
+
+	if (cls->first_page < 0)
+	{
+		desc->next_in_class = desc->prev_in_class = page;
+		cls->first_page = page;
+	}
+	else
+	{
+		int			at = cls->hand_page >= 0 ? cls->hand_page : cls->first_page;
+		StorePage  *next = store_page(at);
+
+		desc->next_in_class = at;
+		desc->prev_in_class = next->prev_in_class;
+		store_page(next->prev_in_class)->next_in_class = page;
+		next->prev_in_class = page;
+	}
+	cls->idle_pages++;
+}
+
+/* a page leaves the class's ring (its page move, class lock held) */
+void
+unring_page(StoreClass *cls, int page)
+{
+	StorePage  *desc = store_page(page);
+
+	Assert(cls->first_page >= 0 && desc->class_id == cls - store_class(0));
+	if (desc->used == 0)
+		cls->idle_pages--;
+	if (desc->next_in_class == page)
+		cls->first_page = -1;
+	else
+	{
+		store_page(desc->prev_in_class)->next_in_class = desc->next_in_class;
+		store_page(desc->next_in_class)->prev_in_class = desc->prev_in_class;
+		if (cls->first_page == page)
+			cls->first_page = desc->next_in_class;
+	}
+	desc->next_in_class = desc->prev_in_class = -1;
+}
+
 /* cut a page into free chunks of the class, lowest address first out */
 void
 carve_page(int class_id, int page)
@@ -510,6 +593,7 @@ carve_page(int class_id, int page)
 	}
 	store_page(page)->class_id = class_id;
 	store_page(page)->used = 0;
+	ring_page(cls, page);
 	for (i = cls->chunks_per_page - 1; i >= 0; i--)
 		list_free_chunk(cls, page_chunk(page, cls->chunk_size, i));
 	note_free_bytes((int64) cls->chunks_per_page * cls->chunk_size);

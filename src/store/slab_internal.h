@@ -28,12 +28,24 @@ extern void push_free_chunk(StoreClass *cls, StoreItem *item);
 extern void list_free_chunk(StoreClass *cls, StoreItem *item);
 extern void note_free_bytes(int64 delta);
 extern void unlist_page(StoreClass *cls, int page);
+extern void page_used_add(StoreClass *cls, int page, int delta);
+extern void unring_page(StoreClass *cls, int page);
 extern Size relocation_limit(Size size);
 extern void release_chunk(StoreClass *cls, StoreItem *item);
 extern void release_data_chunks(StoreItem *head, StoreItem *keep);
 extern bool take_pool_page(int class_id);
 extern void carve_page(int class_id, int page);
 extern TimestampTz clock_now(void);
+
+/*
+ * The page after 'page' in its class's ring (the first for page -1), -1 if
+ * the class has none.  Class lock held.
+ */
+static inline int
+next_class_page(StoreClass *cls, int page)
+{
+	return page < 0 ? cls->first_page : store_page(page)->next_in_class;
+}
 
 /* evict.c */
 extern bool may_evict(StoreItem *chunk, uint32 tick, bool clear_ref,
@@ -48,10 +60,10 @@ extern bool should_grow(StoreClass *cls);
 extern bool move_page_to(int class_id, bool force);
 extern bool take_idle_page(int page, int class_id);
 extern void detach_page(int victim_class, int page);
+extern bool take_idle_page_for(int class_id);
 
 /* compact.c */
 extern bool compact_away(int victim_class, int page);
 extern bool evacuate_page_to(int class_id);
-extern bool take_idle_page_for(int class_id);
 
 #endif							/* MEMSHARD_SLAB_INTERNAL_H */

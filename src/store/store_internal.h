@@ -156,6 +156,8 @@ typedef struct StoreClass
 	int64		free_count;
 	int64		used;			/* chunks holding items */
 	int64		item_bytes;		/* header + key + value of those items */
+	int			first_page;		/* ring of the class's pages (slab.c), -1 none */
+	int			idle_pages;		/* of them, pages holding no item */
 	int			hand_page;		/* CLOCK hand: page index, chunk index */
 	uint32		hand_chunk;
 	uint32		next_expiry;	/* earliest expiry tick of its items, 0 none */
@@ -172,6 +174,8 @@ typedef struct StorePage
 {
 	int			class_id;		/* -1: in the free pool */
 	int			next_free;		/* free pool link */
+	int			next_in_class;	/* ring of its class's pages (slab.c) */
+	int			prev_in_class;
 	uint32		used;			/* chunks holding items */
 } StorePage;
 

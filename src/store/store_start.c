@@ -87,6 +87,7 @@ store_init_segment(StoreShared *shared)
 		store_page(i)->class_id = -1;
 		store_page(i)->used = 0;
 		store_page(i)->next_free = i - 1;
+		store_page(i)->next_in_class = store_page(i)->prev_in_class = -1;
 	}
 	shared->free_page_head = shared->npages - 1;
 	shared->free_pages = shared->npages;
