@@ -247,7 +247,7 @@ note_eviction(StoreClass *cls)
 	if (cls->rate_evictions > 2 * (int64) cls->pages * cls->chunks_per_page + 64)
 	{
 		cls->rate_evictions /= 2;
-		cls->rate_since += (clock_now() - cls->rate_since) / 2;
+		cls->rate_since += (GetCurrentTimestamp() - cls->rate_since) / 2;
 	}
 }
 

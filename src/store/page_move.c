@@ -83,7 +83,7 @@ static int
 choose_victim_class(int class_id, const bool *tried, bool force)
 {
 	StoreClass *cls = store_class(class_id);
-	TimestampTz now = clock_now();
+	TimestampTz now = GetCurrentTimestamp();
 	double		best = (cls->pages > 0 && !force) ?
 		MOVE_SURVIVAL_RATIO * survival_time(cls, now) : -1;
 	int			victim = -1;

@@ -508,7 +508,6 @@ take_pool_page(int class_id)
 	if (page < 0)
 		return false;
 	carve_page(class_id, page);
-	clock_now();
 	return true;
 }
 
@@ -599,19 +598,4 @@ carve_page(int class_id, int page)
 	note_free_bytes((int64) cls->chunks_per_page * cls->chunk_size);
 	cls->pages++;
 	cls->evicts_since_grow = 0;
-}
-
-/*
- * The time now, also kept in shared memory as a recent time that a set can
- * read without asking the kernel (it costs a system call on some machines).
- * Pages taken from the pool while the cache fills and page-move decisions
- * once it is full keep it fresh.
- */
-TimestampTz
-clock_now(void)
-{
-	TimestampTz now = GetCurrentTimestamp();
-
-	pg_atomic_write_u64(&store_shared->clock, (uint64) now);
-	return now;
 }

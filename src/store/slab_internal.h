@@ -35,7 +35,6 @@ extern void release_chunk(StoreClass *cls, StoreItem *item);
 extern void release_data_chunks(StoreItem *head, StoreItem *keep);
 extern bool take_pool_page(int class_id);
 extern void carve_page(int class_id, int page);
-extern TimestampTz clock_now(void);
 
 /*
  * The page after 'page' in its class's ring (the first for page -1), -1 if

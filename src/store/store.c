@@ -41,9 +41,12 @@ static void add_counters(StoreCounters *sum, const StoreCounters *add);
  * and 64kB: a size class holds at least one page as soon as it holds an
  * item, so a budget needs many more pages than there are classes in use
  * (a few hundred in a wide mix of sizes), or sparsely used classes hold
- * most of it.  64MB and up get 64kB pages.  Items larger than a page are
- * chained (items.c), and the head of the largest must fit one page: its
- * key and a 4-byte reference per page of value.
+ * most of it.  64MB and up get 64kB pages.  So the budget,
+ * pg_memshard.memory, sets the page size; no setting of its own does.
+ * Items larger than a page are chained (item_alloc.c), and the head of the
+ * largest must fit one page: its key and a 4-byte reference per page of
+ * value: with a small budget and a large pg_memshard.max_item_size, that
+ * doubles the page size (up to 64kB) until the head fits.
  */
 static Size
 store_page_size(void)
@@ -135,9 +138,9 @@ store_check_settings(void)
 		ereport(FATAL,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("pg_memshard.memory is too small"),
-				 errdetail("The segment must hold at least two pages of %zu bytes besides its index and descriptors.",
+				 errdetail("The segment must hold at least two pages of %zu bytes besides its index and descriptors; a page is a thousandth of pg_memshard.memory (4kB to 64kB).",
 						   layout.page_size),
-				 errhint("Raise pg_memshard.memory, or lower pg_memshard.max_maps or pg_memshard.partitions.")));
+				 errhint("Raise pg_memshard.memory, or lower pg_memshard.max_maps or pg_memshard.partitions, whose descriptors take room from the pages.")));
 
 	/* a largest item: a page-sized head at most, and its value in pages */
 	largest = layout.page_size +

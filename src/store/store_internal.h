@@ -111,7 +111,6 @@ typedef struct StoreShared
 	Size		buckets_off;
 	Size		pages_off;
 	TimestampTz epoch;			/* expiry ticks count from here */
-	pg_atomic_uint64 clock;		/* a recent time, refreshed by evictions */
 	slock_t		pool_lock;		/* protects the free page list */
 	int			free_page_head; /* -1 = none */
 	int			free_pages;

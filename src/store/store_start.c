@@ -51,7 +51,6 @@ store_init_segment(StoreShared *shared)
 	/* on the 100 ms grid of Unix time: expiries on it are kept exactly */
 	shared->epoch = GetCurrentTimestamp() / (STORE_TICK_MS * 1000) *
 		(STORE_TICK_MS * 1000);
-	pg_atomic_init_u64(&shared->clock, shared->epoch);
 	pg_atomic_init_u64(&shared->free_chunk_bytes, 0);
 	pg_atomic_init_u64(&shared->room_failed_at, 0);
 	pg_atomic_init_u64(&shared->room_failed_need, 0);
