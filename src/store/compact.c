@@ -101,6 +101,17 @@ repoint_chunk(StoreItem *chunk, StoreItem *dest, uint32 *link)
 }
 
 /*
+ * The largest chunk an item of 'size' bytes may be moved to when a page is
+ * emptied for another class (compact.c): twice its size, or 64 bytes over
+ * it.  Items are moved so only while the cache is mostly free.
+ */
+static Size
+relocation_limit(Size size)
+{
+	return Max(2 * size, size + 64);
+}
+
+/*
  * Move what a chunk of class 'from' holds (an item, a large head or a data
  * piece) into a free chunk of class 'to' ('from' itself, or a larger class
  * for an item or head; both locked, and no chunk on 'to's free list lies on
@@ -273,10 +284,7 @@ evacuate(int victim, int page, int class_id)
 		LWLockRelease(vcls->lock);
 		return false;
 	}
-	detach_page(victim, page);
-	LWLockRelease(vcls->lock);
-	carve_page(class_id, page);
-	store_class(class_id)->pages_moved_in++;
+	give_page(victim, page, class_id);
 	return true;
 }
 

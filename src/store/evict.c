@@ -4,9 +4,12 @@
  *		Making room in a full class: expired items first, then CLOCK.
  *
  * When a class has no free chunk and the pool no free page, the class
- * evicts: expired items first (a full sweep, run only when the class knows
- * something has expired), then by CLOCK over its chunks, which gives a
- * second chance to items read since the hand last passed.
+ * evicts (slab_alloc.c's evict_in_class): expired items first (a full
+ * sweep of its pages, reclaim_expired, run only when the class knows
+ * something has expired), then by CLOCK over its chunks (clock_evict),
+ * which gives a second chance to items read since the hand last passed.
+ * may_evict and reclaim_chunk also serve page moves.  Evicted items leave
+ * the index through index.c; nothing here calls the item operations.
  *
  * Locking: called with the class lock held; the partitions of victims (and
  * for a large item the other class it spans) are only tried.
@@ -20,7 +23,6 @@
 #include "store/item_time.h"
 #include "store/slab_internal.h"
 
-static void reclaim_expired(int class_id);
 static bool later_piece(StoreItem *chunk);
 static bool next_hand_chunk(int class_id, StoreItem **item);
 
@@ -163,48 +165,10 @@ clock_evict(int class_id, int skip_page)
 }
 
 /*
- * The class is full: free one chunk and return it (marked reserved, not
- * counted as used), or 0.  Called with the class lock held.
- */
-uint32
-evict_in_class(int class_id)
-{
-	StoreClass *cls = store_class(class_id);
-	StoreItem  *chunk;
-
-	if (cls->next_expiry != 0 && cls->next_expiry <= now_tick())
-	{
-		reclaim_expired(class_id);
-		if (cls->free_head != 0)
-			return pop_free_chunk(cls);
-	}
-
-	if (should_grow(cls) && move_page_to(class_id, false))
-		return pop_free_chunk(cls);
-
-	chunk = clock_evict(class_id, -1);
-	if (chunk != NULL)
-	{
-		chunk->mapslot = MAPSLOT_RESERVED;
-		return item_ref(chunk);
-	}
-
-	/*
-	 * Nothing evictable here (e.g. only the pieces of the large item being
-	 * built): a page of any class that has something evictable, whatever
-	 * the survival times say, so that a set into an evictable map fails
-	 * only when nothing at all can be evicted.
-	 */
-	if (move_page_to(class_id, true))
-		return pop_free_chunk(cls);
-	return 0;
-}
-
-/*
  * Sweep the whole class once, freeing every expired item and learning the
  * next expiry among those left.
  */
-static void
+void
 reclaim_expired(int class_id)
 {
 	StoreClass *cls = store_class(class_id);

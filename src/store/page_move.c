@@ -197,71 +197,8 @@ take_page_from(int victim, int class_id)
 		LWLockRelease(store_class(victim)->lock);
 		return false;
 	}
-	detach_page(victim, page);
-	LWLockRelease(store_class(victim)->lock);
-
-	carve_page(class_id, page);
-	store_class(class_id)->pages_moved_in++;
+	give_page(victim, page, class_id);
 	return true;
-}
-
-/*
- * Take an idle page (no item on it) of another class for 'class_id', if it
- * still is one.  Nothing is evicted.
- */
-bool
-take_idle_page(int page, int class_id)
-{
-	int			victim = store_page(page)->class_id;	/* checked below */
-
-	if (victim < 0 || victim == class_id ||
-		!slab_try_lock(store_class(victim)->lock))
-		return false;
-	if (store_page(page)->class_id != victim || store_page(page)->used != 0)
-	{
-		LWLockRelease(store_class(victim)->lock);
-		return false;
-	}
-	detach_page(victim, page);
-	LWLockRelease(store_class(victim)->lock);
-	carve_page(class_id, page);
-	store_class(class_id)->pages_moved_in++;
-	return true;
-}
-
-/*
- * Give the class (lock held) an idle page of another class, if there is
- * one: the classes that count idle pages (a glance without their locks)
- * are tried, and their rings walked under their locks.
- */
-bool
-take_idle_page_for(int class_id)
-{
-	int			c;
-
-	for (c = 0; c < store_shared->nclasses; c++)
-	{
-		StoreClass *vcls = store_class(c);
-		int			page;
-		int			n;
-
-		if (c == class_id || vcls->idle_pages == 0 ||
-			!slab_try_lock(vcls->lock))
-			continue;
-		page = vcls->first_page;
-		for (n = 0; n < vcls->pages && store_page(page)->used != 0; n++)
-			page = next_class_page(vcls, page);
-		if (n < vcls->pages)
-		{
-			detach_page(c, page);
-			LWLockRelease(vcls->lock);
-			carve_page(class_id, page);
-			store_class(class_id)->pages_moved_in++;
-			return true;
-		}
-		LWLockRelease(vcls->lock);
-	}
-	return false;
 }
 
 /*
@@ -322,19 +259,4 @@ empty_page(int victim_class, int page)
 			vcls->evictions++;
 	}
 	return true;
-}
-
-/* take an emptied page out of the victim class: drop its free chunks */
-void
-detach_page(int victim_class, int page)
-{
-	StoreClass *vcls = store_class(victim_class);
-
-	unlist_page(vcls, page);
-	unring_page(vcls, page);
-	vcls->pages--;
-	vcls->pages_moved_out++;
-	if (vcls->hand_page == page)
-		vcls->hand_page = -1;
-	store_page(page)->class_id = -1;
 }

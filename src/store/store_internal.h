@@ -482,12 +482,14 @@ extern StoreResult quota_make_room(int handle, int64 need, const char *key,
 extern void quota_note_expiry(int mapslot, uint32 expire);
 extern bool quota_add(int mapslot, int64 need);
 
-/* slab.c */
-extern void slab_init_classes(void);
-extern int	slab_class_for(Size size);
+/* slab_alloc.c */
 extern Size slab_largest_chunk(Size size);
 extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire,
 						 Size need);
+
+/* slab.c */
+extern void slab_init_classes(void);
+extern int	slab_class_for(Size size);
 extern void slab_free(StoreItem *item);
 extern void slab_settle_free_bytes(void);
 extern void slab_note_expiry(StoreItem *item, uint32 expire);
