@@ -5,7 +5,7 @@
  *		router_scan_keys and router_count_items (the Redis front end's
  *		KEYS, SCAN and DBSIZE).
  *
- * The store's batched scan (store/shard_scan.h) walks a map's items one
+ * The store's batched scan (store/key_scan.h) walks a map's items one
  * partition lock at a time, never held while we work.  A map of this node
  * is walked whole.  A map over nodes is walked node after node (in the
  * order of its placements' nodes), each node giving the keys of the shards
@@ -31,7 +31,7 @@
 #include "remote/remote.h"
 #include "router/router.h"
 #include "router/router_internal.h"
-#include "store/shard_scan.h"
+#include "store/key_scan.h"
 
 #define NODE_SHIFT		58
 #define NODE_LIMIT		(1 << (64 - NODE_SHIFT))
@@ -66,7 +66,7 @@ router_count_items(MapInfo *map)
 
 /* the scan's position as a cursor, and back */
 static uint64
-scan_cursor(StoreScan *scan)
+scan_cursor(KeyScan *scan)
 {
 	if (scan->partition >= store_partition_count())
 		return 0;
@@ -75,7 +75,7 @@ scan_cursor(StoreScan *scan)
 }
 
 static void
-scan_position(StoreScan *scan, uint64 cursor)
+scan_position(KeyScan *scan, uint64 cursor)
 {
 	scan->partition = (int) ((cursor & POSITION_MASK) >> 48);
 	scan->bucket = (uint32) ((cursor >> 16) & 0xFFFFFFFF);
@@ -91,18 +91,18 @@ uint64
 router_local_scan_keys(MapInfo **map, const bool *shards, uint64 cursor,
 					   int count, List **keys)
 {
-	StoreScan	scan;
+	KeyScan	scan;
 	int			found = 0;
 
-	store_scan_begin(&scan, MyDatabaseId, (*map)->id);
+	key_scan_begin(&scan, MyDatabaseId, (*map)->id);
 	scan_position(&scan, cursor);
-	while (found < count && store_scan_next(&scan))
+	while (found < count && key_scan_next(&scan))
 	{
 		int			i;
 
 		for (i = 0; i < scan.nitems; i++)
 		{
-			StoreScanItem *item = &scan.items[i];
+			KeyScanItem *item = &scan.items[i];
 
 			if (shards &&
 				!shards[router_key_shard(*map, item->key, item->keylen)])
@@ -113,7 +113,7 @@ router_local_scan_keys(MapInfo **map, const bool *shards, uint64 cursor,
 		}
 	}
 	cursor = scan_cursor(&scan);
-	store_scan_end(&scan);
+	key_scan_end(&scan);
 	return cursor;
 }
 
@@ -121,11 +121,11 @@ router_local_scan_keys(MapInfo **map, const bool *shards, uint64 cursor,
 int64
 router_local_count_items(MapInfo **map, const bool *shards)
 {
-	StoreScan	scan;
+	KeyScan	scan;
 	int64		count = 0;
 
-	store_scan_begin(&scan, MyDatabaseId, (*map)->id);
-	while (store_scan_next(&scan))
+	key_scan_begin(&scan, MyDatabaseId, (*map)->id);
+	while (key_scan_next(&scan))
 	{
 		int			i;
 
@@ -139,7 +139,7 @@ router_local_count_items(MapInfo **map, const bool *shards)
 										scan.items[i].keylen)])
 				count++;
 	}
-	store_scan_end(&scan);
+	key_scan_end(&scan);
 	return count;
 }
 

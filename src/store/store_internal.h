@@ -111,7 +111,6 @@ typedef struct StoreShared
 	Size		buckets_off;
 	Size		pages_off;
 	TimestampTz epoch;			/* expiry ticks count from here */
-	pg_atomic_uint64 clock;		/* a recent time, refreshed by evictions */
 	slock_t		pool_lock;		/* protects the free page list */
 	int			free_page_head; /* -1 = none */
 	int			free_pages;
@@ -156,6 +155,8 @@ typedef struct StoreClass
 	int64		free_count;
 	int64		used;			/* chunks holding items */
 	int64		item_bytes;		/* header + key + value of those items */
+	int			first_page;		/* ring of the class's pages (slab.c), -1 none */
+	int			idle_pages;		/* of them, pages holding no item */
 	int			hand_page;		/* CLOCK hand: page index, chunk index */
 	uint32		hand_chunk;
 	uint32		next_expiry;	/* earliest expiry tick of its items, 0 none */
@@ -172,6 +173,8 @@ typedef struct StorePage
 {
 	int			class_id;		/* -1: in the free pool */
 	int			next_free;		/* free pool link */
+	int			next_in_class;	/* ring of its class's pages (slab.c) */
+	int			prev_in_class;
 	uint32		used;			/* chunks holding items */
 } StorePage;
 
@@ -419,19 +422,46 @@ published_owner(StoreItem *chunk)
 	return owner;
 }
 
-/* items.c */
+/* index.c (its partition held, see there) */
 extern uint64 item_hash(int mapslot, const char *key, int keylen);
 extern int	hash_partition_of(uint64 hash);
-extern uint32 now_tick(void);
-extern bool item_expired(const StoreItem *item, uint32 tick);
-extern bool items_handle_valid(int handle);
-extern void items_remove(StorePartition *part, uint32 *link, StoreItem *item);
-extern void items_count_reclaimed(StorePartition *part, StoreMapSlot *slot,
+extern uint32 *index_bucket(int partition, uint64 hash);
+extern bool index_handle_valid(int handle);
+extern StoreItem *index_find(uint32 *bucket, int mapslot, const char *key,
+							 int keylen, uint32 **link);
+extern uint32 *index_link_to(int partition, uint64 hash, StoreItem *item);
+extern void index_account(StorePartition *part, StoreItem *item, int sign,
+						  bool map_bytes);
+extern void index_link(StorePartition *part, uint32 *bucket, int mapslot,
+					   uint32 ref, StoreItem *old, uint32 *old_link,
+					   bool map_bytes);
+extern void index_unlink(StorePartition *part, uint32 *link, StoreItem *item);
+extern void index_count_reclaimed(StorePartition *part, StoreMapSlot *slot,
 								  bool expired);
-extern bool item_unlink_evicted(int partition, StoreItem *item, bool expired);
+extern void index_moved_class(int partition, StoreItem *item, int64 delta);
+extern bool index_unlink_evicted(int partition, StoreItem *item, bool expired);
+extern int64 index_unlink_slot_range(StorePartition *part, uint32 *buckets,
+									 uint32 first, uint32 count, int mapslot,
+									 uint32 tick, StoreItem **removed);
+
+/* all the chunk bytes an item holds: its own chunk and any data chunks */
+static inline int64
+item_chunk_bytes(StoreItem *item)
+{
+	int64		bytes = item_class(item)->chunk_size;
+
+	if (item_is_large(item))
+	{
+		uint32		count;
+
+		large_refs(item, &count);
+		bytes += (int64) count * data_class()->chunk_size;
+	}
+	return bytes;
+}
+
+/* items.c */
 extern int64 items_remove_slot(int mapslot, int handle);
-extern uint32 *items_link_to(int partition, uint64 hash, StoreItem *item);
-extern void item_moved_class(int partition, StoreItem *item, int64 delta);
 /* items.c, for store_dump.c: a set with an expiry tick of this segment */
 extern StoreResult items_write(int handle, const char *key, int keylen,
 							   const char *value, int vallen, uint32 expire,
@@ -443,21 +473,25 @@ extern int	items_chunk_class(int keylen, int vallen, bool has_expire,
 							  uint32 *data_chunks);
 extern void item_copy_value(StoreItem *item, char *dest);
 
+/* store.c */
+extern void store_layout(StoreShared *shared);
+
 /* quota.c */
 extern StoreResult quota_make_room(int handle, int64 need, const char *key,
 								   int keylen);
 extern void quota_note_expiry(int mapslot, uint32 expire);
 extern bool quota_add(int mapslot, int64 need);
 
-/* slab.c */
-extern void slab_init_classes(void);
-extern int	slab_class_for(Size size);
+/* slab_alloc.c */
 extern Size slab_largest_chunk(Size size);
 extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire,
 						 Size need);
+
+/* slab.c */
+extern void slab_init_classes(void);
+extern int	slab_class_for(Size size);
 extern void slab_free(StoreItem *item);
 extern void slab_settle_free_bytes(void);
-extern int64 item_chunk_bytes(StoreItem *item);
 extern void slab_note_expiry(StoreItem *item, uint32 expire);
 
 #endif							/* MEMSHARD_STORE_INTERNAL_H */
