@@ -12,12 +12,12 @@
 #  - hot key, pgbench -M prepared: 2 clients reading one key against 2
 #    clients reading random keys, then the 2 hot readers beside 1 writer
 #    client updating that key (reads/s and the optimistic read's retries,
-#    from memshard.read_stats when the build has it);
+#    from memshard.read_path_stats when the build has it);
 #  - the get figures again with huge_pages = on.  As root the script sizes
 #    vm.nr_hugepages for pg_memshard.memory + shared_buffers and puts the
 #    old value back at the end; if the kernel refuses, it says so and skips.
 #
-# Knobs (environment): ROUNDS (5), GETS (500000) lookups per get statement,
+# Knobs (environment): ROUNDS (5), GETS (1000000) lookups per get statement,
 # PGBENCH_SECONDS (2) per pgbench run.
 set -euo pipefail
 
@@ -26,7 +26,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/bench_lib.sh"
 
 ROUNDS=${ROUNDS:-5}
-GETS=${GETS:-500000}
+GETS=${GETS:-1000000}
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-2}
 MEMORY_MB=64
 SHARED_BUFFERS_MB=128
@@ -152,8 +152,8 @@ pgbench_tps() {
 
 # retries and fallbacks of optimistic reads so far ("n/a" without them)
 read_retries() {
-    if [ "$(q -c "SELECT to_regclass('memshard.read_stats') IS NOT NULL")" = t ]; then
-        q -F ' ' -c "SELECT retries, fallbacks FROM memshard.read_stats"
+    if [ "$(q -c "SELECT to_regclass('memshard.read_path_stats') IS NOT NULL")" = t ]; then
+        q -F ' ' -c "SELECT retries, fallbacks FROM memshard.read_path_stats"
     else
         echo "n/a n/a"
     fi
