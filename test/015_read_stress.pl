@@ -65,6 +65,16 @@ $$;
 CREATE UNLOGGED TABLE seen (kind text, ok int, nulls int, nrows int);
 });
 
+# the checker itself rejects a foreign value and a torn one
+for my $bad ("stress_value('r2', 7, 30)", "left(stress_value('r1', 7, 30), 60)",
+	"stress_value('r1', 7, 30) || 'x'")
+{
+	my ($rc, $out, $err) = $node->psql('postgres', "SELECT stress_check('r1', $bad)");
+	like($err, qr/torn or foreign value for key r1/, "the check rejects $bad");
+}
+is($node->safe_psql('postgres', "SELECT stress_check('r1', stress_value('r1', 7, 30))"),
+	1, 'the check accepts a value set for the key');
+
 my $writer = qq{\\set k random(1, $keys)
 \\set s random(1, 999999999)
 \\set p random(1, 100)
