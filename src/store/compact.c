@@ -131,7 +131,7 @@ move_chunk(StoreClass *from, StoreItem *chunk, StoreClass *to)
 		return false;
 	/* a published item is always in its chain while we hold its partition */
 	if (chunk->mapslot != MAPSLOT_DATA &&
-		(link = items_link_to(partition, hash, chunk)) == NULL)
+		(link = index_link_to(partition, hash, chunk)) == NULL)
 	{
 		LWLockRelease(part->lock);
 		return false;
@@ -154,7 +154,7 @@ move_chunk(StoreClass *from, StoreItem *chunk, StoreClass *to)
 		to->used++;
 		to->item_bytes += size;
 		note_expiry(to, item_expire(dest));
-		item_moved_class(partition, dest,
+		index_moved_class(partition, dest,
 						 (int64) to->chunk_size - (int64) from->chunk_size);
 	}
 	chunk->mapslot = MAPSLOT_FREE;

@@ -17,6 +17,7 @@
 
 #include "storage/lwlock.h"
 
+#include "store/item_time.h"
 #include "store/slab_internal.h"
 
 static void reclaim_expired(int class_id);
@@ -85,7 +86,7 @@ reclaim_chunk(StoreItem *chunk, bool expired)
 		return false;
 	}
 
-	if (!item_unlink_evicted(partition, owner, expired))
+	if (!index_unlink_evicted(partition, owner, expired))
 	{
 		if (other_taken)
 			LWLockRelease(other->lock);

@@ -1,12 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * items.c
- *		Items in the hash index: set, get, delete, flush, and the
- *		compare-and-set of read-modify-write callers (store_write_if).
- *
- * A key's partition and bucket come from one 64-bit hash of (map slot,
- * key): the low bits pick the partition, the high bits the bucket in that
- * partition's slice of the index.  Chains link items by chunk reference.
+ *		The operations on items: set, get, delete, flush, and the
+ *		compare-and-set of read-modify-write callers (store_write_if); the
+ *		hash index they work on is index.c's.
  *
  * Reads take the partition lock shared, mark the item referenced (the CLOCK
  * bit) and copy the value out; expired items are never returned and are
@@ -18,7 +15,6 @@
  */
 #include "postgres.h"
 
-#include "common/hashfn.h"
 #include "common/int.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
@@ -27,16 +23,9 @@
 
 #include "store/items_internal.h"
 
-static uint32 *bucket_of(int partition, uint64 hash);
-static StoreItem *find_item(uint32 *bucket, int mapslot, const char *key,
-							int keylen, uint32 **link);
-static uint32 *link_to(uint32 *bucket, StoreItem *item);
-static void account_item(StorePartition *part, StoreItem *item, int sign,
-						 bool map_bytes);
+static void remove_item(StorePartition *part, uint32 *link, StoreItem *item);
 static StoreItem *drop_if_expired(StorePartition *part, uint32 *link,
 								  StoreItem *item);
-static TimestampTz tick_time(uint32 tick);
-static uint32 time_tick(TimestampTz when);
 static StoreResult delete_if(int handle, const char *key, int keylen,
 							 const StoreExpect *expect, bool absent);
 
@@ -51,220 +40,12 @@ static StoreResult delete_if(int handle, const char *key, int keylen,
 /* buckets a flush walks per partition lock hold (a power of two) */
 #define FLUSH_BUCKETS 1024
 
-uint64
-item_hash(int mapslot, const char *key, int keylen)
-{
-	return hash_bytes_extended((const unsigned char *) key, keylen,
-							   (uint64) mapslot * UINT64CONST(0x9E3779B97F4A7C15));
-}
-
-int
-hash_partition_of(uint64 hash)
-{
-	return (int) (hash & (store_shared->npartitions - 1));
-}
-
-static uint32 *
-bucket_of(int partition, uint64 hash)
-{
-	return store_buckets(partition) +
-		((hash >> 32) & (store_shared->buckets_per_partition - 1));
-}
-
-/* current time in expiry ticks since the segment was created */
-uint32
-now_tick(void)
-{
-	return (uint32) ((GetCurrentTimestamp() - store_shared->epoch) /
-					 (STORE_TICK_MS * 1000));
-}
-
-bool
-item_expired(const StoreItem *item, uint32 tick)
-{
-	uint32		expire = item_expire(item);
-
-	return expire != 0 && tick >= expire;
-}
-
-/*
- * Expiry tick of an item living ttl_ms from now, rounded up: an item may
- * outlive its TTL by up to one tick (100 ms), never die before it.
- */
-uint32
-expire_tick(int64 ttl_ms)
-{
-	int64		due_us;
-	int64		tick_us = STORE_TICK_MS * 1000;
-	int64		ticks;
-
-	if (ttl_ms <= 0)
-		return 0;
-	due_us = GetCurrentTimestamp() - store_shared->epoch;
-	if (ttl_ms > (int64) PG_UINT32_MAX * STORE_TICK_MS)
-		return PG_UINT32_MAX;
-	due_us += ttl_ms * 1000;
-	ticks = (due_us + tick_us - 1) / tick_us;
-	return (uint32) Min(Max(ticks, 1), (int64) PG_UINT32_MAX);
-}
-
-/* the time an expiry tick stands for */
-static TimestampTz
-tick_time(uint32 tick)
-{
-	return store_shared->epoch + (TimestampTz) tick * STORE_TICK_MS * 1000;
-}
-
-/*
- * Expiry tick of an absolute time (0: none), rounded up as expire_tick
- * rounds; a time already past gives the tick of now (expired at once).
- */
-static uint32
-time_tick(TimestampTz when)
-{
-	int64		tick_us = STORE_TICK_MS * 1000;
-	int64		ticks;
-
-	if (when == 0)
-		return 0;
-	ticks = (when - store_shared->epoch + tick_us - 1) / tick_us;
-	if (when <= store_shared->epoch)
-		ticks = 1;
-	return (uint32) Min(Max(ticks, 1), (int64) PG_UINT32_MAX);
-}
-
-/* the handle still names an attached map (caller holds a partition lock) */
-bool
-items_handle_valid(int handle)
-{
-	int			idx = HANDLE_SLOT(handle);
-	StoreMapSlot *slot;
-
-	if (handle < 0 || idx <= 0 || idx > store_shared->max_maps)
-		return false;
-	slot = store_map_slot(idx);
-	return slot->in_use &&
-		(slot->generation & 0x7FFF) == HANDLE_GENERATION(handle);
-}
-
-static StoreItem *
-find_item(uint32 *bucket, int mapslot, const char *key, int keylen,
-		  uint32 **link)
-{
-	uint32	   *prev = bucket;
-
-	while (*prev != 0)
-	{
-		StoreItem  *item = item_at(*prev);
-
-		if (item->mapslot == mapslot && item_keylen(item) == keylen &&
-			memcmp(item_key(item), key, keylen) == 0)
-		{
-			if (link)
-				*link = prev;
-			return item;
-		}
-		prev = &item->next;
-	}
-	return NULL;
-}
-
-/* the link that points at 'item' in its chain, or NULL */
-static uint32 *
-link_to(uint32 *bucket, StoreItem *item)
-{
-	uint32		ref = item_ref(item);
-	uint32	   *prev = bucket;
-
-	while (*prev != 0 && *prev != ref)
-		prev = &item_at(*prev)->next;
-	return *prev == ref ? prev : NULL;
-}
-
-/*
- * Add (sign 1) or remove (sign -1) an item from partition and map counters;
- * the map's bytes too unless quota_add counted them.
- */
-static void
-account_item(StorePartition *part, StoreItem *item, int sign, bool map_bytes)
-{
-	StoreMapSlot *slot = store_map_slot(item->mapslot);
-	int64		chunk = item_chunk_bytes(item);
-	int64		payload = item_keylen(item) + item_vallen(item);
-
-	part->items += sign;
-	part->bytes_used += sign * chunk;
-	part->payload_bytes += sign * payload;
-	pg_atomic_fetch_add_u64(&slot->items, sign);
-	if (map_bytes)
-		pg_atomic_fetch_add_u64(&slot->bytes_used, sign * chunk);
-	pg_atomic_fetch_add_u64(&slot->payload_bytes, sign * payload);
-}
-
 /* unlink an item (its partition held exclusively) and free its chunk */
-void
-items_remove(StorePartition *part, uint32 *link, StoreItem *item)
+static void
+remove_item(StorePartition *part, uint32 *link, StoreItem *item)
 {
-	*link = item->next;
-	account_item(part, item, -1, true);
+	index_unlink(part, link, item);
 	slab_free(item);
-}
-
-/* count an item taken without being asked for: expired or evicted */
-void
-items_count_reclaimed(StorePartition *part, StoreMapSlot *slot, bool expired)
-{
-	if (expired)
-	{
-		part->expirations++;
-		pg_atomic_fetch_add_u64(&slot->expirations, 1);
-	}
-	else
-	{
-		part->evictions++;
-		pg_atomic_fetch_add_u64(&slot->evictions, 1);
-	}
-}
-
-/*
- * A page move put the item (its partition held) in a chunk 'delta' bytes
- * larger (or smaller): count its memory anew.
- */
-void
-item_moved_class(int partition, StoreItem *item, int64 delta)
-{
-	store_partition(partition)->bytes_used += delta;
-	pg_atomic_fetch_add_u64(&store_map_slot(item->mapslot)->bytes_used, delta);
-}
-
-/* the link to an item of the (held) partition, for slab page moves */
-uint32 *
-items_link_to(int partition, uint64 hash, StoreItem *item)
-{
-	return link_to(bucket_of(partition, hash), item);
-}
-
-/*
- * Called by slab sweeps with the item's partition held: take it out of the
- * index and the counters; the sweep keeps the chunk.  A published item is
- * always in its chain while its partition is held; false (nothing done) if
- * it were not.
- */
-bool
-item_unlink_evicted(int partition, StoreItem *item, bool expired)
-{
-	StorePartition *part = store_partition(partition);
-	uint64		hash = item_hash(item->mapslot, item_key(item), item_keylen(item));
-	uint32	   *link = link_to(bucket_of(partition, hash), item);
-	StoreMapSlot *slot = store_map_slot(item->mapslot);
-
-	Assert(link != NULL);
-	if (link == NULL)
-		return false;
-	*link = item->next;
-	account_item(part, item, -1, true);
-	items_count_reclaimed(part, slot, expired);
-	return true;
 }
 
 /*
@@ -287,22 +68,9 @@ link_item(int partition, uint32 *bucket, int mapslot, uint32 ref,
 				   (old ? item_chunk_bytes(old) : 0) - reserved))
 		return STORE_QUOTA_RACE;
 
-	/* sweeps skip chunks whose mapslot is not published: publish it last */
-	pg_write_barrier();
-	item->mapslot = mapslot;
+	index_link(part, bucket, mapslot, ref, old, old_link, !quota);
 	if (old)
-	{
-		item->next = old->next;
-		*old_link = ref;
-		account_item(part, old, -1, !quota);
 		slab_free(old);
-	}
-	else
-	{
-		item->next = *bucket;
-		*bucket = ref;
-	}
-	account_item(part, item, 1, !quota);
 	part->sets++;
 	pg_atomic_fetch_add_u64(&store_map_slot(mapslot)->sets, 1);
 	return STORE_OK;
@@ -314,8 +82,8 @@ drop_if_expired(StorePartition *part, uint32 *link, StoreItem *item)
 {
 	if (item != NULL && item_expire(item) != 0 && item_expired(item, now_tick()))
 	{
-		items_count_reclaimed(part, store_map_slot(item->mapslot), true);
-		items_remove(part, link, item);
+		index_count_reclaimed(part, store_map_slot(item->mapslot), true);
+		remove_item(part, link, item);
 		return NULL;
 	}
 	return item;
@@ -353,13 +121,13 @@ lock_key(int handle, const char *key, int keylen, LWLockMode mode,
 	hash = item_hash(site->mapslot, key, keylen);
 	site->partition = hash_partition_of(hash);
 	site->part = store_partition(site->partition);
-	site->bucket = bucket_of(site->partition, hash);
+	site->bucket = index_bucket(site->partition, hash);
 	*item = NULL;
 
 	LWLockAcquire(site->part->lock, mode);
-	if (!items_handle_valid(handle))
+	if (!index_handle_valid(handle))
 		return STORE_MAP_GONE;
-	*item = find_item(site->bucket, site->mapslot, key, keylen, link);
+	*item = index_find(site->bucket, site->mapslot, key, keylen, link);
 	if (*item == NULL || ((*item)->keylen & KEYLEN_EXPIRE) == 0)
 		return STORE_OK;
 	if (mode == LW_EXCLUSIVE)
@@ -608,7 +376,7 @@ delete_if(int handle, const char *key, int keylen, const StoreExpect *expect,
 		result = STORE_EXISTS;
 	else if (result == STORE_OK)
 	{
-		items_remove(site.part, link, item);
+		remove_item(site.part, link, item);
 		site.part->deletes++;
 		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->deletes, 1);
 	}
@@ -617,33 +385,17 @@ delete_if(int handle, const char *key, int keylen, const StoreExpect *expect,
 	return result;
 }
 
-/* remove the map slot's items from 'count' buckets of a held partition */
-static int64
-remove_slot_range(StorePartition *part, uint32 *buckets, uint32 first,
-				  uint32 count, int mapslot, uint32 tick)
+/* free the items index_unlink_slot_range unlinked (their partition held) */
+static void
+free_removed(StoreItem *removed)
 {
-	int64		removed = 0;
-	uint32		b;
-
-	for (b = first; b < first + count; b++)
+	while (removed != NULL)
 	{
-		uint32	   *link = &buckets[b];
+		StoreItem  *next = removed->next ? item_at(removed->next) : NULL;
 
-		while (*link != 0)
-		{
-			StoreItem  *item = item_at(*link);
-
-			if (item->mapslot != mapslot)
-			{
-				link = &item->next;
-				continue;
-			}
-			if (!item_expired(item, tick))
-				removed++;
-			items_remove(part, link, item);
-		}
+		slab_free(removed);
+		removed = next;
 	}
-	return removed;
 }
 
 /*
@@ -671,14 +423,17 @@ items_remove_slot(int mapslot, int handle)
 
 		for (first = 0; first < store_shared->buckets_per_partition; first += step)
 		{
+			StoreItem  *unlinked;
+
 			LWLockAcquire(part->lock, LW_EXCLUSIVE);
-			if (handle >= 0 && !items_handle_valid(handle))
+			if (handle >= 0 && !index_handle_valid(handle))
 			{
 				LWLockRelease(part->lock);
 				return (p == 0 && first == 0) ? -1 : removed;
 			}
-			removed += remove_slot_range(part, store_buckets(p), first, step,
-										 mapslot, tick);
+			removed += index_unlink_slot_range(part, store_buckets(p), first,
+											   step, mapslot, tick, &unlinked);
+			free_removed(unlinked);
 			LWLockRelease(part->lock);
 			slab_settle_free_bytes();
 			if (handle >= 0)

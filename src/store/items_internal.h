@@ -10,7 +10,7 @@
 #ifndef MEMSHARD_ITEMS_INTERNAL_H
 #define MEMSHARD_ITEMS_INTERNAL_H
 
-#include "store/store_internal.h"
+#include "store/item_time.h"
 
 /* what a compare-and-set writer read before: value bytes and expiry */
 typedef struct StoreExpect
@@ -33,7 +33,6 @@ typedef struct KeySite
 } KeySite;
 
 /* items.c */
-extern uint32 expire_tick(int64 ttl_ms);
 extern StoreResult lock_key(int handle, const char *key, int keylen,
 							LWLockMode mode, KeySite *site, StoreItem **item,
 							uint32 **link);

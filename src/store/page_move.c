@@ -21,6 +21,7 @@
 
 #include "storage/lwlock.h"
 
+#include "store/item_time.h"
 #include "store/slab_internal.h"
 
 /* a class takes a page when another's items survive this much longer */

@@ -37,7 +37,7 @@
 #include "port/atomics.h"
 #include "storage/lwlock.h"
 
-#include "store/store_internal.h"
+#include "store/item_time.h"
 
 /* buckets swept per partition lock hold (a power of two) */
 #define QUOTA_BUCKETS 256
@@ -173,7 +173,7 @@ sweep_range(int handle, uint64 pos, QuotaTake take, const QuotaKeep *keep,
 	uint32		b;
 
 	LWLockAcquire(part->lock, LW_EXCLUSIVE);
-	if (!items_handle_valid(handle))
+	if (!index_handle_valid(handle))
 	{
 		LWLockRelease(part->lock);
 		*gone = true;
@@ -207,8 +207,9 @@ sweep_range(int handle, uint64 pos, QuotaTake take, const QuotaKeep *keep,
 				continue;
 			}
 			freed += item_chunk_bytes(item);
-			items_count_reclaimed(part, slot, expired);
-			items_remove(part, link, item);
+			index_count_reclaimed(part, slot, expired);
+			index_unlink(part, link, item);
+			slab_free(item);
 		}
 	}
 	LWLockRelease(part->lock);

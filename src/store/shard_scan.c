@@ -23,7 +23,7 @@
 
 #include "pg_memshard.h"
 #include "store/shard_scan.h"
-#include "store/store_internal.h"
+#include "store/item_time.h"
 
 /* batch bounds: enough to keep locking rare, small enough to stay cheap */
 #define SCAN_BATCH_ITEMS		4096

@@ -109,22 +109,6 @@ slab_class_for(Size size)
 	return lo;
 }
 
-/* all the chunk bytes an item holds: its own chunk and any data chunks */
-int64
-item_chunk_bytes(StoreItem *item)
-{
-	int64		bytes = item_class(item)->chunk_size;
-
-	if (item_is_large(item))
-	{
-		uint32		count;
-
-		large_refs(item, &count);
-		bytes += (int64) count * data_class()->chunk_size;
-	}
-	return bytes;
-}
-
 /*
  * A chunk for item_size bytes, of 'class_id' or of a slightly larger
  * class, or 0 when nothing can be freed.  'need' is what the item still

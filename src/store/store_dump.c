@@ -46,7 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_memshard.h"
-#include "store/store_internal.h"
+#include "store/item_time.h"
 
 /* room for a key and a value besides */
 #define DUMP_BATCH_MIN	(4 * 1024 * 1024)

@@ -419,19 +419,46 @@ published_owner(StoreItem *chunk)
 	return owner;
 }
 
-/* items.c */
+/* index.c (its partition held, see there) */
 extern uint64 item_hash(int mapslot, const char *key, int keylen);
 extern int	hash_partition_of(uint64 hash);
-extern uint32 now_tick(void);
-extern bool item_expired(const StoreItem *item, uint32 tick);
-extern bool items_handle_valid(int handle);
-extern void items_remove(StorePartition *part, uint32 *link, StoreItem *item);
-extern void items_count_reclaimed(StorePartition *part, StoreMapSlot *slot,
+extern uint32 *index_bucket(int partition, uint64 hash);
+extern bool index_handle_valid(int handle);
+extern StoreItem *index_find(uint32 *bucket, int mapslot, const char *key,
+							 int keylen, uint32 **link);
+extern uint32 *index_link_to(int partition, uint64 hash, StoreItem *item);
+extern void index_account(StorePartition *part, StoreItem *item, int sign,
+						  bool map_bytes);
+extern void index_link(StorePartition *part, uint32 *bucket, int mapslot,
+					   uint32 ref, StoreItem *old, uint32 *old_link,
+					   bool map_bytes);
+extern void index_unlink(StorePartition *part, uint32 *link, StoreItem *item);
+extern void index_count_reclaimed(StorePartition *part, StoreMapSlot *slot,
 								  bool expired);
-extern bool item_unlink_evicted(int partition, StoreItem *item, bool expired);
+extern void index_moved_class(int partition, StoreItem *item, int64 delta);
+extern bool index_unlink_evicted(int partition, StoreItem *item, bool expired);
+extern int64 index_unlink_slot_range(StorePartition *part, uint32 *buckets,
+									 uint32 first, uint32 count, int mapslot,
+									 uint32 tick, StoreItem **removed);
+
+/* all the chunk bytes an item holds: its own chunk and any data chunks */
+static inline int64
+item_chunk_bytes(StoreItem *item)
+{
+	int64		bytes = item_class(item)->chunk_size;
+
+	if (item_is_large(item))
+	{
+		uint32		count;
+
+		large_refs(item, &count);
+		bytes += (int64) count * data_class()->chunk_size;
+	}
+	return bytes;
+}
+
+/* items.c */
 extern int64 items_remove_slot(int mapslot, int handle);
-extern uint32 *items_link_to(int partition, uint64 hash, StoreItem *item);
-extern void item_moved_class(int partition, StoreItem *item, int64 delta);
 /* items.c, for store_dump.c: a set with an expiry tick of this segment */
 extern StoreResult items_write(int handle, const char *key, int keylen,
 							   const char *value, int vallen, uint32 expire,
@@ -457,7 +484,6 @@ extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire,
 						 Size need);
 extern void slab_free(StoreItem *item);
 extern void slab_settle_free_bytes(void);
-extern int64 item_chunk_bytes(StoreItem *item);
 extern void slab_note_expiry(StoreItem *item, uint32 expire);
 
 #endif							/* MEMSHARD_STORE_INTERNAL_H */
