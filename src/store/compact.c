@@ -127,13 +127,13 @@ move_chunk(StoreClass *from, StoreItem *chunk, StoreClass *to)
 	hash = item_hash(owner->mapslot, item_key(owner), item_keylen(owner));
 	partition = hash_partition_of(hash);
 	part = store_partition(partition);
-	if (!slab_try_lock(part->lock))
+	if (!part_try_lock(part))
 		return false;
 	/* a published item is always in its chain while we hold its partition */
 	if (chunk->mapslot != MAPSLOT_DATA &&
 		(link = index_link_to(partition, hash, chunk)) == NULL)
 	{
-		LWLockRelease(part->lock);
+		part_unlock(part);
 		return false;
 	}
 	dest = item_at(pop_free_chunk(to));
@@ -142,7 +142,7 @@ move_chunk(StoreClass *from, StoreItem *chunk, StoreClass *to)
 	if (!repoint_chunk(chunk, dest, link))
 	{
 		push_free_chunk(to, dest);
-		LWLockRelease(part->lock);
+		part_unlock(part);
 		return false;
 	}
 	store_page(item_page(dest))->used++;
@@ -158,7 +158,7 @@ move_chunk(StoreClass *from, StoreItem *chunk, StoreClass *to)
 						 (int64) to->chunk_size - (int64) from->chunk_size);
 	}
 	chunk->mapslot = MAPSLOT_FREE;
-	LWLockRelease(part->lock);
+	part_unlock(part);
 	return true;
 }
 

@@ -124,7 +124,7 @@ lock_key(int handle, const char *key, int keylen, LWLockMode mode,
 	site->bucket = index_bucket(site->partition, hash);
 	*item = NULL;
 
-	LWLockAcquire(site->part->lock, mode);
+	part_lock(site->part, mode);
 	if (!index_handle_valid(handle))
 		return STORE_MAP_GONE;
 	*item = index_find(site->bucket, site->mapslot, key, keylen, link);
@@ -170,7 +170,7 @@ quota_room_for(int handle, const char *key, int keylen, int vallen,
 	result = lock_key(handle, key, keylen, LW_SHARED, &site, &old, &link);
 	if (old != NULL)
 		need -= item_chunk_bytes(old);
-	LWLockRelease(site.part->lock);
+	part_unlock(site.part);
 	if (result != STORE_OK || need <= 0)
 		return result;
 	result = quota_make_room(handle, need, key, keylen);
@@ -247,7 +247,7 @@ write_once(int handle, const char *key, int keylen, const char *value,
 	}
 	if (result != STORE_OK)
 		slab_free(item_at(ref));
-	LWLockRelease(site.part->lock);
+	part_unlock(site.part);
 	return result;
 }
 
@@ -296,59 +296,6 @@ store_write_if(int handle, const char *key, int keylen, const char *expect,
 	return rc == STORE_RETRY ? STORE_EXISTS : rc;
 }
 
-char *
-store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
-{
-	return store_get_expiry(handle, key, keylen, prefix, vallen, NULL);
-}
-
-/* store_get, also telling the item's expiry (0: none) when expires != NULL */
-char *
-store_get_expiry(int handle, const char *key, int keylen, Size prefix,
-				 int *vallen, TimestampTz *expires)
-{
-	KeySite		site;
-	StoreItem  *item;
-	uint32	   *link;
-	char	   *result = NULL;
-
-	*vallen = 0;
-	if (expires)
-		*expires = 0;
-	if (lock_key(handle, key, keylen, LW_SHARED, &site, &item, &link) != STORE_OK)
-	{
-		LWLockRelease(site.part->lock);
-		*vallen = -1;
-		return NULL;
-	}
-	if (item != NULL)
-	{
-		uint32		len = item_vallen(item);
-
-		if (item->ref == REF_CLEAR)
-			item->ref = REF_SET;
-		/* read-only under a shared lock: an ERROR here leaves nothing torn */
-		result = palloc(prefix + len);
-		item_copy_value(item, result + prefix);
-		*vallen = len;
-		if (expires && item_expire(item) != 0)
-			*expires = tick_time(item_expire(item));
-	}
-	LWLockRelease(site.part->lock);
-
-	if (result != NULL)
-	{
-		pg_atomic_fetch_add_u64(&site.part->hits, 1);
-		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->hits, 1);
-	}
-	else
-	{
-		pg_atomic_fetch_add_u64(&site.part->misses, 1);
-		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->misses, 1);
-	}
-	return result;
-}
-
 StoreResult
 store_delete(int handle, const char *key, int keylen)
 {
@@ -380,7 +327,7 @@ delete_if(int handle, const char *key, int keylen, const StoreExpect *expect,
 		site.part->deletes++;
 		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->deletes, 1);
 	}
-	LWLockRelease(site.part->lock);
+	part_unlock(site.part);
 	slab_settle_free_bytes();
 	return result;
 }
@@ -425,16 +372,16 @@ items_remove_slot(int mapslot, int handle)
 		{
 			StoreItem  *unlinked;
 
-			LWLockAcquire(part->lock, LW_EXCLUSIVE);
+			part_lock(part, LW_EXCLUSIVE);
 			if (handle >= 0 && !index_handle_valid(handle))
 			{
-				LWLockRelease(part->lock);
+				part_unlock(part);
 				return (p == 0 && first == 0) ? -1 : removed;
 			}
 			removed += index_unlink_slot_range(part, store_buckets(p), first,
 											   step, mapslot, tick, &unlinked);
 			free_removed(unlinked);
-			LWLockRelease(part->lock);
+			part_unlock(part);
 			slab_settle_free_bytes();
 			if (handle >= 0)
 				CHECK_FOR_INTERRUPTS();

@@ -185,6 +185,8 @@ store_init_segment(StoreShared *shared)
 	pg_atomic_init_u64(&shared->free_chunk_bytes, 0);
 	pg_atomic_init_u64(&shared->room_failed_at, 0);
 	pg_atomic_init_u64(&shared->room_failed_need, 0);
+	pg_atomic_init_u64(&shared->read_counters.c.retries, 0);
+	pg_atomic_init_u64(&shared->read_counters.c.fallbacks, 0);
 	SpinLockInit(&shared->pool_lock);
 	shared->maps_lock = &locks[memshard_partitions + STORE_MAX_CLASSES].lock;
 
@@ -197,6 +199,7 @@ store_init_segment(StoreShared *shared)
 
 		memset(part, 0, sizeof(StorePartition));
 		part->lock = &locks[i].lock;
+		pg_atomic_init_u32(&part->seq, 0);
 		pg_atomic_init_u64(&part->hits, 0);
 		pg_atomic_init_u64(&part->misses, 0);
 	}
@@ -442,6 +445,7 @@ store_global_stats(StoreGlobalStats *stats)
 {
 	int			i;
 
+	store_read_counts_flush();
 	memset(stats, 0, sizeof(StoreGlobalStats));
 	stats->memory_budget = store_shared->budget;
 	stats->page_size = store_shared->page_size;
@@ -472,6 +476,7 @@ store_partition_count(void)
 void
 store_partition_stats(int partition, StoreCounters *counters)
 {
+	store_read_counts_flush();
 	memset(counters, 0, sizeof(StoreCounters));
 	if (partition >= 0 && partition < store_shared->npartitions)
 		read_partition_counters(partition, counters);
@@ -516,6 +521,7 @@ store_map_stats(int handle, StoreCounters *counters)
 {
 	StoreMapSlot *slot = slot_of_handle(handle);
 
+	store_read_counts_flush();
 	memset(counters, 0, sizeof(StoreCounters));
 	if (slot == NULL || !slot->in_use ||
 		(slot->generation & 0x7FFF) != HANDLE_GENERATION(handle))
@@ -537,6 +543,7 @@ store_stats_reset(void)
 {
 	int			i;
 
+	store_read_counts_forget();
 	for (i = 0; i < store_shared->npartitions; i++)
 	{
 		StorePartition *part = store_partition(i);

@@ -140,6 +140,14 @@ extern StoreResult store_delete(int slot, const char *key, int keylen);
  */
 extern char *store_get_expiry(int slot, const char *key, int keylen,
 							  Size prefix, int *vallen, TimestampTz *expires);
+
+/*
+ * Many keys of one map (read_path.c): values[i] and vallens[i] as store_get
+ * gives them.  False when the map is gone meanwhile: look it up again and
+ * ask again.
+ */
+extern bool store_mget(int slot, int nkeys, char **keys, int *keylens,
+					   Size prefix, char **values, int *vallens);
 extern StoreResult store_write_if(int slot, const char *key, int keylen,
 								  const char *expect, int expectlen,
 								  TimestampTz expect_expires,
@@ -155,6 +163,14 @@ extern int64 store_flush_map(int slot);
 extern int	store_max_item_size(void);
 
 /* statistics */
+/*
+ * Hits and misses are counted per backend and added to the shared counters
+ * every 256 reads and at transaction end; the stats readers below flush this
+ * backend's first.  store_read_path_stats: the optimistic reads' retries and
+ * fallbacks to the lock.
+ */
+extern void store_read_counts_flush(void);
+extern void store_read_path_stats(int64 *retries, int64 *fallbacks);
 extern void store_global_stats(StoreGlobalStats *stats);
 extern int	store_partition_count(void);
 extern void store_partition_stats(int partition, StoreCounters *counters);
