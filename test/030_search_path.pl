@@ -313,6 +313,7 @@ call('memshard.read_metadata_recovery()', 'SELECT * FROM memshard.read_metadata_
 call('memshard.recovery_metric_samples()', 'SELECT count(*) FROM memshard.recovery_metric_samples()');
 call('memshard.restart_metric_samples()', 'SELECT count(*) FROM memshard.restart_metric_samples()');
 call('memshard.read_restart_stats()', 'SELECT * FROM memshard.read_restart_stats()');
+call('memshard.read_path_counters()', 'SELECT * FROM memshard.read_path_counters()');
 call('memshard.peer_metadata_outcome(text)', "SELECT memshard.peer_metadata_outcome('x')");
 call('memshard.add_node(name)', "SELECT memshard.add_node('n2')");
 call('memshard.remove_node(name)', "SELECT memshard.remove_node('n3')");
@@ -324,7 +325,7 @@ call('memshard.drop_map(text)',
 	"SELECT memshard.drop_map('local_by_' || current_user)");
 for my $view (qw(maps stats partition_stats slab_stats map_stats nodes shards
 	cluster_stats shard_stats node_catalog placement_catalog metadata_recovery
-	restart_stats cached_tables))
+	restart_stats cached_tables read_path_stats))
 {
 	call("view memshard.$view", "SELECT * FROM memshard.$view");
 }

@@ -544,6 +544,8 @@ store_stats_reset(void)
 	int			i;
 
 	store_read_counts_forget();
+	pg_atomic_write_u64(&store_shared->read_counters.c.retries, 0);
+	pg_atomic_write_u64(&store_shared->read_counters.c.fallbacks, 0);
 	for (i = 0; i < store_shared->npartitions; i++)
 	{
 		StorePartition *part = store_partition(i);
