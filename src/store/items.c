@@ -21,6 +21,7 @@
 #include "storage/lwlock.h"
 #include "utils/timestamp.h"
 
+#include "pg_memshard.h"
 #include "store/items_internal.h"
 
 static void remove_item(StorePartition *part, uint32 *link, StoreItem *item);
@@ -36,6 +37,10 @@ static StoreResult delete_if(int handle, const char *key, int keylen,
  */
 #define STORE_QUOTA_RACE ((StoreResult) -2)
 #define QUOTA_ATTEMPTS 8
+
+/* a key's length fits beside the flags of StoreItem.keylen */
+StaticAssertDecl(KEYLEN_MASK >= MEMSHARD_MAX_KEY_SIZE,
+				 "KEYLEN_MASK must hold MEMSHARD_MAX_KEY_SIZE");
 
 /* buckets a flush walks per partition lock hold (a power of two) */
 #define FLUSH_BUCKETS 1024
@@ -231,13 +236,16 @@ write_once(int handle, const char *key, int keylen, const char *value,
 	ref = item_alloc(key, keylen, value, vallen, expire);
 	if (ref == 0)
 		return STORE_NO_MEMORY;
+	/* not linked yet: ours alone */
+	if (mode & STORE_AS_TEXT)
+		item_at(ref)->keylen |= KEYLEN_TEXT;
 
 	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &old, &link);
 	if (result == STORE_OK)
 	{
-		if (mode == STORE_ADD && old != NULL)
+		if (STORE_MODE(mode) == STORE_ADD && old != NULL)
 			result = STORE_EXISTS;
-		else if (mode == STORE_REPLACE && old == NULL)
+		else if (STORE_MODE(mode) == STORE_REPLACE && old == NULL)
 			result = STORE_NOT_FOUND;
 		else if (expect != NULL && old != NULL && !item_matches(old, expect))
 			result = STORE_RETRY;

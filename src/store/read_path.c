@@ -90,9 +90,11 @@ typedef struct ReadResult
 	char	   *value;			/* palloc'd, prefix bytes first; NULL: none */
 	int			vallen;			/* -1: the map is gone */
 	uint32		expire;
+	bool		text;			/* set as text of this database */
 } ReadResult;
 
 static char *read_buf = NULL;	/* a page: the unvalidated copy */
+static bool last_get_text = false;	/* store_take_last_get_text() */
 
 /* hits and misses counted here, not yet in shared memory */
 typedef struct PendingMap
@@ -113,7 +115,7 @@ static void read_exit_callback(int code, Datum arg);
 static void count_read(int partition, int mapslot, bool hit);
 static ReadSeen read_chain(uint32 *bucket, int handle, const char *key,
 						   int keylen, uint32 *len, uint32 *expire,
-						   StoreItem **found, bool *ref_clear);
+						   bool *text, StoreItem **found, bool *ref_clear);
 static void mark_referenced(StorePartition *part, StoreItem *item,
 							uint32 seq);
 static bool read_optimistic(int handle, const ReadKey *rk, Size prefix,
@@ -241,7 +243,8 @@ store_read_path_stats(int64 *retries, int64 *fallbacks)
  */
 static ReadSeen
 read_chain(uint32 *bucket, int handle, const char *key, int keylen,
-		   uint32 *len, uint32 *expire, StoreItem **found, bool *ref_clear)
+		   uint32 *len, uint32 *expire, bool *text, StoreItem **found,
+		   bool *ref_clear)
 {
 	Size		page_size = store_shared->page_size;
 	uint32		units = (uint32) ((Size) store_shared->npages * page_size / STORE_ALIGN);
@@ -287,6 +290,7 @@ read_chain(uint32 *bucket, int handle, const char *key, int keylen,
 				memcpy(expire, (const char *) item->data, sizeof(uint32));
 			memcpy(read_buf, (const char *) item->data + meta + keylen, vallen);
 			*len = vallen;
+			*text = (rawkeylen & KEYLEN_TEXT) != 0;
 			*ref_clear = item->ref == REF_CLEAR;
 			*found = (StoreItem *) item;
 			return SEEN_HIT;
@@ -324,6 +328,7 @@ read_optimistic(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 		uint32		expire = 0;
 		StoreItem  *item = NULL;
 		bool		ref_clear = false;
+		bool		text = false;
 		ReadSeen	seen;
 		uint32		after;
 
@@ -336,7 +341,7 @@ read_optimistic(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 		}
 		pg_read_barrier();
 		seen = read_chain(rk->bucket, handle, rk->key, rk->keylen, &len,
-						  &expire, &item, &ref_clear);
+						  &expire, &text, &item, &ref_clear);
 		pg_read_barrier();
 		after = pg_atomic_read_u32(&part->seq);
 		if (after != *seq)
@@ -356,6 +361,7 @@ read_optimistic(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 			memcpy(out->value + prefix, read_buf, len);
 			out->vallen = (int) len;
 			out->expire = expire;
+			out->text = text;
 			if (ref_clear)
 				mark_referenced(part, item, *seq);
 		}
@@ -394,6 +400,7 @@ read_locked(int handle, const ReadKey *rk, Size prefix, ReadResult *out)
 		item_copy_value(item, out->value + prefix);
 		out->vallen = (int) len;
 		out->expire = item_expire(item);
+		out->text = (item->keylen & KEYLEN_TEXT) != 0;
 	}
 	part_unlock(part);
 }
@@ -406,6 +413,7 @@ read_key(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 	out->value = NULL;
 	out->vallen = 0;
 	out->expire = 0;
+	out->text = false;
 	if (!read_optimistic(handle, rk, prefix, seq, out))
 		read_locked(handle, rk, prefix, out);
 	if (out->vallen >= 0)
@@ -444,9 +452,19 @@ store_get_expiry(int handle, const char *key, int keylen, Size prefix,
 	seq = pg_atomic_read_u32(&store_partition(rk.partition)->seq);
 	read_key(handle, &rk, prefix, &seq, &res);
 	*vallen = res.vallen;
+	last_get_text = res.text;
 	if (expires)
 		*expires = res.expire != 0 ? tick_time(res.expire) : 0;
 	return res.value;
+}
+
+bool
+store_take_last_get_text(void)
+{
+	bool		text = last_get_text;
+
+	last_get_text = false;
+	return text;
 }
 
 /* order of a batch: by partition, then as asked */

@@ -38,6 +38,16 @@ typedef enum StoreSetMode
 	STORE_REPLACE				/* only if present */
 } StoreSetMode;
 
+/*
+ * Ored into the mode of a set, add or replace: the value is text of this
+ * database (valid in its encoding, which is the database's for good; a map
+ * slot, and so an item, belongs to one database).  store_get then tells
+ * store_last_get_was_text(), so that get need not check the encoding again.
+ * Never sent to another node.
+ */
+#define STORE_AS_TEXT		0x100
+#define STORE_MODE(mode)	((StoreSetMode) ((mode) & 0xFF))
+
 /* how a map behaves, fixed when it is attached */
 typedef struct StoreMapOptions
 {
@@ -146,6 +156,13 @@ extern char *store_get_expiry(int slot, const char *key, int keylen,
  * gives them.  False when the map is gone meanwhile: look it up again and
  * ask again.
  */
+/*
+ * Whether the value the last store_get of this backend returned was set
+ * with STORE_AS_TEXT; the answer is given once (false afterwards, until the
+ * next store_get), so a caller clears it before a read that may not reach
+ * this store at all.
+ */
+extern bool store_take_last_get_text(void);
 extern bool store_mget(int slot, int nkeys, char **keys, int *keylens,
 					   Size prefix, char **values, int *vallens);
 extern StoreResult store_write_if(int slot, const char *key, int keylen,

@@ -66,7 +66,8 @@
 /* flags in the top bits of keylen */
 #define KEYLEN_LARGE	0x8000	/* value lives in data chunks */
 #define KEYLEN_EXPIRE	0x4000	/* a 4-byte expiry tick follows the header */
-#define KEYLEN_MASK		0x3FFF
+#define KEYLEN_TEXT		0x2000	/* set as text of its database (STORE_AS_TEXT) */
+#define KEYLEN_MASK		0x1FFF	/* MEMSHARD_MAX_KEY_SIZE fits */
 
 /*
  * An item, at the start of its chunk: a 12-byte header (index link, key
