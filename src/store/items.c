@@ -1,15 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * items.c
- *		The operations on items: set, get, delete, flush, and the
+ *		The writing operations on items: set, delete, flush, and the
  *		compare-and-set of read-modify-write callers (store_write_if); the
- *		hash index they work on is index.c's.
+ *		hash index they work on is index.c's, the reads are read_path.c's.
  *
- * Reads take the partition lock shared, mark the item referenced (the CLOCK
- * bit) and copy the value out; expired items are never returned and are
- * reclaimed by the next writer that meets them or by the slab sweeps.
- * Writes take it exclusive.  Nothing here raises an ERROR under a lock:
- * outcomes are StoreResult codes for the caller to report.
+ * Writes take the partition lock exclusive (part_lock, which makes the
+ * partition's seq odd for the optimistic readers of read_path.c, and
+ * part_unlock, which makes it even again); an expired item a writer meets
+ * is reclaimed.  Nothing here raises an ERROR under a lock: outcomes are
+ * StoreResult codes for the caller to report.
  *
  *-------------------------------------------------------------------------
  */

@@ -28,8 +28,10 @@
  * form.  Writers make room under their map's quota and allocate (and so
  * evict) before they take their own partition lock, so two writers never
  * wait on each other's victims.  The page pool has a spinlock taken last.
- * Readers hold the partition lock shared and set an item's reference byte,
- * which nothing else shares a memory location with; sweeps holding only a
+ * Readers read without the partition lock, validated by the partition's seq
+ * that every exclusive holder moves (read_path.c: the protocol), and set an
+ * item's reference byte, only when it is clear, under the shared lock; the
+ * byte shares a memory location with nothing else.  Sweeps holding only a
  * class lock read a chunk's owner through published_owner (read barrier
  * after the mapslot, which writers publish last after a write barrier).
  *
