@@ -134,6 +134,12 @@ my ($evictions, $sets, $deletes) = split /\|/,
 my $moved = $node->safe_psql('postgres',
 	'SELECT sum(pages_moved_in) FROM memshard.slab_stats');
 note "sets $sets, deletes $deletes, evictions $evictions, pages moved $moved";
+# where the build reads optimistically, how often readers met a writer
+if ($node->safe_psql('postgres', "SELECT to_regclass('memshard.read_path_stats') IS NOT NULL") eq 't')
+{
+	note 'optimistic reads: retries and fallbacks ',
+	  $node->safe_psql('postgres', 'SELECT retries, fallbacks FROM memshard.read_path_stats');
+}
 cmp_ok($evictions, '>', 0, 'the cache evicted');
 cmp_ok($moved, '>', 0, 'pages moved between classes');
 cmp_ok($sets, '>', 5 * $keys, 'chunks were reused: many more sets than keys');
