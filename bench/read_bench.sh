@@ -15,7 +15,9 @@
 #    from memshard.read_path_stats when the build has it);
 #  - the get figures again with huge_pages = on.  As root the script sizes
 #    vm.nr_hugepages for pg_memshard.memory + shared_buffers and puts the
-#    old value back at the end; if the kernel refuses, it says so and skips.
+#    old value back at the end; if the kernel refuses, or other servers
+#    on the machine (huge_pages = try) took the pages meanwhile, it says so
+#    and skips.
 #
 # Knobs (environment): ROUNDS (5), GETS (1000000) lookups per get statement,
 # PGBENCH_SECONDS (2) per pgbench run.
@@ -195,7 +197,9 @@ else
             measure_gets _huge
             run_measures
         else
-            huge="skipped (the server did not start with huge_pages = on: see postgres.log)"
+            # other instances on the machine (huge_pages = try, the
+            # default) may have taken the pages reserved for us
+            huge="skipped (the server did not start with huge_pages = on: see postgres.log; $(awk '$1 == "HugePages_Free:" { print $2 }' /proc/meminfo) huge pages free now)"
             sed -i 's/^huge_pages = on/huge_pages = off/' "$data/postgresql.conf"
         fi
     fi
