@@ -467,16 +467,26 @@ store_take_last_get_text(void)
 	return text;
 }
 
-/* order of a batch: by partition, then as asked */
-static int
-readkey_cmp(const void *a, const void *b)
+/*
+ * The keys of a batch grouped by partition, as asked within a group: a
+ * counting sort (a comparison sort cost more than the reads).
+ */
+static ReadKey *
+group_by_partition(const ReadKey *rks, int nkeys)
 {
-	const ReadKey *x = a;
-	const ReadKey *y = b;
+	int			np = store_shared->npartitions;
+	int		   *next = palloc0(sizeof(int) * (np + 1));
+	ReadKey    *sorted = palloc(sizeof(ReadKey) * nkeys);
+	int			i;
 
-	if (x->partition != y->partition)
-		return x->partition < y->partition ? -1 : 1;
-	return x->index < y->index ? -1 : (x->index > y->index);
+	for (i = 0; i < nkeys; i++)
+		next[rks[i].partition + 1]++;
+	for (i = 0; i < np; i++)
+		next[i + 1] += next[i];
+	for (i = 0; i < nkeys; i++)
+		sorted[next[rks[i].partition]++] = rks[i];
+	pfree(next);
+	return sorted;
 }
 
 /*
@@ -492,6 +502,7 @@ store_mget(int handle, int nkeys, char **keys, int *keylens, Size prefix,
 		   char **values, int *vallens)
 {
 	ReadKey    *rks;
+	ReadKey    *sorted;
 	uint32		units;
 	bool		gone = false;
 	int			i;
@@ -515,24 +526,23 @@ store_mget(int handle, int nkeys, char **keys, int *keylens, Size prefix,
 		if (ref != 0 && ref <= units)
 			__builtin_prefetch(item_at(ref));
 	}
-	qsort(rks, nkeys, sizeof(ReadKey), readkey_cmp);
-	for (i = 0; i < nkeys; i++)
+	sorted = group_by_partition(rks, nkeys);
+	pfree(rks);
+	for (i = 0; i < nkeys;)
 	{
-		uint32		seq = 0;
-		int			part = rks[i].partition;
+		int			part = sorted[i].partition;
+		uint32		seq = pg_atomic_read_u32(&store_partition(part)->seq);
 
-		seq = pg_atomic_read_u32(&store_partition(part)->seq);
-		for (; i < nkeys && rks[i].partition == part; i++)
+		for (; i < nkeys && sorted[i].partition == part; i++)
 		{
 			ReadResult	res;
 
-			read_key(handle, &rks[i], prefix, &seq, &res);
-			values[rks[i].index] = res.value;
-			vallens[rks[i].index] = res.vallen;
+			read_key(handle, &sorted[i], prefix, &seq, &res);
+			values[sorted[i].index] = res.value;
+			vallens[sorted[i].index] = res.vallen;
 			gone |= res.vallen < 0;
 		}
-		i--;
 	}
-	pfree(rks);
+	pfree(sorted);
 	return !gone;
 }
