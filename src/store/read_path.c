@@ -16,7 +16,12 @@
  * of compaction (compact.c: the item is copied, then its link repointed).
  * A chunk is only ever filled while it is linked nowhere (item_alloc); it
  * can be reached by a reader only through a link the reader read before an
- * exclusive holder unlinked it, which moved seq.
+ * exclusive holder unlinked it, which moved seq.  The one write to a linked
+ * chunk without that lock is the CLOCK hand clearing a reference byte
+ * (under its class lock), which readers use only as a hint.  Should an
+ * exclusive holder ever leave without part_unlock (an ERROR: none is
+ * raised under the lock), seq stays odd, readers take the lock, and the
+ * next exclusive holder makes it even again.
  *
  * A reader of an item that fits one chunk takes no lock and writes nothing
  * shared: it reads seq (even, else it waits a little and tries again), a
