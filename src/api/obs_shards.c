@@ -7,7 +7,7 @@
  *
  * The store counts per partition and per map, not per shard (a shard is
  * the partition room's idea), so the figures come from a scan of the
- * map's keys (src/store/shard_scan.c), each key's shard computed by the
+ * map's keys (src/store/key_scan.c), each key's shard computed by the
  * router (router_key_shard): hash_partition(key, shard_count) for hash
  * maps, range_partition(key, bounds) for range maps.  The cost is one walk of
  * the hash index and every key of the map: an admin query, not a metric
@@ -32,7 +32,7 @@
 #include "cluster/cluster.h"
 #include "remote/remote.h"
 #include "router/router.h"
-#include "store/shard_scan.h"
+#include "store/key_scan.h"
 
 PG_FUNCTION_INFO_V1(memshard_local_shard_stats);
 PG_FUNCTION_INFO_V1(memshard_node_shard_stats);
@@ -109,16 +109,16 @@ find_tally(ShardTally *tallies, int ntallies, int32 mapid)
 static void
 tally_store(ShardTally *tallies, int ntallies, int32 mapid)
 {
-	StoreScan	scan;
+	KeyScan		scan;
 
-	store_scan_begin(&scan, MyDatabaseId, mapid);
-	while (store_scan_next(&scan))
+	key_scan_begin(&scan, MyDatabaseId, mapid);
+	while (key_scan_next(&scan))
 	{
 		int			i;
 
 		for (i = 0; i < scan.nitems; i++)
 		{
-			const StoreScanItem *item = &scan.items[i];
+			const KeyScanItem *item = &scan.items[i];
 			ShardTally *tally = find_tally(tallies, ntallies, item->mapid);
 			int			shard;
 
@@ -132,7 +132,7 @@ tally_store(ShardTally *tallies, int ntallies, int32 mapid)
 			tally->bytes[shard] += item->bytes;
 		}
 	}
-	store_scan_end(&scan);
+	key_scan_end(&scan);
 }
 
 /*

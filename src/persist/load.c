@@ -23,7 +23,10 @@
 
 #include <unistd.h>
 
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/ipc.h"
 #include "utils/timestamp.h"
 
 #include "persist/persist_internal.h"
@@ -32,6 +35,7 @@
 static void record_dump(const DumpSummary *summary);
 static void run_loaders(const DumpSummary *summary);
 static void run_one(Oid dboid, int phases, int64 expected);
+static bool run_loader_worker(const LoaderArgs *args);
 static void log_load(TimestampTz started);
 static void finish(PersistStartState state, const char *detail);
 
@@ -99,6 +103,36 @@ run_loaders(const DumpSummary *summary)
 				summary->databases[i].items[1]);
 }
 
+/*
+ * Run one loader and wait for it to exit; false if it could not be started
+ * (no free worker slot) or the postmaster died.
+ */
+static bool
+run_loader_worker(const LoaderArgs *args)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	persist_fill_worker(&worker, "persist_loader_main", "pg_memshard loader");
+	worker.bgw_flags |= BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_main_arg = ObjectIdGetDatum(args->dboid);
+	worker.bgw_notify_pid = MyProcPid;
+	StaticAssertStmt(sizeof(LoaderArgs) <= BGW_EXTRALEN, "loader arguments too long");
+	memcpy(worker.bgw_extra, args, sizeof(LoaderArgs));
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		ereport(LOG,
+				(errmsg("pg_memshard: could not start a loader for database %u of the cache dump",
+						args->dboid),
+				 errhint("Raise max_worker_processes.")));
+		return false;
+	}
+	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
+		proc_exit(1);
+	return true;
+}
+
 /* one loader; what it did not get to counts as failed */
 static void
 run_one(Oid dboid, int phases, int64 expected)
@@ -113,7 +147,7 @@ run_one(Oid dboid, int phases, int64 expected)
 	args.phases = phases;
 	store_load_progress();
 	if (!ShutdownRequestPending)
-		(void) persist_run_loader(&args);
+		(void) run_loader_worker(&args);
 	missing = expected - (persist_counter(PERSIST_PROCESSED) - before);
 	if (missing > 0)
 	{

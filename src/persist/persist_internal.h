@@ -24,6 +24,7 @@
 #include "access/xlogdefs.h"
 #include "port/atomics.h"
 #include "port/pg_crc32c.h"
+#include "postmaster/bgworker.h"
 #include "storage/spin.h"
 
 #include "persist/persist.h"
@@ -163,7 +164,22 @@ extern void persist_dump_at_shutdown(void);
 /* load.c */
 extern void persist_load(void);
 
-/* persist_worker.c */
-extern bool persist_run_loader(const LoaderArgs *args);
+/*
+ * The fields the persist worker and its loaders share (persist_worker.c
+ * registers the one, load.c starts the others).
+ */
+static inline void
+persist_fill_worker(BackgroundWorker *worker, const char *function,
+					const char *name)
+{
+	memset(worker, 0, sizeof(BackgroundWorker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker->bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker->bgw_library_name, "pg_memshard", BGW_MAXLEN);
+	strlcpy(worker->bgw_function_name, function, BGW_MAXLEN);
+	strlcpy(worker->bgw_name, name, BGW_MAXLEN);
+	strlcpy(worker->bgw_type, name, BGW_MAXLEN);
+}
 
 #endif							/* MEMSHARD_PERSIST_INTERNAL_H */

@@ -9,7 +9,7 @@
  * pg_memshard.restart is warm (as autoprewarm is), and starts once recovery
  * has finished.  It has no database connection: the loaders, which need
  * one to read each database's map catalog, are dynamic workers it starts
- * and waits for (load.c plans them; load_db.c is their body).
+ * and waits for (load.c plans and starts them; load_db.c is their body).
  *
  * Then it sleeps until SIGTERM, the signal of a smart or fast shutdown,
  * and writes the dump on its way out (dump.c).  SIGQUIT (an immediate
@@ -39,30 +39,14 @@
 
 PGDLLEXPORT void persist_worker_main(Datum main_arg);
 
-static void fill_worker(BackgroundWorker *worker, const char *function,
-						const char *name);
-
 void
 persist_register_worker(void)
 {
 	BackgroundWorker worker;
 
-	fill_worker(&worker, "persist_worker_main", "pg_memshard persist");
+	persist_fill_worker(&worker, "persist_worker_main", "pg_memshard persist");
 	worker.bgw_restart_time = 0;	/* at once: see the file's comment */
 	RegisterBackgroundWorker(&worker);
-}
-
-static void
-fill_worker(BackgroundWorker *worker, const char *function, const char *name)
-{
-	memset(worker, 0, sizeof(BackgroundWorker));
-	worker->bgw_flags = BGWORKER_SHMEM_ACCESS;
-	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker->bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker->bgw_library_name, "pg_memshard", BGW_MAXLEN);
-	strlcpy(worker->bgw_function_name, function, BGW_MAXLEN);
-	strlcpy(worker->bgw_name, name, BGW_MAXLEN);
-	strlcpy(worker->bgw_type, name, BGW_MAXLEN);
 }
 
 void
@@ -92,34 +76,4 @@ persist_worker_main(Datum main_arg)
 	}
 	persist_dump_at_shutdown();
 	proc_exit(1);
-}
-
-/*
- * Run one loader and wait for it to exit; false if it could not be started
- * (no free worker slot) or the postmaster died.
- */
-bool
-persist_run_loader(const LoaderArgs *args)
-{
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
-
-	fill_worker(&worker, "persist_loader_main", "pg_memshard loader");
-	worker.bgw_flags |= BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_main_arg = ObjectIdGetDatum(args->dboid);
-	worker.bgw_notify_pid = MyProcPid;
-	StaticAssertStmt(sizeof(LoaderArgs) <= BGW_EXTRALEN, "loader arguments too long");
-	memcpy(worker.bgw_extra, args, sizeof(LoaderArgs));
-
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-	{
-		ereport(LOG,
-				(errmsg("pg_memshard: could not start a loader for database %u of the cache dump",
-						args->dboid),
-				 errhint("Raise max_worker_processes.")));
-		return false;
-	}
-	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
-		proc_exit(1);
-	return true;
 }

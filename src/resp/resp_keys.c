@@ -11,7 +11,7 @@
  * does and read what was set).
  *
  * KEYS and SCAN walk the map's items in the store with its batched scan
- * (store/shard_scan.h), one partition lock held at a time and never while we
+ * (store/key_scan.h), one partition lock held at a time and never while we
  * reply.  A SCAN cursor is the scan's position (partition, bucket, items of
  * that bucket already returned), so SCAN returns every key present for the
  * whole iteration at least once, as Redis promises; COUNT is a hint, as in
@@ -25,7 +25,7 @@
 #include <errno.h>
 
 #include "miscadmin.h"
-#include "store/shard_scan.h"
+#include "store/key_scan.h"
 
 #include "resp/resp.h"
 
@@ -390,7 +390,7 @@ resp_glob_match(const char *pat, size_t patlen, const char *str, size_t len)
 
 /* the scan position as a SCAN cursor, and back (0: start, or the end) */
 static uint64
-scan_cursor(StoreScan *scan)
+scan_cursor(KeyScan *scan)
 {
 	if (scan->partition >= store_partition_count())
 		return 0;
@@ -399,7 +399,7 @@ scan_cursor(StoreScan *scan)
 }
 
 static void
-scan_position(StoreScan *scan, uint64 cursor)
+scan_position(KeyScan *scan, uint64 cursor)
 {
 	scan->partition = (int) (cursor >> 48);
 	scan->bucket = (uint32) ((cursor >> 16) & 0xFFFFFFFF);
@@ -408,7 +408,7 @@ scan_position(StoreScan *scan, uint64 cursor)
 
 /* one batch's keys matching pat (NULL: all) appended to keys/lens */
 static int
-collect_batch(StoreScan *scan, const char *pat, size_t patlen,
+collect_batch(KeyScan *scan, const char *pat, size_t patlen,
 			  List **keys)
 {
 	int			added = 0;
@@ -416,7 +416,7 @@ collect_batch(StoreScan *scan, const char *pat, size_t patlen,
 
 	for (i = 0; i < scan->nitems; i++)
 	{
-		StoreScanItem *item = &scan->items[i];
+		KeyScanItem *item = &scan->items[i];
 
 		if (pat && !resp_glob_match(pat, patlen, item->key, item->keylen))
 			continue;
@@ -447,15 +447,15 @@ void
 resp_cmd_keys(RespClient *c, RespRequest *req)
 {
 	MapInfo    *map = resp_map_for(c);
-	StoreScan	scan;
+	KeyScan		scan;
 	List	   *keys = NIL;
 	bool		all = match_all(req->argv[1], req->argvlen[1]);
 
 	resp_require_local(map);
-	store_scan_begin(&scan, MyDatabaseId, map->id);
-	while (store_scan_next(&scan))
+	key_scan_begin(&scan, MyDatabaseId, map->id);
+	while (key_scan_next(&scan))
 		collect_batch(&scan, all ? NULL : req->argv[1], req->argvlen[1], &keys);
-	store_scan_end(&scan);
+	key_scan_end(&scan);
 	reply_keys(c, keys);
 }
 
@@ -464,7 +464,7 @@ void
 resp_cmd_scan(RespClient *c, RespRequest *req)
 {
 	MapInfo    *map;
-	StoreScan	scan;
+	KeyScan		scan;
 	List	   *keys = NIL;
 	uint64		cursor;
 	char	   *end;
@@ -515,12 +515,12 @@ resp_cmd_scan(RespClient *c, RespRequest *req)
 	}
 	map = resp_map_for(c);
 	resp_require_local(map);
-	store_scan_begin(&scan, MyDatabaseId, map->id);
+	key_scan_begin(&scan, MyDatabaseId, map->id);
 	scan_position(&scan, cursor);
-	while (found < count && store_scan_next(&scan))
+	while (found < count && key_scan_next(&scan))
 		found += collect_batch(&scan, pat, patlen, &keys);
 	cursor = scan_cursor(&scan);
-	store_scan_end(&scan);
+	key_scan_end(&scan);
 	if (no_type)
 		keys = NIL;				/* every key is a string */
 
@@ -539,14 +539,14 @@ void
 resp_cmd_dbsize(RespClient *c, RespRequest *req)
 {
 	MapInfo    *map = resp_map_for(c);
-	StoreScan	scan;
+	KeyScan		scan;
 	int64		count = 0;
 
 	resp_require_local(map);
-	store_scan_begin(&scan, MyDatabaseId, map->id);
-	while (store_scan_next(&scan))
+	key_scan_begin(&scan, MyDatabaseId, map->id);
+	while (key_scan_next(&scan))
 		count += scan.nitems;
-	store_scan_end(&scan);
+	key_scan_end(&scan);
 	resp_reply_int(c, count);
 }
 

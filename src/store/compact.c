@@ -101,6 +101,17 @@ repoint_chunk(StoreItem *chunk, StoreItem *dest, uint32 *link)
 }
 
 /*
+ * The largest chunk an item of 'size' bytes may be moved to when a page is
+ * emptied for another class (compact.c): twice its size, or 64 bytes over
+ * it.  Items are moved so only while the cache is mostly free.
+ */
+static Size
+relocation_limit(Size size)
+{
+	return Max(2 * size, size + 64);
+}
+
+/*
  * Move what a chunk of class 'from' holds (an item, a large head or a data
  * piece) into a free chunk of class 'to' ('from' itself, or a larger class
  * for an item or head; both locked, and no chunk on 'to's free list lies on
@@ -145,8 +156,8 @@ move_chunk(StoreClass *from, StoreItem *chunk, StoreClass *to)
 		part_unlock(part);
 		return false;
 	}
-	store_page(item_page(dest))->used++;
-	store_page(item_page(chunk))->used--;
+	page_used_add(to, item_page(dest), 1);
+	page_used_add(from, item_page(chunk), -1);
 	if (to != from)
 	{
 		from->used--;
@@ -273,10 +284,7 @@ evacuate(int victim, int page, int class_id)
 		LWLockRelease(vcls->lock);
 		return false;
 	}
-	detach_page(victim, page);
-	LWLockRelease(vcls->lock);
-	carve_page(class_id, page);
-	store_class(class_id)->pages_moved_in++;
+	give_page(victim, page, class_id);
 	return true;
 }
 
@@ -347,24 +355,6 @@ pick_candidates(int class_id, int *pages)
 		pages[i] = page;
 	}
 	return n;
-}
-
-/* give the class (lock held) an idle page of another class, if there is one */
-bool
-take_idle_page_for(int class_id)
-{
-	int			page;
-
-	for (page = 0; page < store_shared->npages; page++)
-	{
-		StorePage  *desc = store_page(page);
-
-		/* a glance: take_idle_page checks again under the victim's lock */
-		if (desc->class_id >= 0 && desc->class_id != class_id &&
-			desc->used == 0 && take_idle_page(page, class_id))
-			return true;
-	}
-	return false;
 }
 
 /*

@@ -4,9 +4,12 @@
  *		Making room in a full class: expired items first, then CLOCK.
  *
  * When a class has no free chunk and the pool no free page, the class
- * evicts: expired items first (a full sweep, run only when the class knows
- * something has expired), then by CLOCK over its chunks, which gives a
- * second chance to items read since the hand last passed.
+ * evicts (slab_alloc.c's evict_in_class): expired items first (a full
+ * sweep of its pages, reclaim_expired, run only when the class knows
+ * something has expired), then by CLOCK over its chunks (clock_evict),
+ * which gives a second chance to items read since the hand last passed.
+ * may_evict and reclaim_chunk also serve page moves.  Evicted items leave
+ * the index through index.c; nothing here calls the item operations.
  *
  * Locking: called with the class lock held; the partitions of victims (and
  * for a large item the other class it spans) are only tried.
@@ -20,7 +23,6 @@
 #include "store/item_time.h"
 #include "store/slab_internal.h"
 
-static void reclaim_expired(int class_id);
 static bool later_piece(StoreItem *chunk);
 static bool next_hand_chunk(int class_id, StoreItem **item);
 
@@ -151,7 +153,7 @@ clock_evict(int class_id, int skip_page)
 			continue;
 		cls->item_bytes -= item_total_size(chunk);
 		cls->used--;
-		store_page(item_page(chunk))->used--;
+		page_used_add(cls, item_page(chunk), -1);
 		if (!expired)
 		{
 			cls->evictions++;
@@ -163,60 +165,23 @@ clock_evict(int class_id, int skip_page)
 }
 
 /*
- * The class is full: free one chunk and return it (marked reserved, not
- * counted as used), or 0.  Called with the class lock held.
- */
-uint32
-evict_in_class(int class_id)
-{
-	StoreClass *cls = store_class(class_id);
-	StoreItem  *chunk;
-
-	if (cls->next_expiry != 0 && cls->next_expiry <= now_tick())
-	{
-		reclaim_expired(class_id);
-		if (cls->free_head != 0)
-			return pop_free_chunk(cls);
-	}
-
-	if (should_grow(cls) && move_page_to(class_id, false))
-		return pop_free_chunk(cls);
-
-	chunk = clock_evict(class_id, -1);
-	if (chunk != NULL)
-	{
-		chunk->mapslot = MAPSLOT_RESERVED;
-		return item_ref(chunk);
-	}
-
-	/*
-	 * Nothing evictable here (e.g. only the pieces of the large item being
-	 * built): a page of any class that has something evictable, whatever
-	 * the survival times say, so that a set into an evictable map fails
-	 * only when nothing at all can be evicted.
-	 */
-	if (move_page_to(class_id, true))
-		return pop_free_chunk(cls);
-	return 0;
-}
-
-/*
  * Sweep the whole class once, freeing every expired item and learning the
  * next expiry among those left.
  */
-static void
+void
 reclaim_expired(int class_id)
 {
 	StoreClass *cls = store_class(class_id);
 	uint32		tick = now_tick();
 	uint32		next = 0;
-	int			page;
+	int			page = cls->first_page;
+	int			n;
 
-	for (page = 0; page < store_shared->npages; page++)
+	for (n = 0; n < cls->pages; n++, page = next_class_page(cls, page))
 	{
-			uint32		i;
+		uint32		i;
 
-		if (store_page(page)->class_id != class_id || store_page(page)->used == 0)
+		if (store_page(page)->used == 0)
 			continue;
 		for (i = 0; i < cls->chunks_per_page; i++)
 		{
@@ -246,7 +211,7 @@ note_eviction(StoreClass *cls)
 	if (cls->rate_evictions > 2 * (int64) cls->pages * cls->chunks_per_page + 64)
 	{
 		cls->rate_evictions /= 2;
-		cls->rate_since += (clock_now() - cls->rate_since) / 2;
+		cls->rate_since += (GetCurrentTimestamp() - cls->rate_since) / 2;
 	}
 }
 
@@ -259,7 +224,6 @@ next_hand_chunk(int class_id, StoreItem **item)
 {
 	StoreClass *cls = store_class(class_id);
 	int			page = cls->hand_page;
-	int			tries;
 
 	if (cls->pages == 0)
 		return false;
@@ -267,14 +231,8 @@ next_hand_chunk(int class_id, StoreItem **item)
 		cls->hand_chunk++;
 	else
 	{
-		/* next page of this class, wrapping around */
-		for (tries = 0; tries < store_shared->npages; tries++)
-		{
-			page = (page + 1) % store_shared->npages;
-			if (store_page(page)->class_id == class_id)
-				break;
-		}
-		cls->hand_page = page;
+		/* next page of the class's ring, which wraps around */
+		cls->hand_page = next_class_page(cls, page);
 		cls->hand_chunk = 0;
 	}
 	*item = (StoreItem *) (page_start(cls->hand_page) +

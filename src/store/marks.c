@@ -33,9 +33,10 @@
  * entries, the scopes, the instance marks, the versions.  Sized at start-up by
  * pg_memshard.tablecache_marks (entries) and pg_memshard.max_maps (scopes).
  *
- * This file: layout and start-up, marks, leases and versions; the scopes
- * and instance marks are in marks_scope.c (marks_internal.h has the
- * layout both use).
+ * This file: layout and start-up, marks, leases and versions (and the
+ * check of the instance marks a lease makes); the scopes and the keeping of
+ * instance marks are in marks_scope.c, which calls nothing here
+ * (marks_internal.h has the layout and accessors both use).
  *
  * Locking.  Each partition has an LWLock of tranche "pg_memshard_marks"
  * over its chains and free list.  A fill stores its item with the store's
@@ -476,6 +477,33 @@ scan_key(uint64 khash, TimestampTz now, bool *busy)
 		link = &entry->next;
 	}
 	return InvalidTransactionId;
+}
+
+/*
+ * An instance mark's xid, or InvalidTransactionId (the common case, no
+ * lock): while a prepared transaction older than this shared memory is in
+ * doubt, it marks every key, so no lease is granted.  The instance marks
+ * are kept by marks_scope.c.
+ */
+TransactionId
+marks_instance_blocker(void)
+{
+	TransactionId xid = InvalidTransactionId;
+	int			i;
+
+	if (pg_atomic_read_u32(&marks_shared->ninstance) == 0)
+		return InvalidTransactionId;
+	LWLockAcquire(marks_shared->scopes_lock, LW_SHARED);
+	for (i = 0; i < (int) pg_atomic_read_u32(&marks_shared->ninstance); i++)
+	{
+		if (instance_xids()[i] != InvalidTransactionId)
+		{
+			xid = instance_xids()[i];
+			break;
+		}
+	}
+	LWLockRelease(marks_shared->scopes_lock);
+	return xid;
 }
 
 /*

@@ -98,6 +98,13 @@ scope_at(int i)
 	return (MarkScope *) ((char *) marks_shared + marks_shared->scopes_off) + i;
 }
 
+/* the instance marks' xids (marks_shared->ninstance of them in use) */
+static inline TransactionId *
+instance_xids(void)
+{
+	return (TransactionId *) ((char *) marks_shared + marks_shared->instance_off);
+}
+
 /* the scope of a handle, or NULL out of range */
 static inline MarkScope *
 scope_of(int handle)

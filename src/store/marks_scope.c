@@ -183,12 +183,6 @@ marks_stats_reset(void)
 
 /* ---- instance marks ---- */
 
-static TransactionId *
-instance_xids(void)
-{
-	return (TransactionId *) ((char *) marks_shared + marks_shared->instance_off);
-}
-
 /* whether the instance marks have been recorded since start-up */
 bool
 marks_instance_known(void)
@@ -227,28 +221,6 @@ int
 marks_instance_capacity(void)
 {
 	return marks_shared->max_instance;
-}
-
-/* an instance mark's xid, or InvalidTransactionId (the common case, no lock) */
-TransactionId
-marks_instance_blocker(void)
-{
-	TransactionId xid = InvalidTransactionId;
-	int			i;
-
-	if (pg_atomic_read_u32(&marks_shared->ninstance) == 0)
-		return InvalidTransactionId;
-	LWLockAcquire(marks_shared->scopes_lock, LW_SHARED);
-	for (i = 0; i < (int) pg_atomic_read_u32(&marks_shared->ninstance); i++)
-	{
-		if (instance_xids()[i] != InvalidTransactionId)
-		{
-			xid = instance_xids()[i];
-			break;
-		}
-	}
-	LWLockRelease(marks_shared->scopes_lock);
-	return xid;
 }
 
 /* the prepared transaction xid is over: its instance mark goes */

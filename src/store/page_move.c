@@ -30,10 +30,12 @@
 /* victim classes tried for one page move */
 #define MOVE_CANDIDATES 8
 
+/* pages of a victim class past its CLOCK hand tried for one page move */
+#define MOVABLE_TRIES (4 * 64)
+
 static double survival_time(StoreClass *cls, TimestampTz now);
 static bool page_is_movable(int victim_class, int page);
 static int	movable_page(int victim);
-static int	find_idle_page(int class_id);
 static int	choose_victim_class(int class_id, const bool *tried, bool force);
 static bool take_page_from(int victim, int class_id);
 static int	emptiest_page(int victim);
@@ -81,7 +83,7 @@ static int
 choose_victim_class(int class_id, const bool *tried, bool force)
 {
 	StoreClass *cls = store_class(class_id);
-	TimestampTz now = clock_now();
+	TimestampTz now = GetCurrentTimestamp();
 	double		best = (cls->pages > 0 && !force) ?
 		MOVE_SURVIVAL_RATIO * survival_time(cls, now) : -1;
 	int			victim = -1;
@@ -107,34 +109,19 @@ choose_victim_class(int class_id, const bool *tried, bool force)
 	return victim;
 }
 
-/* a page of another class holding no item, or -1 */
-static int
-find_idle_page(int class_id)
-{
-	int			page;
-
-	for (page = 0; page < store_shared->npages; page++)
-	{
-		StorePage  *desc = store_page(page);
-
-		if (desc->class_id >= 0 && desc->class_id != class_id && desc->used == 0)
-			return page;
-	}
-	return -1;
-}
-
-/* the victim class's page holding the fewest items */
+/* the victim class's page holding the fewest items (its lock held) */
 static int
 emptiest_page(int victim)
 {
-	int			page,
-				best_page = -1;
+	StoreClass *vcls = store_class(victim);
+	int			page = vcls->first_page;
+	int			best_page = -1;
 	uint32		best_used = PG_UINT32_MAX;
+	int			n;
 
-	for (page = 0; page < store_shared->npages; page++)
+	for (n = 0; n < vcls->pages; n++, page = next_class_page(vcls, page))
 	{
-		if (store_page(page)->class_id == victim &&
-			store_page(page)->used < best_used)
+		if (store_page(page)->used < best_used)
 		{
 			best_used = store_page(page)->used;
 			best_page = page;
@@ -177,19 +164,16 @@ movable_page(int victim)
 {
 	StoreClass *vcls = store_class(victim);
 	int			page = emptiest_page(victim);
-	int			tries = 0;
-	int			p;
+	int			tries;
+	int			p = vcls->hand_page;
 
 	if (page >= 0 && page_is_movable(victim, page))
 		return page;
-	for (p = Max(vcls->hand_page, 0); tries < store_shared->npages; tries++)
+	for (tries = 0; tries < Min(vcls->pages, MOVABLE_TRIES); tries++)
 	{
-		p = (p + 1) % store_shared->npages;
-		if (store_page(p)->class_id == victim && p != page &&
-			page_is_movable(victim, p))
+		p = next_class_page(vcls, p);
+		if (p != page && page_is_movable(victim, p))
 			return p;
-		if (tries > 4 * 64)
-			break;
 	}
 	return -1;
 }
@@ -213,35 +197,7 @@ take_page_from(int victim, int class_id)
 		LWLockRelease(store_class(victim)->lock);
 		return false;
 	}
-	detach_page(victim, page);
-	LWLockRelease(store_class(victim)->lock);
-
-	carve_page(class_id, page);
-	store_class(class_id)->pages_moved_in++;
-	return true;
-}
-
-/*
- * Take an idle page (no item on it) of another class for 'class_id', if it
- * still is one.  Nothing is evicted.
- */
-bool
-take_idle_page(int page, int class_id)
-{
-	int			victim = store_page(page)->class_id;	/* checked below */
-
-	if (victim < 0 || victim == class_id ||
-		!slab_try_lock(store_class(victim)->lock))
-		return false;
-	if (store_page(page)->class_id != victim || store_page(page)->used != 0)
-	{
-		LWLockRelease(store_class(victim)->lock);
-		return false;
-	}
-	detach_page(victim, page);
-	LWLockRelease(store_class(victim)->lock);
-	carve_page(class_id, page);
-	store_class(class_id)->pages_moved_in++;
+	give_page(victim, page, class_id);
 	return true;
 }
 
@@ -256,11 +212,10 @@ bool
 move_page_to(int class_id, bool force)
 {
 	bool		tried[STORE_MAX_CLASSES] = {0};
-	int			page = find_idle_page(class_id);
 	int			candidates = force ? store_shared->nclasses : MOVE_CANDIDATES;
 	int			attempt;
 
-	if (page >= 0 && take_idle_page(page, class_id))
+	if (take_idle_page_for(class_id))
 		return true;
 	for (attempt = 0; attempt < candidates; attempt++)
 	{
@@ -304,18 +259,4 @@ empty_page(int victim_class, int page)
 			vcls->evictions++;
 	}
 	return true;
-}
-
-/* take an emptied page out of the victim class: drop its free chunks */
-void
-detach_page(int victim_class, int page)
-{
-	StoreClass *vcls = store_class(victim_class);
-
-	unlist_page(vcls, page);
-	vcls->pages--;
-	vcls->pages_moved_out++;
-	if (vcls->hand_page == page)
-		vcls->hand_page = -1;
-	store_page(page)->class_id = -1;
 }

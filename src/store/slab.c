@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * slab.c
- *		Size classes, pages and chunks: where items get their memory.
+ *		Size classes, pages and chunks: the allocator's primitives (free
+ *		lists, the page pool, cutting a page into chunks, handing a page from
+ *		one class to another, giving chunks back).
  *
  * Pages (a thousandth of the budget, 4kB..64kB) start in a free pool and
  * are given to size classes on demand; a class cuts its pages into chunks
@@ -12,15 +14,28 @@
  * that is chained: a head chunk with the key and the references of data
  * chunks of the last class (see store_internal.h).
  *
- * When a class has no free chunk and the pool no free page, it finds room
- * without evicting while a large share of the cache is free chunks (an
- * idle page, a slightly larger class's chunk, a page emptied by moving its
- * items: compact.c), else it evicts (evict.c) or takes a page from another
- * class (page_move.c).  The bytes of free chunks are counted for that
- * decision, per backend until each store operation ends.
+ * Which chunk an item gets (a free one, a pool page, room found without
+ * evicting, an eviction, a page move) is slab_alloc.c's; this file is the
+ * floor of the allocator and calls none of its other files.  The bytes of
+ * free chunks are counted here for slab_alloc's decisions, per backend
+ * until each store operation ends.
  *
- * Locking: a class's LWLock protects its free list, counters and the
- * descriptors of its pages; the pool has a spinlock, taken last.
+ * Each class keeps the pages it owns in a ring, doubly linked through their
+ * descriptors (StorePage next_in_class/prev_in_class, page indexes; the
+ * class's first_page, -1 for none), each new one just behind the CLOCK
+ * hand (ring_page), and counts those holding no item (idle_pages).  A page joins the ring when it is
+ * carved into the class (carve_page) and leaves it when a page move takes
+ * it (detach_page, unring_page); page_used_add keeps idle_pages as items
+ * come and go.  So the sweeps of a class (reclaim_expired, the CLOCK hand,
+ * emptiest_page, movable_page) cost that class's pages, not all pages, and
+ * finding an idle page of another class (take_idle_page_for) costs the
+ * classes plus the pages of one that has one.  The CLOCK hand goes round
+ * the ring.
+ *
+ * Locking: a class's LWLock protects its free list, counters, its ring
+ * and the descriptors of its pages; a ring is only ever walked under its
+ * class's lock (a glance at idle_pages without it is only a hint).  The
+ * pool has a spinlock, taken last.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,21 +50,14 @@
 
 #include "store/slab_internal.h"
 
-/* allocation attempts when evictions met busy locks */
-#define ALLOC_ATTEMPTS 2000
-
 bool		slab_lock_was_busy = false;
 
 /* free chunk bytes noted by this backend, not yet in the shared count */
 static int64 free_bytes_pending = 0;
 
-static void hand_out(StoreClass *cls, uint32 ref, Size item_size,
-					 uint32 expire);
-static bool room_without_eviction(Size need);
-static uint32 room_elsewhere(int class_id, Size item_size, uint32 expire,
-							 Size need);
-static uint32 borrow_chunk(int class_id, Size item_size, uint32 expire,
-						   bool evict);
+static void ring_page(StoreClass *cls, int page);
+static void unring_page(StoreClass *cls, int page);
+static void detach_page(int victim_class, int page);
 
 /*
  * Lay out the size classes (postmaster, at segment creation).  The last
@@ -70,6 +78,7 @@ slab_init_classes(void)
 		memset(cls, 0, sizeof(StoreClass));
 		cls->chunk_size = size;
 		cls->chunks_per_page = store_shared->page_size / size;
+		cls->first_page = -1;
 		cls->hand_page = -1;
 		cls->rate_since = store_shared->epoch;
 		n++;
@@ -107,196 +116,6 @@ slab_class_for(Size size)
 			lo = mid + 1;
 	}
 	return lo;
-}
-
-/*
- * A chunk for item_size bytes, of 'class_id' or of a slightly larger
- * class, or 0 when nothing can be freed.  'need' is what the item still
- * needs, this chunk included (a large item takes several).  The caller
- * holds no partition lock (evictions lock the victims' partitions).  The
- * chunk comes back reserved (MAPSLOT_RESERVED): the caller fills it and
- * publishes its mapslot last.
- *
- * In that order: a free chunk of the class, a page of the pool; then, while
- * the cache's free chunks could hold the item with room to spare
- * (room_without_eviction), a free chunk of a slightly larger class or a page
- * emptied by moving items (compact.c), for nothing is evicted while a large
- * share of the cache is free; then evictions (evict.c), where a class
- * without pages borrows chunks of a larger class before taking a page.
- */
-uint32
-slab_alloc(int class_id, Size item_size, uint32 expire, Size need)
-{
-	StoreClass *cls = store_class(class_id);
-	uint32		ref;
-	int			attempt;
-
-	/*
-	 * Evictions only try the locks of other partitions and classes; when one
-	 * was busy, try again (the CLOCK hand has moved on, or the holder is
-	 * done) rather than report a cache that is not full as full.
-	 */
-	for (attempt = 0;; attempt++)
-	{
-		slab_lock_was_busy = false;
-		LWLockAcquire(cls->lock, LW_EXCLUSIVE);
-		ref = pop_free_chunk(cls);
-		if (ref == 0 && take_pool_page(class_id))
-			ref = pop_free_chunk(cls);
-		if (ref != 0)
-			hand_out(cls, ref, item_size, expire);
-		else if (room_without_eviction(need) &&
-				 (ref = room_elsewhere(class_id, item_size, expire, need)) != 0)
-			;					/* counted where it was found */
-		else if (cls->pages == 0 && !should_grow(cls) &&
-				 (ref = borrow_chunk(class_id, item_size, expire, true)) != 0)
-			cls->evicts_since_grow++;
-		else if ((ref = evict_in_class(class_id)) != 0)
-			hand_out(cls, ref, item_size, expire);
-		LWLockRelease(cls->lock);
-		if (ref != 0 || !slab_lock_was_busy || attempt >= ALLOC_ATTEMPTS)
-			return ref;
-		if (attempt % 16 == 15)
-			pg_usleep(100L);
-		else
-			pg_spin_delay();
-	}
-}
-
-/* count a chunk of the class (lock held) as used by an item of item_size */
-static void
-hand_out(StoreClass *cls, uint32 ref, Size item_size, uint32 expire)
-{
-	cls->used++;
-	cls->item_bytes += item_size;
-	cls->last_alloc = GetCurrentTimestamp();
-	store_page(item_page(item_at(ref)))->used++;
-	note_expiry(cls, expire);
-}
-
-/*
- * Whether room for 'need' more bytes is to be found without evicting: the
- * cache's free chunks hold it and two pages more, and more than a
- * thirty-second of the pages (store_layout's sparse_bytes).  Below that the
- * cache is full: it evicts, as memcached does, rather than move items on
- * every set.  After a search for room found none, not again for as much
- * until the free chunks have grown by two pages (room_elsewhere scans the
- * pages).  Other backends' counts may lag by less than a page each.
- */
-static bool
-room_without_eviction(Size need)
-{
-	uint64		free;
-	uint64		failed = pg_atomic_read_u64(&store_shared->room_failed_at);
-
-	slab_settle_free_bytes();
-	free = pg_atomic_read_u64(&store_shared->free_chunk_bytes);
-
-	if (failed != 0 && free < failed + 2 * store_shared->page_size &&
-		need >= pg_atomic_read_u64(&store_shared->room_failed_need))
-		return false;
-	return free >= store_shared->sparse_bytes &&
-		free >= need + 2 * store_shared->page_size;
-}
-
-/*
- * The largest chunk an item of 'size' bytes may be moved to when a page is
- * emptied for another class (compact.c): twice its size, or 64 bytes over
- * it.  Items are moved so only while the cache is mostly free.
- */
-Size
-relocation_limit(Size size)
-{
-	return Max(2 * size, size + 64);
-}
-
-/*
- * The largest chunk a new item of 'size' bytes may borrow from a larger
- * class: an eighth over its size, or 16 bytes (four classes) for small
- * ones, so that borrowing costs little to rounding.
- */
-static Size
-borrow_limit(Size size)
-{
-	return size + Max(size / 8, 16);
-}
-
-/*
- * Room for an item of the (held, empty) class found without evicting: an
- * idle page of another class, a free chunk of a slightly larger class, or
- * a page emptied by moving items, in that order (the cheapest first, and
- * what wastes nothing to rounding first).  Counted as used; 0 if none.
- */
-static uint32
-room_elsewhere(int class_id, Size item_size, uint32 expire, Size need)
-{
-	StoreClass *cls = store_class(class_id);
-	uint64		free = pg_atomic_read_u64(&store_shared->free_chunk_bytes);
-	uint32		ref = 0;
-
-	if (!take_idle_page_for(class_id) &&
-		(ref = borrow_chunk(class_id, item_size, expire, false)) != 0)
-		return ref;
-	if (cls->free_head != 0 || evacuate_page_to(class_id))
-	{
-		ref = pop_free_chunk(cls);
-		if (ref != 0)
-			hand_out(cls, ref, item_size, expire);
-	}
-
-	/* found none, and not for want of a lock: do not look again at once */
-	if (ref == 0 && !slab_lock_was_busy)
-		pg_atomic_write_u64(&store_shared->room_failed_need, need);
-	pg_atomic_write_u64(&store_shared->room_failed_at,
-						ref != 0 || slab_lock_was_busy ? 0 : Max(free, 1));
-	return ref;
-}
-
-/* the largest chunk slab_alloc may give an item of 'size' bytes */
-Size
-slab_largest_chunk(Size size)
-{
-	int			c = slab_class_for(size);
-
-	while (c + 1 < store_shared->nclasses &&
-		   store_class(c + 1)->chunk_size <= borrow_limit(size))
-		c++;
-	return store_class(c)->chunk_size;
-}
-
-/*
- * A chunk of the smallest larger class (up to borrow_limit) for an item of
- * the held class: a free one, or with 'evict' one its CLOCK frees.
- * Counted as used in that class; 0 if none.
- */
-static uint32
-borrow_chunk(int class_id, Size item_size, uint32 expire, bool evict)
-{
-	Size		limit = borrow_limit(item_size);
-	uint32		ref = 0;
-	int			c;
-
-	for (c = class_id + 1; ref == 0 && c < store_shared->nclasses &&
-		 store_class(c)->chunk_size <= limit; c++)
-	{
-		StoreClass *other = store_class(c);
-		StoreItem  *chunk;
-
-		/* a glance without the lock, to try only classes with room */
-		if ((evict ? other->pages : other->free_count) == 0 ||
-			!slab_try_lock(other->lock))
-			continue;
-		ref = pop_free_chunk(other);
-		if (ref == 0 && evict && (chunk = clock_evict(c, -1)) != NULL)
-		{
-			chunk->mapslot = MAPSLOT_RESERVED;
-			ref = item_ref(chunk);
-		}
-		if (ref != 0)
-			hand_out(other, ref, item_size, expire);
-		LWLockRelease(other->lock);
-	}
-	return ref;
 }
 
 /*
@@ -427,7 +246,7 @@ release_chunk(StoreClass *cls, StoreItem *item)
 {
 	cls->used--;
 	cls->item_bytes -= item_total_size(item);
-	store_page(item_page(item))->used--;
+	page_used_add(cls, item_page(item), -1);
 	push_free_chunk(cls, item);
 }
 
@@ -491,8 +310,73 @@ take_pool_page(int class_id)
 	if (page < 0)
 		return false;
 	carve_page(class_id, page);
-	clock_now();
 	return true;
+}
+
+/*
+ * Count 'delta' more (or fewer) items on a page of the class (lock held),
+ * keeping the class's count of idle pages.
+ */
+void
+page_used_add(StoreClass *cls, int page, int delta)
+{
+	StorePage  *desc = store_page(page);
+
+	if (desc->used == 0)
+		cls->idle_pages--;
+	desc->used += delta;
+	if (desc->used == 0)
+		cls->idle_pages++;
+}
+
+/*
+ * A page (holding no item yet) joins the class's ring just behind the
+ * CLOCK hand (at the end when the hand is at no page, for it starts at the
+ * first): the hand comes to the items put there last, as to those put in
+ * chunks it just freed.
+ */
+static void
+ring_page(StoreClass *cls, int page)
+{
+	StorePage  *desc = store_page(page);
+
+	if (cls->first_page < 0)
+	{
+		desc->next_in_class = desc->prev_in_class = page;
+		cls->first_page = page;
+	}
+	else
+	{
+		int			at = cls->hand_page >= 0 ? cls->hand_page : cls->first_page;
+		StorePage  *next = store_page(at);
+
+		desc->next_in_class = at;
+		desc->prev_in_class = next->prev_in_class;
+		store_page(next->prev_in_class)->next_in_class = page;
+		next->prev_in_class = page;
+	}
+	cls->idle_pages++;
+}
+
+/* a page leaves the class's ring (its page move, class lock held) */
+static void
+unring_page(StoreClass *cls, int page)
+{
+	StorePage  *desc = store_page(page);
+
+	Assert(cls->first_page >= 0 && desc->class_id == cls - store_class(0));
+	if (desc->used == 0)
+		cls->idle_pages--;
+	if (desc->next_in_class == page)
+		cls->first_page = -1;
+	else
+	{
+		store_page(desc->prev_in_class)->next_in_class = desc->next_in_class;
+		store_page(desc->next_in_class)->prev_in_class = desc->prev_in_class;
+		if (cls->first_page == page)
+			cls->first_page = desc->next_in_class;
+	}
+	desc->next_in_class = desc->prev_in_class = -1;
 }
 
 /* cut a page into free chunks of the class, lowest address first out */
@@ -510,6 +394,7 @@ carve_page(int class_id, int page)
 	}
 	store_page(page)->class_id = class_id;
 	store_page(page)->used = 0;
+	ring_page(cls, page);
 	for (i = cls->chunks_per_page - 1; i >= 0; i--)
 		list_free_chunk(cls, page_chunk(page, cls->chunk_size, i));
 	note_free_bytes((int64) cls->chunks_per_page * cls->chunk_size);
@@ -517,17 +402,83 @@ carve_page(int class_id, int page)
 	cls->evicts_since_grow = 0;
 }
 
-/*
- * The time now, also kept in shared memory as a recent time that a set can
- * read without asking the kernel (it costs a system call on some machines).
- * Pages taken from the pool while the cache fills and page-move decisions
- * once it is full keep it fresh.
- */
-TimestampTz
-clock_now(void)
+/* take an emptied page out of the victim class: drop its free chunks */
+static void
+detach_page(int victim_class, int page)
 {
-	TimestampTz now = GetCurrentTimestamp();
+	StoreClass *vcls = store_class(victim_class);
 
-	pg_atomic_write_u64(&store_shared->clock, (uint64) now);
-	return now;
+	unlist_page(vcls, page);
+	unring_page(vcls, page);
+	vcls->pages--;
+	vcls->pages_moved_out++;
+	if (vcls->hand_page == page)
+		vcls->hand_page = -1;
+	store_page(page)->class_id = -1;
+}
+
+/*
+ * Move an emptied page of the victim class (its lock held, released here)
+ * to 'class_id' (whose lock the caller holds).
+ */
+void
+give_page(int victim_class, int page, int class_id)
+{
+	detach_page(victim_class, page);
+	LWLockRelease(store_class(victim_class)->lock);
+	carve_page(class_id, page);
+	store_class(class_id)->pages_moved_in++;
+}
+
+/*
+ * Take an idle page (no item on it) of another class for 'class_id', if it
+ * still is one.  Nothing is evicted.
+ */
+bool
+take_idle_page(int page, int class_id)
+{
+	int			victim = store_page(page)->class_id;	/* checked below */
+
+	if (victim < 0 || victim == class_id ||
+		!slab_try_lock(store_class(victim)->lock))
+		return false;
+	if (store_page(page)->class_id != victim || store_page(page)->used != 0)
+	{
+		LWLockRelease(store_class(victim)->lock);
+		return false;
+	}
+	give_page(victim, page, class_id);
+	return true;
+}
+
+/*
+ * Give the class (lock held) an idle page of another class, if there is
+ * one: the classes that count idle pages (a glance without their locks)
+ * are tried, and their rings walked under their locks.
+ */
+bool
+take_idle_page_for(int class_id)
+{
+	int			c;
+
+	for (c = 0; c < store_shared->nclasses; c++)
+	{
+		StoreClass *vcls = store_class(c);
+		int			page;
+		int			n;
+
+		if (c == class_id || vcls->idle_pages == 0 ||
+			!slab_try_lock(vcls->lock))
+			continue;
+		page = vcls->first_page;
+		for (n = 0; n < vcls->pages && store_page(page)->used != 0; n++)
+			page = next_class_page(vcls, page);
+		if (n < vcls->pages)
+		{
+			give_page(c, page, class_id);
+			return true;
+		}
+		LWLockRelease(vcls->lock);
+	}
+	return false;
 }

@@ -1,9 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * slab_internal.h
- *		What slab.c, evict.c and page_move.c share: chunk lists, pages,
- *		evictions and page moves.  Not for the rest of the store, which uses
- *		slab_alloc and slab_free (store_internal.h).
+ *		What the allocator's files share: chunk lists and pages (slab.c),
+ *		evictions (evict.c), page moves (page_move.c, compact.c).  Not for
+ *		the rest of the store, which uses slab_alloc (slab_alloc.c) and
+ *		slab_free (store_internal.h).  They call each other in one
+ *		direction: slab_alloc.c -> page_move.c -> compact.c -> evict.c ->
+ *		slab.c.
  *
  * Every function here is called with the lock of the class it names held
  * (exclusive); locks of other classes and of partitions are only tried
@@ -39,30 +42,39 @@ extern void push_free_chunk(StoreClass *cls, StoreItem *item);
 extern void list_free_chunk(StoreClass *cls, StoreItem *item);
 extern void note_free_bytes(int64 delta);
 extern void unlist_page(StoreClass *cls, int page);
-extern Size relocation_limit(Size size);
+extern void page_used_add(StoreClass *cls, int page, int delta);
 extern void release_chunk(StoreClass *cls, StoreItem *item);
 extern void release_data_chunks(StoreItem *head, StoreItem *keep);
 extern bool take_pool_page(int class_id);
 extern void carve_page(int class_id, int page);
-extern TimestampTz clock_now(void);
+extern void give_page(int victim_class, int page, int class_id);
+extern bool take_idle_page(int page, int class_id);
+extern bool take_idle_page_for(int class_id);
+
+/*
+ * The page after 'page' in its class's ring (the first for page -1), -1 if
+ * the class has none.  Class lock held.
+ */
+static inline int
+next_class_page(StoreClass *cls, int page)
+{
+	return page < 0 ? cls->first_page : store_page(page)->next_in_class;
+}
 
 /* evict.c */
 extern bool may_evict(StoreItem *chunk, uint32 tick, bool clear_ref,
 					  StoreItem **owner);
 extern bool reclaim_chunk(StoreItem *chunk, bool expired);
 extern StoreItem *clock_evict(int class_id, int skip_page);
-extern uint32 evict_in_class(int class_id);
+extern void reclaim_expired(int class_id);
 extern void note_eviction(StoreClass *cls);
 
 /* page_move.c */
 extern bool should_grow(StoreClass *cls);
 extern bool move_page_to(int class_id, bool force);
-extern bool take_idle_page(int page, int class_id);
-extern void detach_page(int victim_class, int page);
 
 /* compact.c */
 extern bool compact_away(int victim_class, int page);
 extern bool evacuate_page_to(int class_id);
-extern bool take_idle_page_for(int class_id);
 
 #endif							/* MEMSHARD_SLAB_INTERNAL_H */

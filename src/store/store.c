@@ -1,18 +1,20 @@
 /*-------------------------------------------------------------------------
  *
  * store.c
- *		The store's shared segment: sizing, layout, start-up, map slots and
- *		the counters behind the statistics views.
+ *		The store's shared segment: sizing, layout, the settings check, the
+ *		segment pointer every file of src/store uses, and the counters
+ *		behind the statistics views.
  *
  * The whole of pg_memshard.memory is one segment requested at postmaster
  * start; nothing is allocated outside it and it never grows.  Its layout is
  * described in store_internal.h.  The hash index gets one 4-byte bucket per
  * 256 bytes of budget (chains stay short for items of ~100 bytes and up);
- * everything left after the fixed structures becomes pages.
+ * everything left after the fixed structures becomes pages.  The segment
+ * is set up by store_start.c, its map slots handed out by map_slots.c.
  *
- * Maps are attached to slots: a slot holds a map's options and counters for
- * every backend.  Handles carry the slot's generation so that a handle kept
- * by a backend after drop_map can never touch a slot reused by another map.
+ * Every file of the store uses this one; it calls none of them, so that
+ * its globals and accessors are the floor of the store's call graph.
+ * Statistics take each partition's and class's lock shared, one at a time.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,9 +33,6 @@
 StoreShared *store_shared = NULL;
 
 static Size store_page_size(void);
-static void store_layout(StoreShared *shared);
-static void store_init_segment(StoreShared *shared);
-static StoreMapSlot *slot_of_handle(int handle);
 static void read_partition_counters(int partition, StoreCounters *counters);
 static void add_counters(StoreCounters *sum, const StoreCounters *add);
 
@@ -42,9 +41,12 @@ static void add_counters(StoreCounters *sum, const StoreCounters *add);
  * and 64kB: a size class holds at least one page as soon as it holds an
  * item, so a budget needs many more pages than there are classes in use
  * (a few hundred in a wide mix of sizes), or sparsely used classes hold
- * most of it.  64MB and up get 64kB pages.  Items larger than a page are
- * chained (items.c), and the head of the largest must fit one page: its
- * key and a 4-byte reference per page of value.
+ * most of it.  64MB and up get 64kB pages.  So the budget,
+ * pg_memshard.memory, sets the page size; no setting of its own does.
+ * Items larger than a page are chained (item_alloc.c), and the head of the
+ * largest must fit one page: its key and a 4-byte reference per page of
+ * value: with a small budget and a large pg_memshard.max_item_size, that
+ * doubles the page size (up to 64kB) until the head fits.
  */
 static Size
 store_page_size(void)
@@ -74,7 +76,7 @@ store_lwlock_count(void)
 }
 
 /* decide where everything goes in a segment of pg_memshard.memory bytes */
-static void
+void
 store_layout(StoreShared *shared)
 {
 	Size		off = CACHELINEALIGN(sizeof(StoreShared));
@@ -136,9 +138,9 @@ store_check_settings(void)
 		ereport(FATAL,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("pg_memshard.memory is too small"),
-				 errdetail("The segment must hold at least two pages of %zu bytes besides its index and descriptors.",
+				 errdetail("The segment must hold at least two pages of %zu bytes besides its index and descriptors; a page is a thousandth of pg_memshard.memory (4kB to 64kB).",
 						   layout.page_size),
-				 errhint("Raise pg_memshard.memory, or lower pg_memshard.max_maps or pg_memshard.partitions.")));
+				 errhint("Raise pg_memshard.memory, or lower pg_memshard.max_maps or pg_memshard.partitions, whose descriptors take room from the pages.")));
 
 	/* a largest item: a page-sized head at most, and its value in pages */
 	largest = layout.page_size +
@@ -152,79 +154,6 @@ store_check_settings(void)
 						   memshard_max_item_size, largest,
 						   (Size) layout.npages * layout.page_size),
 				 errhint("Lower pg_memshard.max_item_size or raise pg_memshard.memory.")));
-}
-
-void
-store_shmem_startup(void)
-{
-	bool		found;
-	StoreShared *shared;
-
-	/* errors come before the lock: nothing raises under it */
-	store_check_settings();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = ShmemInitStruct("pg_memshard", store_shmem_size(), &found);
-	if (!found)
-		store_init_segment(shared);
-	LWLockRelease(AddinShmemInitLock);
-	store_shared = shared;
-}
-
-static void
-store_init_segment(StoreShared *shared)
-{
-	LWLockPadded *locks = GetNamedLWLockTranche(STORE_LWLOCK_TRANCHE);
-	int			i;
-
-	memset(shared, 0, sizeof(StoreShared));
-	store_layout(shared);
-	/* on the 100 ms grid of Unix time: expiries on it are kept exactly */
-	shared->epoch = GetCurrentTimestamp() / (STORE_TICK_MS * 1000) *
-		(STORE_TICK_MS * 1000);
-	pg_atomic_init_u64(&shared->clock, shared->epoch);
-	pg_atomic_init_u64(&shared->free_chunk_bytes, 0);
-	pg_atomic_init_u64(&shared->room_failed_at, 0);
-	pg_atomic_init_u64(&shared->room_failed_need, 0);
-	pg_atomic_init_u64(&shared->read_counters.c.retries, 0);
-	pg_atomic_init_u64(&shared->read_counters.c.fallbacks, 0);
-	SpinLockInit(&shared->pool_lock);
-	shared->maps_lock = &locks[memshard_partitions + STORE_MAX_CLASSES].lock;
-
-	/* from here on the accessors of store_internal.h work */
-	store_shared = shared;
-
-	for (i = 0; i < shared->npartitions; i++)
-	{
-		StorePartition *part = store_partition(i);
-
-		memset(part, 0, sizeof(StorePartition));
-		part->lock = &locks[i].lock;
-		pg_atomic_init_u32(&part->seq, 0);
-		pg_atomic_init_u64(&part->hits, 0);
-		pg_atomic_init_u64(&part->misses, 0);
-	}
-	memset(store_buckets(0), 0,
-		   sizeof(uint32) * shared->buckets_per_partition * shared->npartitions);
-
-	slab_init_classes();
-	for (i = 0; i < STORE_MAX_CLASSES; i++)
-		store_class(i)->lock = &locks[shared->npartitions + i].lock;
-
-	/*
-	 * The pool hands out the last pages first, so that the far end of the
-	 * segment (the largest chunk references) is in use from the first item
-	 * on, not only once the cache is full.
-	 */
-	for (i = 0; i < shared->npages; i++)
-	{
-		store_page(i)->class_id = -1;
-		store_page(i)->used = 0;
-		store_page(i)->next_free = i - 1;
-	}
-	shared->free_page_head = shared->npages - 1;
-	shared->free_pages = shared->npages;
-
-	memset(store_map_slot(0), 0, sizeof(StoreMapSlot) * (shared->max_maps + 1));
 }
 
 void
@@ -247,163 +176,6 @@ int
 store_max_item_size(void)
 {
 	return memshard_max_item_size;
-}
-
-/* ---- map slots ---- */
-
-static void
-reset_slot_counters(StoreMapSlot *slot)
-{
-	pg_atomic_init_u64(&slot->items, 0);
-	pg_atomic_init_u64(&slot->bytes_used, 0);
-	pg_atomic_init_u64(&slot->payload_bytes, 0);
-	pg_atomic_init_u64(&slot->hits, 0);
-	pg_atomic_init_u64(&slot->misses, 0);
-	pg_atomic_init_u64(&slot->sets, 0);
-	pg_atomic_init_u64(&slot->deletes, 0);
-	pg_atomic_init_u64(&slot->evictions, 0);
-	pg_atomic_init_u64(&slot->expirations, 0);
-	pg_atomic_init_u64(&slot->quota_hand, 0);
-	pg_atomic_init_u32(&slot->next_expiry, 0);
-}
-
-/* the handle of (dboid, mapid), or -1; caller holds maps_lock */
-static int
-attached_handle(Oid dboid, int32 mapid)
-{
-	int			i;
-
-	for (i = 1; i <= store_shared->max_maps; i++)
-	{
-		StoreMapSlot *slot = store_map_slot(i);
-
-		if (slot->in_use && slot->dboid == dboid && slot->mapid == mapid)
-			return MAKE_HANDLE(slot->generation, i);
-	}
-	return -1;
-}
-
-int
-store_map_attach(Oid dboid, int32 mapid, const StoreMapOptions *opts)
-{
-	int			handle;
-	int			i;
-
-	/* a warm restart's load may be filling the cache: wait for it first */
-	store_load_wait();
-	LWLockAcquire(store_shared->maps_lock, LW_EXCLUSIVE);
-	handle = attached_handle(dboid, mapid);
-	for (i = 1; handle < 0 && i <= store_shared->max_maps; i++)
-	{
-		StoreMapSlot *slot = store_map_slot(i);
-
-		if (slot->in_use)
-			continue;
-		slot->dboid = dboid;
-		slot->mapid = mapid;
-		slot->evictable = opts->evictable;
-		slot->max_memory = opts->max_memory;
-		reset_slot_counters(slot);
-		slot->in_use = true;
-		handle = MAKE_HANDLE(slot->generation, i);
-	}
-	LWLockRelease(store_shared->maps_lock);
-	return handle;
-}
-
-/*
- * The handle of (dboid, mapid) if the map is attached, else -1.  Unlike
- * store_map_attach it never takes a slot: readers of statistics use it, so
- * that looking at a map never uses up pg_memshard.max_maps.
- */
-int
-store_map_find(Oid dboid, int32 mapid)
-{
-	int			handle;
-
-	LWLockAcquire(store_shared->maps_lock, LW_SHARED);
-	handle = attached_handle(dboid, mapid);
-	LWLockRelease(store_shared->maps_lock);
-	return handle;
-}
-
-/* the slot of a handle, or NULL when the handle is out of range */
-static StoreMapSlot *
-slot_of_handle(int handle)
-{
-	int			idx = HANDLE_SLOT(handle);
-
-	if (handle < 0 || idx <= 0 || idx > store_shared->max_maps)
-		return NULL;
-	return store_map_slot(idx);
-}
-
-bool
-store_map_owned(int handle, Oid dboid, int32 mapid)
-{
-	StoreMapSlot *slot = slot_of_handle(handle);
-
-	return slot != NULL && slot->in_use && slot->dboid == dboid &&
-		slot->mapid == mapid &&
-		(slot->generation & 0x7FFF) == HANDLE_GENERATION(handle);
-}
-
-/*
- * Detach a map: first make every handle to it stale (so no backend adds
- * items behind our back: writers check the handle under the partition
- * lock), then remove its items, then free the slot.
- */
-void
-store_map_detach(int handle, Oid dboid, int32 mapid)
-{
-	StoreMapSlot *slot = slot_of_handle(handle);
-	bool		mine;
-
-	if (slot == NULL)
-		return;
-	LWLockAcquire(store_shared->maps_lock, LW_EXCLUSIVE);
-	mine = store_map_owned(handle, dboid, mapid);
-	if (mine)
-	{
-		slot->generation++;
-		slot->mapid = -1;
-	}
-	LWLockRelease(store_shared->maps_lock);
-	if (!mine)
-		return;
-
-	items_remove_slot(HANDLE_SLOT(handle), -1);
-
-	LWLockAcquire(store_shared->maps_lock, LW_EXCLUSIVE);
-	slot->in_use = false;
-	slot->dboid = InvalidOid;
-	LWLockRelease(store_shared->maps_lock);
-}
-
-/* detach every map of a database (DROP EXTENSION, DROP DATABASE) */
-int64
-store_flush_database(Oid dboid)
-{
-	int64		removed = 0;
-	int			i;
-
-	for (i = 1; i <= store_shared->max_maps; i++)
-	{
-		StoreMapSlot *slot = store_map_slot(i);
-		int			handle;
-		int32		mapid;
-
-		LWLockAcquire(store_shared->maps_lock, LW_SHARED);
-		handle = (slot->in_use && slot->dboid == dboid && slot->mapid >= 0) ?
-			MAKE_HANDLE(slot->generation, i) : -1;
-		mapid = slot->mapid;
-		LWLockRelease(store_shared->maps_lock);
-		if (handle < 0)
-			continue;
-		removed += (int64) pg_atomic_read_u64(&slot->items);
-		store_map_detach(handle, dboid, mapid);
-	}
-	return removed;
 }
 
 /* ---- statistics ---- */
@@ -514,27 +286,6 @@ store_class_stats(int class_id, StoreClassStats *stats)
 	stats->pages_moved_in = cls->pages_moved_in;
 	stats->pages_moved_out = cls->pages_moved_out;
 	LWLockRelease(cls->lock);
-}
-
-void
-store_map_stats(int handle, StoreCounters *counters)
-{
-	StoreMapSlot *slot = slot_of_handle(handle);
-
-	store_read_counts_flush();
-	memset(counters, 0, sizeof(StoreCounters));
-	if (slot == NULL || !slot->in_use ||
-		(slot->generation & 0x7FFF) != HANDLE_GENERATION(handle))
-		return;
-	counters->items = (int64) pg_atomic_read_u64(&slot->items);
-	counters->bytes_used = (int64) pg_atomic_read_u64(&slot->bytes_used);
-	counters->payload_bytes = (int64) pg_atomic_read_u64(&slot->payload_bytes);
-	counters->hits = (int64) pg_atomic_read_u64(&slot->hits);
-	counters->misses = (int64) pg_atomic_read_u64(&slot->misses);
-	counters->sets = (int64) pg_atomic_read_u64(&slot->sets);
-	counters->deletes = (int64) pg_atomic_read_u64(&slot->deletes);
-	counters->evictions = (int64) pg_atomic_read_u64(&slot->evictions);
-	counters->expirations = (int64) pg_atomic_read_u64(&slot->expirations);
 }
 
 /* zero the event counters (not items or bytes, which are state) */

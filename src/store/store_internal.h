@@ -114,7 +114,6 @@ typedef struct StoreShared
 	Size		buckets_off;
 	Size		pages_off;
 	TimestampTz epoch;			/* expiry ticks count from here */
-	pg_atomic_uint64 clock;		/* a recent time, refreshed by evictions */
 	slock_t		pool_lock;		/* protects the free page list */
 	int			free_page_head; /* -1 = none */
 	int			free_pages;
@@ -171,6 +170,8 @@ typedef struct StoreClass
 	int64		free_count;
 	int64		used;			/* chunks holding items */
 	int64		item_bytes;		/* header + key + value of those items */
+	int			first_page;		/* ring of the class's pages (slab.c), -1 none */
+	int			idle_pages;		/* of them, pages holding no item */
 	int			hand_page;		/* CLOCK hand: page index, chunk index */
 	uint32		hand_chunk;
 	uint32		next_expiry;	/* earliest expiry tick of its items, 0 none */
@@ -187,6 +188,8 @@ typedef struct StorePage
 {
 	int			class_id;		/* -1: in the free pool */
 	int			next_free;		/* free pool link */
+	int			next_in_class;	/* ring of its class's pages (slab.c) */
+	int			prev_in_class;
 	uint32		used;			/* chunks holding items */
 } StorePage;
 
@@ -524,6 +527,9 @@ extern int	items_chunk_class(int keylen, int vallen, bool has_expire,
 							  uint32 *data_chunks);
 extern void item_copy_value(StoreItem *item, char *dest);
 
+/* store.c */
+extern void store_layout(StoreShared *shared);
+
 /* quota.c */
 extern StoreResult quota_make_room(int handle, int64 need, const char *key,
 								   int keylen);
@@ -533,12 +539,14 @@ extern bool quota_add(int mapslot, int64 need);
 /* read_path.c */
 extern void store_read_counts_forget(void);
 
-/* slab.c */
-extern void slab_init_classes(void);
-extern int	slab_class_for(Size size);
+/* slab_alloc.c */
 extern Size slab_largest_chunk(Size size);
 extern uint32 slab_alloc(int class_id, Size item_size, uint32 expire,
 						 Size need);
+
+/* slab.c */
+extern void slab_init_classes(void);
+extern int	slab_class_for(Size size);
 extern void slab_free(StoreItem *item);
 extern void slab_settle_free_bytes(void);
 extern void slab_note_expiry(StoreItem *item, uint32 expire);

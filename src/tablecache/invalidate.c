@@ -47,7 +47,6 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "postmaster/autovacuum.h"
-#include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "storage/sinval.h"
@@ -100,9 +99,6 @@ static TransactionId marked_xid = InvalidTransactionId;
 static uint64 *marked = NULL;	/* hashes to clear after the commit */
 static int	nmarked = 0;
 static int	maxmarked = 0;
-static uint64 lease_khash = 0;
-static uint64 lease_id = 0;
-static int	lease_level = 0;
 
 PG_FUNCTION_INFO_V1(memshard_tablecache_trigger);
 
@@ -383,20 +379,6 @@ tc_precommit(void)
 }
 
 /*
- * Test hook: wait until advisory lock 'key' (pg_advisory_lock(key), a
- * bigint key) is free, holding it only for a moment.
- */
-void
-tc_test_wait(int key)
-{
-	LOCKTAG		tag;
-
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, (uint32) key, 1);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
-	LockRelease(&tag, ExclusiveLock, false);
-}
-
-/*
  * Mark a table's keys from index 'from' on (or the whole table), and
  * delete their items.  A key that finds no room escalates to the table.
  */
@@ -543,30 +525,6 @@ run_releases(bool committed)
 	}
 }
 
-/* ---- leases held by the read path ---- */
-
-void
-tc_lease_held(uint64 khash, uint64 lease)
-{
-	lease_khash = khash;
-	lease_id = lease;
-	lease_level = GetCurrentTransactionNestLevel();
-}
-
-void
-tc_lease_done(void)
-{
-	lease_id = 0;
-}
-
-static void
-release_lease(void)
-{
-	if (lease_id != 0 && marks_is_ready())
-		marks_lease_release(lease_khash, lease_id);
-	lease_id = 0;
-}
-
 /* ---- transaction callbacks ---- */
 
 static void
@@ -594,7 +552,7 @@ tc_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_ABORT:
-			release_lease();
+			tc_lease_release(0);
 			clear_marks();
 			run_releases(event == XACT_EVENT_COMMIT);
 			tc_catalog_end_of_xact();
@@ -602,7 +560,7 @@ tc_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_PREPARE:
 			/* the marks stay with the prepared xid: readers resolve them */
-			release_lease();
+			tc_lease_release(0);
 			nmarked = 0;
 			run_releases(true);
 			tc_catalog_end_of_xact();
@@ -623,9 +581,8 @@ tc_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 	if (event != SUBXACT_EVENT_COMMIT_SUB && event != SUBXACT_EVENT_ABORT_SUB)
 		return;
-	if (event == SUBXACT_EVENT_ABORT_SUB && lease_id != 0 &&
-		lease_level >= nestlevel)
-		release_lease();
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		tc_lease_release(nestlevel);
 	foreach(lc, releases)
 	{
 		TcRelease  *r = lfirst(lc);

@@ -32,6 +32,11 @@
  * triggers are missing or disabled, and keys longer than the store takes.
  * Reads go through SPI as the caller, so privileges and policies apply.
  *
+ * This file also keeps the lease a miss holds while it reads, which the
+ * transaction callbacks of invalidate.c give back when the (sub)transaction
+ * fails (tc_lease_release), and the tests' wait hook both sides use
+ * (tc_test_wait); it calls nothing of invalidate.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -44,6 +49,7 @@
 #include "access/xlog.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "utils/lsyscache.h"
@@ -87,6 +93,12 @@ static bool miss(TcTable *table, const Datum *keyvals, const TcKey *k,
 static void fill(TcTable *table, const TcKey *k, uint64 lease,
 				 uint64 generation, uint64 version, TransactionId xmin,
 				 Datum row);
+/* the lease held by a miss in progress (see lease_held) */
+static uint64 lease_khash = 0;
+static uint64 lease_id = 0;
+static int	lease_level = 0;
+
+static void lease_held(uint64 khash, uint64 lease);
 static MarksLease take_lease(TcTable *table, uint64 khash, uint64 *lease,
 							 uint64 *generation, uint64 *version);
 static void record_instance_marks(void);
@@ -105,6 +117,44 @@ tc_attach(TcTable *table)
 	if (table->scope < 0)
 		table->scope = marks_scope_attach(MyDatabaseId, table->relid);
 }
+
+/* the lease a miss holds while it reads the table, or lease_id 0 */
+static void
+lease_held(uint64 khash, uint64 lease)
+{
+	lease_khash = khash;
+	lease_id = lease;
+	lease_level = GetCurrentTransactionNestLevel();
+}
+
+/*
+ * The (sub)transaction ends in an error while a miss held a lease: give it
+ * back, when it was taken at nest level 'nestlevel' or deeper (0: any).
+ * Called by the transaction callbacks (invalidate.c).
+ */
+void
+tc_lease_release(int nestlevel)
+{
+	if (lease_id != 0 && lease_level >= nestlevel && marks_is_ready())
+		marks_lease_release(lease_khash, lease_id);
+	if (lease_level >= nestlevel)
+		lease_id = 0;
+}
+
+/*
+ * Test hook: wait until advisory lock 'key' (pg_advisory_lock(key), a
+ * bigint key) is free, holding it only for a moment.
+ */
+void
+tc_test_wait(int key)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, (uint32) key, 1);
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	LockRelease(&tag, ExclusiveLock, false);
+}
+
 
 static TcMode
 read_mode(TcTable *table)
@@ -210,7 +260,7 @@ miss(TcTable *table, const Datum *keyvals, const TcKey *k, TcMode mode,
 		marks_count(table->scope, MARKS_BYPASSES, 1);
 		return read_table(table, keyvals, TC_SNAP_XACT, result, NULL);
 	}
-	tc_lease_held(k->khash, lease);
+	lease_held(k->khash, lease);
 	found = read_table(table, keyvals, TC_SNAP_LATEST, result, &xmin);
 	if (memshard_tablecache_test_fill_lock != 0)
 		tc_test_wait(memshard_tablecache_test_fill_lock);
@@ -220,7 +270,7 @@ miss(TcTable *table, const Datum *keyvals, const TcKey *k, TcMode mode,
 		fill(table, k, lease, generation, version, xmin, *result);
 	else
 		marks_lease_release(k->khash, lease);
-	tc_lease_done();
+	lease_id = 0;
 
 	/* REPEATABLE READ: the latest row is the answer only if our snapshot sees it */
 	if (mode == TC_SERVE_RR &&

@@ -132,9 +132,6 @@ extern bool tc_value_decode(char *value, int vallen, uint64 *generation,
 /* invalidate.c */
 extern void tc_note_written(TcTable *root);
 extern void tc_release_at_end(int32 mapid, Oid relid, bool at_commit);
-extern void tc_lease_held(uint64 khash, uint64 lease);
-extern void tc_lease_done(void);
-extern void tc_test_wait(int key);
 
 /* tc_remote.c */
 extern bool tc_key_place(TcTable *table, const char *key, int keylen,
@@ -148,5 +145,7 @@ extern bool tc_remote_set(TcTable *table, Oid serverid, const char *key,
 /* reader.c */
 extern bool tc_read(TcTable *table, const Datum *keyvals, Datum *result);
 extern void tc_attach(TcTable *table);
+extern void tc_lease_release(int nestlevel);
+extern void tc_test_wait(int key);
 
 #endif							/* MEMSHARD_TABLECACHE_INTERNAL_H */

@@ -1,11 +1,13 @@
 /*-------------------------------------------------------------------------
  *
- * shard_scan.h
- *		Reading the keys of a database's maps out of the store, in batches.
+ * key_scan.h
+ *		A key scan: reading the keys of one map, or of every map of a
+ *		database, out of the store, in batches.
  *
  * The store does not know shards: a shard is what the partition room makes
  * of a key.  So to count items per shard (memshard.shard_stats,
- * memshard.skew) the caller walks the keys and asks the partition room.
+ * memshard.skew) the caller walks the keys and asks the partition room;
+ * the RESP front end's KEYS and SCAN walk them too.
  * This scan copies keys out of shared memory in bounded batches, holding
  * one partition lock (shared) at a time and never while the caller works,
  * so the caller may do anything (even raise an ERROR) between batches.
@@ -15,19 +17,19 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef MEMSHARD_SHARD_SCAN_H
-#define MEMSHARD_SHARD_SCAN_H
+#ifndef MEMSHARD_KEY_SCAN_H
+#define MEMSHARD_KEY_SCAN_H
 
 /* one item of a batch; key points into the scan's own buffer */
-typedef struct StoreScanItem
+typedef struct KeyScanItem
 {
 	int32		mapid;
 	int			keylen;
 	const char *key;
 	int64		bytes;			/* chunk bytes held, as map_stats counts them */
-} StoreScanItem;
+} KeyScanItem;
 
-typedef struct StoreScan
+typedef struct KeyScan
 {
 	Oid			dboid;
 	int32		mapid;			/* -1: every map of dboid */
@@ -37,16 +39,16 @@ typedef struct StoreScan
 	int			skip;			/* matching items of that bucket already seen */
 	/* the current batch */
 	int			nitems;
-	StoreScanItem *items;
+	KeyScanItem *items;
 	char	   *keybuf;
-} StoreScan;
+} KeyScan;
 
 /* start a scan of one map (mapid >= 0) or of every map of a database (-1) */
-extern void store_scan_begin(StoreScan *scan, Oid dboid, int32 mapid);
+extern void key_scan_begin(KeyScan *scan, Oid dboid, int32 mapid);
 
 /* fill scan->items with the next batch; false when the scan is over */
-extern bool store_scan_next(StoreScan *scan);
+extern bool key_scan_next(KeyScan *scan);
 
-extern void store_scan_end(StoreScan *scan);
+extern void key_scan_end(KeyScan *scan);
 
-#endif							/* MEMSHARD_SHARD_SCAN_H */
+#endif							/* MEMSHARD_KEY_SCAN_H */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
- * shard_scan.c
- *		Batched scans of the keys of a database's maps (see shard_scan.h).
+ * key_scan.c
+ *		Batched scans of the keys of a database's maps (see key_scan.h).
  *
  * A batch walks index chains of one partition at a time under its lock,
  * taken shared: readers go on, a writer of that partition waits at most
@@ -9,7 +9,7 @@
  * up, or after SCAN_BUCKETS_PER_HOLD buckets, whichever comes first; the
  * next one resumes at the same bucket, skipping the matching items it
  * already returned (chains may have changed in between: the scan is a live
- * view, as shard_scan.h says).
+ * view, as key_scan.h says).
  *
  * Nothing here can raise an ERROR while a lock is held: buffers are
  * allocated before the first lock and only filled under it.
@@ -22,8 +22,8 @@
 #include "storage/lwlock.h"
 
 #include "pg_memshard.h"
-#include "store/shard_scan.h"
 #include "store/item_time.h"
+#include "store/key_scan.h"
 
 /* batch bounds: enough to keep locking rare, small enough to stay cheap */
 #define SCAN_BATCH_ITEMS		4096
@@ -33,23 +33,23 @@
 StaticAssertDecl(SCAN_BATCH_KEY_BYTES >= MEMSHARD_MAX_KEY_SIZE,
 				 "a batch must hold the longest key");
 
-static bool item_in_scan(const StoreScan *scan, const StoreItem *item,
+static bool item_in_scan(const KeyScan *scan, const StoreItem *item,
 						 uint32 tick);
-static void scan_partition(StoreScan *scan, Size *keyused);
+static void scan_partition(KeyScan *scan, Size *keyused);
 
 void
-store_scan_begin(StoreScan *scan, Oid dboid, int32 mapid)
+key_scan_begin(KeyScan *scan, Oid dboid, int32 mapid)
 {
 	store_require_ready();
-	memset(scan, 0, sizeof(StoreScan));
+	memset(scan, 0, sizeof(KeyScan));
 	scan->dboid = dboid;
 	scan->mapid = mapid;
-	scan->items = palloc(sizeof(StoreScanItem) * SCAN_BATCH_ITEMS);
+	scan->items = palloc(sizeof(KeyScanItem) * SCAN_BATCH_ITEMS);
 	scan->keybuf = palloc(SCAN_BATCH_KEY_BYTES);
 }
 
 void
-store_scan_end(StoreScan *scan)
+key_scan_end(KeyScan *scan)
 {
 	pfree(scan->items);
 	pfree(scan->keybuf);
@@ -59,7 +59,7 @@ store_scan_end(StoreScan *scan)
 
 /* an unexpired item of a map the scan covers (caller holds its partition) */
 static bool
-item_in_scan(const StoreScan *scan, const StoreItem *item, uint32 tick)
+item_in_scan(const KeyScan *scan, const StoreItem *item, uint32 tick)
 {
 	const StoreMapSlot *slot;
 
@@ -84,7 +84,7 @@ item_in_scan(const StoreScan *scan, const StoreItem *item, uint32 tick)
  * batch until it is full or the bucket budget of one lock hold is spent.
  */
 static void
-scan_partition(StoreScan *scan, Size *keyused)
+scan_partition(KeyScan *scan, Size *keyused)
 {
 	StorePartition *part = store_partition(scan->partition);
 	uint32	   *buckets = store_buckets(scan->partition);
@@ -115,7 +115,7 @@ scan_partition(StoreScan *scan, Size *keyused)
 				break;
 			}
 			{
-				StoreScanItem *out = &scan->items[scan->nitems++];
+				KeyScanItem *out = &scan->items[scan->nitems++];
 
 				out->mapid = store_map_slot(item->mapslot)->mapid;
 				out->keylen = item_keylen(item);
@@ -142,7 +142,7 @@ scan_partition(StoreScan *scan, Size *keyused)
 }
 
 bool
-store_scan_next(StoreScan *scan)
+key_scan_next(KeyScan *scan)
 {
 	Size		keyused = 0;
 
