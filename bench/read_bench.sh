@@ -33,26 +33,49 @@ PGBENCH_SECONDS=${PGBENCH_SECONDS:-2}
 MEMORY_MB=64
 SHARED_BUFFERS_MB=128
 # huge pages for the whole shared memory: the cache, shared_buffers and
-# PostgreSQL's own (a generous 64MB for those and rounding); the instance
-# checks the exact need with postgres -C shared_memory_size_in_huge_pages
-HUGE_PAGES_WANTED=${HUGE_PAGES_WANTED:-$(((MEMORY_MB + SHARED_BUFFERS_MB + 64) / 2))}
-HUGE_STATUS=${HUGE_STATUS:-}
+# PostgreSQL's own (a generous 64MB for those and rounding), and 128 more
+# in case another server takes some first; the instance checks the exact
+# need with postgres -C shared_memory_size_in_huge_pages
+HUGE_PAGES_WANTED=${HUGE_PAGES_WANTED:-$(((MEMORY_MB + SHARED_BUFFERS_MB + 64) / 2 + 128))}
+HUGE_HANDSHAKE=${HUGE_HANDSHAKE:-}
 
+# As root: run the rest as postgres, and reserve huge pages only while it
+# asks for them (a file want_huge in its run folder; the answer goes to
+# huge_ready), so that other servers on the machine (huge_pages = try, the
+# default) have little time to take them; give them back when it says
+# huge_done, or at the end.
 if [ "$(id -u)" = 0 ]; then
     if [ "$(nice)" = 0 ]; then
         exec nice -n 10 bash "$0" "$@"
     fi
     nr=/proc/sys/vm/nr_hugepages
     old_huge=$(cat "$nr" 2>/dev/null || echo "")
-    if [ -n "$old_huge" ] && echo "$HUGE_PAGES_WANTED" >"$nr" 2>/dev/null &&
-        [ "$(cat "$nr")" -ge "$HUGE_PAGES_WANTED" ]; then
-        HUGE_STATUS="vm.nr_hugepages set to $HUGE_PAGES_WANTED (was $old_huge)"
-    else
-        HUGE_STATUS="refused: the kernel would not give $HUGE_PAGES_WANTED huge pages (vm.nr_hugepages $(cat "$nr" 2>/dev/null))"
-    fi
+    # the folder rerun_as_postgres runs in
+    flags=/tmp/pg_memshard-read-bench-$(echo "$top" | cksum | cut -d' ' -f1)/tmp_check/read_bench
+    HUGE_HANDSHAKE=1
     rc=0
     (rerun_as_postgres "$top" read-bench bench/read_bench.sh \
-        ROUNDS GETS PGBENCH_SECONDS HUGE_STATUS) || rc=$?
+        ROUNDS GETS PGBENCH_SECONDS HUGE_HANDSHAKE) &
+    bench=$!
+    reserved=
+    while kill -0 "$bench" 2>/dev/null; do
+        if [ -z "$reserved" ] && [ -e "$flags/want_huge" ]; then
+            reserved=1
+            if [ -n "$old_huge" ] && echo "$HUGE_PAGES_WANTED" >"$nr" 2>/dev/null &&
+                [ "$(cat "$nr")" -ge "$HUGE_PAGES_WANTED" ]; then
+                answer="vm.nr_hugepages set to $HUGE_PAGES_WANTED (was $old_huge)"
+            else
+                answer="refused: the kernel would not give $HUGE_PAGES_WANTED huge pages (vm.nr_hugepages $(cat "$nr" 2>/dev/null))"
+            fi
+            echo "$answer" >"$flags/huge_ready.tmp"
+            mv "$flags/huge_ready.tmp" "$flags/huge_ready"
+        fi
+        if [ -n "$reserved" ] && [ -e "$flags/huge_done" ] && [ -n "$old_huge" ]; then
+            echo "$old_huge" >"$nr" 2>/dev/null || true
+        fi
+        sleep 0.2
+    done
+    wait "$bench" || rc=$?
     [ -n "$old_huge" ] && echo "$old_huge" >"$nr" 2>/dev/null || true
     exit $rc
 fi
@@ -179,7 +202,17 @@ else
     retries=$((retries1 - retries0)) fallbacks=$((fallbacks1 - fallbacks0))
 fi
 
-echo "== huge pages: $HUGE_STATUS"
+# huge pages: ask the root part for them now (see above)
+HUGE_STATUS=
+if [ -n "$HUGE_HANDSHAKE" ]; then
+    touch "$run_dir/want_huge"
+    for _ in $(seq 100); do
+        [ -e "$run_dir/huge_ready" ] && break
+        sleep 0.1
+    done
+    HUGE_STATUS=$(cat "$run_dir/huge_ready" 2>/dev/null || echo "refused: no answer from the root part")
+fi
+echo "== huge pages: ${HUGE_STATUS:-not root: vm.nr_hugepages left alone}"
 huge=skipped
 if [ -z "$HUGE_STATUS" ] || [ "${HUGE_STATUS#refused}" != "$HUGE_STATUS" ]; then
     huge="skipped (${HUGE_STATUS:-not root: vm.nr_hugepages left alone})"
@@ -196,6 +229,7 @@ else
             q -c "SELECT count(*) FILTER (WHERE memshard.set('bench', 'k' || i, bench_value(i))) FROM generate_series(0, 99999) i" >>"$log"
             measure_gets _huge
             run_measures
+            touch "$run_dir/huge_done"
         else
             # other instances on the machine (huge_pages = try, the
             # default) may have taken the pages reserved for us
