@@ -10,7 +10,8 @@
  * holding a piece of the value after a header whose 'next' names the head
  * (see store_internal.h).  The chunks are taken while the writer holds no
  * partition lock, so that evictions never wait on a backend that waits on
- * us; the item is published (linked, its mapslot set) by items.c.
+ * us; the item is published (linked, its mapslot set) by items.c, through
+ * index.c's index_link.
  *
  *-------------------------------------------------------------------------
  */
