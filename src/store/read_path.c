@@ -2,7 +2,7 @@
  *
  * read_path.c
  *		Reads: get and mget, optimistic first, under the partition lock when
- *		they must; and the per-backend hit and miss counts.
+ *		they must.
  *
  * The protocol.  Each partition has a sequence number, seq, that every
  * holder of its LWLock in exclusive mode makes odd as soon as it has the
@@ -46,10 +46,9 @@
  * would corrupt another item).  Hot items stay referenced, so their reads
  * write nothing; the hand clears the byte once a turn.
  *
- * Hits and misses are counted in this backend and added to the shared
- * counters every READ_FLUSH_EVERY reads, at the end of each transaction,
- * at exit and before this backend reads the statistics; retries and
- * fallbacks (rare) go straight to shared counters on a line of their own.
+ * Hits and misses are counted in this backend (store_count_read, store.c)
+ * and added to the shared counters now and then; retries and fallbacks
+ * (rare) go straight to shared counters on a line of their own.
  *
  * A batch (store_mget) hashes every key first, prefetches buckets, then
  * the first item of each chain, and reads the keys partition by partition:
@@ -59,16 +58,12 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
-#include "storage/ipc.h"
 #include "utils/memutils.h"
 
 #include "store/item_time.h"
 
 #define READ_ATTEMPTS		4	/* optimistic tries before the lock */
 #define READ_CHAIN_MAX		64	/* chain steps an optimistic read follows */
-#define READ_FLUSH_EVERY	256 /* reads counted here before a flush */
-#define READ_PENDING_MAPS	8	/* maps counted here at once */
 
 /* what one unlocked pass over a chain saw (to be validated) */
 typedef enum ReadSeen
@@ -101,23 +96,7 @@ typedef struct ReadResult
 static char *read_buf = NULL;	/* a page: the unvalidated copy */
 static bool last_get_text = false;	/* store_take_last_get_text() */
 
-/* hits and misses counted here, not yet in shared memory */
-typedef struct PendingMap
-{
-	int			mapslot;
-	uint32		hits;
-	uint32		misses;
-} PendingMap;
-
-static uint32 *pending_part = NULL; /* hits, misses per partition */
-static PendingMap pending_maps[READ_PENDING_MAPS];
-static int	pending_nmaps = 0;
-static int	pending_reads = 0;
-
 static void read_setup(void);
-static void read_xact_callback(XactEvent event, void *arg);
-static void read_exit_callback(int code, Datum arg);
-static void count_read(int partition, int mapslot, bool hit);
 static ReadSeen read_chain(uint32 *bucket, int handle, const char *key,
 						   int keylen, uint32 *len, uint32 *expire,
 						   bool *text, StoreItem **found, bool *ref_clear);
@@ -132,110 +111,13 @@ static void read_key(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 static void locate_key(ReadKey *rk, int mapslot, const char *key, int keylen,
 					   int index);
 
-/* the private buffer and the callbacks that flush the counts, once */
+/* the private buffer, once */
 static void
 read_setup(void)
 {
 	if (likely(read_buf != NULL))
 		return;
-	pending_part = MemoryContextAllocZero(TopMemoryContext,
-										  sizeof(uint32) * 2 * store_shared->npartitions);
 	read_buf = MemoryContextAlloc(TopMemoryContext, store_shared->page_size);
-	RegisterXactCallback(read_xact_callback, NULL);
-	before_shmem_exit(read_exit_callback, (Datum) 0);
-}
-
-static void
-read_xact_callback(XactEvent event, void *arg)
-{
-	if (pending_reads > 0)
-		store_read_counts_flush();
-}
-
-static void
-read_exit_callback(int code, Datum arg)
-{
-	if (pending_reads > 0 && store_shared != NULL)
-		store_read_counts_flush();
-}
-
-/* add this backend's hit and miss counts to the shared counters */
-void
-store_read_counts_flush(void)
-{
-	int			i;
-
-	if (pending_part == NULL || pending_reads == 0)
-		return;
-	for (i = 0; i < store_shared->npartitions; i++)
-	{
-		StorePartition *part = store_partition(i);
-
-		if (pending_part[2 * i] != 0)
-			pg_atomic_fetch_add_u64(&part->hits, pending_part[2 * i]);
-		if (pending_part[2 * i + 1] != 0)
-			pg_atomic_fetch_add_u64(&part->misses, pending_part[2 * i + 1]);
-		pending_part[2 * i] = pending_part[2 * i + 1] = 0;
-	}
-	for (i = 0; i < pending_nmaps; i++)
-	{
-		StoreMapSlot *slot = store_map_slot(pending_maps[i].mapslot);
-
-		if (pending_maps[i].hits != 0)
-			pg_atomic_fetch_add_u64(&slot->hits, pending_maps[i].hits);
-		if (pending_maps[i].misses != 0)
-			pg_atomic_fetch_add_u64(&slot->misses, pending_maps[i].misses);
-	}
-	pending_nmaps = 0;
-	pending_reads = 0;
-}
-
-/* forget the counts not flushed yet (stats_reset) */
-void
-store_read_counts_forget(void)
-{
-	if (pending_part != NULL)
-		memset(pending_part, 0, sizeof(uint32) * 2 * store_shared->npartitions);
-	pending_nmaps = 0;
-	pending_reads = 0;
-}
-
-static void
-count_read(int partition, int mapslot, bool hit)
-{
-	int			i;
-
-	pending_part[2 * partition + (hit ? 0 : 1)]++;
-	for (i = 0; i < pending_nmaps; i++)
-	{
-		if (pending_maps[i].mapslot == mapslot)
-			break;
-	}
-	if (i == pending_nmaps)
-	{
-		if (pending_nmaps == READ_PENDING_MAPS)
-		{
-			store_read_counts_flush();
-			i = 0;
-		}
-		pending_maps[i].mapslot = mapslot;
-		pending_maps[i].hits = pending_maps[i].misses = 0;
-		pending_nmaps = i + 1;
-	}
-	if (hit)
-		pending_maps[i].hits++;
-	else
-		pending_maps[i].misses++;
-	if (++pending_reads >= READ_FLUSH_EVERY)
-		store_read_counts_flush();
-}
-
-/* the optimistic read's retries and fallbacks since start */
-void
-store_read_path_stats(int64 *retries, int64 *fallbacks)
-{
-	*retries = (int64) pg_atomic_read_u64(&store_shared->read_counters.c.retries);
-	*fallbacks = (int64) pg_atomic_read_u64(&store_shared->read_counters.c.fallbacks);
 }
 
 /*
@@ -422,7 +304,7 @@ read_key(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 	if (!read_optimistic(handle, rk, prefix, seq, out))
 		read_locked(handle, rk, prefix, out);
 	if (out->vallen >= 0)
-		count_read(rk->partition, HANDLE_SLOT(handle), out->value != NULL);
+		store_count_read(rk->partition, HANDLE_SLOT(handle), out->value != NULL);
 }
 
 static void

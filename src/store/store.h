@@ -194,11 +194,10 @@ extern int	store_max_item_size(void);
 /* statistics */
 /*
  * Hits and misses are counted per backend and added to the shared counters
- * every 256 reads and at transaction end; the stats readers below flush this
+ * every 256 reads and at transaction end; the stats readers below add this
  * backend's first.  store_read_path_stats: the optimistic reads' retries and
  * fallbacks to the lock.
  */
-extern void store_read_counts_flush(void);
 extern void store_read_path_stats(int64 *retries, int64 *fallbacks);
 extern void store_global_stats(StoreGlobalStats *stats);
 extern int	store_partition_count(void);

@@ -536,8 +536,10 @@ extern StoreResult quota_make_room(int handle, int64 need, const char *key,
 extern void quota_note_expiry(int mapslot, uint32 expire);
 extern bool quota_add(int mapslot, int64 need);
 
-/* read_path.c */
-extern void store_read_counts_forget(void);
+/* store.c: a read's hit or miss, counted in this backend (read_path.c) */
+extern void store_count_read(int partition, int mapslot, bool hit);
+/* store.c: this backend's counts into the shared counters (stats readers) */
+extern void store_read_counts_flush(void);
 
 /* slab_alloc.c */
 extern Size slab_largest_chunk(Size size);
