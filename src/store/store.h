@@ -6,12 +6,13 @@
  * The room offers: the segment's sizing and start-up (store_shmem_*,
  * store_check_settings), map slots (store_map_attach/find/detach,
  * store_flush_database), the operations on items (store_set, store_get,
- * store_write_if, store_delete, store_incr, store_touch, store_flush_map),
+ * store_mget, store_write_if, store_delete, store_incr, store_touch,
+ * store_flush_map),
  * statistics (store_*_stats), the warm restart's dump and load
  * (store_dump_*, store_load_*), and the table cache's marks and leases
  * (marks_*).  A scan of a map's keys is key_scan.h's.  Inside the room,
  * files call each other in one direction: the operations (items.c,
- * update.c, quota.c) call the index (index.c) and the allocator (slab_alloc.c
+ * read_path.c, update.c, quota.c) call the index (index.c) and the allocator (slab_alloc.c
  * and below), which calls the index but never the operations; store.c, the
  * segment, calls nobody.
  *
