@@ -479,3 +479,17 @@ REVOKE ALL ON FUNCTION memshard.read_resp_clients() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION memshard.read_resp_clients() TO pg_monitor;
 REVOKE ALL ON memshard.resp_clients FROM PUBLIC;
 GRANT SELECT ON memshard.resp_clients TO pg_monitor;
+-- read path: memshard.read_path_stats, how often the optimistic reads of
+-- the store tried again or fell back to the partition lock
+-- (src/store/read_path.c; issue 12)
+------------------------------------------------------------------------------
+
+CREATE FUNCTION memshard.read_path_counters(OUT retries pg_catalog.int8,
+                                            OUT fallbacks pg_catalog.int8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_path_counters'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+
+CREATE VIEW memshard.read_path_stats AS SELECT * FROM memshard.read_path_counters();
+
+GRANT SELECT ON memshard.read_path_stats TO PUBLIC;

@@ -23,6 +23,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/common.sh"
+. "$top/bench/bench_lib.sh"
 
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-5}
 PGBENCH_ROUNDS=${PGBENCH_ROUNDS:-3}
@@ -54,15 +55,6 @@ echo "== build and private install"
 make -s PG_CONFIG="$PG_CONFIG" >/dev/null
 make_private_install "$top"
 export PATH="$BINDIR:$PATH"
-
-# first port from $1 on which nothing listens
-free_port() {
-    local port=$1
-    while ss -ltnH "sport = :$port" | grep -q .; do
-        port=$((port + 1))
-    done
-    echo "$port"
-}
 
 pg_port=$(free_port 56432)
 mc_port=$(free_port 21211)
@@ -113,51 +105,11 @@ pg_ctl -D "$data" -l "$run_dir/postgres.log" -w start >>"$log"
 export PGHOST=$run_dir PGPORT=$pg_port
 createdb bench
 
-q() {
-    psql -X -q -At -v ON_ERROR_STOP=1 -d bench "$@"
-}
-
 q -f "$top/bench/cache_bench.sql" >>"$log"
 
-# Timed statements are registered with "measure NAME OPS SQL [PRE]" and run
-# by "run_measures": RUNS rounds in which each statement runs once (PRE,
-# optional, before it), so that a burst of load from elsewhere on the
-# machine hurts them alike.  r[NAME] gets the best ns per operation.
-m_names=()
-declare -A m_ops m_sql m_pre
-measure() {
-    m_names+=("$1")
-    m_ops[$1]=$2
-    m_sql[$1]=$3
-    m_pre[$1]=${4:-}
-}
-
-run_measures() {
-    local name ns
-    for _ in $(seq "$RUNS"); do
-        for name in "${m_names[@]}"; do
-            [ -n "${m_pre[$name]}" ] && q -c "${m_pre[$name]}"
-            ns=$(q -c "SELECT round(bench_ns(\$q\$${m_sql[$name]}\$q\$, ${m_ops[$name]})::numeric, 1)")
-            echo "  $ns ns/op: ${m_sql[$name]}" >>"$log"
-            if [ -z "${r[$name]:-}" ] || awk "BEGIN { exit !($ns < ${r[$name]}) }"; then
-                r[$name]=$ns
-            fi
-        done
-    done
-    m_names=()
-}
-
-# fail loudly when a check query does not give the expected answer
-expect() {
-    local what=$1 want=$2 sql=$3 got
-    got=$(q -c "$sql")
-    if [ "$got" != "$want" ]; then
-        echo "check failed: $what: got '$got', expected '$want'" >&2
-        exit 1
-    fi
-}
-
-declare -A r
+# timed statements: measure/run_measures of bench/bench_lib.sh (r[NAME] is
+# the best ns per operation)
+declare -A r r_med
 
 if [ "$PARTS" = all ]; then
 echo "== loading 100,000 keys with 100-byte values"
@@ -254,7 +206,6 @@ for mix in uniform 100; do
 done
 
 # the table
-ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
 verdict() { awk "BEGIN { print ($1) ? \"met\" : \"MISSED\" }"; }
 
 echo

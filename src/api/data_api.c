@@ -13,7 +13,10 @@
  * text and bytea values share one representation (a varlena of bytes), so
  * the text and bytea variants of set/add/replace share one C function.
  * get returns the stored bytes as text after checking that they are valid
- * in the database encoding (a value set as bytea may not be).
+ * in the database encoding (a value set as bytea may not be), unless the
+ * local store says the value was set as text (STORE_AS_TEXT: set, add and
+ * replace of a text value mark it so; items belong to one database, whose
+ * encoding never changes).  mget and values from other nodes are checked.
  *
  *-------------------------------------------------------------------------
  */
@@ -98,6 +101,9 @@ store_item(FunctionCallInfo fcinfo, StoreSetMode mode)
 	api_check_item_size(keylen, VARSIZE_ANY_EXHDR(value));
 	map = api_map_arg(fcinfo, ARG_MAP);
 	ttl_ms = ttl_arg(fcinfo, 3, map);
+	/* a text argument is valid in the database encoding already */
+	if (get_fn_expr_argtype(fcinfo->flinfo, 2) == TEXTOID)
+		mode |= STORE_AS_TEXT;
 
 	PG_RETURN_BOOL(router_set(map, key, keylen, VARDATA_ANY(value),
 							  VARSIZE_ANY_EXHDR(value), ttl_ms, mode));
@@ -139,11 +145,12 @@ fetch_value(FunctionCallInfo fcinfo, bool as_text)
 	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
 	map = api_map_arg(fcinfo, ARG_MAP);
 	strlcpy(mapname, map->name, sizeof(mapname));
+	(void) store_take_last_get_text();
 	buf = router_get(map, key, keylen, VARHDRSZ, &vallen);
 	/* 'map' may be freed from here on */
 	if (buf == NULL)
 		PG_RETURN_NULL();
-	if (as_text)
+	if (as_text && !store_take_last_get_text())
 		check_value_encoding(buf + VARHDRSZ, vallen, key, keylen, mapname);
 	SET_VARSIZE(buf, VARHDRSZ + vallen);
 	PG_RETURN_POINTER(buf);

@@ -2,7 +2,8 @@
  *
  * stats_api.c
  *		The functions behind the statistics views (memshard.stats,
- *		partition_stats, slab_stats, map_stats) and stats_reset().
+ *		partition_stats, slab_stats, map_stats, read_path_stats) and
+ *		stats_reset().
  *
  * Each view is a plain SELECT over a set-returning function here, built
  * the way pg_stat_statements builds its view: InitMaterializedSRF and one
@@ -24,6 +25,7 @@ PG_FUNCTION_INFO_V1(memshard_read_partition_stats);
 PG_FUNCTION_INFO_V1(memshard_read_slab_stats);
 PG_FUNCTION_INFO_V1(memshard_read_map_stats);
 PG_FUNCTION_INFO_V1(memshard_stats_reset);
+PG_FUNCTION_INFO_V1(memshard_read_path_counters);
 
 /* the counters every per-something view shows, in its column order */
 #define COUNTER_COLUMNS 9
@@ -235,4 +237,22 @@ memshard_stats_reset(PG_FUNCTION_ARGS)
 	store_stats_reset();
 	marks_stats_reset();		/* the table cache's counters */
 	PG_RETURN_VOID();
+}
+
+/* memshard.read_path_stats: the optimistic reads' retries and fallbacks */
+Datum
+memshard_read_path_counters(PG_FUNCTION_ARGS)
+{
+	StatsRow	row;
+	int64		retries;
+	int64		fallbacks;
+
+	store_require_ready();
+	InitMaterializedSRF(fcinfo, 0);
+	store_read_path_stats(&retries, &fallbacks);
+	row_start(&row);
+	row_add(&row, Int64GetDatum(retries));
+	row_add(&row, Int64GetDatum(fallbacks));
+	row_put(fcinfo, &row);
+	return (Datum) 0;
 }

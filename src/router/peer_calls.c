@@ -57,7 +57,8 @@ peer_call_key_op(RemoteFanout *fanout, const PlacementNode *node,
 		case KEY_SET:
 			param_binary(params, BYTEAOID, op->value, op->vallen);
 			param_int64(params, INT8OID, op->ttl_ms);
-			param_int64(params, INT4OID, (int64) op->mode);
+			/* text of this database is bytes to another node */
+			param_int64(params, INT4OID, (int64) STORE_MODE(op->mode));
 			sql = "SELECT memshard.peer_set($1, $2, $3, $4, $5)";
 			break;
 		case KEY_GET:

@@ -255,6 +255,37 @@ node_index(const MapPlacements *placements, const void *node)
 }
 
 /*
+ * The keys keys[idx[0..count-1]] of the local node, in one batch of the
+ * local store (router_local_mget).
+ */
+static void
+local_mget(MapInfo **map, const int *idx, int count, char **keys,
+		   int *keylens, Size prefix, char **values, int *vallens)
+{
+	char	  **gkeys = palloc(sizeof(char *) * count);
+	int		   *glens = palloc(sizeof(int) * count);
+	char	  **gvalues = palloc(sizeof(char *) * count);
+	int		   *gvallens = palloc(sizeof(int) * count);
+	int			k;
+
+	for (k = 0; k < count; k++)
+	{
+		gkeys[k] = keys[idx[k]];
+		glens[k] = keylens[idx[k]];
+	}
+	router_local_mget(map, count, gkeys, glens, prefix, gvalues, gvallens);
+	for (k = 0; k < count; k++)
+	{
+		values[idx[k]] = gvalues[k];
+		vallens[idx[k]] = gvallens[k];
+	}
+	pfree(gkeys);
+	pfree(glens);
+	pfree(gvalues);
+	pfree(gvallens);
+}
+
+/*
  * mget: keys grouped by node, one call per node, all nodes at once.  The
  * keys of a node that cannot be reached go to their next copy, in another
  * round.
@@ -308,14 +339,11 @@ router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 				continue;
 			if (node->is_local)
 			{
+				local_mget(&map, group[n], group_size[n], keys, keylens,
+						   prefix, values, vallens);
 				for (k = 0; k < group_size[n]; k++)
-				{
-					i = group[n][k];
-					values[i] = router_local_get(&map, keys[i], keylens[i],
-												 prefix, &vallens[i]);
-					pending[i] = false;
-					npending--;
-				}
+					pending[group[n][k]] = false;
+				npending -= group_size[n];
 				continue;
 			}
 			peer_call_mget(fanout, node, map, keys, keylens, group[n],

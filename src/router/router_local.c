@@ -126,16 +126,20 @@ router_local_get(MapInfo **map, const char *key, int keylen, Size prefix,
 	return buf;
 }
 
-/* the local store's part of router_mget */
+/*
+ * The local store's part of router_mget: one batch (store_mget hashes every
+ * key first and reads each partition's keys together), asked again as a
+ * whole if the map went away meanwhile.
+ */
 void
 router_local_mget(MapInfo **map, int nkeys, char **keys, int *keylens,
 				  Size prefix, char **values, int *vallens)
 {
-	int			i;
+	bool		retried = false;
 
-	for (i = 0; i < nkeys; i++)
-		values[i] = router_local_get(map, keys[i], keylens[i], prefix,
-									 &vallens[i]);
+	while (!store_mget(router_map_slot(*map), nkeys, keys, keylens, prefix,
+					   values, vallens))
+		retry_after_gone(map, &retried);
 }
 
 /* the local store's part of router_mset */

@@ -138,13 +138,13 @@ move_chunk(StoreClass *from, StoreItem *chunk, StoreClass *to)
 	hash = item_hash(owner->mapslot, item_key(owner), item_keylen(owner));
 	partition = hash_partition_of(hash);
 	part = store_partition(partition);
-	if (!slab_try_lock(part->lock))
+	if (!part_try_lock(part))
 		return false;
 	/* a published item is always in its chain while we hold its partition */
 	if (chunk->mapslot != MAPSLOT_DATA &&
 		(link = index_link_to(partition, hash, chunk)) == NULL)
 	{
-		LWLockRelease(part->lock);
+		part_unlock(part);
 		return false;
 	}
 	dest = item_at(pop_free_chunk(to));
@@ -153,7 +153,7 @@ move_chunk(StoreClass *from, StoreItem *chunk, StoreClass *to)
 	if (!repoint_chunk(chunk, dest, link))
 	{
 		push_free_chunk(to, dest);
-		LWLockRelease(part->lock);
+		part_unlock(part);
 		return false;
 	}
 	page_used_add(to, item_page(dest), 1);
@@ -169,7 +169,7 @@ move_chunk(StoreClass *from, StoreItem *chunk, StoreClass *to)
 						 (int64) to->chunk_size - (int64) from->chunk_size);
 	}
 	chunk->mapslot = MAPSLOT_FREE;
-	LWLockRelease(part->lock);
+	part_unlock(part);
 	return true;
 }
 

@@ -81,7 +81,7 @@ reclaim_chunk(StoreItem *chunk, bool expired)
 	partition = hash_partition_of(item_hash(owner->mapslot, item_key(owner),
 											item_keylen(owner)));
 	part = store_partition(partition);
-	if (!slab_try_lock(part->lock))
+	if (!part_try_lock(part))
 	{
 		if (other_taken)
 			LWLockRelease(other->lock);
@@ -92,7 +92,7 @@ reclaim_chunk(StoreItem *chunk, bool expired)
 	{
 		if (other_taken)
 			LWLockRelease(other->lock);
-		LWLockRelease(part->lock);
+		part_unlock(part);
 		return false;
 	}
 	if (other != NULL)
@@ -103,7 +103,7 @@ reclaim_chunk(StoreItem *chunk, bool expired)
 		if (other_taken)
 			LWLockRelease(other->lock);
 	}
-	LWLockRelease(part->lock);
+	part_unlock(part);
 	return true;
 }
 

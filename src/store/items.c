@@ -1,15 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * items.c
- *		The operations on items: set, get, delete, flush, and the
+ *		The writing operations on items: set, delete, flush, and the
  *		compare-and-set of read-modify-write callers (store_write_if); the
- *		hash index they work on is index.c's.
+ *		hash index they work on is index.c's, the reads are read_path.c's.
  *
- * Reads take the partition lock shared, mark the item referenced (the CLOCK
- * bit) and copy the value out; expired items are never returned and are
- * reclaimed by the next writer that meets them or by the slab sweeps.
- * Writes take it exclusive.  Nothing here raises an ERROR under a lock:
- * outcomes are StoreResult codes for the caller to report.
+ * Writes take the partition lock exclusive (part_lock, which makes the
+ * partition's seq odd for the optimistic readers of read_path.c, and
+ * part_unlock, which makes it even again); an expired item a writer meets
+ * is reclaimed.  Nothing here raises an ERROR under a lock: outcomes are
+ * StoreResult codes for the caller to report.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,6 +21,7 @@
 #include "storage/lwlock.h"
 #include "utils/timestamp.h"
 
+#include "pg_memshard.h"
 #include "store/items_internal.h"
 
 static void remove_item(StorePartition *part, uint32 *link, StoreItem *item);
@@ -36,6 +37,10 @@ static StoreResult delete_if(int handle, const char *key, int keylen,
  */
 #define STORE_QUOTA_RACE ((StoreResult) -2)
 #define QUOTA_ATTEMPTS 8
+
+/* a key's length fits beside the flags of StoreItem.keylen */
+StaticAssertDecl(KEYLEN_MASK >= MEMSHARD_MAX_KEY_SIZE,
+				 "KEYLEN_MASK must hold MEMSHARD_MAX_KEY_SIZE");
 
 /* buckets a flush walks per partition lock hold (a power of two) */
 #define FLUSH_BUCKETS 1024
@@ -124,7 +129,7 @@ lock_key(int handle, const char *key, int keylen, LWLockMode mode,
 	site->bucket = index_bucket(site->partition, hash);
 	*item = NULL;
 
-	LWLockAcquire(site->part->lock, mode);
+	part_lock(site->part, mode);
 	if (!index_handle_valid(handle))
 		return STORE_MAP_GONE;
 	*item = index_find(site->bucket, site->mapslot, key, keylen, link);
@@ -170,7 +175,7 @@ quota_room_for(int handle, const char *key, int keylen, int vallen,
 	result = lock_key(handle, key, keylen, LW_SHARED, &site, &old, &link);
 	if (old != NULL)
 		need -= item_chunk_bytes(old);
-	LWLockRelease(site.part->lock);
+	part_unlock(site.part);
 	if (result != STORE_OK || need <= 0)
 		return result;
 	result = quota_make_room(handle, need, key, keylen);
@@ -231,13 +236,16 @@ write_once(int handle, const char *key, int keylen, const char *value,
 	ref = item_alloc(key, keylen, value, vallen, expire);
 	if (ref == 0)
 		return STORE_NO_MEMORY;
+	/* not linked yet: ours alone */
+	if (mode & STORE_AS_TEXT)
+		item_at(ref)->keylen |= KEYLEN_TEXT;
 
 	result = lock_key(handle, key, keylen, LW_EXCLUSIVE, &site, &old, &link);
 	if (result == STORE_OK)
 	{
-		if (mode == STORE_ADD && old != NULL)
+		if (STORE_MODE(mode) == STORE_ADD && old != NULL)
 			result = STORE_EXISTS;
-		else if (mode == STORE_REPLACE && old == NULL)
+		else if (STORE_MODE(mode) == STORE_REPLACE && old == NULL)
 			result = STORE_NOT_FOUND;
 		else if (expect != NULL && old != NULL && !item_matches(old, expect))
 			result = STORE_RETRY;
@@ -247,7 +255,7 @@ write_once(int handle, const char *key, int keylen, const char *value,
 	}
 	if (result != STORE_OK)
 		slab_free(item_at(ref));
-	LWLockRelease(site.part->lock);
+	part_unlock(site.part);
 	return result;
 }
 
@@ -296,59 +304,6 @@ store_write_if(int handle, const char *key, int keylen, const char *expect,
 	return rc == STORE_RETRY ? STORE_EXISTS : rc;
 }
 
-char *
-store_get(int handle, const char *key, int keylen, Size prefix, int *vallen)
-{
-	return store_get_expiry(handle, key, keylen, prefix, vallen, NULL);
-}
-
-/* store_get, also telling the item's expiry (0: none) when expires != NULL */
-char *
-store_get_expiry(int handle, const char *key, int keylen, Size prefix,
-				 int *vallen, TimestampTz *expires)
-{
-	KeySite		site;
-	StoreItem  *item;
-	uint32	   *link;
-	char	   *result = NULL;
-
-	*vallen = 0;
-	if (expires)
-		*expires = 0;
-	if (lock_key(handle, key, keylen, LW_SHARED, &site, &item, &link) != STORE_OK)
-	{
-		LWLockRelease(site.part->lock);
-		*vallen = -1;
-		return NULL;
-	}
-	if (item != NULL)
-	{
-		uint32		len = item_vallen(item);
-
-		if (item->ref == REF_CLEAR)
-			item->ref = REF_SET;
-		/* read-only under a shared lock: an ERROR here leaves nothing torn */
-		result = palloc(prefix + len);
-		item_copy_value(item, result + prefix);
-		*vallen = len;
-		if (expires && item_expire(item) != 0)
-			*expires = tick_time(item_expire(item));
-	}
-	LWLockRelease(site.part->lock);
-
-	if (result != NULL)
-	{
-		pg_atomic_fetch_add_u64(&site.part->hits, 1);
-		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->hits, 1);
-	}
-	else
-	{
-		pg_atomic_fetch_add_u64(&site.part->misses, 1);
-		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->misses, 1);
-	}
-	return result;
-}
-
 StoreResult
 store_delete(int handle, const char *key, int keylen)
 {
@@ -380,7 +335,7 @@ delete_if(int handle, const char *key, int keylen, const StoreExpect *expect,
 		site.part->deletes++;
 		pg_atomic_fetch_add_u64(&store_map_slot(site.mapslot)->deletes, 1);
 	}
-	LWLockRelease(site.part->lock);
+	part_unlock(site.part);
 	slab_settle_free_bytes();
 	return result;
 }
@@ -425,16 +380,16 @@ items_remove_slot(int mapslot, int handle)
 		{
 			StoreItem  *unlinked;
 
-			LWLockAcquire(part->lock, LW_EXCLUSIVE);
+			part_lock(part, LW_EXCLUSIVE);
 			if (handle >= 0 && !index_handle_valid(handle))
 			{
-				LWLockRelease(part->lock);
+				part_unlock(part);
 				return (p == 0 && first == 0) ? -1 : removed;
 			}
 			removed += index_unlink_slot_range(part, store_buckets(p), first,
 											   step, mapslot, tick, &unlinked);
 			free_removed(unlinked);
-			LWLockRelease(part->lock);
+			part_unlock(part);
 			slab_settle_free_bytes();
 			if (handle >= 0)
 				CHECK_FOR_INTERRUPTS();

@@ -189,6 +189,7 @@ store_map_stats(int handle, StoreCounters *counters)
 {
 	StoreMapSlot *slot = slot_of_handle(handle);
 
+	store_read_counts_flush();
 	memset(counters, 0, sizeof(StoreCounters));
 	if (slot == NULL || !slot->in_use ||
 		(slot->generation & 0x7FFF) != HANDLE_GENERATION(handle))

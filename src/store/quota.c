@@ -172,10 +172,10 @@ sweep_range(int handle, uint64 pos, QuotaTake take, const QuotaKeep *keep,
 	int64		freed = 0;
 	uint32		b;
 
-	LWLockAcquire(part->lock, LW_EXCLUSIVE);
+	part_lock(part, LW_EXCLUSIVE);
 	if (!index_handle_valid(handle))
 	{
-		LWLockRelease(part->lock);
+		part_unlock(part);
 		*gone = true;
 		return 0;
 	}
@@ -212,7 +212,7 @@ sweep_range(int handle, uint64 pos, QuotaTake take, const QuotaKeep *keep,
 			slab_free(item);
 		}
 	}
-	LWLockRelease(part->lock);
+	part_unlock(part);
 	slab_settle_free_bytes();
 	return freed;
 }

@@ -25,6 +25,17 @@ extern bool slab_lock_was_busy;
 /* slab.c */
 extern bool slab_try_lock(LWLock *lock);
 extern bool slab_lock_other(StoreClass *cls, bool *taken);
+
+/* slab_try_lock of a partition, to change it (release with part_unlock) */
+static inline bool
+part_try_lock(StorePartition *part)
+{
+	if (!slab_try_lock(part->lock))
+		return false;
+	part_write_begin(part);
+	return true;
+}
+
 extern void note_expiry(StoreClass *cls, uint32 expire);
 extern uint32 pop_free_chunk(StoreClass *cls);
 extern void push_free_chunk(StoreClass *cls, StoreItem *item);

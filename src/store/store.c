@@ -3,7 +3,8 @@
  * store.c
  *		The store's shared segment: sizing, layout, the settings check, the
  *		segment pointer every file of src/store uses, and the counters
- *		behind the statistics views.
+ *		behind the statistics views (hits and misses first counted in each
+ *		backend).
  *
  * The whole of pg_memshard.memory is one segment requested at postmaster
  * start; nothing is allocated outside it and it never grows.  Its layout is
@@ -20,12 +21,15 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "port/pg_bitutils.h"
 #include "storage/lwlock.h"
+#include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/memutils.h"
 
 #include "pg_memshard.h"
 #include "store/store_internal.h"
@@ -217,6 +221,7 @@ store_global_stats(StoreGlobalStats *stats)
 {
 	int			i;
 
+	store_read_counts_flush();
 	memset(stats, 0, sizeof(StoreGlobalStats));
 	stats->memory_budget = store_shared->budget;
 	stats->page_size = store_shared->page_size;
@@ -247,6 +252,7 @@ store_partition_count(void)
 void
 store_partition_stats(int partition, StoreCounters *counters)
 {
+	store_read_counts_flush();
 	memset(counters, 0, sizeof(StoreCounters));
 	if (partition >= 0 && partition < store_shared->npartitions)
 		read_partition_counters(partition, counters);
@@ -286,12 +292,139 @@ store_class_stats(int class_id, StoreClassStats *stats)
 	LWLockRelease(cls->lock);
 }
 
+/* ---- hits and misses, counted per backend ---- */
+
+/*
+ * Reads (read_path.c) count hits and misses here, in this backend, so that
+ * a read writes no shared cache line; the counts go to the shared counters
+ * every READ_FLUSH_EVERY reads, at the end of each transaction, at exit,
+ * and before this backend reads the statistics below.
+ */
+#define READ_FLUSH_EVERY	256
+#define READ_PENDING_MAPS	8	/* maps counted here at once */
+
+typedef struct PendingMap
+{
+	int			mapslot;
+	uint32		hits;
+	uint32		misses;
+} PendingMap;
+
+static uint32 *pending_part = NULL; /* hits, misses per partition */
+static PendingMap pending_maps[READ_PENDING_MAPS];
+static int	pending_nmaps = 0;
+static int	pending_reads = 0;
+
+static void
+pending_xact_callback(XactEvent event, void *arg)
+{
+	if (pending_reads > 0)
+		store_read_counts_flush();
+}
+
+static void
+pending_exit_callback(int code, Datum arg)
+{
+	if (pending_reads > 0 && store_shared != NULL)
+		store_read_counts_flush();
+}
+
+/* add this backend's hit and miss counts to the shared counters */
+void
+store_read_counts_flush(void)
+{
+	int			i;
+
+	if (pending_part == NULL || pending_reads == 0)
+		return;
+	for (i = 0; i < store_shared->npartitions; i++)
+	{
+		StorePartition *part = store_partition(i);
+
+		if (pending_part[2 * i] != 0)
+			pg_atomic_fetch_add_u64(&part->hits, pending_part[2 * i]);
+		if (pending_part[2 * i + 1] != 0)
+			pg_atomic_fetch_add_u64(&part->misses, pending_part[2 * i + 1]);
+		pending_part[2 * i] = pending_part[2 * i + 1] = 0;
+	}
+	for (i = 0; i < pending_nmaps; i++)
+	{
+		StoreMapSlot *slot = store_map_slot(pending_maps[i].mapslot);
+
+		if (pending_maps[i].hits != 0)
+			pg_atomic_fetch_add_u64(&slot->hits, pending_maps[i].hits);
+		if (pending_maps[i].misses != 0)
+			pg_atomic_fetch_add_u64(&slot->misses, pending_maps[i].misses);
+	}
+	pending_nmaps = 0;
+	pending_reads = 0;
+}
+
+/* forget the counts not flushed yet (stats_reset) */
+static void
+read_counts_forget(void)
+{
+	if (pending_part != NULL)
+		memset(pending_part, 0, sizeof(uint32) * 2 * store_shared->npartitions);
+	pending_nmaps = 0;
+	pending_reads = 0;
+}
+
+/* one read of a partition and map slot: a hit, or a miss */
+void
+store_count_read(int partition, int mapslot, bool hit)
+{
+	int			i;
+
+	if (unlikely(pending_part == NULL))
+	{
+		pending_part = MemoryContextAllocZero(TopMemoryContext,
+											  sizeof(uint32) * 2 * store_shared->npartitions);
+		RegisterXactCallback(pending_xact_callback, NULL);
+		before_shmem_exit(pending_exit_callback, (Datum) 0);
+	}
+	pending_part[2 * partition + (hit ? 0 : 1)]++;
+	for (i = 0; i < pending_nmaps; i++)
+	{
+		if (pending_maps[i].mapslot == mapslot)
+			break;
+	}
+	if (i == pending_nmaps)
+	{
+		if (pending_nmaps == READ_PENDING_MAPS)
+		{
+			store_read_counts_flush();
+			i = 0;
+		}
+		pending_maps[i].mapslot = mapslot;
+		pending_maps[i].hits = pending_maps[i].misses = 0;
+		pending_nmaps = i + 1;
+	}
+	if (hit)
+		pending_maps[i].hits++;
+	else
+		pending_maps[i].misses++;
+	if (++pending_reads >= READ_FLUSH_EVERY)
+		store_read_counts_flush();
+}
+
+/* the optimistic read's retries and fallbacks since start (read_path.c) */
+void
+store_read_path_stats(int64 *retries, int64 *fallbacks)
+{
+	*retries = (int64) pg_atomic_read_u64(&store_shared->read_counters.c.retries);
+	*fallbacks = (int64) pg_atomic_read_u64(&store_shared->read_counters.c.fallbacks);
+}
+
 /* zero the event counters (not items or bytes, which are state) */
 void
 store_stats_reset(void)
 {
 	int			i;
 
+	read_counts_forget();
+	pg_atomic_write_u64(&store_shared->read_counters.c.retries, 0);
+	pg_atomic_write_u64(&store_shared->read_counters.c.fallbacks, 0);
 	for (i = 0; i < store_shared->npartitions; i++)
 	{
 		StorePartition *part = store_partition(i);

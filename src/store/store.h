@@ -6,12 +6,13 @@
  * The room offers: the segment's sizing and start-up (store_shmem_*,
  * store_check_settings), map slots (store_map_attach/find/detach,
  * store_flush_database), the operations on items (store_set, store_get,
- * store_write_if, store_delete, store_incr, store_touch, store_flush_map),
+ * store_mget, store_write_if, store_delete, store_incr, store_touch,
+ * store_flush_map),
  * statistics (store_*_stats), the warm restart's dump and load
  * (store_dump_*, store_load_*), and the table cache's marks and leases
  * (marks_*).  A scan of a map's keys is key_scan.h's.  Inside the room,
  * files call each other in one direction: the operations (items.c,
- * update.c, quota.c) call the index (index.c) and the allocator (slab_alloc.c
+ * read_path.c, update.c, quota.c) call the index (index.c) and the allocator (slab_alloc.c
  * and below), which calls the index but never the operations; store.c, the
  * segment, calls nobody.
  *
@@ -49,6 +50,16 @@ typedef enum StoreSetMode
 	STORE_ADD,					/* only if absent */
 	STORE_REPLACE				/* only if present */
 } StoreSetMode;
+
+/*
+ * Ored into the mode of a set, add or replace: the value is text of this
+ * database (valid in its encoding, which is the database's for good; a map
+ * slot, and so an item, belongs to one database).  store_get then tells
+ * store_last_get_was_text(), so that get need not check the encoding again.
+ * Never sent to another node.
+ */
+#define STORE_AS_TEXT		0x100
+#define STORE_MODE(mode)	((StoreSetMode) ((mode) & 0xFF))
 
 /* how a map behaves, fixed when it is attached */
 typedef struct StoreMapOptions
@@ -152,6 +163,21 @@ extern StoreResult store_delete(int slot, const char *key, int keylen);
  */
 extern char *store_get_expiry(int slot, const char *key, int keylen,
 							  Size prefix, int *vallen, TimestampTz *expires);
+
+/*
+ * Many keys of one map (read_path.c): values[i] and vallens[i] as store_get
+ * gives them.  False when the map is gone meanwhile: look it up again and
+ * ask again.
+ */
+/*
+ * Whether the value the last store_get of this backend returned was set
+ * with STORE_AS_TEXT; the answer is given once (false afterwards, until the
+ * next store_get), so a caller clears it before a read that may not reach
+ * this store at all.
+ */
+extern bool store_take_last_get_text(void);
+extern bool store_mget(int slot, int nkeys, char **keys, int *keylens,
+					   Size prefix, char **values, int *vallens);
 extern StoreResult store_write_if(int slot, const char *key, int keylen,
 								  const char *expect, int expectlen,
 								  TimestampTz expect_expires,
@@ -167,6 +193,13 @@ extern int64 store_flush_map(int slot);
 extern int	store_max_item_size(void);
 
 /* statistics */
+/*
+ * Hits and misses are counted per backend and added to the shared counters
+ * every 256 reads and at transaction end; the stats readers below add this
+ * backend's first.  store_read_path_stats: the optimistic reads' retries and
+ * fallbacks to the lock.
+ */
+extern void store_read_path_stats(int64 *retries, int64 *fallbacks);
 extern void store_global_stats(StoreGlobalStats *stats);
 extern int	store_partition_count(void);
 extern void store_partition_stats(int partition, StoreCounters *counters);

@@ -28,8 +28,10 @@
  * form.  Writers make room under their map's quota and allocate (and so
  * evict) before they take their own partition lock, so two writers never
  * wait on each other's victims.  The page pool has a spinlock taken last.
- * Readers hold the partition lock shared and set an item's reference byte,
- * which nothing else shares a memory location with; sweeps holding only a
+ * Readers read without the partition lock, validated by the partition's seq
+ * that every exclusive holder moves (read_path.c: the protocol), and set an
+ * item's reference byte, only when it is clear, under the shared lock; the
+ * byte shares a memory location with nothing else.  Sweeps holding only a
  * class lock read a chunk's owner through published_owner (read barrier
  * after the mapslot, which writers publish last after a write barrier).
  *
@@ -66,7 +68,8 @@
 /* flags in the top bits of keylen */
 #define KEYLEN_LARGE	0x8000	/* value lives in data chunks */
 #define KEYLEN_EXPIRE	0x4000	/* a 4-byte expiry tick follows the header */
-#define KEYLEN_MASK		0x3FFF
+#define KEYLEN_TEXT		0x2000	/* set as text of its database (STORE_AS_TEXT) */
+#define KEYLEN_MASK		0x1FFF	/* MEMSHARD_MAX_KEY_SIZE fits */
 
 /*
  * An item, at the start of its chunk: a 12-byte header (index link, key
@@ -120,11 +123,23 @@ typedef struct StoreShared
 										 * last found none, 0 = it found some */
 	pg_atomic_uint64 room_failed_need;	/* for an item needing this much */
 	LWLock	   *maps_lock;		/* attach/detach of map slots */
+	/* read path counters (read_path.c), on a cache line of their own */
+	union
+	{
+		struct
+		{
+			pg_atomic_uint64 retries;	/* optimistic reads tried again */
+			pg_atomic_uint64 fallbacks; /* reads that took the lock instead */
+		}			c;
+		char		pad[PG_CACHE_LINE_SIZE];
+	}			read_counters pg_attribute_aligned(PG_CACHE_LINE_SIZE);
 } StoreShared;
 
 typedef struct StorePartition
 {
 	LWLock	   *lock;
+	/* odd while an exclusive holder may change chains or items: read_path.c */
+	pg_atomic_uint32 seq;
 	/* under the lock, exclusive */
 	int64		items;
 	int64		bytes_used;
@@ -207,6 +222,45 @@ extern StoreShared *store_shared;
 #define HANDLE_SLOT(h)			((h) & 0xFFFF)
 #define HANDLE_GENERATION(h)	(((uint32) (h) >> 16) & 0x7FFF)
 #define MAKE_HANDLE(gen, slot)	((int) ((((gen) & 0x7FFF) << 16) | (slot)))
+
+/*
+ * The partition lock, for everything that changes a partition's chains or
+ * the chunks of its items.  An exclusive holder makes the partition's seq
+ * odd (part_write_begin) and even again when it lets go (part_unlock), so
+ * that optimistic readers (read_path.c) see that they may have read memory
+ * being changed; a shared holder leaves seq alone (it is even then).
+ */
+static inline void
+part_write_begin(StorePartition *part)
+{
+	uint32		seq = pg_atomic_read_u32(&part->seq);
+
+	/* odd, and not the value a reader may have read before */
+	pg_atomic_write_u32(&part->seq, (seq + 1) | 1);
+	pg_write_barrier();
+}
+
+static inline void
+part_lock(StorePartition *part, LWLockMode mode)
+{
+	LWLockAcquire(part->lock, mode);
+	if (mode == LW_EXCLUSIVE)
+		part_write_begin(part);
+}
+
+static inline void
+part_unlock(StorePartition *part)
+{
+	uint32		seq = pg_atomic_read_u32(&part->seq);
+
+	/* odd only while we hold it exclusively: what we wrote comes first */
+	if (seq & 1)
+	{
+		pg_write_barrier();
+		pg_atomic_write_u32(&part->seq, seq + 1);
+	}
+	LWLockRelease(part->lock);
+}
 
 /* segment addressing */
 static inline char *
@@ -481,6 +535,11 @@ extern StoreResult quota_make_room(int handle, int64 need, const char *key,
 								   int keylen);
 extern void quota_note_expiry(int mapslot, uint32 expire);
 extern bool quota_add(int mapslot, int64 need);
+
+/* store.c: a read's hit or miss, counted in this backend (read_path.c) */
+extern void store_count_read(int partition, int mapslot, bool hit);
+/* store.c: this backend's counts into the shared counters (stats readers) */
+extern void store_read_counts_flush(void);
 
 /* slab_alloc.c */
 extern Size slab_largest_chunk(Size size);

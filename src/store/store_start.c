@@ -54,6 +54,8 @@ store_init_segment(StoreShared *shared)
 	pg_atomic_init_u64(&shared->free_chunk_bytes, 0);
 	pg_atomic_init_u64(&shared->room_failed_at, 0);
 	pg_atomic_init_u64(&shared->room_failed_need, 0);
+	pg_atomic_init_u64(&shared->read_counters.c.retries, 0);
+	pg_atomic_init_u64(&shared->read_counters.c.fallbacks, 0);
 	SpinLockInit(&shared->pool_lock);
 	shared->maps_lock = &locks[memshard_partitions + STORE_MAX_CLASSES].lock;
 
@@ -66,6 +68,7 @@ store_init_segment(StoreShared *shared)
 
 		memset(part, 0, sizeof(StorePartition));
 		part->lock = &locks[i].lock;
+		pg_atomic_init_u32(&part->seq, 0);
 		pg_atomic_init_u64(&part->hits, 0);
 		pg_atomic_init_u64(&part->misses, 0);
 	}

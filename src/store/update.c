@@ -45,7 +45,7 @@ read_for_update(int handle, const char *key, int keylen, char *buf,
 			memcpy(buf, item_value(item), seen->vallen);
 		}
 	}
-	LWLockRelease(site.part->lock);
+	part_unlock(site.part);
 	return item != NULL;
 }
 
@@ -114,7 +114,7 @@ touch_in_place(int handle, const char *key, int keylen, uint32 expire,
 		memcpy(*value, item_value(item), *vallen);
 		result = STORE_RETRY;
 	}
-	LWLockRelease(site.part->lock);
+	part_unlock(site.part);
 	return result;
 }
 

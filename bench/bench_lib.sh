@@ -1,0 +1,81 @@
+# bench_lib.sh: helpers shared by the benchmark scripts of bench/ (sourced,
+# after scripts/common.sh).  They talk to the throwaway instance through
+# PGHOST/PGPORT and database "bench", and write their details to $log.
+#
+#   free_port PORT              first port from PORT on which nothing listens
+#   q [psql args]               psql on database bench, quiet, unaligned
+#   expect WHAT WANT SQL        fail loudly unless SQL answers WANT
+#   ratio A B                   A / B with two decimals
+#   measure NAME OPS SQL [PRE]  register a timed statement (bench_ns() of
+#                               bench/cache_bench.sql must exist)
+#   run_measures                run them, RUNS rounds; r[NAME] = best ns/op,
+#                               r_med[NAME] = median ns/op (callers declare
+#                               "declare -A r r_med")
+#   keep_round NAME VALUE [max] add VALUE to the rounds of NAME; r/r_med as
+#                               above (min/median, or max/median with "max")
+
+free_port() {
+    local port=$1
+    while ss -ltnH "sport = :$port" | grep -q .; do
+        port=$((port + 1))
+    done
+    echo "$port"
+}
+
+q() {
+    psql -X -q -At -v ON_ERROR_STOP=1 -d bench "$@"
+}
+
+expect() {
+    local what=$1 want=$2 sql=$3 got
+    got=$(q -c "$sql")
+    if [ "$got" != "$want" ]; then
+        echo "check failed: $what: got '$got', expected '$want'" >&2
+        exit 1
+    fi
+}
+
+ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
+
+# Rounds of each name, space separated, in r_rounds[NAME]; the best (min, or
+# max for rates) in r[NAME], the median in r_med[NAME].
+declare -A r_rounds
+keep_round() {
+    local name=$1 value=$2 how=${3:-min} sorted n
+    r_rounds[$name]="${r_rounds[$name]:-} $value"
+    sorted=$(tr ' ' '\n' <<<"${r_rounds[$name]}" | grep . | sort -g)
+    n=$(wc -l <<<"$sorted")
+    if [ "$how" = max ]; then
+        r[$name]=$(tail -n1 <<<"$sorted")
+    else
+        r[$name]=$(head -n1 <<<"$sorted")
+    fi
+    r_med[$name]=$(awk -v n="$n" '{ v[NR] = $1 }
+        END { if (n % 2) print v[(n + 1) / 2]; else printf "%.1f\n", (v[n / 2] + v[n / 2 + 1]) / 2 }' <<<"$sorted")
+}
+
+# Timed statements are registered with "measure NAME OPS SQL [PRE]" and run
+# by "run_measures": RUNS rounds in which each statement runs once (PRE,
+# optional, before it), so that a burst of load from elsewhere on the
+# machine hurts them alike.
+m_names=()
+declare -A m_ops m_sql m_pre
+measure() {
+    m_names+=("$1")
+    m_ops[$1]=$2
+    m_sql[$1]=$3
+    m_pre[$1]=${4:-}
+}
+
+run_measures() {
+    local name ns
+    for _ in $(seq "$RUNS"); do
+        for name in "${m_names[@]}"; do
+            [ -n "${m_pre[$name]}" ] && q -c "${m_pre[$name]}"
+            ns=$(q -c "SELECT round(bench_ns(\$q\$${m_sql[$name]}\$q\$, ${m_ops[$name]})::numeric, 1)")
+            echo "  $ns ns/op: ${m_sql[$name]}" >>"$log"
+            keep_round "$name" "$ns"
+        done
+    done
+    m_names=()
+}
