@@ -46,6 +46,9 @@ extern bool metadata_lock(bool wait);
 extern List *metadata_prepared_here(void);
 extern List *metadata_coordinators_of(const MetadataGid *parsed);
 
+/* recovery_worker.c: the databases a launcher visits (a transaction of its own) */
+extern List *cluster_connectable_databases(void);
+
 /* metadata_recover.c */
 extern int	metadata_recover_coordinated(bool all_nodes, int *left);
 

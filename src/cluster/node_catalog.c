@@ -29,11 +29,13 @@
 #include "utils/syscache.h"
 
 #include "cluster/cluster.h"
+#include "remote/remote.h"
 
 static MemoryContext nodes_context = NULL;
 static List *node_list = NIL;
 static bool nodes_valid = false;
 static Oid	node_catalog_oid = InvalidOid;
+static int64 nodes_epoch = 0;	/* the metadata epoch, read with the nodes */
 
 static void nodes_load(void);
 static void nodes_register_callbacks(void);
@@ -120,6 +122,17 @@ cluster_local_node(void)
 	return NULL;
 }
 
+/*
+ * The metadata epoch of this node (epoch.c), as of the node list cached
+ * here: every change of the epoch changes the node table's relcache too.
+ */
+int64
+cluster_epoch(void)
+{
+	(void) cluster_nodes();
+	return nodes_epoch;
+}
+
 bool
 cluster_is_active(void)
 {
@@ -176,6 +189,9 @@ nodes_load(void)
 	}
 	MemoryContextSwitchTo(oldcontext);
 	cluster_sql_end(&state);
+	nodes_epoch = cluster_epoch_load();
+	/* what our peer calls tell the nodes (fencing, epoch.c) */
+	remote_set_peer_epoch(nodes_epoch);
 
 	if (nodes_context != NULL)
 		MemoryContextDelete(nodes_context);

@@ -75,7 +75,6 @@ PGDLLEXPORT void memshard_recovery_worker_main(Datum arg);
 
 static void recovery_pass(void);
 static List *databases_to_visit(void);
-static List *all_databases(void);
 static VisitResult visit_database(Oid dboid, int what);
 static VisitResult recover_this_database(int what);
 static void fill_worker(BackgroundWorker *worker, const char *function,
@@ -208,7 +207,7 @@ databases_to_visit(void)
 
 	if (!all && nflagged == 0)
 		return NIL;				/* the usual pass: nothing to do */
-	foreach(lc, all_databases())
+	foreach(lc, cluster_connectable_databases())
 	{
 		FlaggedDatabase *db = palloc(sizeof(FlaggedDatabase));
 
@@ -225,9 +224,12 @@ databases_to_visit(void)
 	return dbs;
 }
 
-/* every database one can connect to (templates aside) */
-static List *
-all_databases(void)
+/*
+ * every database one can connect to (templates aside); the failover
+ * launcher visits them too
+ */
+List *
+cluster_connectable_databases(void)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	List	   *dbs = NIL;
