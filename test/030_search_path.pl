@@ -314,6 +314,8 @@ call('memshard.recovery_metric_samples()', 'SELECT count(*) FROM memshard.recove
 call('memshard.restart_metric_samples()', 'SELECT count(*) FROM memshard.restart_metric_samples()');
 call('memshard.read_restart_stats()', 'SELECT * FROM memshard.read_restart_stats()');
 call('memshard.peer_metadata_outcome(text)', "SELECT memshard.peer_metadata_outcome('x')");
+call('memshard.read_failover_stats()', 'SELECT * FROM memshard.read_failover_stats()');
+call('memshard.failover_metric_samples()', 'SELECT count(*) FROM memshard.failover_metric_samples()');
 call('memshard.add_node(name)', "SELECT memshard.add_node('n2')");
 call('memshard.remove_node(name)', "SELECT memshard.remove_node('n3')");
 call('memshard.create_map(text,interval,bigint,text,text,integer,text[],name[],integer)',
@@ -324,7 +326,7 @@ call('memshard.drop_map(text)',
 	"SELECT memshard.drop_map('local_by_' || current_user)");
 for my $view (qw(maps stats partition_stats slab_stats map_stats nodes shards
 	cluster_stats shard_stats node_catalog placement_catalog metadata_recovery
-	restart_stats cached_tables))
+	restart_stats cached_tables failover_stats metadata_epoch))
 {
 	call("view memshard.$view", "SELECT * FROM memshard.$view");
 }
