@@ -52,6 +52,7 @@ int			memshard_caller_epoch = 0;
 #define VERIFY_RETRY_MS 1000
 
 static bool epoch_table_exists(void);
+static int64 current_epoch(int64 seen);
 static void report_fenced(int64 mine, int64 newest) pg_attribute_noreturn();
 
 /* memshard.metadata_epoch exists: the SQL objects are of 1.1 or later */
@@ -122,7 +123,7 @@ cluster_peer_epoch_check(void)
 
 	if (memshard_caller_epoch == 0)
 		return;
-	mine = cluster_epoch();
+	mine = current_epoch(memshard_caller_epoch);
 	if (mine >= memshard_caller_epoch)
 		return;
 	failover_note_epoch(memshard_caller_epoch, false);
@@ -153,8 +154,22 @@ cluster_fence_check(void)
 		(void) failover_probe_nodes(0);
 		known = failover_fence_peek(&newest_seen, &verified, &last_verify);
 	}
-	if (known && newest_seen > cluster_epoch())
+	if (known && newest_seen > current_epoch(newest_seen))
 		report_fenced(cluster_epoch(), newest_seen);
+}
+
+/*
+ * Our epoch, read again from the table if the cached one is older than
+ * the epoch seen elsewhere: the change that brings it may have committed
+ * here since the cache was loaded (its invalidation not yet taken).
+ */
+static int64
+current_epoch(int64 seen)
+{
+	if (cluster_epoch() >= seen)
+		return cluster_epoch();
+	cluster_nodes_changed();
+	return cluster_epoch();
 }
 
 /* true when this node refuses its shards (memshard.failover_stats) */
