@@ -408,7 +408,7 @@ GRANT EXECUTE ON FUNCTION
 -- A node's states: 'active'; 'draining' (drain_node moves its placements
 -- off); 'failed' (promoted away while down: kept in the list, skipped by
 -- metadata changes, holding nothing, until it rejoins or is removed).
-ALTER TABLE memshard.node_catalog DROP CONSTRAINT node_catalog_state_check;
+ALTER TABLE memshard.node_catalog DROP CONSTRAINT IF EXISTS node_catalog_state_check;
 ALTER TABLE memshard.node_catalog ADD CONSTRAINT node_catalog_state_check
     CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'draining', 'failed']::pg_catalog.text[]));
 
