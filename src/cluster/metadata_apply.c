@@ -106,6 +106,8 @@ typedef struct SnapshotMap
 /* this transaction applied a coordinator's change (until it ends) */
 static bool applied_in_xact = false;
 
+static void lock_for_apply(void);
+static void check_reached(const char *after_digest);
 static void apply_snapshot(const char *snapshot);
 static void check_conflicts(Datum *args);
 static List *maps_to_drop(Datum *args, MemoryContext cxt);
@@ -141,13 +143,7 @@ cluster_apply_snapshot(const char *before_digest, const char *snapshot,
 		RegisterXactCallback(apply_xact_callback, NULL);
 		registered = true;
 	}
-	/* a change prepared here and not finished is named by metadata_lock */
-	if (!metadata_lock(false))
-		ereport(ERROR,
-				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("the metadata of this node is being changed by another transaction"),
-				 errhint("Retry.")));
-	cluster_nodes_changed();
+	lock_for_apply();
 
 	digest = cluster_metadata_digest();
 	if (before_digest == NULL && cluster_nodes() != NIL)
@@ -169,7 +165,27 @@ cluster_apply_snapshot(const char *before_digest, const char *snapshot,
 	CacheInvalidateRelcacheByRelid(relid);
 	cluster_nodes_changed();
 
-	digest = cluster_metadata_digest();
+	check_reached(after_digest);
+}
+
+/* our metadata lock, not waited for; a change prepared here is named */
+static void
+lock_for_apply(void)
+{
+	if (!metadata_lock(false))
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("the metadata of this node is being changed by another transaction"),
+				 errhint("Retry.")));
+	cluster_nodes_changed();
+}
+
+/* ERROR unless this node's metadata is now the coordinator's */
+static void
+check_reached(const char *after_digest)
+{
+	char	   *digest = cluster_metadata_digest();
+
 	if (strcmp(digest, after_digest) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -194,15 +210,9 @@ cluster_apply_rejoin(const char *snapshot, const char *after_digest)
 	ClusterSqlState state;
 	int64		epoch;
 	bool		isnull;
-	char	   *digest;
 	ListCell   *lc;
 
-	if (!metadata_lock(false))
-		ereport(ERROR,
-				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("the metadata of this node is being changed by another transaction"),
-				 errhint("Retry.")));
-	cluster_nodes_changed();
+	lock_for_apply();
 	args[0] = CStringGetTextDatum(snapshot);
 	cluster_sql_begin(&state);
 	(void) cluster_sql_exec(epoch_query, 1, argtypes, args, SPI_OK_SELECT);
@@ -237,12 +247,7 @@ cluster_apply_rejoin(const char *snapshot, const char *after_digest)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the metadata sent to rejoin does not list this node")));
-	digest = cluster_metadata_digest();
-	if (strcmp(digest, after_digest) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("this node did not reach the coordinator's metadata"),
-				 errdetail("Digest here %s, expected %s.", digest, after_digest)));
+	check_reached(after_digest);
 }
 
 /*
