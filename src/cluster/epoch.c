@@ -19,8 +19,8 @@
  *	  and whenever this backend's epoch changes); a callee with an older
  *	  epoch refuses the call (cluster_peer_epoch_check) and remembers it;
  *	- a probe (memshard.peer_epoch() on every other node, by the failover
- *	  worker, and by the first request after start when
- *	  pg_memshard.failover_timeout is on) finds a newer epoch elsewhere.
+ *	  worker, and by the first request after the start) finds a newer
+ *	  epoch elsewhere.
  * Then every request for a map over nodes is refused here
  * (cluster_fence_check, from the router) until the node takes the
  * cluster's metadata (a rejoin, promote.c), which resets what it saw.
@@ -36,12 +36,14 @@
 
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "cluster/cluster.h"
 #include "cluster/failover_internal.h"
+#include "cluster/metadata_internal.h"
 #include "pg_memshard.h"
 #include "remote/remote.h"
 
@@ -50,6 +52,9 @@ int			memshard_caller_epoch = 0;
 
 /* how often a node not verified yet asks the others again, at most */
 #define VERIFY_RETRY_MS 1000
+
+/* how long a node with a change prepared waits for its commit */
+#define CATCH_UP_MS 1000
 
 static bool epoch_table_exists(void);
 static int64 current_epoch(int64 seen);
@@ -132,9 +137,10 @@ cluster_peer_epoch_check(void)
 
 /*
  * A request for a map over nodes on this node: refuse it while another
- * node is known to have a newer epoch.  With failover on, a node that has
- * not asked the others since it started (or since its epoch changed) asks
- * them first, at most every VERIFY_RETRY_MS while none answers.
+ * node is known to have a newer epoch.  The first request after the start
+ * asks the others first; with failover on, again at most every
+ * VERIFY_RETRY_MS until one answers (with it off, a node that no other
+ * node answers is not held up by every request).
  */
 void
 cluster_fence_check(void)
@@ -147,9 +153,11 @@ cluster_fence_check(void)
 	if (!memshard_preloaded)
 		return;
 	known = failover_fence_peek(&newest_seen, &verified, &last_verify);
-	if (memshard_failover_timeout_ms > 0 && !verified &&
-		TimestampDifferenceExceeds(last_verify, GetCurrentTimestamp(),
-								   VERIFY_RETRY_MS))
+	if (!verified &&
+		(!known || last_verify == 0 ||
+		 (memshard_failover_timeout_ms > 0 &&
+		  TimestampDifferenceExceeds(last_verify, GetCurrentTimestamp(),
+									 VERIFY_RETRY_MS))))
 	{
 		(void) failover_probe_nodes(0);
 		known = failover_fence_peek(&newest_seen, &verified, &last_verify);
@@ -161,15 +169,29 @@ cluster_fence_check(void)
 /*
  * Our epoch, read again from the table if the cached one is older than
  * the epoch seen elsewhere: the change that brings it may have committed
- * here since the cache was loaded (its invalidation not yet taken).
+ * here since the cache was loaded (its invalidation not yet taken).  While
+ * a part of a change is prepared here, its COMMIT PREPARED is on its way
+ * (the coordinator commits locally first): wait for it a little, up to
+ * CATCH_UP_MS, rather than refuse a caller that is just ahead of us.
  */
 static int64
 current_epoch(int64 seen)
 {
-	if (cluster_epoch() >= seen)
-		return cluster_epoch();
-	cluster_nodes_changed();
-	return cluster_epoch();
+	TimestampTz start = GetCurrentTimestamp();
+	int64		epoch = cluster_epoch();
+
+	while (epoch < seen)
+	{
+		cluster_nodes_changed();
+		epoch = cluster_epoch();
+		if (epoch >= seen || metadata_prepared_here() == NIL ||
+			TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
+									   CATCH_UP_MS))
+			break;
+		pg_usleep(10 * 1000L);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return epoch;
 }
 
 /* true when this node refuses its shards (memshard.failover_stats) */

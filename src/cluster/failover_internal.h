@@ -20,7 +20,7 @@ typedef struct FailoverFigures
 {
 	int64		newest_seen;	/* newest epoch seen on another node */
 	bool		verified;		/* a probe reached another node since the
-								 * epoch last changed here */
+								 * start */
 	TimestampTz last_verify;	/* last probe, 0 none */
 	uint64		failovers;		/* promotions coordinated here */
 	uint64		shards_promoted;

@@ -160,8 +160,8 @@ failover_note_epoch(int64 seen, bool verified)
 }
 
 /*
- * This node took the cluster's metadata (epoch): what it saw before is
- * no longer news, and the next check asks the nodes again.
+ * This node took a coordinator's metadata (epoch): what it saw before is
+ * no longer news.
  */
 void
 failover_epoch_applied(int64 epoch)
@@ -173,8 +173,6 @@ failover_epoch_applied(int64 epoch)
 	SpinLockAcquire(&failover_shared->mutex);
 	slot = slot_for(MyDatabaseId);
 	slot->figures.newest_seen = epoch;
-	slot->figures.verified = false;
-	slot->figures.last_verify = 0;
 	SpinLockRelease(&failover_shared->mutex);
 }
 
