@@ -91,13 +91,9 @@ is($n3->safe_psql('postgres',
 		"SELECT count(*) FROM generate_series(1, 300) i WHERE memshard.set('r2', 'k' || i, 'final')"),
 	'300', 'every key is written on the live nodes');
 
-# --- node 2 restarts: nobody brings it back yet (node 1 and 3 off) ---
-for my $node ($n1, $n3)
-{
-	$node->safe_psql('postgres', "ALTER SYSTEM SET pg_memshard.failover_timeout = 0; SELECT pg_reload_conf()");
-}
-sleep 1;
+# --- node 2 restarts: fenced until it has answered for failover_timeout ---
 $n2->start;
+my $started = time;
 ok($n2->safe_psql('postgres', 'SELECT items FROM memshard.stats') > 0,
 	'node 2 is back with its old items (warm restart)');
 my ($rc, $out, $err) = $n2->psql('postgres', "SELECT memshard.get('r2', '$key')");
@@ -109,11 +105,15 @@ like($err, qr/is fenced/, 'writes too');
 is($n2->safe_psql('postgres', 'SELECT fenced FROM memshard.failover_stats'), 't',
 	'failover_stats says it is fenced');
 
-# --- node 1 watches again: it brings node 2 back ---
-$n1->safe_psql('postgres', "ALTER SYSTEM RESET pg_memshard.failover_timeout; SELECT pg_reload_conf()");
+# --- node 1 brings node 2 back ---
 ok( $n1->poll_query_until('postgres',
 		"SELECT state = 'active' FROM memshard.nodes WHERE server = 'n2'"),
 	'the failover worker of node 1 brings node 2 back');
+my $back = time - $started;
+diag(sprintf('node 2 rejoined %.1f s after its start', $back));
+cmp_ok($back, '>=', 2.5, 'once it has answered for failover_timeout');
+ok($n1->log_contains(qr/failed node "n2" has answered for 3000 ms: it rejoins with empty placements/),
+	'node 1 logged it');
 $n2->poll_query_until('postgres', 'SELECT NOT fenced FROM memshard.failover_stats')
   or diag 'node 2 still fenced';
 same_metadata('after the rejoin', $n1, $n2, $n3);

@@ -12,7 +12,7 @@
  * memshard.node_catalog (node_catalog.c, nodes.c).  Every statement on
  * those tables goes through cluster_sql.c.
  *
- * A change (add_node, remove_node, create_map, drop_map)
+ * A change (add_node, remove_node, create_map, drop_map, promote, rejoin)
  * is made locally between cluster_change_begin() and cluster_change_end(),
  * and reaches the other nodes inside remote transactions that are prepared
  * (PREPARE TRANSACTION) when the local transaction commits and committed

@@ -33,8 +33,9 @@ extern bool failover_fence_peek(int64 *newest_seen, bool *verified,
 extern void failover_note_epoch(int64 seen, bool verified);
 extern void failover_epoch_applied(int64 epoch);
 extern void failover_count_promotion(int shards);
-extern TimestampTz failover_watch(int32 node_id, bool reachable,
-								  TimestampTz now);
+extern void failover_watch(int32 node_id, bool reachable, TimestampTz now,
+						   TimestampTz *unreachable_since,
+						   TimestampTz *reachable_since);
 
 /* one node's answer to a probe (epoch.c) */
 typedef struct NodeProbe
@@ -44,6 +45,7 @@ typedef struct NodeProbe
 	int64		epoch;			/* when reachable */
 	TimestampTz unreachable_since;	/* the worker's (failover_watch), 0:
 									 * reachable */
+	TimestampTz reachable_since;	/* 0: unreachable */
 } NodeProbe;
 
 extern List *failover_probe_nodes(int32 skip_node_id);

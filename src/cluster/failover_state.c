@@ -35,6 +35,7 @@ typedef struct NodeWatch
 {
 	int32		node_id;		/* 0: free */
 	TimestampTz unreachable_since;	/* 0: reachable at the last probe */
+	TimestampTz reachable_since;	/* 0: unreachable at the last probe */
 } NodeWatch;
 
 typedef struct FailoverSlot
@@ -194,42 +195,53 @@ failover_count_promotion(int shards)
 }
 
 /*
- * The failover worker's probe of a node: returns since when it has been
- * unreachable (0: it answered).
+ * The failover worker's probe of a node: since when it has been
+ * unreachable (0: it answered) and since when it has answered (0: it did
+ * not), over the probes in a row that said so.
  */
-TimestampTz
-failover_watch(int32 node_id, bool reachable, TimestampTz now)
+void
+failover_watch(int32 node_id, bool reachable, TimestampTz now,
+			   TimestampTz *unreachable_since, TimestampTz *reachable_since)
 {
 	FailoverSlot *slot;
-	NodeWatch  *free_watch = NULL;
-	TimestampTz since = 0;
+	NodeWatch  *watch = NULL;
 	int			i;
 
+	*unreachable_since = *reachable_since = 0;
 	if (failover_shared == NULL)
-		return 0;
+		return;
 	SpinLockAcquire(&failover_shared->mutex);
 	slot = slot_for(MyDatabaseId);
 	slot->last_use = now;
 	for (i = 0; i < FAILOVER_MAX_NODES; i++)
 	{
-		NodeWatch  *watch = &slot->watch[i];
-
-		if (watch->node_id == node_id)
+		if (slot->watch[i].node_id == node_id)
+		{
+			watch = &slot->watch[i];
 			break;
-		if (watch->node_id == 0 && free_watch == NULL)
-			free_watch = watch;
+		}
+		if (slot->watch[i].node_id == 0 && watch == NULL)
+			watch = &slot->watch[i];
 	}
-	if (i < FAILOVER_MAX_NODES || free_watch != NULL)
+	if (watch != NULL)
 	{
-		NodeWatch  *watch = i < FAILOVER_MAX_NODES ? &slot->watch[i] : free_watch;
-
+		if (watch->node_id != node_id)
+			memset(watch, 0, sizeof(NodeWatch));
 		watch->node_id = node_id;
 		if (reachable)
+		{
 			watch->unreachable_since = 0;
-		else if (watch->unreachable_since == 0)
-			watch->unreachable_since = now;
-		since = watch->unreachable_since;
+			if (watch->reachable_since == 0)
+				watch->reachable_since = now;
+		}
+		else
+		{
+			watch->reachable_since = 0;
+			if (watch->unreachable_since == 0)
+				watch->unreachable_since = now;
+		}
+		*unreachable_since = watch->unreachable_since;
+		*reachable_since = watch->reachable_since;
 	}
 	SpinLockRelease(&failover_shared->mutex);
-	return since;
 }

@@ -24,8 +24,10 @@
  *	   away (cluster_promote, which checks the majority again and makes
  *	   one metadata change: a second node trying at once fails harmlessly
  *	   on the metadata lock);
- *	4. else the first failed node that answers is brought back
- *	   (cluster_rejoin): empty placements, the cluster's epoch.
+ *	4. else the first failed node that has answered for failover_timeout
+ *	   is brought back (cluster_rejoin): empty placements, the cluster's
+ *	   epoch.  Until then it refuses its shards (fenced, epoch.c): a node
+ *	   that flaps is not brought back at every answer.
  * One action per visit; the next visit looks again.
  *
  * What "unreachable" means is this node's view (it does not ask the
@@ -248,8 +250,8 @@ act_on_probes(List *probes, TimestampTz now)
 	{
 		NodeProbe  *probe = lfirst(lc);
 
-		probe->unreachable_since = failover_watch(probe->node->id,
-												  probe->reachable, now);
+		failover_watch(probe->node->id, probe->reachable, now,
+					   &probe->unreachable_since, &probe->reachable_since);
 		if (probe->reachable && !cluster_node_is_failed(probe->node))
 		{
 			reachable++;
@@ -285,11 +287,13 @@ act_on_probes(List *probes, TimestampTz now)
 		NodeProbe  *probe = lfirst(lc);
 		char	   *server = pstrdup(NameStr(probe->node->server));
 
-		if (!probe->reachable || !cluster_node_is_failed(probe->node))
+		if (!probe->reachable || !cluster_node_is_failed(probe->node) ||
+			!TimestampDifferenceExceeds(probe->reachable_since, now,
+										memshard_failover_timeout_ms))
 			continue;
 		ereport(LOG,
-				(errmsg("pg_memshard: failed node \"%s\" answers again: it rejoins with empty placements",
-						server)));
+				(errmsg("pg_memshard: failed node \"%s\" has answered for %d ms: it rejoins with empty placements",
+						server, memshard_failover_timeout_ms)));
 		cluster_rejoin(server);
 		return true;
 	}
