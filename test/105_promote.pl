@@ -16,6 +16,8 @@ my ($n1, $n2, $n3) = start_cluster('pr', 3,
 $n1->safe_psql('postgres', q{
 SELECT memshard.create_map('r2', nodes => ARRAY['n1', 'n2', 'n3'], shard_count => 12, replicas => 2);
 SELECT memshard.create_map('r1', nodes => ARRAY['n1', 'n2', 'n3'], shard_count => 6);
+SELECT memshard.create_map('only2', nodes => ARRAY['n2'], shard_count => 2);
+SELECT memshard.set('only2', 'a', 'b');
 SELECT memshard.mset('r2', array_agg('k' || i), array_agg('v' || i)) FROM generate_series(1, 600) i;
 SELECT memshard.mset('r1', array_agg('k' || i), array_agg('v' || i)) FROM generate_series(1, 600) i;
 });
@@ -29,7 +31,7 @@ like($n1->safe_psql('postgres', 'SELECT memshard.metadata_snapshot()::text'),
 my $primaries_n2 = $n1->safe_psql('postgres',
 	"SELECT count(*) FROM memshard.shards WHERE map = 'r2' AND node = 'n2' AND role = 'primary'");
 my $r1_on_n2 = $n1->safe_psql('postgres',
-	"SELECT count(*) FROM memshard.shards WHERE map = 'r1' AND node = 'n2'");
+	"SELECT count(*) FROM memshard.shards WHERE map IN ('r1', 'only2') AND node = 'n2'");
 # the keys whose primary is on node 2 now (node_for changes with promote)
 my $keys_n2 = "'" . $n1->safe_psql('postgres',
 	"SELECT array_agg('k' || i) FROM generate_series(1, 600) i "
@@ -71,6 +73,8 @@ is( $n1->safe_psql('postgres',
 is( $n1->safe_psql('postgres',
 		"SELECT count(*) FROM generate_series(1, 600) i WHERE memshard.set('r1', 'k' || i, 'w')"),
 	'600', 'a map without replicas serves every shard again (those of node 2 empty)');
+is($n3->safe_psql('postgres', "SELECT memshard.set('only2', 'a', 'c'), memshard.get('only2', 'a')"),
+	't|c', 'so does a map of node 2 only, on another node');
 is($n1->safe_psql('postgres', "SELECT memshard.promote('n2')"), '0',
 	'promoting a failed node again does nothing');
 like( $n1->safe_psql('postgres', "SELECT s::text FROM memshard.failover_stats s"),

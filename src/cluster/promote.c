@@ -18,7 +18,7 @@
  *	  others keep their order;
  *	- a shard with no copy elsewhere (a map of replicas 1) is given,
  *	  empty, to the live node of its map holding the fewest of its shards
- *	  (lowest id first): a cache may lose those items, but it serves the
+ *	  (lowest id first; any live node if none of the map's is): a cache may lose those items, but it serves the
  *	  shard again at once, instead of failing every write naming a node
  *	  that is down.  A NOTICE says how many;
  *	- the node loses every placement (its replicas too: the shard has one
@@ -187,10 +187,11 @@ count_promoted(int32 node_id)
 }
 
 /*
- * The shards held by the node only: each to the live node of its map
- * (named in the map's nodes, not failed, not the dead one) holding the
- * fewest of the map's shards, lowest id first, as a second copy that the
- * dropping of the node's placements then makes the primary.  One shard
+ * The shards held by the node only: each to the live node (not failed,
+ * not the dead one) of its map holding the fewest of the map's shards,
+ * lowest id first (a node of the cluster outside the map's nodes if none
+ * of them is live), as a second copy that the dropping of the node's
+ * placements then makes the primary.  One shard
  * per statement, so that each choice counts the ones before.
  */
 static int
@@ -208,10 +209,10 @@ give_orphans(int32 node_id)
 	"INSERT INTO memshard.placement_catalog (map_id, shard, replica, node_id) "
 	"SELECT $2, $3, 1, n.id FROM memshard.node_catalog n "
 	"JOIN memshard.map_catalog m ON m.id OPERATOR(pg_catalog.=) $2 "
-	"AND n.server OPERATOR(pg_catalog.=) ANY (m.nodes) "
 	"WHERE n.id OPERATOR(pg_catalog.<>) $1 "
 	"AND n.state OPERATOR(pg_catalog.<>) 'failed' "
-	"ORDER BY (SELECT pg_catalog.count(*) FROM memshard.placement_catalog c "
+	"ORDER BY n.server OPERATOR(pg_catalog.=) ANY (m.nodes) DESC, "
+	"(SELECT pg_catalog.count(*) FROM memshard.placement_catalog c "
 	"WHERE c.map_id OPERATOR(pg_catalog.=) $2 "
 	"AND c.node_id OPERATOR(pg_catalog.=) n.id), n.id LIMIT 1";
 	Oid			argtypes[3] = {INT4OID, INT4OID, INT4OID};
