@@ -46,6 +46,7 @@ typedef enum MemshardRelation
 
 extern Oid	memshard_schema_oid(bool missing_ok);
 extern Oid	memshard_relid(MemshardRelation rel);
+extern bool memshard_epoch_table_exists(void);
 
 /* longest map name in bytes */
 #define MAP_NAME_MAX_LEN		(NAMEDATALEN - 1)
@@ -237,7 +238,6 @@ extern int	memshard_failover_timeout_ms;	/* pg_memshard.failover_timeout */
 extern int	memshard_caller_epoch;	/* pg_memshard.peer_epoch, the caller's */
 
 extern int64 cluster_epoch(void);	/* node_catalog.c, cached */
-extern int64 cluster_epoch_load(void);
 extern void cluster_epoch_bump(void);
 extern void cluster_epoch_from_snapshot(Datum snapshot);
 extern void cluster_peer_epoch_check(void);

@@ -38,7 +38,6 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "cluster/cluster.h"
@@ -56,37 +55,14 @@ int			memshard_caller_epoch = 0;
 /* how long a node with a change prepared waits for its commit */
 #define CATCH_UP_MS 1000
 
-static bool epoch_table_exists(void);
 static int64 current_epoch(int64 seen);
 static void report_fenced(int64 mine, int64 newest) pg_attribute_noreturn();
-
-/* memshard.metadata_epoch exists: the SQL objects are of 1.1 or later */
-static bool
-epoch_table_exists(void)
-{
-	Oid			schema = memshard_schema_oid(true);
-
-	return OidIsValid(schema) &&
-		OidIsValid(get_relname_relid("metadata_epoch", schema));
-}
-
-/* the epoch in the table (0 without a row, or without the table) */
-int64
-cluster_epoch_load(void)
-{
-	char	   *text;
-
-	if (!epoch_table_exists())
-		return 0;
-	text = cluster_sql_text("SELECT COALESCE((SELECT e.epoch FROM memshard.metadata_epoch e), 0)");
-	return DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(text)));
-}
 
 /* a metadata change: one more */
 void
 cluster_epoch_bump(void)
 {
-	if (!epoch_table_exists())
+	if (!memshard_epoch_table_exists())
 		return;
 	cluster_sql("INSERT INTO memshard.metadata_epoch AS e (one_row, epoch) VALUES (true, 1) "
 				"ON CONFLICT (one_row) DO UPDATE SET epoch = e.epoch OPERATOR(pg_catalog.+) 1",
@@ -104,7 +80,7 @@ cluster_epoch_from_snapshot(Datum snapshot)
 	Oid			argtypes[1] = {JSONBOID};
 	Datum		args[1];
 
-	if (!epoch_table_exists())
+	if (!memshard_epoch_table_exists())
 		return;
 	args[0] = snapshot;
 	cluster_sql("DELETE FROM memshard.metadata_epoch", 0, NULL, NULL,
@@ -215,12 +191,6 @@ report_fenced(int64 mine, int64 newest)
 					self ? NameStr(self->server) : "?", mine, newest),
 			 errdetail("Its shards may have been promoted to other nodes while it was unreachable."),
 			 errhint("A node of the cluster brings it back with empty placements: the failover worker (pg_memshard.failover_timeout), or memshard.rejoin_node() on a node of the cluster.")));
-}
-
-bool
-cluster_node_is_failed(const ClusterNode *node)
-{
-	return strcmp(node->state, "failed") == 0;
 }
 
 /*

@@ -54,6 +54,9 @@ typedef struct FailoverShared
 
 static FailoverShared *failover_shared = NULL;
 
+/* pg_memshard.failover_timeout (the worker's; fencing reads it too) */
+int			memshard_failover_timeout_ms = 0;
+
 static FailoverSlot *slot_for(Oid dboid);
 
 Size

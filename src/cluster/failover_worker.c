@@ -56,7 +56,6 @@
 #include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -65,8 +64,6 @@
 #include "cluster/failover_internal.h"
 #include "cluster/metadata_internal.h"
 #include "pg_memshard.h"
-
-int			memshard_failover_timeout_ms = 0;
 
 PGDLLEXPORT void memshard_failover_launcher_main(Datum arg);
 PGDLLEXPORT void memshard_failover_worker_main(Datum arg);
@@ -209,16 +206,13 @@ static bool
 extension_ready(void)
 {
 	Oid			extoid = get_extension_oid("pg_memshard", true);
-	Oid			schema;
 
 	if (!OidIsValid(extoid) ||
 		!ConditionalLockDatabaseObject(ExtensionRelationId, extoid, 0,
 									   AccessShareLock) ||
 		get_extension_oid("pg_memshard", true) != extoid)
 		return false;
-	schema = memshard_schema_oid(true);
-	return OidIsValid(schema) &&
-		OidIsValid(get_relname_relid("metadata_epoch", schema));
+	return memshard_epoch_table_exists();
 }
 
 static void

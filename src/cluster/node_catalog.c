@@ -12,7 +12,9 @@
  * Both empty the cache.
  *
  * A node recognises itself by system identifier and database name, which
- * add_node recorded from the node itself.
+ * add_node recorded from the node itself.  The metadata epoch (epoch.c) is
+ * read with the nodes, cached with them, and handed to src/remote, which
+ * tells every session to a node (fencing).
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +40,7 @@ static Oid	node_catalog_oid = InvalidOid;
 static int64 nodes_epoch = 0;	/* the metadata epoch, read with the nodes */
 
 static void nodes_load(void);
+static int64 epoch_load(void);
 static void nodes_register_callbacks(void);
 static void nodes_relcache_callback(Datum arg, Oid relid);
 static void nodes_syscache_callback(Datum arg, int cacheid, uint32 hashvalue);
@@ -133,6 +136,13 @@ cluster_epoch(void)
 	return nodes_epoch;
 }
 
+/* promoted away, not back yet: changes skip it (promote.c) */
+bool
+cluster_node_is_failed(const ClusterNode *node)
+{
+	return strcmp(node->state, "failed") == 0;
+}
+
 bool
 cluster_is_active(void)
 {
@@ -189,7 +199,7 @@ nodes_load(void)
 	}
 	MemoryContextSwitchTo(oldcontext);
 	cluster_sql_end(&state);
-	nodes_epoch = cluster_epoch_load();
+	nodes_epoch = epoch_load();
 	/* what our peer calls tell the nodes (fencing, epoch.c) */
 	remote_set_peer_epoch(nodes_epoch);
 
@@ -197,6 +207,18 @@ nodes_load(void)
 		MemoryContextDelete(nodes_context);
 	nodes_context = loading;
 	node_list = loaded;
+}
+
+/* the epoch in memshard.metadata_epoch (0 without a row, or the table) */
+static int64
+epoch_load(void)
+{
+	char	   *text;
+
+	if (!memshard_epoch_table_exists())
+		return 0;
+	text = cluster_sql_text("SELECT COALESCE((SELECT e.epoch FROM memshard.metadata_epoch e), 0)");
+	return DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(text)));
 }
 
 static void
