@@ -39,9 +39,21 @@ my $keys_n2 = "'" . $n1->safe_psql('postgres',
 my $nkeys_n2 = $n1->safe_psql('postgres', "SELECT cardinality($keys_n2)");
 ok($primaries_n2 > 0 && $nkeys_n2 > 0, "node 2 holds $primaries_n2 primaries of r2 ($nkeys_n2 keys)");
 
+# --- refusals while every node is up ---
+my ($rc, $out, $err) = $n1->psql('postgres', "SELECT memshard.promote('nope')");
+like($err, qr/node "nope" is not in the cluster/, 'promote of an unknown node: 42704');
+($rc, $out, $err) = $n1->psql('postgres', "SELECT memshard.promote('n1')");
+like($err, qr/cannot promote the shards of node "n1" away from itself/, 'promote of this node');
+($rc, $out, $err) = $n1->psql('postgres', "SELECT memshard.promote('n2')");
+like($err, qr/node "n2" answers: promote is for a node that is down/, 'promote of a node that answers');
+($rc, $out, $err) = $n1->psql('postgres', "SELECT memshard.rejoin_node('n2')");
+like($err, qr/node "n2" is not failed/, 'rejoin_node of an active node');
+is($n1->safe_psql('postgres', 'SELECT epoch FROM memshard.failover_stats'), $epoch_before,
+	'the refusals changed nothing');
+
 # --- node 2 stops: writes to its shards fail until promote ---
 $n2->stop('fast');
-my ($rc, $out, $err) = $n1->psql('postgres',
+($rc, $out, $err) = $n1->psql('postgres',
 	"SELECT memshard.set('r2', k, 'new') FROM unnest($keys_n2) k LIMIT 1");
 isnt($rc, 0, 'before promote a write to a shard of node 2 fails');
 
