@@ -68,6 +68,7 @@ cluster_epoch_bump(void)
 				"ON CONFLICT (one_row) DO UPDATE SET epoch = e.epoch OPERATOR(pg_catalog.+) 1",
 				0, NULL, NULL, SPI_OK_INSERT);
 	cluster_nodes_changed();
+	failover_count_change();
 }
 
 /*
@@ -91,6 +92,7 @@ cluster_epoch_from_snapshot(Datum snapshot)
 				1, argtypes, args, SPI_OK_INSERT);
 	cluster_nodes_changed();
 	failover_epoch_applied(cluster_epoch());
+	failover_count_change();
 }
 
 /*

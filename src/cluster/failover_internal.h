@@ -33,6 +33,10 @@ extern bool failover_fence_peek(int64 *newest_seen, bool *verified,
 extern void failover_note_epoch(int64 seen, bool verified);
 extern void failover_epoch_applied(int64 epoch);
 extern void failover_count_promotion(int shards);
+extern void failover_count_change(void);
+extern uint64 failover_changes(void);
+extern void failover_visit_report(bool found);
+extern bool failover_visit_found(void);
 extern void failover_watch(int32 node_id, bool reachable, TimestampTz now,
 						   TimestampTz *unreachable_since,
 						   TimestampTz *reachable_since);

@@ -49,6 +49,10 @@ typedef struct FailoverSlot
 typedef struct FailoverShared
 {
 	slock_t		mutex;
+	bool		visit_found;	/* the worker's visit found a node of a
+								 * cluster (the launcher visits one at a
+								 * time) */
+	uint64		changes;		/* metadata changes made or taken here */
 	FailoverSlot slots[FAILOVER_SLOTS];
 } FailoverShared;
 
@@ -247,4 +251,57 @@ failover_watch(int32 node_id, bool reachable, TimestampTz now,
 		*reachable_since = watch->reachable_since;
 	}
 	SpinLockRelease(&failover_shared->mutex);
+}
+
+/* the launcher, before a visit; the worker, when it found a cluster */
+void
+failover_visit_report(bool found)
+{
+	if (failover_shared == NULL)
+		return;
+	SpinLockAcquire(&failover_shared->mutex);
+	failover_shared->visit_found = found;
+	SpinLockRelease(&failover_shared->mutex);
+}
+
+/* the launcher, after a visit */
+bool
+failover_visit_found(void)
+{
+	bool		found;
+
+	if (failover_shared == NULL)
+		return false;
+	SpinLockAcquire(&failover_shared->mutex);
+	found = failover_shared->visit_found;
+	SpinLockRelease(&failover_shared->mutex);
+	return found;
+}
+
+/*
+ * A metadata change was made or taken in this instance (it may have made
+ * a database a node of a cluster): the launcher visits every database
+ * again.
+ */
+void
+failover_count_change(void)
+{
+	if (failover_shared == NULL)
+		return;
+	SpinLockAcquire(&failover_shared->mutex);
+	failover_shared->changes++;
+	SpinLockRelease(&failover_shared->mutex);
+}
+
+uint64
+failover_changes(void)
+{
+	uint64		changes;
+
+	if (failover_shared == NULL)
+		return 0;
+	SpinLockAcquire(&failover_shared->mutex);
+	changes = failover_shared->changes;
+	SpinLockRelease(&failover_shared->mutex);
+	return changes;
 }

@@ -28,7 +28,9 @@
  *	   is brought back (cluster_rejoin): empty placements, the cluster's
  *	   epoch.  Until then it refuses its shards (fenced, epoch.c): a node
  *	   that flaps is not brought back at every answer.
- * One action per visit; the next visit looks again.
+ * One action per visit; the next visit looks again.  A database where a
+ * visit found no cluster is visited again only every 5 s, or after a
+ * metadata change in this instance.
  *
  * What "unreachable" means is this node's view (it does not ask the
  * others whether they reach the node, as Redis Cluster's FAIL reports
@@ -71,7 +73,8 @@ PGDLLEXPORT void memshard_failover_worker_main(Datum arg);
 static void set_up_worker(BackgroundWorker *worker, const char *function,
 						  const char *type);
 static long tick_ms(void);
-static void visit_database(Oid dboid);
+static bool skipped_for_now(Oid dboid, TimestampTz now);
+static void visit_database(Oid dboid, TimestampTz now);
 static bool extension_ready(void);
 static void failover_pass(void);
 static bool act_on_probes(List *probes, TimestampTz now);
@@ -101,6 +104,26 @@ set_up_worker(BackgroundWorker *worker, const char *function,
 	strlcpy(worker->bgw_name, type, BGW_MAXLEN);
 	strlcpy(worker->bgw_type, type, BGW_MAXLEN);
 }
+
+/*
+ * Databases whose last visit found no cluster (no pg_memshard of 1.1, or
+ * not a node) are visited again only every NO_CLUSTER_RETRY_MS, or after a
+ * metadata change made or taken in this instance (which may have made one
+ * a node: failover_count_change): a server with many databases does not
+ * start a process per database every tick.  The launcher's own memory; a
+ * full table forgets its oldest entry.
+ */
+#define NO_CLUSTER_RETRY_MS	5000
+#define NO_CLUSTER_SLOTS	64
+
+typedef struct NoCluster
+{
+	Oid			dboid;
+	TimestampTz visited;
+} NoCluster;
+
+static NoCluster no_cluster[NO_CLUSTER_SLOTS];
+static uint64 no_cluster_changes = 0;	/* failover_changes() when filled */
 
 /* a quarter of the timeout, between 250 ms and 1 s */
 static long
@@ -136,11 +159,19 @@ memshard_failover_launcher_main(Datum arg)
 			MemoryContext oldcontext = MemoryContextSwitchTo(pass);
 			ListCell   *lc;
 
+			TimestampTz now = GetCurrentTimestamp();
+
+			if (failover_changes() != no_cluster_changes)
+			{
+				memset(no_cluster, 0, sizeof(no_cluster));
+				no_cluster_changes = failover_changes();
+			}
 			foreach(lc, cluster_connectable_databases())
 			{
 				if (ShutdownRequestPending)
 					break;
-				visit_database(lfirst_oid(lc));
+				if (!skipped_for_now(lfirst_oid(lc), now))
+					visit_database(lfirst_oid(lc), now);
 			}
 			MemoryContextSwitchTo(oldcontext);
 			MemoryContextDelete(pass);
@@ -152,26 +183,71 @@ memshard_failover_launcher_main(Datum arg)
 	}
 }
 
-/* start a worker in the database and wait until it is done */
-static void
-visit_database(Oid dboid)
+/* the database's last visit, recently, found no cluster */
+static bool
+skipped_for_now(Oid dboid, TimestampTz now)
 {
+	int			i;
+
+	for (i = 0; i < NO_CLUSTER_SLOTS; i++)
+	{
+		if (no_cluster[i].dboid == dboid)
+			return !TimestampDifferenceExceeds(no_cluster[i].visited, now,
+											   NO_CLUSTER_RETRY_MS);
+	}
+	return false;
+}
+
+/*
+ * Start a worker in the database and wait until it is done; remember a
+ * database where it found no cluster.
+ */
+static void
+visit_database(Oid dboid, TimestampTz now)
+{
+	static bool warned = false;
 	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
+	NoCluster  *entry = &no_cluster[0];
+	int			i;
 
 	set_up_worker(&worker, "memshard_failover_worker_main",
 				  "pg_memshard failover worker");
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
 	worker.bgw_notify_pid = MyProcPid;
+	failover_visit_report(false);
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
 	{
-		ereport(DEBUG1,
-				(errmsg("pg_memshard: no background worker slot is free for the failover worker")));
+		if (!warned)
+			ereport(LOG,
+					(errmsg("pg_memshard: no background worker slot is free for the failover worker"),
+					 errhint("Raise max_worker_processes.")));
+		warned = true;
 		return;
 	}
+	warned = false;
 	if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
 		proc_exit(1);
+
+	for (i = 0; i < NO_CLUSTER_SLOTS; i++)
+	{
+		if (no_cluster[i].dboid == dboid)
+		{
+			entry = &no_cluster[i];
+			break;
+		}
+		if (no_cluster[i].visited < entry->visited)
+			entry = &no_cluster[i];
+	}
+	if (failover_visit_found())
+	{
+		if (entry->dboid == dboid)
+			entry->dboid = InvalidOid;
+		return;
+	}
+	entry->dboid = dboid;
+	entry->visited = now;
 }
 
 /* the short-lived worker of one database; its argument is the database */
@@ -222,6 +298,7 @@ failover_pass(void)
 
 	if (!cluster_is_active())
 		return;					/* not a node of a cluster */
+	failover_visit_report(true);
 	probes = failover_probe_nodes(0);
 	if (cluster_is_fenced())
 		return;					/* left behind: wait to be brought back */
