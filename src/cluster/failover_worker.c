@@ -70,8 +70,6 @@
 PGDLLEXPORT void memshard_failover_launcher_main(Datum arg);
 PGDLLEXPORT void memshard_failover_worker_main(Datum arg);
 
-static void set_up_worker(BackgroundWorker *worker, const char *function,
-						  const char *type);
 static long tick_ms(void);
 static bool skipped_for_now(Oid dboid, TimestampTz now);
 static void visit_database(Oid dboid, TimestampTz now);
@@ -85,24 +83,10 @@ cluster_failover_register(void)
 {
 	BackgroundWorker worker;
 
-	set_up_worker(&worker, "memshard_failover_launcher_main",
+	cluster_fill_worker(&worker, "memshard_failover_launcher_main",
 				  "pg_memshard failover launcher");
 	worker.bgw_restart_time = 10;	/* seconds, after a failure */
 	RegisterBackgroundWorker(&worker);
-}
-
-static void
-set_up_worker(BackgroundWorker *worker, const char *function,
-			  const char *type)
-{
-	memset(worker, 0, sizeof(BackgroundWorker));
-	worker->bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
-	strlcpy(worker->bgw_library_name, "pg_memshard", BGW_MAXLEN);
-	strlcpy(worker->bgw_function_name, function, BGW_MAXLEN);
-	strlcpy(worker->bgw_name, type, BGW_MAXLEN);
-	strlcpy(worker->bgw_type, type, BGW_MAXLEN);
 }
 
 /*
@@ -211,7 +195,7 @@ visit_database(Oid dboid, TimestampTz now)
 	NoCluster  *entry = &no_cluster[0];
 	int			i;
 
-	set_up_worker(&worker, "memshard_failover_worker_main",
+	cluster_fill_worker(&worker, "memshard_failover_worker_main",
 				  "pg_memshard failover worker");
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);

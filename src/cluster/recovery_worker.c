@@ -77,8 +77,6 @@ static void recovery_pass(void);
 static List *databases_to_visit(void);
 static VisitResult visit_database(Oid dboid, int what);
 static VisitResult recover_this_database(int what);
-static void fill_worker(BackgroundWorker *worker, const char *function,
-						const char *type);
 
 /* _PG_init, when preloaded: the launcher, started once recovery is over */
 void
@@ -86,14 +84,16 @@ cluster_recovery_register(void)
 {
 	BackgroundWorker worker;
 
-	fill_worker(&worker, "memshard_recovery_launcher_main",
+	cluster_fill_worker(&worker, "memshard_recovery_launcher_main",
 				"pg_memshard recovery launcher");
 	worker.bgw_restart_time = 10;	/* seconds, after a failure */
 	RegisterBackgroundWorker(&worker);
 }
 
-static void
-fill_worker(BackgroundWorker *worker, const char *function, const char *type)
+/* a worker of the library connected to a database (the failover's too) */
+void
+cluster_fill_worker(BackgroundWorker *worker, const char *function,
+					const char *type)
 {
 	memset(worker, 0, sizeof(BackgroundWorker));
 	worker->bgw_flags = BGWORKER_SHMEM_ACCESS |
@@ -267,7 +267,7 @@ visit_database(Oid dboid, int what)
 	BackgroundWorkerHandle *handle;
 	VisitResult result;
 
-	fill_worker(&worker, "memshard_recovery_worker_main",
+	cluster_fill_worker(&worker, "memshard_recovery_worker_main",
 				"pg_memshard recovery worker");
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
