@@ -493,3 +493,176 @@ LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 CREATE VIEW memshard.read_path_stats AS SELECT * FROM memshard.read_path_counters();
 
 GRANT SELECT ON memshard.read_path_stats TO PUBLIC;
+-- failover: promote, the metadata epoch (fencing), the failover worker's
+-- figures, pg_dump of the cluster catalogs (src/cluster/promote.c, epoch.c,
+-- failover_worker.c, src/api/failover_api.c; issue 13)
+------------------------------------------------------------------------------
+
+-- A node's states: 'active'; 'draining' (drain_node moves its placements
+-- off); 'failed' (promoted away while down: kept in the list, skipped by
+-- metadata changes, holding nothing, until it rejoins or is removed).
+ALTER TABLE memshard.node_catalog DROP CONSTRAINT IF EXISTS node_catalog_state_check;
+ALTER TABLE memshard.node_catalog ADD CONSTRAINT node_catalog_state_check
+    CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'draining', 'failed']::pg_catalog.text[]));
+
+-- The metadata epoch: bumped by every metadata change, in the same
+-- transaction, on every node that takes it.  No row is epoch 0 (a node
+-- never changed since 1.0).  A node whose epoch is older than a caller's
+-- refuses the caller's requests for shards (fencing).
+CREATE TABLE memshard.metadata_epoch (
+    one_row boolean PRIMARY KEY DEFAULT true CHECK (one_row),
+    epoch   pg_catalog.int8 NOT NULL CHECK (epoch OPERATOR(pg_catalog.>=) 0)
+);
+REVOKE ALL ON memshard.metadata_epoch FROM PUBLIC;
+GRANT SELECT ON memshard.metadata_epoch TO PUBLIC;
+
+-- pg_dump of a node keeps its cluster catalogs (map_catalog already is):
+-- a restore brings back the nodes, the placements and the epoch.
+SELECT pg_catalog.pg_extension_config_dump('memshard.node_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('memshard.placement_catalog', '');
+SELECT pg_catalog.pg_extension_config_dump('memshard.metadata_epoch', '');
+
+-- The canonical metadata of 1.0, with what 1.1 adds written only when it
+-- is not the 1.0 default (a node's state other than 'active', an epoch
+-- above 0): an updated node that has not changed since has the digest of
+-- 1.0, so nodes being updated one by one still agree.
+CREATE OR REPLACE FUNCTION memshard.metadata_snapshot(for_removed_node boolean DEFAULT false)
+RETURNS pg_catalog.jsonb
+LANGUAGE sql STABLE
+SET intervalstyle = 'postgres'
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT pg_catalog.jsonb_build_object(
+    'nodes', COALESCE((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                   'id', n.id, 'server', n.server,
+                   'system_identifier', n.system_identifier,
+                   'database', n.database)
+                   OPERATOR(pg_catalog.||)
+                   CASE WHEN n.state OPERATOR(pg_catalog.=) 'active' THEN '{}'::pg_catalog.jsonb
+                        ELSE pg_catalog.jsonb_build_object('state', n.state) END
+                   ORDER BY n.id)
+        FROM memshard.node_catalog n
+        WHERE NOT for_removed_node), '[]'::pg_catalog.jsonb),
+    'maps', COALESCE((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                   'name', m.name, 'default_ttl', m.default_ttl,
+                   'max_memory', m.max_memory, 'eviction', m.eviction,
+                   'method', m.method, 'shard_count', m.shard_count,
+                   'bounds', m.bounds, 'nodes', m.nodes,
+                   'replicas', m.replicas) ORDER BY m.name COLLATE pg_catalog."C")
+        FROM memshard.map_catalog m
+        WHERE m.nodes IS NOT NULL AND NOT for_removed_node), '[]'::pg_catalog.jsonb),
+    'placements', COALESCE((
+        SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
+                   m.name, p.shard, p.replica, p.node_id)
+                   ORDER BY m.name COLLATE pg_catalog."C", p.shard, p.replica)
+        FROM memshard.placement_catalog p
+        JOIN memshard.map_catalog m ON m.id OPERATOR(pg_catalog.=) p.map_id
+        WHERE NOT for_removed_node), '[]'::pg_catalog.jsonb))
+  OPERATOR(pg_catalog.||)
+  COALESCE((SELECT pg_catalog.jsonb_build_object('epoch', e.epoch)
+              FROM memshard.metadata_epoch e
+             WHERE e.epoch OPERATOR(pg_catalog.>) 0 AND NOT for_removed_node),
+           '{}'::pg_catalog.jsonb)
+$$;
+
+-- A replica of every shard whose primary is on the (dead) node becomes the
+-- primary; the node is marked 'failed' and loses its placements.  Needs a
+-- majority of the cluster's nodes reachable.  The number of shards
+-- promoted.
+CREATE FUNCTION memshard.promote(server pg_catalog.name)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'memshard_promote'
+LANGUAGE C VOLATILE STRICT;
+
+-- Called by other nodes (internal): this node's metadata epoch, as the
+-- failover worker and promote probe it.
+CREATE FUNCTION memshard.peer_epoch()
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_peer_epoch'
+LANGUAGE C VOLATILE;
+
+-- Called by the coordinator of a change that brings a failed node back
+-- (internal): the node takes the cluster's metadata whatever it had, and
+-- frees the items of the shards it held.
+CREATE FUNCTION memshard.peer_metadata_rejoin(snapshot pg_catalog.jsonb,
+                                              after_digest pg_catalog.text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'memshard_peer_metadata_rejoin'
+LANGUAGE C VOLATILE;
+
+-- A node promoted away (failed) back in the cluster with empty placements;
+-- the failover worker does it when the node answers again.
+CREATE FUNCTION memshard.rejoin_node(server pg_catalog.name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'memshard_rejoin_node'
+LANGUAGE C VOLATILE STRICT;
+
+REVOKE ALL ON FUNCTION memshard.promote(pg_catalog.name),
+    memshard.rejoin_node(pg_catalog.name),
+    memshard.peer_epoch(),
+    memshard.peer_metadata_rejoin(pg_catalog.jsonb, pg_catalog.text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION memshard.peer_epoch() TO memshard_peer;
+
+-- What failover did on this node since the instance started.
+CREATE FUNCTION memshard.read_failover_stats(OUT epoch pg_catalog.int8,
+                                             OUT nodes_failed pg_catalog.int8,
+                                             OUT failovers pg_catalog.int8,
+                                             OUT shards_promoted pg_catalog.int8,
+                                             OUT last_failover pg_catalog.timestamptz,
+                                             OUT fenced boolean)
+RETURNS record
+AS 'MODULE_PATHNAME', 'memshard_read_failover_stats'
+LANGUAGE C VOLATILE;
+
+CREATE VIEW memshard.failover_stats AS SELECT * FROM memshard.read_failover_stats();
+GRANT SELECT ON memshard.failover_stats TO PUBLIC;
+
+-- The samples of failover's figures, as metric_samples() gives its own
+-- (families 110..114).
+CREATE FUNCTION memshard.failover_metric_samples(OUT family integer,
+                                                 OUT metric text,
+                                                 OUT type text,
+                                                 OUT help text,
+                                                 OUT labels text,
+                                                 OUT sort text,
+                                                 OUT value text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT f.family, 'pg_memshard_failover_' || f.metric, f.type, f.help, '', '', f.value
+      FROM memshard.failover_stats s,
+      LATERAL (VALUES
+        (110, 'epoch', 'gauge', 'Metadata epoch of this node (bumped by every metadata change).', s.epoch::text),
+        (111, 'nodes_failed', 'gauge', 'Nodes of the cluster in state failed (promoted away, not rejoined).', s.nodes_failed::text),
+        (112, 'failovers_total', 'counter', 'Nodes promoted away by this node (promote() and the failover worker) since the start.', s.failovers::text),
+        (113, 'shards_promoted_total', 'counter', 'Shards whose replica this node promoted to primary since the start.', s.shards_promoted::text),
+        (114, 'last_failover_timestamp_seconds', 'gauge', 'When this node last promoted a node away (Unix time, 0: never).',
+         coalesce(extract(epoch FROM s.last_failover), 0)::text),
+        (115, 'fenced', 'gauge', 'Whether this node refuses its shards because its metadata is older than the cluster''s (1) or not (0).',
+         CASE WHEN s.fenced THEN '1' ELSE '0' END)
+      ) f(family, metric, type, help, value);
+END;
+
+CREATE OR REPLACE FUNCTION memshard.metrics()
+RETURNS pg_catalog.text
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT coalesce(string_agg(block, '' ORDER BY family), '')
+      FROM (SELECT s.family,
+                   '# HELP ' || s.metric || ' ' || s.help || E'\n' ||
+                   '# TYPE ' || s.metric || ' ' || s.type || E'\n' ||
+                   string_agg(s.metric || s.labels || ' ' || s.value || E'\n', ''
+                              ORDER BY s.sort COLLATE "C", s.labels COLLATE "C") AS block
+              FROM (SELECT * FROM memshard.metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.recovery_metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.restart_metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.tablecache_metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.failover_metric_samples()) s
+             GROUP BY s.family, s.metric, s.type, s.help) families;
+END;

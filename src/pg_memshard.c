@@ -9,8 +9,8 @@
  * needs; we request them in shmem_request_hook (new in PostgreSQL 15) and let
  * the store lay out its segment in shmem_startup_hook, as
  * pg_stat_statements does.  When preloaded we also register the background
- * workers: the one that finishes metadata changes left in doubt
- * (src/cluster), the Redis protocol's (src/resp), and with
+ * workers: the one that finishes metadata changes left in doubt and the
+ * failover worker (src/cluster), the Redis protocol's (src/resp), and with
  * pg_memshard.restart = warm the warm restart's (src/persist), which then
  * decides in shmem_startup_hook whether this start loads a dump.
  *
@@ -117,6 +117,7 @@ _PG_init(void)
 	resp_register_workers();
 
 	cluster_recovery_register();
+	cluster_failover_register();
 	if (memshard_restart == MEMSHARD_RESTART_WARM)
 		persist_register_worker();
 
@@ -183,6 +184,16 @@ define_postmaster_settings(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_memshard.failover_timeout",
+							"Time a node must stay unreachable before its shards are promoted to their replicas automatically (0: off).",
+							"The failover worker of each node watches the others; one node reaching a majority promotes.",
+							&memshard_failover_timeout_ms,
+							0,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomEnumVariable("pg_memshard.restart",
 							 "Whether the cache's contents survive a clean restart (warm) or not (cold).",
 							 "warm: a clean shutdown writes the cache to disk and the next start loads it back.",
@@ -216,6 +227,17 @@ define_session_settings(void)
 							INT_MAX,
 							PGC_USERSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_memshard.peer_epoch",
+							"Metadata epoch of the node calling this session (set by pg_memshard's connections to nodes; 0: none).",
+							NULL,
+							&memshard_caller_epoch,
+							0,
+							0,
+							INT_MAX,
+							PGC_USERSET,
+							GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("pg_memshard.remote_timeout",
@@ -343,6 +365,7 @@ memshard_shmem_request(void)
 	RequestAddinShmemSpace(store_shmem_size());
 	RequestAddinShmemSpace(remote_shmem_size());
 	RequestAddinShmemSpace(cluster_recovery_shmem_size());
+	RequestAddinShmemSpace(cluster_failover_shmem_size());
 	RequestAddinShmemSpace(persist_shmem_size());
 	RequestNamedLWLockTranche(STORE_LWLOCK_TRANCHE, store_lwlock_count());
 	RequestAddinShmemSpace(marks_shmem_size());
@@ -358,6 +381,7 @@ memshard_shmem_startup(void)
 
 	store_shmem_startup();
 	cluster_recovery_shmem_startup();
+	cluster_failover_shmem_startup();
 	persist_shmem_startup();
 	marks_shmem_startup();
 	resp_clients_shmem_startup();

@@ -324,6 +324,8 @@ call('memshard.read_restart_stats()', 'SELECT * FROM memshard.read_restart_stats
 call('memshard.read_resp_clients()', 'SELECT * FROM memshard.read_resp_clients()');
 call('memshard.read_path_counters()', 'SELECT * FROM memshard.read_path_counters()');
 call('memshard.peer_metadata_outcome(text)', "SELECT memshard.peer_metadata_outcome('x')");
+call('memshard.read_failover_stats()', 'SELECT * FROM memshard.read_failover_stats()');
+call('memshard.failover_metric_samples()', 'SELECT count(*) FROM memshard.failover_metric_samples()');
 call('memshard.add_node(name)', "SELECT memshard.add_node('n2')");
 call('memshard.remove_node(name)', "SELECT memshard.remove_node('n3')");
 call('memshard.create_map(text,interval,bigint,text,text,integer,text[],name[],integer)',
@@ -334,7 +336,8 @@ call('memshard.drop_map(text)',
 	"SELECT memshard.drop_map('local_by_' || current_user)");
 for my $view (qw(maps stats partition_stats slab_stats map_stats nodes shards
 	cluster_stats shard_stats node_catalog placement_catalog metadata_recovery
-	restart_stats cached_tables resp_clients read_path_stats))
+	restart_stats cached_tables resp_clients read_path_stats failover_stats
+	metadata_epoch))
 {
 	call("view memshard.$view", "SELECT * FROM memshard.$view");
 }

@@ -69,10 +69,12 @@ is( $node->safe_psql('postgres', qq{
 SELECT string_agg(proname || ':' || has_function_privilege('public', oid, 'EXECUTE')::int
                   || has_function_privilege('memshard_peer', oid, 'EXECUTE')::int, ' ' ORDER BY proname)
   FROM ($peer_functions) f}),
-	'peer_count:01 peer_delete:01 peer_flush:00 peer_get:01 peer_get_expiry:01 '
-	  . 'peer_identity:01 peer_incr:01 '
-	  . 'peer_metadata_apply:00 peer_metadata_outcome:01 peer_mget:01 peer_mset:01 '
-	  . 'peer_scan:01 peer_set:01 peer_tc_get:01 peer_tc_set:01 peer_touch:01 peer_write_if:01',
+	'peer_count:01 peer_delete:01 peer_epoch:01 peer_flush:00 peer_get:01 '
+	  . 'peer_get_expiry:01 peer_identity:01 peer_incr:01 '
+	  . 'peer_metadata_apply:00 peer_metadata_outcome:01 '
+	  . 'peer_metadata_rejoin:00 peer_mget:01 peer_mset:01 peer_scan:01 '
+	  . 'peer_set:01 peer_tc_get:01 peer_tc_set:01 peer_touch:01 '
+	  . 'peer_write_if:01',
 	'peer_* are not for PUBLIC; memshard_peer runs all but the two admin ones');
 is( $node->safe_psql('postgres', q{
 SELECT string_agg(p.proname || ' ' || array_to_string(p.proconfig, ','), E'\n' ORDER BY p.proname)
@@ -88,6 +90,21 @@ SELECT count(*) FROM pg_proc p
    AND (p.prosecdef OR (l.lanname IN ('sql', 'plpgsql') AND p.prosqlbody IS NULL))
    AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)}),
 	'0', 'no SECURITY DEFINER function nor string body without it');
+
+# failover: the epoch starts at 0 (the digest of 1.0, above), the next
+# change bumps it; a node may be failed
+is($node->safe_psql('postgres', 'SELECT epoch FROM memshard.failover_stats'), '0',
+	'the metadata epoch of an updated node is 0');
+$node->safe_psql('postgres',
+	"SELECT memshard.create_map('after_update', nodes => ARRAY['n1'], shard_count => 2)");
+is($node->safe_psql('postgres', 'SELECT epoch FROM memshard.failover_stats'), '1',
+	'a change after the update bumps it');
+$node->safe_psql('postgres', "SELECT memshard.drop_map('after_update')");
+is($node->safe_psql('postgres', q{
+BEGIN;
+UPDATE memshard.node_catalog SET state = 'failed';
+SELECT state FROM memshard.node_catalog;
+ROLLBACK;}), 'failed', 'the state of a node may be failed');
 
 # --- the same objects when 1.1 is created directly ---
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');

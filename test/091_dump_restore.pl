@@ -133,6 +133,36 @@ command_ok(
 	'psql restores the plain dump into a new database of the same server');
 check_restored($src, 'app_copy', 'plain dump');
 
+# --- a node of a cluster: its node, map and placement catalogs and its
+# metadata epoch are dumped (extension configuration tables) ---
+$src->safe_psql('postgres', 'CREATE DATABASE clu');
+$src->safe_psql('clu', sprintf(q{
+CREATE EXTENSION pg_memshard;
+CREATE SERVER self FOREIGN DATA WRAPPER memshard OPTIONS (host '%s', port '%d', dbname 'clu');
+CREATE USER MAPPING FOR CURRENT_USER SERVER self;
+SELECT memshard.add_node('self');
+SELECT memshard.create_map('spread', nodes => ARRAY['self'], shard_count => 4, replicas => 1);
+SELECT memshard.set('spread', 'k', 'v');
+}, $src->host, $src->port));
+my $catalogs = q{
+SELECT (SELECT string_agg(format('%s %s %s %s', id, server, database, state), ',' ORDER BY id) FROM memshard.node_catalog),
+       (SELECT string_agg(format('%s/%s/%s/%s', map_id, shard, replica, node_id), ',' ORDER BY 1) FROM memshard.placement_catalog),
+       (SELECT epoch FROM memshard.metadata_epoch),
+       md5(memshard.metadata_snapshot()::text)};
+my $catalogs_before = $src->safe_psql('clu', $catalogs);
+like($catalogs_before, qr/^1 self clu active\|\S+\/0\/0\/1,.*\|2\|/, 'a cluster of one node with a map over it');
+my $clu_dump = $PostgreSQL::Test::Utils::tmp_check . '/clu.dump';
+command_ok([ 'pg_dump', '-Fc', '-f', $clu_dump, '-d', $src->connstr('clu') ],
+	'pg_dump -Fc of a node of a cluster');
+$dst->safe_psql('postgres', 'CREATE DATABASE clu_restored');
+command_ok(
+	[ 'pg_restore', '--exit-on-error', '-d', $dst->connstr('clu_restored'), $clu_dump ],
+	'pg_restore of it into a new database');
+is($dst->safe_psql('clu_restored', $catalogs), $catalogs_before,
+	'the node, map and placement catalogs and the epoch are restored: the same metadata');
+is($dst->safe_psql('clu_restored', "SELECT node, role FROM memshard.shards WHERE map = 'spread' AND shard = 0"),
+	'self|primary', 'the restored placements are those of the cluster');
+
 # the source database is untouched by all this
 is($src->safe_psql('app', "SELECT memshard.get('sessions', 'user:1')"),
 	'alice', 'the source still has its items');

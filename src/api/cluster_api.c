@@ -128,7 +128,7 @@ memshard_nodes(PG_FUNCTION_ARGS)
 		values[5] = BoolGetDatum(node->is_local);
 		if (!OidIsValid(node->serverid))
 			values[6] = CStringGetTextDatum("no server");
-		else if (health.unreachable)
+		else if (health.unreachable && !cluster_node_is_failed(node))
 			values[6] = CStringGetTextDatum("unreachable");
 		else
 			values[6] = CStringGetTextDatum(node->state);

@@ -55,3 +55,16 @@ memshard_relid(MemshardRelation rel)
 				 errhint("Is the extension pg_memshard installed in this database?")));
 	return relid;
 }
+
+/*
+ * memshard.metadata_epoch exists: the SQL objects are of 1.1 or later
+ * (the library also serves those of 1.0, which have no epoch)
+ */
+bool
+memshard_epoch_table_exists(void)
+{
+	Oid			schema = memshard_schema_oid(true);
+
+	return OidIsValid(schema) &&
+		OidIsValid(get_relname_relid("metadata_epoch", schema));
+}

@@ -12,7 +12,7 @@
  * memshard.node_catalog (node_catalog.c, nodes.c).  Every statement on
  * those tables goes through cluster_sql.c.
  *
- * A change (add_node, remove_node, create_map, drop_map)
+ * A change (add_node, remove_node, create_map, drop_map, promote, rejoin)
  * is made locally between cluster_change_begin() and cluster_change_end(),
  * and reaches the other nodes inside remote transactions that are prepared
  * (PREPARE TRANSACTION) when the local transaction commits and committed
@@ -46,6 +46,7 @@ typedef enum MemshardRelation
 
 extern Oid	memshard_schema_oid(bool missing_ok);
 extern Oid	memshard_relid(MemshardRelation rel);
+extern bool memshard_epoch_table_exists(void);
 
 /* longest map name in bytes */
 #define MAP_NAME_MAX_LEN		(NAMEDATALEN - 1)
@@ -227,5 +228,41 @@ extern Size cluster_recovery_shmem_size(void);
 extern void cluster_recovery_shmem_startup(void);
 extern void cluster_recovery_figures(ClusterRecoveryFigures *figures);
 extern void cluster_recovery_register(void);
+
+/*
+ * failover: the metadata epoch and fencing (epoch.c), promote and rejoin
+ * (promote.c), the failover worker (failover_worker.c) and its shared
+ * state (failover_state.c)
+ */
+extern int	memshard_failover_timeout_ms;	/* pg_memshard.failover_timeout */
+extern int	memshard_caller_epoch;	/* pg_memshard.peer_epoch, the caller's */
+
+extern int64 cluster_epoch(void);	/* node_catalog.c, cached */
+extern void cluster_epoch_bump(void);
+extern void cluster_epoch_from_snapshot(Datum snapshot);
+extern void cluster_peer_epoch_check(void);
+extern void cluster_fence_check(void);
+extern bool cluster_is_fenced(void);
+extern bool cluster_node_is_failed(const ClusterNode *node);
+
+extern int	cluster_promote(const char *server);
+extern void cluster_rejoin(const char *server);
+extern void cluster_apply_rejoin(const char *snapshot, const char *after_digest);
+extern void cluster_change_begin_degraded(void);
+
+typedef struct ClusterFailoverStats
+{
+	int64		epoch;
+	int64		nodes_failed;
+	int64		failovers;
+	int64		shards_promoted;
+	TimestampTz last_failover;	/* 0: never */
+	bool		fenced;
+} ClusterFailoverStats;
+
+extern void cluster_failover_stats(ClusterFailoverStats *stats);
+extern Size cluster_failover_shmem_size(void);
+extern void cluster_failover_shmem_startup(void);
+extern void cluster_failover_register(void);
 
 #endif							/* MEMSHARD_CLUSTER_H */

@@ -37,6 +37,7 @@
 #include "cluster/cluster.h"
 #include "cluster/metadata_internal.h"
 #include "cluster/placement.h"
+#include "store/store.h"
 
 /* the maps of a snapshot ($1), as rows */
 #define SNAPSHOT_MAPS \
@@ -105,6 +106,8 @@ typedef struct SnapshotMap
 /* this transaction applied a coordinator's change (until it ends) */
 static bool applied_in_xact = false;
 
+static void lock_for_apply(void);
+static void check_reached(const char *after_digest);
 static void apply_snapshot(const char *snapshot);
 static void check_conflicts(Datum *args);
 static List *maps_to_drop(Datum *args, MemoryContext cxt);
@@ -140,13 +143,7 @@ cluster_apply_snapshot(const char *before_digest, const char *snapshot,
 		RegisterXactCallback(apply_xact_callback, NULL);
 		registered = true;
 	}
-	/* a change prepared here and not finished is named by metadata_lock */
-	if (!metadata_lock(false))
-		ereport(ERROR,
-				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("the metadata of this node is being changed by another transaction"),
-				 errhint("Retry.")));
-	cluster_nodes_changed();
+	lock_for_apply();
 
 	digest = cluster_metadata_digest();
 	if (before_digest == NULL && cluster_nodes() != NIL)
@@ -168,12 +165,89 @@ cluster_apply_snapshot(const char *before_digest, const char *snapshot,
 	CacheInvalidateRelcacheByRelid(relid);
 	cluster_nodes_changed();
 
-	digest = cluster_metadata_digest();
+	check_reached(after_digest);
+}
+
+/* our metadata lock, not waited for; a change prepared here is named */
+static void
+lock_for_apply(void)
+{
+	if (!metadata_lock(false))
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("the metadata of this node is being changed by another transaction"),
+				 errhint("Retry.")));
+	cluster_nodes_changed();
+}
+
+/* ERROR unless this node's metadata is now the coordinator's */
+static void
+check_reached(const char *after_digest)
+{
+	char	   *digest = cluster_metadata_digest();
+
 	if (strcmp(digest, after_digest) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("this node did not reach the coordinator's metadata"),
 				 errdetail("Digest here %s, expected %s.", digest, after_digest)));
+}
+
+/*
+ * A failed node brought back (memshard.peer_metadata_rejoin): it takes the
+ * coordinator's metadata whatever its own is, provided the metadata is
+ * newer than its own and lists it.  The items of its maps over nodes are
+ * freed first: the shards it held were given to others (or were emptied),
+ * and it rejoins with what the metadata gives it, nothing at first.
+ */
+void
+cluster_apply_rejoin(const char *snapshot, const char *after_digest)
+{
+	static const char *const epoch_query =
+	"SELECT COALESCE(($1::pg_catalog.jsonb OPERATOR(pg_catalog.->>) 'epoch')::pg_catalog.int8, 0)";
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	ClusterSqlState state;
+	int64		epoch;
+	bool		isnull;
+	ListCell   *lc;
+
+	lock_for_apply();
+	args[0] = CStringGetTextDatum(snapshot);
+	cluster_sql_begin(&state);
+	(void) cluster_sql_exec(epoch_query, 1, argtypes, args, SPI_OK_SELECT);
+	epoch = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+	cluster_sql_end(&state);
+	if (epoch <= cluster_epoch())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the metadata sent to rejoin (epoch " INT64_FORMAT ") is not newer than this node's (epoch " INT64_FORMAT ")",
+						epoch, cluster_epoch())));
+
+	foreach(lc, map_catalog_list())
+	{
+		MapInfo    *map = lfirst(lc);
+		int			slot;
+
+		if (map->local_only)
+			continue;
+		slot = store_map_find(MyDatabaseId, map->id);
+		if (slot >= 0)
+			(void) store_flush_map(slot);
+	}
+
+	applied_in_xact = true;
+	apply_snapshot(snapshot);
+	CommandCounterIncrement();
+	CacheInvalidateRelcacheByRelid(cluster_node_catalog_relid());
+	cluster_nodes_changed();
+
+	if (cluster_local_node() == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the metadata sent to rejoin does not list this node")));
+	check_reached(after_digest);
 }
 
 /*
@@ -197,12 +271,14 @@ apply_snapshot(const char *snapshot)
 					  SPI_OK_DELETE, args);
 	spi_exec_snapshot("DELETE FROM memshard.node_catalog", SPI_OK_DELETE, args);
 	spi_exec_snapshot("INSERT INTO memshard.node_catalog "
-					  "(id, server, system_identifier, database) "
-					  "SELECT n.id, n.server, n.system_identifier, n.database "
+					  "(id, server, system_identifier, database, state) "
+					  "SELECT n.id, n.server, n.system_identifier, n.database, "
+					  "COALESCE(n.state, 'active') "
 					  "FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'nodes') AS n "
 					  "(id integer, server pg_catalog.name, system_identifier bigint, "
-					  "database pg_catalog.name)",
+					  "database pg_catalog.name, state pg_catalog.text)",
 					  SPI_OK_INSERT, args);
+	cluster_epoch_from_snapshot(args[0]);
 	check_conflicts(args);
 	dropped = maps_to_drop(args, caller);
 	maps = snapshot_maps(args, caller);

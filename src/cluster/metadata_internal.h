@@ -46,6 +46,15 @@ extern bool metadata_lock(bool wait);
 extern List *metadata_prepared_here(void);
 extern List *metadata_coordinators_of(const MetadataGid *parsed);
 
+/*
+ * recovery_worker.c: the databases a launcher visits (a transaction of its
+ * own), and a worker's description
+ */
+struct BackgroundWorker;
+extern List *cluster_connectable_databases(void);
+extern void cluster_fill_worker(struct BackgroundWorker *worker,
+								const char *function, const char *type);
+
 /* metadata_recover.c */
 extern int	metadata_recover_coordinated(bool all_nodes, int *left);
 

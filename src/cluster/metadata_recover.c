@@ -392,7 +392,9 @@ metadata_recover_coordinated(bool all_nodes, int *left)
 	{
 		ClusterNode *node = lfirst(lc);
 
-		if (!node->is_local && OidIsValid(node->serverid))
+		/* a failed node gets no change: its records wait for its return */
+		if (!node->is_local && OidIsValid(node->serverid) &&
+			!cluster_node_is_failed(node))
 			nodes = lappend(nodes, node);
 	}
 	if (nodes == NIL)

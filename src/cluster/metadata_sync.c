@@ -119,6 +119,9 @@ static void abandon_peers(void);
 static void reset_xact_state(void);
 static List *copy_nodes(List *nodes);
 static bool node_in(List *nodes, int32 id);
+static ClusterNode *node_of(List *nodes, int32 id);
+static bool skipped_by_change(const ClusterNode *node, List *after_nodes);
+static void change_begin(bool all_nodes);
 static PeerTxn *find_peer(int32 node_id);
 static PeerTxn *enlist_peer(const ClusterNode *node);
 static char *metadata_snapshot(bool for_removed_node);
@@ -126,6 +129,22 @@ static void metadata_register_callbacks(void);
 
 void
 cluster_change_begin(void)
+{
+	change_begin(true);
+}
+
+/*
+ * As cluster_change_begin, for a change that works around a node that is
+ * down (promote): the changes left in doubt on unreachable nodes stay so.
+ */
+void
+cluster_change_begin_degraded(void)
+{
+	change_begin(false);
+}
+
+static void
+change_begin(bool all_nodes)
 {
 	MemoryContext oldcontext;
 
@@ -136,7 +155,7 @@ cluster_change_begin(void)
 
 	/* a change needs every node: one left unreachable fails it here */
 	if (!recovered_in_xact)
-		(void) metadata_recover_coordinated(true, NULL);
+		(void) metadata_recover_coordinated(all_nodes, NULL);
 	recovered_in_xact = true;
 
 	oldcontext = MemoryContextSwitchTo(TopTransactionContext);
@@ -163,6 +182,7 @@ cluster_change_end(void)
 
 	Assert(change_before_digest != NULL);
 
+	cluster_epoch_bump();
 	CommandCounterIncrement();
 	cluster_nodes_changed();
 	CacheInvalidateRelcacheByRelid(cluster_node_catalog_relid());
@@ -174,19 +194,20 @@ cluster_change_end(void)
 	removed_snapshot = metadata_snapshot(true);
 	removed_digest = cluster_sql_text("SELECT pg_catalog.md5(memshard.metadata_snapshot(true)::pg_catalog.text)");
 
-	/* every member before or after, but this node */
+	/* every member before or after, but this node and failed nodes */
 	foreach(lc, change_before_nodes)
 	{
 		ClusterNode *node = lfirst(lc);
 
-		if (!node->is_local)
+		if (!node->is_local && !skipped_by_change(node, after_nodes))
 			targets = lappend(targets, node);
 	}
 	foreach(lc, after_nodes)
 	{
 		ClusterNode *node = lfirst(lc);
 
-		if (!node->is_local && !node_in(change_before_nodes, node->id))
+		if (!node->is_local && !node_in(change_before_nodes, node->id) &&
+			!skipped_by_change(node, after_nodes))
 			targets = lappend(targets, node);
 	}
 	if (targets == NIL)
@@ -222,9 +243,22 @@ cluster_change_end(void)
 		ClusterNode *node = lfirst(lc);
 		bool		removed = !node_in(after_nodes, node->id);
 		bool		joining = !node_in(change_before_nodes, node->id);
+		ClusterNode *before = node_of(change_before_nodes, node->id);
 		const char **values = palloc(sizeof(char *) * 3);
 		RemoteCall *call;
 
+		if (before != NULL && cluster_node_is_failed(before))
+		{
+			/* a failed node back: it takes our metadata, whatever it has */
+			values[0] = snapshot;
+			values[1] = after_digest;
+			call = remote_fanout_add(fanout, node, node->serverid,
+									 "SELECT memshard.peer_metadata_rejoin($1::pg_catalog.jsonb, $2)");
+			call->nparams = 2;
+			call->paramvalues = values;
+			call->session = REMOTE_PINNED;
+			continue;
+		}
 		values[0] = joining ? NULL : change_before_digest;
 		values[1] = removed ? removed_snapshot : snapshot;
 		values[2] = removed ? removed_digest : after_digest;
@@ -609,14 +643,36 @@ copy_nodes(List *nodes)
 static bool
 node_in(List *nodes, int32 id)
 {
+	return node_of(nodes, id) != NULL;
+}
+
+static ClusterNode *
+node_of(List *nodes, int32 id)
+{
 	ListCell   *lc;
 
 	foreach(lc, nodes)
 	{
 		if (((ClusterNode *) lfirst(lc))->id == id)
-			return true;
+			return lfirst(lc);
 	}
-	return false;
+	return NULL;
+}
+
+/*
+ * A failed node gets no change: failed after it (promoted away, or still
+ * failed), or failed before it and removed by it.  It takes the metadata
+ * when it rejoins.
+ */
+static bool
+skipped_by_change(const ClusterNode *node, List *after_nodes)
+{
+	const ClusterNode *after = node_of(after_nodes, node->id);
+	const ClusterNode *before = node_of(change_before_nodes, node->id);
+
+	if (after != NULL)
+		return cluster_node_is_failed(after);
+	return before != NULL && cluster_node_is_failed(before);
 }
 
 static char *

@@ -12,7 +12,9 @@
  * Both empty the cache.
  *
  * A node recognises itself by system identifier and database name, which
- * add_node recorded from the node itself.
+ * add_node recorded from the node itself.  The metadata epoch (epoch.c) is
+ * read with the nodes, cached with them, and handed to src/remote, which
+ * tells every session to a node (fencing).
  *
  *-------------------------------------------------------------------------
  */
@@ -29,13 +31,16 @@
 #include "utils/syscache.h"
 
 #include "cluster/cluster.h"
+#include "remote/remote.h"
 
 static MemoryContext nodes_context = NULL;
 static List *node_list = NIL;
 static bool nodes_valid = false;
 static Oid	node_catalog_oid = InvalidOid;
+static int64 nodes_epoch = 0;	/* the metadata epoch, read with the nodes */
 
 static void nodes_load(void);
+static int64 epoch_load(void);
 static void nodes_register_callbacks(void);
 static void nodes_relcache_callback(Datum arg, Oid relid);
 static void nodes_syscache_callback(Datum arg, int cacheid, uint32 hashvalue);
@@ -120,6 +125,24 @@ cluster_local_node(void)
 	return NULL;
 }
 
+/*
+ * The metadata epoch of this node (epoch.c), as of the node list cached
+ * here: every change of the epoch changes the node table's relcache too.
+ */
+int64
+cluster_epoch(void)
+{
+	(void) cluster_nodes();
+	return nodes_epoch;
+}
+
+/* promoted away, not back yet: changes skip it (promote.c) */
+bool
+cluster_node_is_failed(const ClusterNode *node)
+{
+	return strcmp(node->state, "failed") == 0;
+}
+
 bool
 cluster_is_active(void)
 {
@@ -176,11 +199,26 @@ nodes_load(void)
 	}
 	MemoryContextSwitchTo(oldcontext);
 	cluster_sql_end(&state);
+	nodes_epoch = epoch_load();
+	/* what our peer calls tell the nodes (fencing, epoch.c) */
+	remote_set_peer_epoch(nodes_epoch);
 
 	if (nodes_context != NULL)
 		MemoryContextDelete(nodes_context);
 	nodes_context = loading;
 	node_list = loaded;
+}
+
+/* the epoch in memshard.metadata_epoch (0 without a row, or the table) */
+static int64
+epoch_load(void)
+{
+	char	   *text;
+
+	if (!memshard_epoch_table_exists())
+		return 0;
+	text = cluster_sql_text("SELECT COALESCE((SELECT e.epoch FROM memshard.metadata_epoch e), 0)");
+	return DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(text)));
 }
 
 static void

@@ -137,19 +137,27 @@ placements_load(int32 mapid)
 		result->nshards = Max(result->nshards, shard + 1);
 		result->replicas = Max(result->replicas, replica + 1);
 	}
-	if ((uint64) result->nshards * result->replicas != nrows)
-		elog(ERROR, "placements of map %d are incomplete", mapid);
 
-	result->placement = palloc(sizeof(int) * nrows);
+	/* a shard may have fewer copies than others (promote), never none */
+	result->copies = palloc0(sizeof(int) * result->nshards);
+	result->placement = palloc0(sizeof(int) * result->nshards * result->replicas);
 	result->nodes = palloc0(sizeof(PlacementNode) * nrows);
 	for (row = 0; row < nrows; row++)
 	{
 		bool		isnull;
+		int			shard = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[row],
+														SPI_tuptable->tupdesc, 1, &isnull));
+		int			replica = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[row],
+														  SPI_tuptable->tupdesc, 2, &isnull));
 		int32		node_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[row],
 														  SPI_tuptable->tupdesc, 3, &isnull));
 		const ClusterNode *node;
 		int			i;
 
+		/* rows come in (shard, replica) order: copies are 0, 1, ... */
+		if (replica != result->copies[shard])
+			elog(ERROR, "placements of map %d are incomplete", mapid);
+		result->copies[shard]++;
 		for (i = 0; i < result->nnodes; i++)
 			if (result->nodes[i].id == node_id)
 				break;
@@ -165,8 +173,12 @@ placements_load(int32 mapid)
 			result->nodes[i].server = node->server;
 			result->nnodes++;
 		}
-		/* rows come in (shard, replica) order */
-		result->placement[row] = i;
+		result->placement[shard * result->replicas + replica] = i;
+	}
+	for (row = 0; row < (uint64) result->nshards; row++)
+	{
+		if (result->copies[row] == 0)
+			elog(ERROR, "placements of map %d are incomplete", mapid);
 	}
 	MemoryContextSwitchTo(oldcontext);
 	cluster_sql_end(&state);
@@ -258,6 +270,7 @@ cluster_place_map(int32 mapid, int shard_count, ArrayType *nodes,
 	Datum	   *elems;
 	int			count;
 	int32	   *ids;
+	int			nlive = 0;
 	MapPlacementRows rows;
 	int			shard;
 	int			i;
@@ -275,8 +288,18 @@ cluster_place_map(int32 mapid, int shard_count, ArrayType *nodes,
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("node \"%s\" is not in the cluster", server)));
-		ids[i] = node->id;
+		/* a failed node gets no shard until it rejoins */
+		if (cluster_node_is_failed(node))
+			continue;
+		ids[nlive++] = node->id;
 	}
+	if (nlive < replicas)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("map cannot have %d replicas on %d nodes that are not failed",
+						replicas, nlive),
+				 errhint("Failed nodes (memshard.nodes) get shards again after they rejoin.")));
+	count = nlive;
 
 	rows.count = 0;
 	rows.shard = palloc(sizeof(int32) * shard_count * replicas);

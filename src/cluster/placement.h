@@ -38,13 +38,23 @@ typedef struct MapPlacements
 	int			replicas;
 	int			nnodes;
 	PlacementNode *nodes;		/* the distinct nodes of the map */
-	int		   *placement;		/* [shard * replicas + i]: index in nodes */
+	int		   *copies;			/* [shard]: its copies, 1 .. replicas (fewer
+								 * after a promote, until repaired) */
+	int		   *placement;		/* [shard * replicas + i], i < copies[shard]:
+								 * index in nodes */
 } MapPlacements;
 
 /* the placements of a map, or NULL if it has none (a map of this node) */
 extern const MapPlacements *cluster_map_placements(int32 mapid);
 
-/* the node holding copy i (0: primary) of a shard */
+/* how many copies of a shard there are (replicas, or fewer) */
+static inline int
+placement_copies(const MapPlacements *placements, int shard)
+{
+	return placements->copies[shard];
+}
+
+/* the node holding copy i (0: primary, i < placement_copies) of a shard */
 static inline const PlacementNode *
 placement_node(const MapPlacements *placements, int shard, int i)
 {

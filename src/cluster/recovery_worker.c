@@ -75,11 +75,8 @@ PGDLLEXPORT void memshard_recovery_worker_main(Datum arg);
 
 static void recovery_pass(void);
 static List *databases_to_visit(void);
-static List *all_databases(void);
 static VisitResult visit_database(Oid dboid, int what);
 static VisitResult recover_this_database(int what);
-static void fill_worker(BackgroundWorker *worker, const char *function,
-						const char *type);
 
 /* _PG_init, when preloaded: the launcher, started once recovery is over */
 void
@@ -87,14 +84,16 @@ cluster_recovery_register(void)
 {
 	BackgroundWorker worker;
 
-	fill_worker(&worker, "memshard_recovery_launcher_main",
+	cluster_fill_worker(&worker, "memshard_recovery_launcher_main",
 				"pg_memshard recovery launcher");
 	worker.bgw_restart_time = 10;	/* seconds, after a failure */
 	RegisterBackgroundWorker(&worker);
 }
 
-static void
-fill_worker(BackgroundWorker *worker, const char *function, const char *type)
+/* a worker of the library connected to a database (the failover's too) */
+void
+cluster_fill_worker(BackgroundWorker *worker, const char *function,
+					const char *type)
 {
 	memset(worker, 0, sizeof(BackgroundWorker));
 	worker->bgw_flags = BGWORKER_SHMEM_ACCESS |
@@ -208,7 +207,7 @@ databases_to_visit(void)
 
 	if (!all && nflagged == 0)
 		return NIL;				/* the usual pass: nothing to do */
-	foreach(lc, all_databases())
+	foreach(lc, cluster_connectable_databases())
 	{
 		FlaggedDatabase *db = palloc(sizeof(FlaggedDatabase));
 
@@ -225,9 +224,12 @@ databases_to_visit(void)
 	return dbs;
 }
 
-/* every database one can connect to (templates aside) */
-static List *
-all_databases(void)
+/*
+ * every database one can connect to (templates aside); the failover
+ * launcher visits them too
+ */
+List *
+cluster_connectable_databases(void)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	List	   *dbs = NIL;
@@ -265,7 +267,7 @@ visit_database(Oid dboid, int what)
 	BackgroundWorkerHandle *handle;
 	VisitResult result;
 
-	fill_worker(&worker, "memshard_recovery_worker_main",
+	cluster_fill_worker(&worker, "memshard_recovery_worker_main",
 				"pg_memshard recovery worker");
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);

@@ -161,20 +161,24 @@ session_ready(CallState *st)
 
 	st->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 											   memshard_remote_timeout_ms);
-	if (entry->timeout_sent != memshard_remote_timeout_ms)
+	if (entry->timeout_sent != memshard_remote_timeout_ms ||
+		entry->epoch_sent != remote_peer_epoch)
 	{
 		/*
 		 * The remote statement_timeout ends work we no longer wait for.  It
 		 * is a little longer than ours, so that a slow node is reported as
 		 * such (08006) rather than by its own timeout; search_path guards
-		 * our schema-qualified calls.
+		 * our schema-qualified calls; peer_epoch is our metadata epoch, by
+		 * which a node left behind knows it is (fencing).
 		 */
 		int64		remote_ms = (int64) memshard_remote_timeout_ms +
 			Max(memshard_remote_timeout_ms / 10, 100);
-		char	   *sql = psprintf("%sSET statement_timeout = %d",
+		char	   *sql = psprintf("%sSET statement_timeout = %d; "
+								   "SET pg_memshard.peer_epoch = " INT64_FORMAT,
 								   entry->timeout_sent == -1
 								   ? "SET search_path = pg_catalog, pg_temp; " : "",
-								   (int) Min(remote_ms, INT_MAX));
+								   (int) Min(remote_ms, INT_MAX),
+								   Min(remote_peer_epoch, (int64) INT_MAX));
 
 		st->phase = PHASE_SETUP;
 		send_statement(st, SEND_SIMPLE, sql);
@@ -437,6 +441,7 @@ statement_done(CallState *st)
 	{
 		PQclear(res);
 		entry->timeout_sent = memshard_remote_timeout_ms;
+		entry->epoch_sent = remote_peer_epoch;
 		start_statement(st);
 		return;
 	}

@@ -32,6 +32,9 @@
 
 static HTAB *conn_cache = NULL;
 
+/* what sessions to nodes are told of our metadata epoch (fencing) */
+int64		remote_peer_epoch = 0;
+
 static void conn_cache_init(void);
 static bool user_mapping_exists(Oid userid, Oid serverid);
 static bool has_password(const char **keywords, const char **values);
@@ -90,6 +93,7 @@ conn_entry_for(Oid serverid, RemoteError **error)
 		entry->pinned = false;
 		entry->invalidated = false;
 		entry->timeout_sent = -1;
+		entry->epoch_sent = -1;
 		entry->nprepared = 0;
 	}
 
@@ -106,6 +110,16 @@ conn_entry_for(Oid serverid, RemoteError **error)
 	entry->mapping_hashvalue =
 		GetSysCacheHashValue1(USERMAPPINGOID, ObjectIdGetDatum(user->umid));
 	return entry;
+}
+
+/*
+ * The upper rooms' metadata epoch: each session is told it before its
+ * next call (call.c, with the other session settings).
+ */
+void
+remote_set_peer_epoch(int64 epoch)
+{
+	remote_peer_epoch = epoch;
 }
 
 /* a user mapping of the role, or a PUBLIC one, as GetUserMapping looks */
@@ -206,6 +220,7 @@ conn_start(ConnEntry *entry)
 	entry->connected = false;
 	entry->invalidated = false;
 	entry->timeout_sent = -1;
+	entry->epoch_sent = -1;
 	entry->nprepared = 0;
 	pfree(keywords);
 	pfree(values);
@@ -256,6 +271,7 @@ conn_drop(ConnEntry *entry)
 	entry->pinned = false;
 	entry->invalidated = false;
 	entry->timeout_sent = -1;
+	entry->epoch_sent = -1;
 	entry->nprepared = 0;
 }
 

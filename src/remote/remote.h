@@ -117,6 +117,12 @@ extern void remote_unpin(Oid serverid);
 /* true when a live session is pinned for this server */
 extern bool remote_is_pinned(Oid serverid);
 
+/*
+ * The metadata epoch of this backend, which every session to a node is
+ * told (pg_memshard.peer_epoch there) before its next call: fencing.
+ */
+extern void remote_set_peer_epoch(int64 epoch);
+
 /* close every cached connection not in use (memshard.disconnect) */
 extern int	remote_disconnect_all(void);
 

@@ -36,6 +36,8 @@ typedef struct ConnEntry
 	bool		invalidated;	/* server or mapping changed: reconnect when
 								 * idle */
 	int			timeout_sent;	/* statement_timeout set remotely, -1 none */
+	int64		epoch_sent;		/* pg_memshard.peer_epoch set remotely, -1
+								 * none */
 	int			nprepared;		/* statements prepared on it, named
 								 * memshard_<index> */
 	const char *prepared[REMOTE_MAX_PREPARED];	/* their SQL (constants) */
@@ -45,6 +47,9 @@ typedef struct ConnEntry
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
 } ConnEntry;
+
+/* the metadata epoch peer sessions are told (connection.c) */
+extern int64 remote_peer_epoch;
 
 /* connection.c */
 extern ConnEntry *conn_entry_for(Oid serverid, RemoteError **error);

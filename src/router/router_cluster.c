@@ -130,7 +130,7 @@ write_all_copies(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 	RemoteFanout *fanout = remote_fanout_create(placements->replicas);
 	int			i;
 
-	for (i = 0; i < placements->replicas; i++)
+	for (i = 0; i < placement_copies(placements, shard); i++)
 	{
 		const PlacementNode *node = placement_node(placements, shard, i);
 
@@ -181,7 +181,7 @@ first_copy_to_read(const MapPlacements *placements, int shard,
 {
 	int			i;
 
-	for (i = 0; i < placements->replicas; i++)
+	for (i = 0; i < placement_copies(placements, shard); i++)
 	{
 		if (!down[placements->placement[shard * placements->replicas + i]])
 			return i;
@@ -215,13 +215,14 @@ read_first_copy(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 	int			shard = router_key_shard(map, op->key, op->keylen);
 	int			first = first_copy_to_read(placements, shard,
 										   nodes_recently_down(placements));
+	int			copies = placement_copies(placements, shard);
 	RemoteCall *first_failure = NULL;
 	int			tries;
 
-	for (tries = 0; tries < placements->replicas; tries++)
+	for (tries = 0; tries < copies; tries++)
 	{
 		const PlacementNode *node =
-			placement_node(placements, shard, (first + tries) % placements->replicas);
+			placement_node(placements, shard, (first + tries) % copies);
 		RemoteFanout *fanout;
 		RemoteCall *call;
 
@@ -366,9 +367,9 @@ router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 				{
 					int			key = group[n][k];
 
-					if (++tries[key] >= placements->replicas)
+					if (++tries[key] >= placement_copies(placements, shard[key]))
 						remote_throw(call);
-					copy[key] = (copy[key] + 1) % placements->replicas;
+					copy[key] = (copy[key] + 1) % placement_copies(placements, shard[key]);
 				}
 				continue;
 			}
@@ -414,7 +415,7 @@ router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 		int			shard = router_key_shard(map, keys[i], keylens[i]);
 		int			c;
 
-		for (c = 0; c < placements->replicas; c++)
+		for (c = 0; c < placement_copies(placements, shard); c++)
 		{
 			n = placements->placement[shard * placements->replicas + c];
 			group[n][group_size[n]++] = i;

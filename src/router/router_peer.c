@@ -6,8 +6,10 @@
  *
  * Another node routes a key here because its metadata says we hold a copy
  * of the key's shard.  We check that against our own metadata and refuse
- * a key of a shard we do not hold (the nodes' metadata differ), then use
- * the local store.
+ * a key of a shard we do not hold (the nodes' metadata differ), and any
+ * call from a node whose metadata epoch is newer than ours (we may have
+ * been promoted away: fencing, src/cluster/epoch.c), then use the local
+ * store.
  *
  *-------------------------------------------------------------------------
  */
@@ -29,7 +31,7 @@ check_shard_held(MapInfo *map, const MapPlacements *placements,
 	const ClusterNode *self;
 	int			i;
 
-	for (i = 0; i < placements->replicas; i++)
+	for (i = 0; i < placement_copies(placements, shard); i++)
 	{
 		if (placement_node(placements, shard, i)->is_local)
 			return;
@@ -51,6 +53,8 @@ peer_placements(MapInfo *map)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("map \"%s\" is not placed on nodes here", map->name),
 				 errhint("The nodes' metadata differ: compare memshard.maps on each node.")));
+	/* a caller with newer metadata than ours: we may be left behind */
+	cluster_peer_epoch_check();
 	return router_map_placements(map);
 }
 

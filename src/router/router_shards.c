@@ -49,8 +49,11 @@ router_key_node(MapInfo *map, const char *key, int keylen)
 const MapPlacements *
 router_map_placements(MapInfo *map)
 {
-	const MapPlacements *placements = cluster_map_placements(map->id);
+	const MapPlacements *placements;
 
+	/* a node left behind by a failover serves nothing (fencing) */
+	cluster_fence_check();
+	placements = cluster_map_placements(map->id);
 	if (placements == NULL || placements->nshards != map->shard_count)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
