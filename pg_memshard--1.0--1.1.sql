@@ -398,3 +398,189 @@ GRANT EXECUTE ON FUNCTION
     memshard.peer_tc_get(pg_catalog.text, pg_catalog.bytea),
     memshard.peer_tc_set(pg_catalog.text, pg_catalog.bytea, pg_catalog.bytea, pg_catalog.int8)
   TO memshard_peer;
+
+------------------------------------------------------------------------------
+-- elastic cluster: rebalance plans by memory, online shard moves,
+-- rebalance, drain (src/rebalance, src/api/rebalance_api.c,
+-- src/store/move_log.c; issue 13)
+------------------------------------------------------------------------------
+
+-- a node may be draining (it gets nothing from plans) or, after a
+-- failover, failed; only 'active' nodes take shards
+ALTER TABLE memshard.node_catalog DROP CONSTRAINT IF EXISTS node_catalog_state_check;
+ALTER TABLE memshard.node_catalog ADD CONSTRAINT node_catalog_state_check
+    CHECK (state OPERATOR(pg_catalog.=) ANY (ARRAY['active', 'draining', 'failed']::pg_catalog.text[]));
+
+-- What a plan needs of a node, in one call: a row per placement it holds
+-- under its own metadata (items and chunk bytes, from one walk of its
+-- store) and its budget (pg_memshard.memory); a first row with NULL map
+-- carries the budget alone.  Internal: for memshard_peer.
+CREATE FUNCTION memshard.peer_shard_sizes(OUT map pg_catalog.text,
+                                          OUT shard pg_catalog.int4,
+                                          OUT items pg_catalog.int8,
+                                          OUT bytes pg_catalog.int8,
+                                          OUT budget pg_catalog.int8)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT NULL::pg_catalog.text, NULL::pg_catalog.int4, NULL::pg_catalog.int8,
+           NULL::pg_catalog.int8,
+           pg_catalog.pg_size_bytes(pg_catalog.current_setting('pg_memshard.memory'))
+    UNION ALL
+    SELECT s.map, s.shard, coalesce(l.items, 0), coalesce(l.bytes, 0), NULL
+      FROM memshard.shards s
+      JOIN memshard.nodes n ON n.server OPERATOR(pg_catalog.=) s.node AND n.is_local
+      LEFT JOIN memshard.local_shard_stats() l
+        ON l.map OPERATOR(pg_catalog.=) s.map AND l.shard OPERATOR(pg_catalog.=) s.shard
+$$;
+
+CREATE FUNCTION memshard.rebalance_plan(map pg_catalog.text DEFAULT NULL,
+                                        strategy pg_catalog.text DEFAULT 'by_memory',
+                                        threshold pg_catalog.float8 DEFAULT 0.1)
+RETURNS TABLE(step pg_catalog.int4, map pg_catalog.text, shard pg_catalog.int4,
+              source pg_catalog.name, target pg_catalog.name,
+              bytes pg_catalog.int8, items pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'memshard_rebalance_plan'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.rebalance_preview(map pg_catalog.text DEFAULT NULL,
+                                           strategy pg_catalog.text DEFAULT 'by_memory',
+                                           threshold pg_catalog.float8 DEFAULT 0.1)
+RETURNS TABLE(node pg_catalog.name, budget pg_catalog.int8,
+              bytes_before pg_catalog.int8, bytes_after pg_catalog.int8,
+              utilization_before pg_catalog.float8,
+              utilization_after pg_catalog.float8)
+AS 'MODULE_PATHNAME', 'memshard_rebalance_preview'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.move_shard(map pg_catalog.text, shard pg_catalog.int4,
+                                    target pg_catalog.name,
+                                    source pg_catalog.name DEFAULT NULL)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_move_shard'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.rebalance(map pg_catalog.text DEFAULT NULL,
+                                   strategy pg_catalog.text DEFAULT 'by_memory',
+                                   threshold pg_catalog.float8 DEFAULT 0.1)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_rebalance'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.drain_node(server pg_catalog.name)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_drain_node'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- add_node(server) and, with rebalance => true, a rebalance once the node
+-- is in (its addition commits first, through this node's own server, so
+-- that the moves see it)
+CREATE FUNCTION memshard.add_node(server pg_catalog.name, rebalance pg_catalog.bool)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'memshard_add_node_rebalance'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.read_rebalance_status(OUT job pg_catalog.int8,
+                                               OUT state pg_catalog.text,
+                                               OUT step pg_catalog.int4,
+                                               OUT steps pg_catalog.int4,
+                                               OUT map pg_catalog.text,
+                                               OUT shard pg_catalog.int4,
+                                               OUT source pg_catalog.name,
+                                               OUT target pg_catalog.name,
+                                               OUT items_copied pg_catalog.int8,
+                                               OUT bytes_copied pg_catalog.int8,
+                                               OUT started pg_catalog.timestamptz,
+                                               OUT error pg_catalog.text,
+                                               OUT moves_total pg_catalog.int8,
+                                               OUT moves_failed pg_catalog.int8,
+                                               OUT bytes_moved_total pg_catalog.int8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_rebalance_status'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+-- the rebalance or move run from this node (the last one, or the one in
+-- progress)
+CREATE VIEW memshard.rebalance_status AS
+    SELECT job, state, step, steps, map, shard, source, target,
+           items_copied, bytes_copied, started, error
+      FROM memshard.read_rebalance_status();
+GRANT SELECT ON memshard.rebalance_status TO PUBLIC;
+
+-- the source's and target's sides of a move, called by the mover
+CREATE FUNCTION memshard.peer_move_begin(map pg_catalog.text, shard pg_catalog.int4)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_peer_move_begin'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.peer_move_read(map pg_catalog.text, shard pg_catalog.int4,
+                                        token pg_catalog.int8, whole pg_catalog.bool)
+RETURNS TABLE(key pg_catalog.text, value pg_catalog.bytea, ttl_ms pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'memshard_peer_move_read'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.peer_move_freeze(token pg_catalog.int8)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'memshard_peer_move_freeze'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.peer_move_end(map pg_catalog.text, shard pg_catalog.int4,
+                                       token pg_catalog.int8, switched pg_catalog.bool)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_peer_move_end'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.peer_move_clear(map pg_catalog.text, shard pg_catalog.int4)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_peer_move_clear'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.peer_move_put(map pg_catalog.text, keys pg_catalog.text[],
+                                       "values" pg_catalog.bytea[], ttls pg_catalog.int8[])
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_peer_move_put'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+-- the switch, run by the mover on its own node through its own server so
+-- that the metadata change commits (on every node) before the move goes on
+CREATE FUNCTION memshard.peer_move_switch(map pg_catalog.text, shard pg_catalog.int4,
+                                          replica pg_catalog.int4,
+                                          source_id pg_catalog.int4,
+                                          target_id pg_catalog.int4)
+RETURNS void
+AS 'MODULE_PATHNAME', 'memshard_peer_move_switch'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+-- admin functions: superusers and whom they grant
+REVOKE ALL ON FUNCTION
+    memshard.rebalance_plan(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
+    memshard.rebalance_preview(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
+    memshard.move_shard(pg_catalog.text, pg_catalog.int4, pg_catalog.name, pg_catalog.name),
+    memshard.rebalance(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
+    memshard.drain_node(pg_catalog.name),
+    memshard.add_node(pg_catalog.name, pg_catalog.bool),
+    memshard.peer_move_switch(pg_catalog.text, pg_catalog.int4, pg_catalog.int4,
+                              pg_catalog.int4, pg_catalog.int4)
+  FROM PUBLIC;
+-- the peer functions: for the roles nodes log in as, as the others
+REVOKE ALL ON FUNCTION
+    memshard.peer_shard_sizes(),
+    memshard.peer_move_begin(pg_catalog.text, pg_catalog.int4),
+    memshard.peer_move_read(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
+    memshard.peer_move_freeze(pg_catalog.int8),
+    memshard.peer_move_end(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
+    memshard.peer_move_clear(pg_catalog.text, pg_catalog.int4),
+    memshard.peer_move_put(pg_catalog.text, pg_catalog.text[], pg_catalog.bytea[], pg_catalog.int8[])
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    memshard.peer_shard_sizes(),
+    memshard.peer_move_begin(pg_catalog.text, pg_catalog.int4),
+    memshard.peer_move_read(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
+    memshard.peer_move_freeze(pg_catalog.int8),
+    memshard.peer_move_end(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
+    memshard.peer_move_clear(pg_catalog.text, pg_catalog.int4),
+    memshard.peer_move_put(pg_catalog.text, pg_catalog.text[], pg_catalog.bytea[], pg_catalog.int8[])
+  TO memshard_peer;
+-- peer_shard_sizes reads this node's figures
+GRANT EXECUTE ON FUNCTION memshard.local_shard_stats(pg_catalog.text) TO memshard_peer;
