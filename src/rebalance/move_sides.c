@@ -265,6 +265,7 @@ move_target_clear(const char *name, int32 shard)
 				 errmsg("this node holds shard %d of map \"%s\" already",
 						shard, name),
 				 errhint("A shard's copies live on distinct nodes: choose another target.")));
+	move_log_forget(MyDatabaseId, map->id, shard);
 	return delete_shard(map, shard);
 }
 

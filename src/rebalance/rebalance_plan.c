@@ -17,12 +17,17 @@
  *  - a draining node's placements all leave it first, largest first, each
  *    to the node that ends least utilized; if one fits nowhere the plan
  *    fails (the drain is refused and nothing moves);
- *  - then, step by step, the move with the largest improvement, where a
- *    move of a placement from s to t (util u_s > u_t, its weight w_s on s
- *    and w_t on t) is considered only if s is above mean * (1 + threshold)
- *    or t below mean * (1 - threshold) (outside the band), t ends below
- *    u_s (the most utilized node never gets worse), and the gap shrinks by
- *    at least half of the placement's own weight,
+ *  - nothing else moves while every node is within (1 +- threshold) of
+ *    the mean; once one is not, moves go on until every node is within
+ *    half the threshold where sizes allow (so that the drift of a cache in
+ *    use does not call for another rebalance right after);
+ *  - each move goes from the most utilized node that has one to the least
+ *    utilized node that can take it, and is, of that node's placements,
+ *    the one that leaves the pair closest; a move of a placement from s to
+ *    t (util u_s > u_t, its weight w_s on s and w_t on t) is made only if
+ *    s or t is outside the band, t ends below u_s (the most utilized node
+ *    never gets worse), and the gap shrinks by at least half of the
+ *    placement's own weight,
  *    (u_s - u_t) - |u_s - w_s - (u_t + w_t)| >= (w_s + w_t) / 2, so that a
  *    shard that would only swap the imbalance (many bytes, small gain) is
  *    not moved;
@@ -184,48 +189,114 @@ plan_drain(RebalancePlan *plan)
 	}
 }
 
-/* the best balancing move (placement index; *to its target), or -1 */
-static int
-best_move(RebalancePlan *plan, double mean, int *to)
+/* node indexes ordered by utilization (desc or asc), ties by id */
+static int *
+nodes_by_util(RebalancePlan *plan, bool desc)
 {
+	int		   *order = palloc(sizeof(int) * plan->nnodes);
+	int			i,
+				j;
+
+	for (i = 0; i < plan->nnodes; i++)
+		order[i] = i;
+	for (i = 1; i < plan->nnodes; i++)
+		for (j = i; j > 0; j--)
+		{
+			double		a = util_of(plan, &plan->nodes[order[j - 1]]);
+			double		b = util_of(plan, &plan->nodes[order[j]]);
+			int			t;
+
+			if (desc ? a >= b : a <= b)
+				break;
+			t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	return order;
+}
+
+/*
+ * The best placement to move from s to t, or -1: within the rules, the one
+ * that leaves the two nodes closest.  band: utilization both must be in.
+ */
+static int
+best_placement(RebalancePlan *plan, int s, int t, double mean, double band)
+{
+	const PlanNode *src = &plan->nodes[s];
+	const PlanNode *dst = &plan->nodes[t];
+	double		us = util_of(plan, src);
+	double		ut = util_of(plan, dst);
 	double		best_gain = 0;
 	int			best = -1;
-	int			i,
-				t;
+	int			i;
 
+	if (ut >= us || !src->target || !dst->target)
+		return -1;
+	if (us <= mean * (1 + band) && ut >= mean * (1 - band))
+		return -1;				/* both within the band */
 	for (i = 0; i < plan->nplacements; i++)
 	{
 		const PlanPlacement *p = &plan->placements[i];
-		const PlanNode *s = &plan->nodes[p->node];
-		double		us = util_of(plan, s);
 		double		w = weight_of(plan, p);
+		double		ws = w / cap_of(plan, src);
+		double		wt = w / cap_of(plan, dst);
+		double		gain;
 
-		if (!p->movable || !s->target || w <= 0)
+		if (p->node != s || !p->movable || w <= 0 || !can_take(plan, i, t))
 			continue;
-		for (t = 0; t < plan->nnodes; t++)
-		{
-			const PlanNode *n = &plan->nodes[t];
-			double		ut = util_of(plan, n);
-			double		ws = w / cap_of(plan, s);
-			double		wt = w / cap_of(plan, n);
-			double		gain;
-
-			if (ut >= us || !can_take(plan, i, t))
-				continue;
-			if (us <= mean * (1 + plan->threshold) &&
-				ut >= mean * (1 - plan->threshold))
-				continue;		/* both within the band */
-			if (ut + wt >= us)
-				continue;		/* the target would end above the source */
-			gain = (us - ut) - fabs((us - ws) - (ut + wt));
-			if (gain < (ws + wt) / 2 || gain <= best_gain)
-				continue;
-			best_gain = gain;
-			best = i;
-			*to = t;
-		}
+		if (ut + wt >= us)
+			continue;			/* the target would end above the source */
+		gain = (us - ut) - fabs((us - ws) - (ut + wt));
+		if (gain < (ws + wt) / 2 || gain <= best_gain)
+			continue;
+		best_gain = gain;
+		best = i;
 	}
 	return best;
+}
+
+/*
+ * The next balancing move (placement index; *to its target), or -1: from
+ * the most utilized node that has one, to the least utilized node that
+ * can take it.
+ */
+static int
+best_move(RebalancePlan *plan, double mean, double band, int *to)
+{
+	int		   *desc = nodes_by_util(plan, true);
+	int		   *asc = nodes_by_util(plan, false);
+	int			i,
+				j;
+
+	for (i = 0; i < plan->nnodes; i++)
+		for (j = 0; j < plan->nnodes; j++)
+		{
+			int			p = best_placement(plan, desc[i], asc[j], mean, band);
+
+			if (p >= 0)
+			{
+				*to = asc[j];
+				return p;
+			}
+		}
+	return -1;
+}
+
+/* is any node that takes shards outside (1 +- threshold) of the mean? */
+static bool
+out_of_band(RebalancePlan *plan, double mean)
+{
+	int			i;
+
+	for (i = 0; i < plan->nnodes; i++)
+	{
+		double		u = util_of(plan, &plan->nodes[i]);
+
+		if (plan->nodes[i].target &&
+			(u > mean * (1 + plan->threshold) || u < mean * (1 - plan->threshold)))
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -280,10 +351,18 @@ rebalance_make_plan(const char *map, RebalanceStrategy strategy,
 			cap += cap_of(plan, n);
 	}
 	mean = cap > 0 ? load / cap : 0;
+
+	/*
+	 * Nothing moves while every node is within the threshold; once one is
+	 * not, the moves aim at half of it, so that the small changes of a
+	 * cache in use do not call for another rebalance right after.
+	 */
+	if (!out_of_band(plan, mean))
+		return plan;
 	while (plan->nsteps < maxsteps)
 	{
 		int			to = -1;
-		int			pi = best_move(plan, mean, &to);
+		int			pi = best_move(plan, mean, plan->threshold / 2, &to);
 
 		if (pi < 0)
 			break;

@@ -9,13 +9,19 @@
  * (entries: a uint16 length, then the key).  A log that fills up is
  * marked overflowed: the mover starts its copy again.
  *
+ * A slot that moved its shard away stays MOVE_LOG_DONE for a minute (or
+ * until the shard comes back, or the slot is needed): a session of this
+ * node still holding metadata older than the switch is sent elsewhere
+ * rather than writing the freed copy.
+ *
  * Locking.  One LWLock ("registry") guards the slots' identity and state;
- * one per slot guards its log.  A writer of a moving shard holds the
- * registry lock shared from before its store write until its key is in the
- * log, so that the mover, taking it exclusive to freeze the shard, knows
- * that no write it has not seen is in flight.  Writers of other shards only
- * read an atomic count of the moves, and while it is zero take no lock at
- * all: they count themselves in "unlocked" around their write (a Dekker
+ * one per slot guards its log.  While a move is active (COPYING or FROZEN)
+ * every writer of a map over nodes holds the registry lock shared from
+ * before its store write until after it (and until its key is in the log,
+ * for a moving shard), so that the mover, taking it exclusive to register
+ * or freeze a shard, knows that no write it has not seen is in flight.
+ * While no move is active writers only read an atomic count and take no
+ * lock: they count themselves in "unlocked" around their write (a Dekker
  * handshake with full barriers), and the mover, once its slot is visible,
  * waits for that count to be zero before it starts copying, so that a write
  * made without looking is in the store before the copy reads it.  No ERROR
@@ -36,8 +42,10 @@
 #include "store/move_log.h"
 #include "store/store.h"
 
-#define MOVE_LOG_SLOTS	4
-#define MOVE_LOG_BYTES	(1024 * 1024)
+#define MOVE_LOG_SLOTS	8
+#define MOVE_LOG_BYTES	(512 * 1024)
+#define MOVE_DONE_KEEP_MS	60000	/* a shard that moved away is known so long */
+#define MOVE_GUARD_LOCKED	(-2)	/* a guard holding the lock, logging nothing */
 
 typedef struct MoveLogSlot
 {
@@ -46,6 +54,7 @@ typedef struct MoveLogSlot
 	int32		shard;
 	MoveLogState state;
 	uint64		token;
+	TimestampTz done_at;		/* MOVE_LOG_DONE: when; kept a while */
 	LWLock	   *loglock;
 	Size		used;			/* bytes of log */
 	bool		overflow;
@@ -55,7 +64,8 @@ typedef struct MoveLogSlot
 typedef struct MoveLogShared
 {
 	LWLock	   *lock;
-	pg_atomic_uint32 nactive;	/* slots not FREE */
+	pg_atomic_uint32 nactive;	/* slots COPYING or FROZEN */
+	pg_atomic_uint32 nused;		/* slots not FREE (DONE ones too) */
 	pg_atomic_uint32 unlocked;	/* writers between a zero look and their end */
 	uint64		next_token;
 	MoveLogSlot slots[MOVE_LOG_SLOTS];
@@ -63,8 +73,10 @@ typedef struct MoveLogShared
 
 static MoveLogShared *move_shared = NULL;
 
+static bool slot_live(int i, TimestampTz now);
 static int	find_slot(Oid dboid, int32 mapid, int32 shard);
 static int	slot_of_token(uint64 token);
+static void slot_set_state(int i, MoveLogState state);
 
 Size
 move_log_shmem_size(void)
@@ -93,6 +105,7 @@ move_log_shmem_startup(void)
 
 		move_shared->lock = &locks[0].lock;
 		pg_atomic_init_u32(&move_shared->nactive, 0);
+		pg_atomic_init_u32(&move_shared->nused, 0);
 		pg_atomic_init_u32(&move_shared->unlocked, 0);
 		move_shared->next_token = 1;
 		for (i = 0; i < MOVE_LOG_SLOTS; i++)
@@ -104,18 +117,37 @@ move_log_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 }
 
-/* the slot of a shard, or -1; the caller holds the registry lock */
+/* is slot i a live one (not FREE, not a DONE kept too long)? */
+static bool
+slot_live(int i, TimestampTz now)
+{
+	MoveLogSlot *slot = &move_shared->slots[i];
+
+	if (slot->state == MOVE_LOG_FREE)
+		return false;
+	if (slot->state == MOVE_LOG_DONE &&
+		TimestampDifferenceExceeds(slot->done_at, now, MOVE_DONE_KEEP_MS))
+		return false;
+	return true;
+}
+
+/* the live slot of a shard, or -1; the caller holds the registry lock */
 static int
 find_slot(Oid dboid, int32 mapid, int32 shard)
 {
+	TimestampTz now = 0;
 	int			i;
 
 	for (i = 0; i < MOVE_LOG_SLOTS; i++)
 	{
 		MoveLogSlot *slot = &move_shared->slots[i];
 
-		if (slot->state != MOVE_LOG_FREE && slot->dboid == dboid &&
-			slot->mapid == mapid && slot->shard == shard)
+		if (slot->state == MOVE_LOG_FREE || slot->dboid != dboid ||
+			slot->mapid != mapid || slot->shard != shard)
+			continue;
+		if (slot->state == MOVE_LOG_DONE && now == 0)
+			now = GetCurrentTimestamp();
+		if (slot_live(i, now))
 			return i;
 	}
 	return -1;
@@ -135,11 +167,35 @@ slot_of_token(uint64 token)
 	return -1;
 }
 
+/* slot i to state; the counts follow; the caller holds the lock exclusive */
+static void
+slot_set_state(int i, MoveLogState state)
+{
+	MoveLogSlot *slot = &move_shared->slots[i];
+	bool		was_active = slot->state == MOVE_LOG_COPYING ||
+		slot->state == MOVE_LOG_FROZEN;
+	bool		is_active = state == MOVE_LOG_COPYING || state == MOVE_LOG_FROZEN;
+
+	if (slot->state == MOVE_LOG_FREE && state != MOVE_LOG_FREE)
+		pg_atomic_fetch_add_u32(&move_shared->nused, 1);
+	if (slot->state != MOVE_LOG_FREE && state == MOVE_LOG_FREE)
+		pg_atomic_fetch_sub_u32(&move_shared->nused, 1);
+	if (!was_active && is_active)
+		pg_atomic_fetch_add_u32(&move_shared->nactive, 1);
+	if (was_active && !is_active)
+		pg_atomic_fetch_sub_u32(&move_shared->nactive, 1);
+	slot->state = state;
+	if (state == MOVE_LOG_DONE)
+		slot->done_at = GetCurrentTimestamp();
+}
+
 /*
  * Before a write of a map over nodes: false when no move concerns it (the
  * common case, lock-free); true when the key's shard is being copied, with
- * the registry lock held until move_log_write_end.  A frozen shard makes
- * us wait (at most timeout_ms); a shard switched away is refused with
+ * the registry lock held until move_log_write_end.  While any move is
+ * active the lock is held (shared) by every writer, so that a move that
+ * starts waits for writes already on their way.  A frozen shard makes us
+ * wait (at most timeout_ms); a shard switched away is refused with
  * ERRCODE_MEMSHARD_SHARD_MOVED, before anything was written.
  */
 bool
@@ -177,9 +233,12 @@ move_log_write_begin(MoveWriteGuard *guard, Oid dboid, int32 mapid,
 			guard->slot = i;
 			return true;		/* the lock stays held */
 		}
-		LWLockRelease(move_shared->lock);
 		if (state == MOVE_LOG_FREE)
-			return false;
+		{
+			guard->slot = MOVE_GUARD_LOCKED;
+			return false;		/* the lock stays held */
+		}
+		LWLockRelease(move_shared->lock);
 		if (state == MOVE_LOG_DONE)
 			ereport(ERROR,
 					(errcode(ERRCODE_MEMSHARD_SHARD_MOVED),
@@ -205,6 +264,12 @@ move_log_write_end(MoveWriteGuard *guard, const char *key, int keylen)
 		guard->unlocked = false;
 		return;
 	}
+	if (guard->slot == MOVE_GUARD_LOCKED)
+	{
+		LWLockRelease(move_shared->lock);
+		guard->slot = -1;
+		return;
+	}
 	if (guard->slot >= 0)
 	{
 		MoveLogSlot *slot = &move_shared->slots[guard->slot];
@@ -226,14 +291,19 @@ move_log_write_end(MoveWriteGuard *guard, const char *key, int keylen)
 	}
 }
 
-/* the state of a shard here (MOVE_LOG_FREE: not moving) */
+/*
+ * The state of a shard here (MOVE_LOG_FREE: not moving).  A shard that
+ * moved away stays MOVE_LOG_DONE for MOVE_DONE_KEEP_MS, so that a session
+ * of this node whose metadata is older than the switch does not write the
+ * copy that was freed.
+ */
 MoveLogState
 move_log_state(Oid dboid, int32 mapid, int32 shard)
 {
 	MoveLogState state = MOVE_LOG_FREE;
 	int			i;
 
-	if (move_shared == NULL || pg_atomic_read_u32(&move_shared->nactive) == 0)
+	if (move_shared == NULL || pg_atomic_read_u32(&move_shared->nused) == 0)
 		return MOVE_LOG_FREE;
 	LWLockAcquire(move_shared->lock, LW_SHARED);
 	i = find_slot(dboid, mapid, shard);
@@ -245,14 +315,17 @@ move_log_state(Oid dboid, int32 mapid, int32 shard)
 
 /*
  * Start logging the writes of a shard: its token, or 0 when every slot is
- * taken.  A slot left by an earlier move of the same shard (a mover that
- * failed) is taken over.  Returns once every write made without looking at
- * the registry is in the store.
+ * busy with a move.  The slot of an earlier move of the same shard (a
+ * mover that failed, or a shard that came back) is taken over, else a free
+ * one, else the oldest that moved away.  Returns once every write made
+ * without looking at the registry is in the store (the lock, taken
+ * exclusive, waited for those that looked).
  */
 uint64
 move_log_register(Oid dboid, int32 mapid, int32 shard)
 {
 	uint64		token = 0;
+	TimestampTz now = GetCurrentTimestamp();
 	int			i;
 
 	store_require_ready();
@@ -260,23 +333,33 @@ move_log_register(Oid dboid, int32 mapid, int32 shard)
 	i = find_slot(dboid, mapid, shard);
 	if (i < 0)
 	{
+		int			oldest = -1;
+
 		for (i = 0; i < MOVE_LOG_SLOTS; i++)
-			if (move_shared->slots[i].state == MOVE_LOG_FREE)
+		{
+			MoveLogSlot *slot = &move_shared->slots[i];
+
+			if (!slot_live(i, now))
 				break;
-		if (i < MOVE_LOG_SLOTS)
-			pg_atomic_fetch_add_u32(&move_shared->nactive, 1);
+			if (slot->state == MOVE_LOG_DONE &&
+				(oldest < 0 || slot->done_at < move_shared->slots[oldest].done_at))
+				oldest = i;
+		}
+		if (i == MOVE_LOG_SLOTS)
+			i = oldest;
 	}
-	if (i < MOVE_LOG_SLOTS)
+	if (i >= 0)
 	{
 		MoveLogSlot *slot = &move_shared->slots[i];
 
+		slot_set_state(i, MOVE_LOG_FREE);
 		slot->dboid = dboid;
 		slot->mapid = mapid;
 		slot->shard = shard;
-		slot->state = MOVE_LOG_COPYING;
 		slot->token = token = move_shared->next_token++;
 		slot->used = 0;
 		slot->overflow = false;
+		slot_set_state(i, MOVE_LOG_COPYING);
 	}
 	LWLockRelease(move_shared->lock);
 
@@ -290,8 +373,8 @@ move_log_register(Oid dboid, int32 mapid, int32 shard)
 }
 
 /*
- * Freeze (MOVE_LOG_FROZEN: waits for the logged writes in flight), switch
- * (MOVE_LOG_DONE) or resume a move.  False if the token is not current.
+ * Freeze (MOVE_LOG_FROZEN: waits for the logged writes in flight) or
+ * switch (MOVE_LOG_DONE) a move.  False if the token is not current.
  */
 bool
 move_log_set_state(uint64 token, MoveLogState state)
@@ -301,7 +384,7 @@ move_log_set_state(uint64 token, MoveLogState state)
 	LWLockAcquire(move_shared->lock, LW_EXCLUSIVE);
 	i = slot_of_token(token);
 	if (i >= 0)
-		move_shared->slots[i].state = state;
+		slot_set_state(i, state);
 	LWLockRelease(move_shared->lock);
 	return i >= 0;
 }
@@ -337,7 +420,10 @@ move_log_drain(uint64 token, Size *len, bool *overflow)
 	return copy;
 }
 
-/* the move is over (done or undone): writes of the shard go on as usual */
+/*
+ * The move is over: undone (writes of the shard go on as usual), or done
+ * (the slot stays MOVE_LOG_DONE a while, see move_log_state).
+ */
 void
 move_log_release(uint64 token)
 {
@@ -345,11 +431,23 @@ move_log_release(uint64 token)
 
 	LWLockAcquire(move_shared->lock, LW_EXCLUSIVE);
 	i = slot_of_token(token);
-	if (i >= 0)
-	{
-		move_shared->slots[i].state = MOVE_LOG_FREE;
-		pg_atomic_fetch_sub_u32(&move_shared->nactive, 1);
-	}
+	if (i >= 0 && move_shared->slots[i].state != MOVE_LOG_DONE)
+		slot_set_state(i, MOVE_LOG_FREE);
+	LWLockRelease(move_shared->lock);
+}
+
+/* the shard is coming (back) to this node: forget that it moved away */
+void
+move_log_forget(Oid dboid, int32 mapid, int32 shard)
+{
+	int			i;
+
+	if (move_shared == NULL || pg_atomic_read_u32(&move_shared->nused) == 0)
+		return;
+	LWLockAcquire(move_shared->lock, LW_EXCLUSIVE);
+	i = find_slot(dboid, mapid, shard);
+	if (i >= 0 && move_shared->slots[i].state == MOVE_LOG_DONE)
+		slot_set_state(i, MOVE_LOG_FREE);
 	LWLockRelease(move_shared->lock);
 }
 

@@ -56,6 +56,7 @@ extern uint64 move_log_register(Oid dboid, int32 mapid, int32 shard);
 extern bool move_log_set_state(uint64 token, MoveLogState state);
 extern char *move_log_drain(uint64 token, Size *len, bool *overflow);
 extern void move_log_release(uint64 token);
+extern void move_log_forget(Oid dboid, int32 mapid, int32 shard);
 extern int	move_log_active_count(void);
 
 #endif							/* MEMSHARD_MOVE_LOG_H */
