@@ -468,6 +468,26 @@ RETURNS pg_catalog.int8
 AS 'MODULE_PATHNAME', 'memshard_rebalance'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+-- the same in a background worker: returns the job at once
+CREATE FUNCTION memshard.rebalance_start(map pg_catalog.text DEFAULT NULL,
+                                         strategy pg_catalog.text DEFAULT 'by_memory',
+                                         threshold pg_catalog.float8 DEFAULT 0.1)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_rebalance_start'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- wait for the job running on this node to end: its final state
+CREATE FUNCTION memshard.rebalance_wait()
+RETURNS pg_catalog.text
+AS 'MODULE_PATHNAME', 'memshard_rebalance_wait'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- stop it, after undoing the move in progress: whether one was running
+CREATE FUNCTION memshard.rebalance_stop()
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'memshard_rebalance_stop'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 CREATE FUNCTION memshard.drain_node(server pg_catalog.name)
 RETURNS pg_catalog.int8
 AS 'MODULE_PATHNAME', 'memshard_drain_node'
@@ -558,6 +578,9 @@ REVOKE ALL ON FUNCTION
     memshard.rebalance_preview(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
     memshard.move_shard(pg_catalog.text, pg_catalog.int4, pg_catalog.name, pg_catalog.name),
     memshard.rebalance(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
+    memshard.rebalance_start(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
+    memshard.rebalance_wait(),
+    memshard.rebalance_stop(),
     memshard.drain_node(pg_catalog.name),
     memshard.add_node(pg_catalog.name, pg_catalog.bool),
     memshard.peer_move_switch(pg_catalog.text, pg_catalog.int4, pg_catalog.int4,

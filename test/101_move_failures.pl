@@ -66,6 +66,8 @@ sub all_keys_from
 		"SELECT count(*) FROM memshard.mget('m', (SELECT array_agg('k' || i) FROM generate_series(1, 4000) i)) WHERE value = 'v' || substr(key, 2)");
 }
 
+my ($rc, $out, $err);
+
 # --- 1. the target dies in the middle of the copy ---
 my ($holder, $move) = held_move(5101, 'n3', 'n2');
 is(held_items($n3), $keys_of_shard, 'mid-move: the target holds the first copy');
@@ -128,8 +130,48 @@ is($n3->safe_psql('postgres', "SELECT memshard.set('m', 'k' || i, 'w' || i) FROM
 	't', 'cancelled: the shard takes writes (not frozen)');
 same_metadata('cancelled', @nodes);
 
+# --- 4. a rebalance in the background, one at a time, stopped ---
+$n1->safe_psql('postgres', "ALTER SYSTEM SET pg_memshard.test_hold_move = 5104; SELECT pg_reload_conf()");
+my $plan_steps = $n1->safe_psql('postgres', 'SELECT count(*) FROM memshard.rebalance_plan()');
+cmp_ok($plan_steps, '>', 0, "node 3 holds less: the plan has $plan_steps moves");
+my $placements = $n1->safe_psql('postgres', "SELECT map, shard, node FROM memshard.shards ORDER BY 1, 2, 3");
+$holder = $n1->background_psql('postgres');
+$holder->query_safe("SELECT pg_advisory_lock(5104)");
+my $job = $n1->safe_psql('postgres', 'SELECT memshard.rebalance_start()');
+like($job, qr/^\d+$/, "rebalance_start returns its job ($job) at once");
+$n1->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 5104 AND NOT granted")
+  or die 'the rebalance did not reach its hold';
+like($n1->safe_psql('postgres', 'SELECT job, state, step, steps, map FROM memshard.rebalance_status'),
+	qr/^$job\|running\|1\|$plan_steps\|m$/, 'rebalance_status shows the job at its first move');
+($rc, $out, $err) = $n2->psql('postgres', "\\set VERBOSITY verbose\nSELECT memshard.rebalance()");
+like($err, qr/55006: a rebalance, drain or shard move is already running in the cluster/,
+	'a second rebalance, from another node, fails clearly');
+($rc, $out, $err) = $n3->psql('postgres', "SELECT memshard.move_shard('m', 0, 'n3')");
+like($err, qr/already running in the cluster/, 'so does a move');
+is($n1->safe_psql('postgres', 'SELECT memshard.rebalance_stop()'), 't', 'rebalance_stop asks it to stop');
+$holder->query_safe("SELECT pg_advisory_unlock(5104)");
+is($n1->safe_psql('postgres', 'SELECT memshard.rebalance_wait()'), 'stopped', 'rebalance_wait: it stopped');
+$holder->quit;
+is($n1->safe_psql('postgres', "SELECT map, shard, node FROM memshard.shards ORDER BY 1, 2, 3"),
+	$placements, 'stopped: the move in progress was undone');
+is($n3->safe_psql('postgres', "SELECT coalesce(sum(items), 0) FROM memshard.local_shard_stats('m')")
+	 - $n1->safe_psql('postgres', "SELECT count(*) FROM memshard.shards WHERE node = 'n3'") * 0,
+	$n3->safe_psql('postgres', "SELECT coalesce(sum(items), 0) FROM memshard.local_shard_stats('m') s JOIN memshard.shards p ON p.map = 'm' AND p.shard = s.shard AND p.node = 'n3'"),
+	'stopped: node 3 holds only its own shards');
+same_metadata('stopped', @nodes);
+$n1->safe_psql('postgres', "ALTER SYSTEM RESET pg_memshard.test_hold_move; SELECT pg_reload_conf()");
+$job = $n1->safe_psql('postgres', 'SELECT memshard.rebalance_start()');
+is($n1->safe_psql('postgres', 'SELECT memshard.rebalance_wait()'), 'done', 'the rebalance started again is done');
+like($n1->safe_psql('postgres', 'SELECT job, state, step = steps, error IS NULL FROM memshard.rebalance_status'),
+	qr/^$job\|done\|t\|t$/, 'rebalance_status: done, every step');
+is($n2->safe_psql('postgres', 'SELECT count(*) FROM memshard.rebalance_plan()'), '0',
+	'the plan is empty afterwards');
+is(all_keys_from($n2), '3999', 'every key reads back after the rebalance (but the one rewritten)');
+same_metadata('after the background rebalance', @nodes);
+
 # errors: a target that holds a copy, a shard out of range, a map of one node
-my ($rc, $out, $err) = $n1->psql('postgres', "SELECT memshard.move_shard('m', $shard, 'n2')");
+($rc, $out, $err) = $n1->psql('postgres', "SELECT memshard.move_shard('m', $shard, 'n2')");
 like($err, qr/holds a copy of shard $shard of map "m" already/, 'no move onto a node holding the shard');
 ($rc, $out, $err) = $n1->psql('postgres', "SELECT memshard.move_shard('m', 99, 'n3')");
 like($err, qr/map "m" has no shard 99/, 'shard out of range');

@@ -27,6 +27,9 @@ PG_FUNCTION_INFO_V1(memshard_rebalance_plan);
 PG_FUNCTION_INFO_V1(memshard_rebalance_preview);
 PG_FUNCTION_INFO_V1(memshard_move_shard);
 PG_FUNCTION_INFO_V1(memshard_rebalance);
+PG_FUNCTION_INFO_V1(memshard_rebalance_start);
+PG_FUNCTION_INFO_V1(memshard_rebalance_wait);
+PG_FUNCTION_INFO_V1(memshard_rebalance_stop);
 PG_FUNCTION_INFO_V1(memshard_drain_node);
 PG_FUNCTION_INFO_V1(memshard_add_node_rebalance);
 PG_FUNCTION_INFO_V1(memshard_read_rebalance_status);
@@ -163,7 +166,7 @@ memshard_move_shard(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("map must not be NULL")));
-	PG_RETURN_INT64(rebalance_move_shard(map, shard, target, source));
+	PG_RETURN_INT64(rebalance_move_one(map, shard, target, source));
 }
 
 /* memshard.rebalance(map, strategy, threshold) RETURNS bigint */
@@ -177,6 +180,33 @@ memshard_rebalance(PG_FUNCTION_ARGS)
 
 	rebalance_check_threshold(threshold);
 	PG_RETURN_INT64(rebalance_run(map, s, threshold, NULL));
+}
+
+/* memshard.rebalance_start(map, strategy, threshold) RETURNS bigint (job) */
+Datum
+memshard_rebalance_start(PG_FUNCTION_ARGS)
+{
+	char	   *map = text_arg(fcinfo, 0);
+	char	   *strategy = text_arg(fcinfo, 1);
+	double		threshold = PG_ARGISNULL(2) ? 0.1 : PG_GETARG_FLOAT8(2);
+	RebalanceStrategy s = rebalance_strategy(strategy ? strategy : "by_memory");
+
+	rebalance_check_threshold(threshold);
+	PG_RETURN_INT64(rebalance_start(map, s, threshold));
+}
+
+/* memshard.rebalance_wait() RETURNS text: the job's final state */
+Datum
+memshard_rebalance_wait(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(rebalance_wait()));
+}
+
+/* memshard.rebalance_stop() RETURNS boolean: a job was running */
+Datum
+memshard_rebalance_stop(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(rebalance_stop());
 }
 
 /* memshard.drain_node(server) RETURNS bigint */

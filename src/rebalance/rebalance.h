@@ -83,6 +83,8 @@ extern RebalancePlan *rebalance_gather(const char *map);
 extern int64 rebalance_move_shard(const char *map, int32 shard,
 								  const char *target, const char *source);
 extern int32 rebalance_add_node(const char *server);
+extern int64 rebalance_move_one(const char *map, int32 shard,
+								const char *target, const char *source);
 extern int64 rebalance_run(const char *map, RebalanceStrategy strategy,
 						   double threshold, const char *drain);
 
@@ -111,6 +113,24 @@ typedef struct MoveItem
 	int64		ttl_ms;			/* remaining; 0: none */
 } MoveItem;
 
+/* jobs (rebalance_job.c): one at a time per cluster, in a worker or not */
+extern void rebalance_lock_cluster(void);
+extern void rebalance_unlock_cluster(void);
+extern void rebalance_check_stop(void);
+extern int64 rebalance_start(const char *map, RebalanceStrategy strategy,
+							 double threshold);
+extern char *rebalance_wait(void);
+extern bool rebalance_stop(void);
+
+/* calls of the mover (shard_move.c) */
+struct RemoteResult;
+extern struct RemoteResult *rebalance_call_node(Oid server, const char *sql,
+												int nparams,
+												const char *const *values,
+												bool binary);
+extern int64 rebalance_int8_of(const struct RemoteResult *res, int row,
+							   int field, bool binary);
+
 /* progress and counters in shared memory (rebalance_progress.c) */
 typedef struct RebalanceProgress
 {
@@ -130,6 +150,8 @@ typedef struct RebalanceProgress
 	int64		moves_total;
 	int64		moves_failed;
 	int64		bytes_moved_total;
+	bool		stop_requested;
+	bool		claimed;		/* started by rebalance_start, worker to come */
 } RebalanceProgress;
 
 extern Size rebalance_shmem_size(void);
@@ -141,6 +163,9 @@ extern void rebalance_progress_step(int step, const char *map, int32 shard,
 extern void rebalance_progress_copied(int64 items, int64 bytes);
 extern void rebalance_progress_move_done(bool ok, int64 bytes);
 extern void rebalance_progress_end(const char *state, const char *error);
+extern int64 rebalance_progress_claim(void);
+extern bool rebalance_progress_stop_requested(void);
+extern bool rebalance_progress_request_stop(void);
 
 /* for the tests: a move waits for this advisory lock key mid-copy */
 extern int	memshard_test_hold_move;

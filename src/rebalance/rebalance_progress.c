@@ -74,7 +74,10 @@ rebalance_progress_job(int steps)
 		return;
 	SpinLockAcquire(&progress_shared->mutex);
 	p = &progress_shared->progress;
-	p->job++;
+	if (!p->claimed)
+		p->job++;
+	p->claimed = false;
+	p->stop_requested = false;
 	strlcpy(p->state, "running", 16);
 	p->step = 0;
 	p->steps = steps;
@@ -161,4 +164,69 @@ rebalance_progress_end(const char *state, const char *error)
 	if (error != NULL)
 		strlcpy(progress_shared->progress.error, error, 256);
 	SpinLockRelease(&progress_shared->mutex);
+}
+
+/*
+ * rebalance_start: a job number for the worker to come, state running from
+ * now on; ERROR if a job runs here already
+ */
+int64
+rebalance_progress_claim(void)
+{
+	RebalanceProgress *p;
+	int64		job;
+	bool		busy;
+
+	if (progress_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pg_memshard is not loaded by shared_preload_libraries")));
+	SpinLockAcquire(&progress_shared->mutex);
+	p = &progress_shared->progress;
+	busy = strcmp(p->state, "running") == 0;
+	if (!busy)
+	{
+		job = ++p->job;
+		p->claimed = true;
+		p->stop_requested = false;
+		strlcpy(p->state, "running", 16);
+		p->step = p->steps = 0;
+		p->map[0] = p->source[0] = p->target[0] = p->error[0] = '\0';
+		p->started = GetCurrentTimestamp();
+	}
+	SpinLockRelease(&progress_shared->mutex);
+	if (busy)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("a rebalance is already running on this node"),
+				 errhint("Wait for it with memshard.rebalance_wait(), or stop it with memshard.rebalance_stop().")));
+	return job;
+}
+
+bool
+rebalance_progress_stop_requested(void)
+{
+	bool		stop;
+
+	if (progress_shared == NULL)
+		return false;
+	SpinLockAcquire(&progress_shared->mutex);
+	stop = progress_shared->progress.stop_requested;
+	SpinLockRelease(&progress_shared->mutex);
+	return stop;
+}
+
+bool
+rebalance_progress_request_stop(void)
+{
+	bool		running;
+
+	if (progress_shared == NULL)
+		return false;
+	SpinLockAcquire(&progress_shared->mutex);
+	running = strcmp(progress_shared->progress.state, "running") == 0;
+	if (running)
+		progress_shared->progress.stop_requested = true;
+	SpinLockRelease(&progress_shared->mutex);
+	return running;
 }

@@ -73,8 +73,6 @@ typedef struct MoveEnds
 	int64		bytes;
 } MoveEnds;
 
-static RemoteResult *call_node(Oid server, const char *sql, int nparams,
-							   const char *const *values, bool binary);
 static void move_resolve(MoveEnds *m, const char *map, int32 shard,
 						 const char *target, const char *source);
 static int	copy_round(MoveEnds *m, bool all, bool *overflow);
@@ -85,8 +83,8 @@ static bool placed_on_target(MoveEnds *m);
 static void test_hold_move(void);
 
 /* one statement on a node, its answer or ERROR */
-static RemoteResult *
-call_node(Oid server, const char *sql, int nparams, const char *const *values,
+RemoteResult *
+rebalance_call_node(Oid server, const char *sql, int nparams, const char *const *values,
 		  bool binary)
 {
 	RemoteFanout *fanout = remote_fanout_create(1);
@@ -99,8 +97,8 @@ call_node(Oid server, const char *sql, int nparams, const char *const *values,
 	return call->result;
 }
 
-static int64
-int8_of(const RemoteResult *res, int row, int field, bool binary)
+int64
+rebalance_int8_of(const RemoteResult *res, int row, int field, bool binary)
 {
 	const char *v = res->values[row * res->nfields + field];
 
@@ -209,7 +207,7 @@ put_batch(MoveEnds *m, const RemoteResult *res, int from, int to)
 		values[i] = res->values[row * res->nfields + 1];
 		vallens[i] = values[i] ? res->lengths[row * res->nfields + 1] : 0;
 		appendStringInfo(&ttls, "%s" INT64_FORMAT, i ? "," : "",
-						 int8_of(res, row, 2, true));
+						 rebalance_int8_of(res, row, 2, true));
 		if (values[i] != NULL)
 		{
 			m->items++;
@@ -254,7 +252,7 @@ copy_round(MoveEnds *m, bool all, bool *overflow)
 	params[1] = shard;
 	params[2] = token;
 	params[3] = all ? "true" : "false";
-	res = call_node(m->source_server,
+	res = rebalance_call_node(m->source_server,
 					"SELECT key, value, ttl_ms FROM memshard.peer_move_read($1, $2::pg_catalog.int4, $3::pg_catalog.int8, $4::pg_catalog.bool)",
 					4, params, true);
 	*overflow = false;
@@ -300,14 +298,18 @@ copy_shard(MoveEnds *m)
 		test_hold_move();
 		for (round = 0; round < LOG_ROUNDS; round++)
 		{
-			int			n = copy_round(m, false, &overflow);
+			int			n;
+
+			rebalance_check_stop();
+			n = copy_round(m, false, &overflow);
 
 			if (overflow || n < LOG_QUIET)
 				break;
 		}
 		if (!overflow)
 		{
-			call_node(m->source_server,
+			rebalance_check_stop();
+			rebalance_call_node(m->source_server,
 					  "SELECT memshard.peer_move_freeze($1::pg_catalog.int8)",
 					  1, params, false);
 			(void) copy_round(m, false, &overflow);
@@ -357,7 +359,7 @@ undo_move(MoveEnds *m)
 	PG_TRY();
 	{
 		if (m->token != 0)
-			call_node(m->source_server,
+			rebalance_call_node(m->source_server,
 					  "SELECT memshard.peer_move_end($1, $2::pg_catalog.int4, $3::pg_catalog.int8, $4::pg_catalog.bool)",
 					  4, params, false);
 	}
@@ -368,7 +370,7 @@ undo_move(MoveEnds *m)
 	PG_END_TRY();
 	PG_TRY();
 	{
-		call_node(m->target_server,
+		rebalance_call_node(m->target_server,
 				  "SELECT memshard.peer_move_clear($1, $2::pg_catalog.int4)",
 				  2, params, false);
 	}
@@ -402,13 +404,13 @@ rebalance_move_shard(const char *map, int32 shard, const char *target,
 	params[0] = map;
 	params[1] = shardtext;
 
-	call_node(m.target_server,
+	rebalance_call_node(m.target_server,
 			  "SELECT memshard.peer_move_clear($1, $2::pg_catalog.int4)",
 			  2, params, false);
-	res = call_node(m.source_server,
+	res = rebalance_call_node(m.source_server,
 					"SELECT memshard.peer_move_begin($1, $2::pg_catalog.int4)",
 					2, params, false);
-	m.token = (uint64) int8_of(res, 0, 0, false);
+	m.token = (uint64) rebalance_int8_of(res, 0, 0, false);
 
 	PG_TRY();
 	{
@@ -417,7 +419,7 @@ rebalance_move_shard(const char *map, int32 shard, const char *target,
 		params[2] = replica;
 		params[3] = source_id;
 		params[4] = target_id;
-		call_node(m.self_server,
+		rebalance_call_node(m.self_server,
 				  "SELECT memshard.peer_move_switch($1, $2::pg_catalog.int4, $3::pg_catalog.int4, $4::pg_catalog.int4, $5::pg_catalog.int4)",
 				  5, params, false);
 	}
@@ -452,7 +454,7 @@ rebalance_move_shard(const char *map, int32 shard, const char *target,
 		end_params[1] = shardtext;
 		end_params[2] = token;
 		end_params[3] = "true";
-		call_node(m.source_server,
+		rebalance_call_node(m.source_server,
 				  "SELECT memshard.peer_move_end($1, $2::pg_catalog.int4, $3::pg_catalog.int8, $4::pg_catalog.bool)",
 				  4, end_params, false);
 	}
@@ -505,64 +507,4 @@ test_hold_move(void)
 						 (uint32) memshard_test_hold_move, 1);
 	(void) LockAcquire(&tag, ShareLock, false, false);
 	LockRelease(&tag, ShareLock, false);
-}
-
-/* run a plan's moves; returns how many were done */
-int64
-rebalance_run(const char *map, RebalanceStrategy strategy, double threshold,
-			  const char *drain)
-{
-	RebalancePlan *plan = rebalance_make_plan(map, strategy, threshold, drain);
-	int			i;
-
-	rebalance_progress_job(plan->nsteps);
-	PG_TRY();
-	{
-		for (i = 0; i < plan->nsteps; i++)
-		{
-			const PlanStep *step = &plan->steps[i];
-			const PlanPlacement *p = &plan->placements[step->placement];
-
-			rebalance_progress_step(i + 1, p->map, p->shard,
-									plan->nodes[step->source].server,
-									plan->nodes[step->target].server);
-			(void) rebalance_move_shard(p->map, p->shard,
-										plan->nodes[step->target].server,
-										plan->nodes[step->source].server);
-		}
-	}
-	PG_CATCH();
-	{
-		rebalance_progress_end("failed", NULL);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	rebalance_progress_end("done", NULL);
-	return plan->nsteps;
-}
-
-/*
- * add_node(server, rebalance => true): the addition is made through this
- * node's own server, so that it has committed on every node before the
- * moves of the rebalance that follows need it
- */
-int32
-rebalance_add_node(const char *server)
-{
-	const ClusterNode *self = cluster_local_node();
-	const char *params[1] = {server};
-	RemoteResult *res;
-	int32		id;
-
-	if (self == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("this node is not in a cluster"),
-				 errhint("Add this node first: memshard.add_node(server) without rebalance.")));
-	res = call_node(self->serverid, "SELECT memshard.add_node($1::pg_catalog.name)",
-					1, params, false);
-	id = (int32) int8_of(res, 0, 0, false);
-	AcceptInvalidationMessages();
-	(void) rebalance_run(NULL, STRATEGY_BY_MEMORY, 0.1, NULL);
-	return id;
 }
