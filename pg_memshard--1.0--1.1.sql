@@ -493,6 +493,13 @@ RETURNS pg_catalog.int8
 AS 'MODULE_PATHNAME', 'memshard_drain_node'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+-- every shard back to its replicas copies on distinct live nodes: a copy
+-- on a node that is not 'active' is made again on another, from a live copy
+CREATE FUNCTION memshard.repair(map pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'memshard_repair'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 -- add_node(server) and, with rebalance => true, a rebalance once the node
 -- is in (its addition commits first, through this node's own server, so
 -- that the moves see it)
@@ -540,7 +547,8 @@ RETURNS TABLE(key pg_catalog.text, value pg_catalog.bytea, ttl_ms pg_catalog.int
 AS 'MODULE_PATHNAME', 'memshard_peer_move_read'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
-CREATE FUNCTION memshard.peer_move_freeze(token pg_catalog.int8)
+-- frozen: writes wait for the switch; false: they go on (logged)
+CREATE FUNCTION memshard.peer_move_freeze(token pg_catalog.int8, frozen pg_catalog.bool)
 RETURNS pg_catalog.bool
 AS 'MODULE_PATHNAME', 'memshard_peer_move_freeze'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
@@ -582,6 +590,7 @@ REVOKE ALL ON FUNCTION
     memshard.rebalance_wait(),
     memshard.rebalance_stop(),
     memshard.drain_node(pg_catalog.name),
+    memshard.repair(pg_catalog.text),
     memshard.add_node(pg_catalog.name, pg_catalog.bool),
     memshard.peer_move_switch(pg_catalog.text, pg_catalog.int4, pg_catalog.int4,
                               pg_catalog.int4, pg_catalog.int4)
@@ -591,7 +600,7 @@ REVOKE ALL ON FUNCTION
     memshard.peer_shard_sizes(),
     memshard.peer_move_begin(pg_catalog.text, pg_catalog.int4),
     memshard.peer_move_read(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
-    memshard.peer_move_freeze(pg_catalog.int8),
+    memshard.peer_move_freeze(pg_catalog.int8, pg_catalog.bool),
     memshard.peer_move_end(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
     memshard.peer_move_clear(pg_catalog.text, pg_catalog.int4),
     memshard.peer_move_put(pg_catalog.text, pg_catalog.text[], pg_catalog.bytea[], pg_catalog.int8[])
@@ -600,7 +609,7 @@ GRANT EXECUTE ON FUNCTION
     memshard.peer_shard_sizes(),
     memshard.peer_move_begin(pg_catalog.text, pg_catalog.int4),
     memshard.peer_move_read(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
-    memshard.peer_move_freeze(pg_catalog.int8),
+    memshard.peer_move_freeze(pg_catalog.int8, pg_catalog.bool),
     memshard.peer_move_end(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
     memshard.peer_move_clear(pg_catalog.text, pg_catalog.int4),
     memshard.peer_move_put(pg_catalog.text, pg_catalog.text[], pg_catalog.bytea[], pg_catalog.int8[])

@@ -31,6 +31,7 @@ PG_FUNCTION_INFO_V1(memshard_rebalance_start);
 PG_FUNCTION_INFO_V1(memshard_rebalance_wait);
 PG_FUNCTION_INFO_V1(memshard_rebalance_stop);
 PG_FUNCTION_INFO_V1(memshard_drain_node);
+PG_FUNCTION_INFO_V1(memshard_repair);
 PG_FUNCTION_INFO_V1(memshard_add_node_rebalance);
 PG_FUNCTION_INFO_V1(memshard_read_rebalance_status);
 PG_FUNCTION_INFO_V1(memshard_peer_move_begin);
@@ -233,6 +234,13 @@ memshard_add_node_rebalance(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(rebalance_add_node(server));
 }
 
+/* memshard.repair(map text DEFAULT NULL) RETURNS integer */
+Datum
+memshard_repair(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(rebalance_repair(text_arg(fcinfo, 0)));
+}
+
 /* memshard.read_rebalance_status(): the row of memshard.rebalance_status */
 Datum
 memshard_read_rebalance_status(PG_FUNCTION_ARGS)
@@ -332,7 +340,7 @@ memshard_peer_move_read(PG_FUNCTION_ARGS)
 Datum
 memshard_peer_move_freeze(PG_FUNCTION_ARGS)
 {
-	move_source_freeze((uint64) PG_GETARG_INT64(0));
+	move_source_freeze((uint64) PG_GETARG_INT64(0), PG_GETARG_BOOL(1));
 	PG_RETURN_BOOL(true);
 }
 

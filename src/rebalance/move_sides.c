@@ -91,9 +91,9 @@ move_source_begin(const char *name, int32 shard)
 }
 
 void
-move_source_freeze(uint64 token)
+move_source_freeze(uint64 token, bool frozen)
 {
-	if (!move_log_set_state(token, MOVE_LOG_FROZEN))
+	if (!move_log_set_state(token, frozen ? MOVE_LOG_FROZEN : MOVE_LOG_COPYING))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the move is no longer registered on this node"),

@@ -82,6 +82,10 @@ extern RebalancePlan *rebalance_gather(const char *map);
 /* a move (shard_move.c); returns the items copied */
 extern int64 rebalance_move_shard(const char *map, int32 shard,
 								  const char *target, const char *source);
+extern int64 rebalance_copy_placement(const char *map, int32 shard,
+									  int32 replica, const char *source,
+									  const char *target);
+extern int	rebalance_repair(const char *map);
 extern int32 rebalance_add_node(const char *server);
 extern int64 rebalance_move_one(const char *map, int32 shard,
 								const char *target, const char *source);
@@ -90,7 +94,7 @@ extern int64 rebalance_run(const char *map, RebalanceStrategy strategy,
 
 /* the source and target sides of a move, for the peer_move_* functions */
 extern uint64 move_source_begin(const char *map, int32 shard);
-extern void move_source_freeze(uint64 token);
+extern void move_source_freeze(uint64 token, bool frozen);
 extern int64 move_source_end(const char *map, int32 shard, uint64 token,
 							 bool switched);
 extern List *move_source_read(const char *map, int32 shard, uint64 token,
@@ -117,6 +121,7 @@ typedef struct MoveItem
 extern void rebalance_lock_cluster(void);
 extern void rebalance_unlock_cluster(void);
 extern void rebalance_check_stop(void);
+extern void rebalance_job_failed(MemoryContext cxt, const char *state) pg_attribute_noreturn();
 extern int64 rebalance_start(const char *map, RebalanceStrategy strategy,
 							 double threshold);
 extern char *rebalance_wait(void);

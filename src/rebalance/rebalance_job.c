@@ -68,7 +68,7 @@ unlock_nodes(const List *nodes)
 	{
 		const ClusterNode *node = lfirst(lc);
 
-		if (OidIsValid(node->serverid))
+		if (OidIsValid(node->serverid) && strcmp(node->state, "active") == 0)
 			remote_fanout_add(fanout, node, node->serverid,
 							  REBALANCE_LOCK_SQL_RELEASE);
 	}
@@ -96,7 +96,8 @@ rebalance_lock_cluster(void)
 	{
 		const ClusterNode *node = lfirst(lc);
 
-		if (OidIsValid(node->serverid))
+		/* a node in another state (failed) takes no part */
+		if (OidIsValid(node->serverid) && strcmp(node->state, "active") == 0)
 			remote_fanout_add(fanout, node, node->serverid,
 							  REBALANCE_LOCK_SQL_TRY);
 	}
@@ -135,8 +136,8 @@ rebalance_unlock_cluster(void)
 }
 
 /* after an ERROR inside a job: the lock goes, the error goes on */
-static void
-unlock_after_error(MemoryContext cxt, const char *state)
+void
+rebalance_job_failed(MemoryContext cxt, const char *state)
 {
 	ErrorData  *edata;
 
@@ -185,7 +186,7 @@ rebalance_move_one(const char *map, int32 shard, const char *target,
 	}
 	PG_CATCH();
 	{
-		unlock_after_error(cxt, "failed");
+		rebalance_job_failed(cxt, "failed");
 	}
 	PG_END_TRY();
 	rebalance_unlock_cluster();
@@ -222,7 +223,7 @@ rebalance_run(const char *map, RebalanceStrategy strategy, double threshold,
 	}
 	PG_CATCH();
 	{
-		unlock_after_error(cxt, rebalance_progress_stop_requested() ?
+		rebalance_job_failed(cxt, rebalance_progress_stop_requested() ?
 						   "stopped" : "failed");
 	}
 	PG_END_TRY();

@@ -163,6 +163,12 @@ rebalance_gather(const char *map)
 		pn->id = node->id;
 		strlcpy(pn->server, NameStr(node->server), NAMEDATALEN);
 		pn->target = strcmp(node->state, "active") == 0;
+		/* a node in another state (failed) is not asked: it takes nothing */
+		if (!pn->target)
+		{
+			remote_fanout_skip(fanout, pn);
+			continue;
+		}
 		if (!OidIsValid(node->serverid))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -173,7 +179,8 @@ rebalance_gather(const char *map)
 	add_placements(plan, map);
 	remote_fanout_run_or_throw(fanout);
 	for (i = 0; i < fanout->ncalls; i++)
-		read_answer(plan, (const PlanNode *) fanout->calls[i].node - plan->nodes,
+		if (fanout->calls[i].call.sql != NULL)
+			read_answer(plan, (const PlanNode *) fanout->calls[i].node - plan->nodes,
 					&fanout->calls[i].call);
 	for (i = 0; i < plan->nnodes; i++)
 	{

@@ -68,6 +68,8 @@ typedef struct MoveEnds
 	Oid			target_server;
 	char		target[NAMEDATALEN];
 	Oid			self_server;
+	int32		placed_id;		/* the node the placement row names now */
+	bool		keep_source;	/* repair: the source keeps its copy */
 	uint64		token;
 	int64		items;
 	int64		bytes;
@@ -81,6 +83,8 @@ static void copy_shard(MoveEnds *m);
 static void undo_move(MoveEnds *m);
 static bool placed_on_target(MoveEnds *m);
 static void test_hold_move(void);
+static int64 run_move(MoveEnds *m);
+static void catch_up_kept_source(MoveEnds *m, const char *token);
 
 /* one statement on a node, its answer or ERROR */
 RemoteResult *
@@ -167,7 +171,7 @@ move_resolve(MoveEnds *m, const char *map, int32 shard, const char *target,
 			(source == NULL ? i == 0 : strcmp(NameStr(node->server), source) == 0))
 		{
 			m->replica = i;
-			m->source_id = node->id;
+			m->source_id = m->placed_id = node->id;
 			m->source_server = node->serverid;
 			strlcpy(m->source, NameStr(node->server), NAMEDATALEN);
 		}
@@ -310,7 +314,7 @@ copy_shard(MoveEnds *m)
 		{
 			rebalance_check_stop();
 			rebalance_call_node(m->source_server,
-					  "SELECT memshard.peer_move_freeze($1::pg_catalog.int8)",
+					  "SELECT memshard.peer_move_freeze($1::pg_catalog.int8, true)",
 					  1, params, false);
 			(void) copy_round(m, false, &overflow);
 			if (!overflow)
@@ -386,42 +390,107 @@ rebalance_move_shard(const char *map, int32 shard, const char *target,
 					 const char *source)
 {
 	MoveEnds	m;
+
+	move_resolve(&m, map, shard, target, source);
+	return run_move(&m);
+}
+
+/*
+ * repair: copy `replica` of a shard, placed on a node that is not active,
+ * from the copy on source (which keeps it) to target
+ */
+int64
+rebalance_copy_placement(const char *map, int32 shard, int32 replica,
+						 const char *source, const char *target)
+{
+	MapInfo    *info = router_lookup_map(map, strlen(map));
+	const MapPlacements *placements = cluster_map_placements(info->id);
+	const ClusterNode *snode = cluster_node_by_server(source);
+	const ClusterNode *tnode = cluster_node_by_server(target);
+	const ClusterNode *self = cluster_local_node();
+	MoveEnds	m;
+
+	if (placements == NULL || snode == NULL || tnode == NULL || self == NULL)
+		elog(ERROR, "cannot repair shard %d of map \"%s\"", shard, map);
+	memset(&m, 0, sizeof(m));
+	m.map = map;
+	m.shard = shard;
+	m.replica = replica;
+	m.placed_id = placement_node(placements, shard, replica)->id;
+	m.source_id = snode->id;
+	m.source_server = snode->serverid;
+	strlcpy(m.source, source, NAMEDATALEN);
+	m.target_id = tnode->id;
+	m.target_server = tnode->serverid;
+	strlcpy(m.target, target, NAMEDATALEN);
+	m.self_server = self->serverid;
+	m.keep_source = true;
+	return run_move(&m);
+}
+
+/*
+ * A source that keeps its copy (repair): writes that waited for the switch
+ * and went on here only (their nodes placed the shard as before) are
+ * logged once the shard is thawed, and copied under one more freeze; then
+ * the source goes on as a copy like any other.
+ */
+static void
+catch_up_kept_source(MoveEnds *m, const char *token)
+{
+	const char *params[1] = {token};
+	bool		overflow;
+
+	rebalance_call_node(m->source_server,
+						"SELECT memshard.peer_move_freeze($1::pg_catalog.int8, false)",
+						1, params, false);
+	pg_usleep(20000L);
+	rebalance_call_node(m->source_server,
+						"SELECT memshard.peer_move_freeze($1::pg_catalog.int8, true)",
+						1, params, false);
+	(void) copy_round(m, false, &overflow);
+}
+
+/* steps 1 to 6 of a move (or a repair's copy) */
+static int64
+run_move(MoveEnds *m)
+{
 	char		shardtext[16];
 	char		replica[16];
-	char		source_id[16];
+	char		placed_id[16];
 	char		target_id[16];
+	char		token[24];
 	const char *params[5];
 	MemoryContext cxt = CurrentMemoryContext;
 	bool		switching = false;
 	RemoteResult *res;
 
-	move_resolve(&m, map, shard, target, source);
-	rebalance_progress_step(-1, map, shard, m.source, m.target);
-	snprintf(shardtext, sizeof(shardtext), "%d", shard);
-	snprintf(replica, sizeof(replica), "%d", m.replica);
-	snprintf(source_id, sizeof(source_id), "%d", m.source_id);
-	snprintf(target_id, sizeof(target_id), "%d", m.target_id);
-	params[0] = map;
+	rebalance_progress_step(-1, m->map, m->shard, m->source, m->target);
+	snprintf(shardtext, sizeof(shardtext), "%d", m->shard);
+	snprintf(replica, sizeof(replica), "%d", m->replica);
+	snprintf(placed_id, sizeof(placed_id), "%d", m->placed_id);
+	snprintf(target_id, sizeof(target_id), "%d", m->target_id);
+	params[0] = m->map;
 	params[1] = shardtext;
 
-	rebalance_call_node(m.target_server,
-			  "SELECT memshard.peer_move_clear($1, $2::pg_catalog.int4)",
-			  2, params, false);
-	res = rebalance_call_node(m.source_server,
-					"SELECT memshard.peer_move_begin($1, $2::pg_catalog.int4)",
-					2, params, false);
-	m.token = (uint64) rebalance_int8_of(res, 0, 0, false);
+	rebalance_call_node(m->target_server,
+						"SELECT memshard.peer_move_clear($1, $2::pg_catalog.int4)",
+						2, params, false);
+	res = rebalance_call_node(m->source_server,
+							  "SELECT memshard.peer_move_begin($1, $2::pg_catalog.int4)",
+							  2, params, false);
+	m->token = (uint64) rebalance_int8_of(res, 0, 0, false);
+	snprintf(token, sizeof(token), UINT64_FORMAT, m->token);
 
 	PG_TRY();
 	{
-		copy_shard(&m);
+		copy_shard(m);
 		switching = true;
 		params[2] = replica;
-		params[3] = source_id;
+		params[3] = placed_id;
 		params[4] = target_id;
-		rebalance_call_node(m.self_server,
-				  "SELECT memshard.peer_move_switch($1, $2::pg_catalog.int4, $3::pg_catalog.int4, $4::pg_catalog.int4, $5::pg_catalog.int4)",
-				  5, params, false);
+		rebalance_call_node(m->self_server,
+							"SELECT memshard.peer_move_switch($1, $2::pg_catalog.int4, $3::pg_catalog.int4, $4::pg_catalog.int4, $5::pg_catalog.int4)",
+							5, params, false);
 	}
 	PG_CATCH();
 	{
@@ -430,36 +499,30 @@ rebalance_move_shard(const char *map, int32 shard, const char *target,
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		if (!switching || !placed_on_target(&m))
+		if (!switching || !placed_on_target(m))
 		{
-			undo_move(&m);
+			undo_move(m);
 			rebalance_progress_move_done(false, 0);
 			ReThrowError(edata);
 		}
 		/* the switch committed though its session failed: go on */
 		ereport(WARNING,
 				(errmsg("the switch of shard %d of map \"%s\" reported an error but committed",
-						shard, map),
+						m->shard, m->map),
 				 errdetail_internal("%s", edata->message)));
 	}
 	PG_END_TRY();
 
-	/* step 6: the source's copy goes */
-	{
-		char		token[24];
-		const char *end_params[4];
-
-		snprintf(token, sizeof(token), UINT64_FORMAT, m.token);
-		end_params[0] = map;
-		end_params[1] = shardtext;
-		end_params[2] = token;
-		end_params[3] = "true";
-		rebalance_call_node(m.source_server,
-				  "SELECT memshard.peer_move_end($1, $2::pg_catalog.int4, $3::pg_catalog.int8, $4::pg_catalog.bool)",
-				  4, end_params, false);
-	}
-	rebalance_progress_move_done(true, m.bytes);
-	return m.items;
+	/* step 6: the source's copy goes (or, kept, catches up) */
+	if (m->keep_source)
+		catch_up_kept_source(m, token);
+	params[2] = token;
+	params[3] = m->keep_source ? "false" : "true";
+	rebalance_call_node(m->source_server,
+						"SELECT memshard.peer_move_end($1, $2::pg_catalog.int4, $3::pg_catalog.int8, $4::pg_catalog.bool)",
+						4, params, false);
+	rebalance_progress_move_done(true, m->bytes);
+	return m->items;
 }
 
 /* step 5 on the mover's own session: the placement changes everywhere */
