@@ -616,3 +616,58 @@ GRANT EXECUTE ON FUNCTION
   TO memshard_peer;
 -- peer_shard_sizes reads this node's figures
 GRANT EXECUTE ON FUNCTION memshard.local_shard_stats(pg_catalog.text) TO memshard_peer;
+
+-- The samples of the rebalance's figures (families 90..98), as
+-- metric_samples() gives its own: the job run from this node, the moves
+-- and bytes moved since the start (shared memory), and this node's
+-- utilization (the figure plans balance).
+CREATE FUNCTION memshard.rebalance_metric_samples(OUT family integer,
+                                                  OUT metric text,
+                                                  OUT type text,
+                                                  OUT help text,
+                                                  OUT labels text,
+                                                  OUT sort text,
+                                                  OUT value text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT f.family, 'pg_memshard_rebalance_' || f.metric, f.type, f.help, '', '', f.value
+      FROM memshard.read_rebalance_status() r, memshard.stats s,
+      LATERAL (VALUES
+        (90, 'running', 'gauge', 'Whether a rebalance, drain or shard move run from this node is in progress (1) or not (0).',
+         CASE WHEN r.state = 'running' THEN '1' ELSE '0' END),
+        (91, 'step', 'gauge', 'Move of the current (or last) job run from this node.', r.step::text),
+        (92, 'steps', 'gauge', 'Moves of the current (or last) job run from this node.', r.steps::text),
+        (93, 'items_copied', 'gauge', 'Items copied by the move in progress (or the last one).', r.items_copied::text),
+        (94, 'bytes_copied', 'gauge', 'Key and value bytes copied by the move in progress (or the last one).', r.bytes_copied::text),
+        (95, 'moves_total', 'counter', 'Shard moves run from this node that finished, since the start.', r.moves_total::text),
+        (96, 'moves_failed_total', 'counter', 'Shard moves run from this node that failed and were undone, since the start.', r.moves_failed::text),
+        (97, 'bytes_moved_total', 'counter', 'Key and value bytes of the shard moves run from this node, since the start.', r.bytes_moved_total::text),
+        (98, 'utilization_ratio', 'gauge', 'Bytes of chunks held on this node over its pg_memshard.memory, the figure rebalance plans balance.',
+         (s.memory_used::float8 / greatest(s.memory_budget, 1))::text)
+      ) f(family, metric, type, help, value);
+END;
+
+-- metrics() with the rebalance's families too (the same text as above,
+-- one more UNION ALL)
+CREATE OR REPLACE FUNCTION memshard.metrics()
+RETURNS pg_catalog.text
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT coalesce(string_agg(block, '' ORDER BY family), '')
+      FROM (SELECT s.family,
+                   '# HELP ' || s.metric || ' ' || s.help || E'\n' ||
+                   '# TYPE ' || s.metric || ' ' || s.type || E'\n' ||
+                   string_agg(s.metric || s.labels || ' ' || s.value || E'\n', ''
+                              ORDER BY s.sort COLLATE "C", s.labels COLLATE "C") AS block
+              FROM (SELECT * FROM memshard.metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.recovery_metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.restart_metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.tablecache_metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.rebalance_metric_samples()) s
+             GROUP BY s.family, s.metric, s.type, s.help) families;
+END;
