@@ -80,6 +80,7 @@ SELECT string_agg(p.proname || ' ' || array_to_string(p.proconfig, ','), E'\n' O
   FROM pg_proc p
  WHERE p.pronamespace = 'memshard'::regnamespace AND p.proconfig IS NOT NULL}),
 	"metadata_snapshot IntervalStyle=postgres,search_path=pg_catalog, pg_temp\n"
+	  . "peer_shard_sizes search_path=pg_catalog, pg_temp\n"
 	  . "skew search_path=pg_catalog, pg_temp",
 	'the functions whose bodies are parsed when they run have a fixed search_path');
 is( $node->safe_psql('postgres', q{

@@ -72,17 +72,33 @@ int_arg(FunctionCallInfo fcinfo, int arg, const char *what)
 	return PG_GETARG_INT32(arg);
 }
 
-/* the (map, strategy, threshold) of the plan functions */
+/* the (map, strategy, threshold) arguments of the plan and job functions */
+typedef struct PlanArgs
+{
+	char	   *map;
+	RebalanceStrategy strategy;
+	double		threshold;
+} PlanArgs;
+
+static PlanArgs
+plan_args(FunctionCallInfo fcinfo)
+{
+	PlanArgs	args;
+	char	   *strategy = text_arg(fcinfo, 1);
+
+	args.map = text_arg(fcinfo, 0);
+	args.strategy = rebalance_strategy(strategy ? strategy : "by_memory");
+	args.threshold = PG_ARGISNULL(2) ? 0.1 : PG_GETARG_FLOAT8(2);
+	rebalance_check_threshold(args.threshold);
+	return args;
+}
+
 static RebalancePlan *
 plan_from_args(FunctionCallInfo fcinfo)
 {
-	char	   *map = text_arg(fcinfo, 0);
-	char	   *strategy = text_arg(fcinfo, 1);
-	double		threshold = PG_ARGISNULL(2) ? 0.1 : PG_GETARG_FLOAT8(2);
-	RebalanceStrategy s = rebalance_strategy(strategy ? strategy : "by_memory");
+	PlanArgs	args = plan_args(fcinfo);
 
-	rebalance_check_threshold(threshold);
-	return rebalance_make_plan(map, s, threshold, NULL);
+	return rebalance_make_plan(args.map, args.strategy, args.threshold, NULL);
 }
 
 /*
@@ -174,26 +190,19 @@ memshard_move_shard(PG_FUNCTION_ARGS)
 Datum
 memshard_rebalance(PG_FUNCTION_ARGS)
 {
-	char	   *map = text_arg(fcinfo, 0);
-	char	   *strategy = text_arg(fcinfo, 1);
-	double		threshold = PG_ARGISNULL(2) ? 0.1 : PG_GETARG_FLOAT8(2);
-	RebalanceStrategy s = rebalance_strategy(strategy ? strategy : "by_memory");
+	PlanArgs	args = plan_args(fcinfo);
 
-	rebalance_check_threshold(threshold);
-	PG_RETURN_INT64(rebalance_run(map, s, threshold, NULL));
+	PG_RETURN_INT64(rebalance_run(args.map, args.strategy, args.threshold,
+								  NULL));
 }
 
 /* memshard.rebalance_start(map, strategy, threshold) RETURNS bigint (job) */
 Datum
 memshard_rebalance_start(PG_FUNCTION_ARGS)
 {
-	char	   *map = text_arg(fcinfo, 0);
-	char	   *strategy = text_arg(fcinfo, 1);
-	double		threshold = PG_ARGISNULL(2) ? 0.1 : PG_GETARG_FLOAT8(2);
-	RebalanceStrategy s = rebalance_strategy(strategy ? strategy : "by_memory");
+	PlanArgs	args = plan_args(fcinfo);
 
-	rebalance_check_threshold(threshold);
-	PG_RETURN_INT64(rebalance_start(map, s, threshold));
+	PG_RETURN_INT64(rebalance_start(args.map, args.strategy, args.threshold));
 }
 
 /* memshard.rebalance_wait() RETURNS text: the job's final state */

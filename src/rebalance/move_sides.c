@@ -34,6 +34,7 @@
 static MapInfo *moving_map(const char *name, int32 shard);
 static bool holds_shard(MapInfo *map, int32 shard);
 static void read_key(MapInfo *map, const char *key, int keylen, List **items);
+static List *shard_keys(MapInfo *map, int32 shard);
 static int64 delete_shard(MapInfo *map, int32 shard);
 static int	compare_keys(const void *a, const void *b);
 
@@ -150,20 +151,14 @@ move_source_read(const char *name, int32 shard, uint64 token, bool all,
 	*overflow = false;
 	if (all)
 	{
-		StoreScan	scan;
+		ListCell   *lc;
 
-		store_scan_begin(&scan, MyDatabaseId, map->id);
-		while (store_scan_next(&scan))
+		foreach(lc, shard_keys(map, shard))
 		{
-			int			i;
+			MoveItem   *k = lfirst(lc);
 
-			for (i = 0; i < scan.nitems; i++)
-				if (router_key_shard(map, scan.items[i].key,
-									 scan.items[i].keylen) == shard)
-					read_key(map, scan.items[i].key, scan.items[i].keylen,
-							 &items);
+			read_key(map, k->key, k->keylen, &items);
 		}
-		store_scan_end(&scan);
 	}
 	else
 	{
@@ -202,14 +197,16 @@ move_source_read(const char *name, int32 shard, uint64 token, bool all,
 	return items;
 }
 
-/* remove this node's items of one shard of a map */
-static int64
-delete_shard(MapInfo *map, int32 shard)
+/*
+ * The keys this node's store holds of one shard of a map (MoveItems with
+ * no value), from a scan of the map's keys: each key's shard is the
+ * router's answer.
+ */
+static List *
+shard_keys(MapInfo *map, int32 shard)
 {
 	StoreScan	scan;
 	List	   *keys = NIL;
-	ListCell   *lc;
-	int64		removed = 0;
 
 	store_scan_begin(&scan, MyDatabaseId, map->id);
 	while (store_scan_next(&scan))
@@ -220,7 +217,7 @@ delete_shard(MapInfo *map, int32 shard)
 			if (router_key_shard(map, scan.items[i].key,
 								 scan.items[i].keylen) == shard)
 			{
-				MoveItem   *k = palloc(sizeof(MoveItem));
+				MoveItem   *k = palloc0(sizeof(MoveItem));
 
 				k->key = pnstrdup(scan.items[i].key, scan.items[i].keylen);
 				k->keylen = scan.items[i].keylen;
@@ -228,6 +225,17 @@ delete_shard(MapInfo *map, int32 shard)
 			}
 	}
 	store_scan_end(&scan);
+	return keys;
+}
+
+/* remove this node's items of one shard of a map */
+static int64
+delete_shard(MapInfo *map, int32 shard)
+{
+	List	   *keys = shard_keys(map, shard);
+	ListCell   *lc;
+	int64		removed = 0;
+
 	foreach(lc, keys)
 	{
 		MoveItem   *k = lfirst(lc);
