@@ -157,6 +157,7 @@ typedef struct RebalanceProgress
 	int64		bytes_moved_total;
 	bool		stop_requested;
 	bool		claimed;		/* started by rebalance_start, worker to come */
+	int			pid;			/* the backend running the job */
 } RebalanceProgress;
 
 extern Size rebalance_shmem_size(void);

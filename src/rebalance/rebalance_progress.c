@@ -12,6 +12,8 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+#include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
@@ -26,6 +28,42 @@ typedef struct ProgressShared
 } ProgressShared;
 
 static ProgressShared *progress_shared = NULL;
+static bool exit_callback_registered = false;
+
+static void progress_at_exit(int code, Datum arg);
+static void own_job(void);
+
+/*
+ * A backend that exits while its job runs (terminated, FATAL) leaves it
+ * failed, not running for ever.
+ */
+static void
+progress_at_exit(int code, Datum arg)
+{
+	RebalanceProgress *p;
+
+	if (progress_shared == NULL)
+		return;
+	SpinLockAcquire(&progress_shared->mutex);
+	p = &progress_shared->progress;
+	if (strcmp(p->state, "running") == 0 && p->pid == MyProcPid)
+	{
+		strlcpy(p->state, "failed", 16);
+		strlcpy(p->error, "the backend running the job exited", 256);
+	}
+	SpinLockRelease(&progress_shared->mutex);
+}
+
+/* the job is this backend's: it is ended if the backend exits */
+static void
+own_job(void)
+{
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(progress_at_exit, (Datum) 0);
+		exit_callback_registered = true;
+	}
+}
 
 Size
 rebalance_shmem_size(void)
@@ -76,8 +114,9 @@ rebalance_progress_job(int steps)
 	p = &progress_shared->progress;
 	if (!p->claimed)
 		p->job++;
+	if (!p->claimed)
+		p->stop_requested = false;
 	p->claimed = false;
-	p->stop_requested = false;
 	strlcpy(p->state, "running", 16);
 	p->step = 0;
 	p->steps = steps;
@@ -85,7 +124,9 @@ rebalance_progress_job(int steps)
 	p->shard = -1;
 	p->items_copied = p->bytes_copied = 0;
 	p->started = GetCurrentTimestamp();
+	p->pid = MyProcPid;
 	SpinLockRelease(&progress_shared->mutex);
+	own_job();
 }
 
 /* step -1: a move_shard of its own (a job of one step, unless in a job) */
@@ -103,7 +144,7 @@ rebalance_progress_step(int step, const char *map, int32 shard,
 
 		SpinLockAcquire(&progress_shared->mutex);
 		in_job = strcmp(progress_shared->progress.state, "running") == 0 &&
-			progress_shared->progress.steps > 0;
+			progress_shared->progress.pid == MyProcPid;
 		SpinLockRelease(&progress_shared->mutex);
 		if (in_job)
 			return;
