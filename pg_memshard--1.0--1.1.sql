@@ -541,10 +541,14 @@ RETURNS pg_catalog.int8
 AS 'MODULE_PATHNAME', 'memshard_peer_move_begin'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
-CREATE FUNCTION memshard.peer_move_read(map pg_catalog.text, shard pg_catalog.int4,
-                                        token pg_catalog.int8, whole pg_catalog.bool)
-RETURNS TABLE(key pg_catalog.text, value pg_catalog.bytea, ttl_ms pg_catalog.int8)
-AS 'MODULE_PATHNAME', 'memshard_peer_move_read'
+-- the source sends the shard's items (whole) or the keys logged since the
+-- last round to the target (its peer_move_put)
+CREATE FUNCTION memshard.peer_move_push(map pg_catalog.text, shard pg_catalog.int4,
+                                        token pg_catalog.int8, whole pg_catalog.bool,
+                                        target pg_catalog.name)
+RETURNS TABLE(keys pg_catalog.int8, items pg_catalog.int8, bytes pg_catalog.int8,
+              overflow pg_catalog.bool)
+AS 'MODULE_PATHNAME', 'memshard_peer_move_push'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
 -- frozen: writes wait for the switch; false: they go on (logged)
@@ -599,7 +603,7 @@ REVOKE ALL ON FUNCTION
 REVOKE ALL ON FUNCTION
     memshard.peer_shard_sizes(),
     memshard.peer_move_begin(pg_catalog.text, pg_catalog.int4),
-    memshard.peer_move_read(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
+    memshard.peer_move_push(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool, pg_catalog.name),
     memshard.peer_move_freeze(pg_catalog.int8, pg_catalog.bool),
     memshard.peer_move_end(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
     memshard.peer_move_clear(pg_catalog.text, pg_catalog.int4),
@@ -608,7 +612,7 @@ REVOKE ALL ON FUNCTION
 GRANT EXECUTE ON FUNCTION
     memshard.peer_shard_sizes(),
     memshard.peer_move_begin(pg_catalog.text, pg_catalog.int4),
-    memshard.peer_move_read(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
+    memshard.peer_move_push(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool, pg_catalog.name),
     memshard.peer_move_freeze(pg_catalog.int8, pg_catalog.bool),
     memshard.peer_move_end(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
     memshard.peer_move_clear(pg_catalog.text, pg_catalog.int4),

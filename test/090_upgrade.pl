@@ -72,7 +72,7 @@ SELECT string_agg(proname || ':' || has_function_privilege('public', oid, 'EXECU
 	'peer_delete:01 peer_flush:00 peer_get:01 peer_identity:01 peer_incr:01 '
 	  . 'peer_metadata_apply:00 peer_metadata_outcome:01 peer_mget:01 '
 	  . 'peer_move_begin:01 peer_move_clear:01 peer_move_end:01 peer_move_freeze:01 '
-	  . 'peer_move_put:01 peer_move_read:01 peer_move_switch:00 peer_mset:01 '
+	  . 'peer_move_push:01 peer_move_put:01 peer_move_switch:00 peer_mset:01 '
 	  . 'peer_set:01 peer_shard_sizes:01 peer_tc_get:01 peer_tc_set:01 peer_touch:01',
 	'peer_* are not for PUBLIC; memshard_peer runs all but the three admin ones');
 is( $node->safe_psql('postgres', q{

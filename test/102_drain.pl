@@ -96,4 +96,17 @@ is($n1->safe_psql('postgres', 'SELECT md5(memshard.metadata_snapshot()::text)'),
 	'the refused drain moved nothing');
 same_metadata('after the refused drain', $n1, $n2);
 
+# node 3 comes back: add_node(server, rebalance => true) adds it and
+# rebalances onto it in one call
+cmp_ok($n2->safe_psql('postgres', "SELECT memshard.add_node('n3', rebalance => true)"),
+	'>', 0, 'add_node with rebalance adds the node');
+cmp_ok($n1->safe_psql('postgres', "SELECT count(*) FROM memshard.shards WHERE node = 'n3'"),
+	'>', 0, 'and the rebalance gives it shards');
+is($n3->safe_psql('postgres', 'SELECT count(*) FROM memshard.rebalance_plan()'), '0',
+	'the plan is empty afterwards');
+same_metadata('after add_node with rebalance', @nodes);
+is($n3->safe_psql('postgres', q{
+SELECT count(*) FROM memshard.mget('m', (SELECT array_agg('k' || i) FROM generate_series(1, 6000) i)) WHERE value IS NOT NULL}),
+	'6000', 'every item of m is still there');
+
 done_testing();

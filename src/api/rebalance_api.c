@@ -35,7 +35,7 @@ PG_FUNCTION_INFO_V1(memshard_repair);
 PG_FUNCTION_INFO_V1(memshard_add_node_rebalance);
 PG_FUNCTION_INFO_V1(memshard_read_rebalance_status);
 PG_FUNCTION_INFO_V1(memshard_peer_move_begin);
-PG_FUNCTION_INFO_V1(memshard_peer_move_read);
+PG_FUNCTION_INFO_V1(memshard_peer_move_push);
 PG_FUNCTION_INFO_V1(memshard_peer_move_freeze);
 PG_FUNCTION_INFO_V1(memshard_peer_move_end);
 PG_FUNCTION_INFO_V1(memshard_peer_move_clear);
@@ -299,50 +299,28 @@ memshard_peer_move_begin(PG_FUNCTION_ARGS)
 }
 
 /*
- * memshard.peer_move_read(map, shard, token, whole) RETURNS TABLE(key text,
- * value bytea, ttl_ms bigint): a first row with a NULL key says the log
- * overflowed; a NULL value is a key that is gone.
+ * memshard.peer_move_push(map, shard, token, whole, target) RETURNS
+ * TABLE(keys bigint, items bigint, bytes bigint, overflow boolean): the
+ * source sends the shard's items (whole) or the keys logged since to the
+ * target
  */
 Datum
-memshard_peer_move_read(PG_FUNCTION_ARGS)
+memshard_peer_move_push(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	bool		overflow;
-	List	   *items;
-	ListCell   *lc;
+	MovePushed	pushed;
+	Datum		values[4];
+	bool		nulls[4] = {0};
 
 	InitMaterializedSRF(fcinfo, 0);
-	items = move_source_read(text_arg(fcinfo, 0), int_arg(fcinfo, 1, "shard"),
-							 (uint64) PG_GETARG_INT64(2), PG_GETARG_BOOL(3),
-							 &overflow);
-	if (overflow)
-	{
-		Datum		values[3] = {0, 0, Int64GetDatum(-1)};
-		bool		nulls[3] = {true, true, false};
-
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	foreach(lc, items)
-	{
-		MoveItem   *item = lfirst(lc);
-		Datum		values[3];
-		bool		nulls[3] = {0};
-
-		values[0] = PointerGetDatum(cstring_to_text_with_len(item->key,
-															  item->keylen));
-		if (item->value == NULL)
-			nulls[1] = true;
-		else
-		{
-			bytea	   *b = palloc(VARHDRSZ + item->vallen);
-
-			SET_VARSIZE(b, VARHDRSZ + item->vallen);
-			memcpy(VARDATA(b), item->value, item->vallen);
-			values[1] = PointerGetDatum(b);
-		}
-		values[2] = Int64GetDatum(item->ttl_ms);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	move_source_push(text_arg(fcinfo, 0), int_arg(fcinfo, 1, "shard"),
+					 (uint64) PG_GETARG_INT64(2), PG_GETARG_BOOL(3),
+					 NameStr(*PG_GETARG_NAME(4)), &pushed);
+	values[0] = Int64GetDatum(pushed.keys);
+	values[1] = Int64GetDatum(pushed.items);
+	values[2] = Int64GetDatum(pushed.bytes);
+	values[3] = BoolGetDatum(pushed.overflow);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
 

@@ -6,9 +6,9 @@
  *
  * Source: move_source_begin registers the shard in the move log
  * (src/store/move_log.c: from then on every write to it here is logged),
- * move_source_read gives the shard's items (all of them, or the current
- * state of the keys logged since the last read: a value, or NULL for a key
- * that is gone), move_source_freeze makes writes wait for the switch, and
+ * move_source_push sends the shard's items straight to the target (all of
+ * them, or the current state of the keys logged since the last round: a
+ * value, or "gone" for a key that is not there any more), move_source_freeze makes writes wait for the switch, and
  * move_source_end either frees the shard's copy here (switched: writes that
  * waited are refused as moved) or lets writes go on (undone).
  *
@@ -21,11 +21,13 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/timestamp.h"
 
 #include "cluster/placement.h"
 #include "rebalance/rebalance.h"
+#include "remote/remote.h"
 #include "router/router.h"
 #include "store/move_log.h"
 #include "store/shard_scan.h"
@@ -37,6 +39,10 @@ static void read_key(MapInfo *map, const char *key, int keylen, List **items);
 static List *shard_keys(MapInfo *map, int32 shard);
 static int64 delete_shard(MapInfo *map, int32 shard);
 static int	compare_keys(const void *a, const void *b);
+static void push_batch(const char *name, Oid target, MoveItem **items, int n);
+
+#define PUSH_BATCH_ITEMS	1000
+#define PUSH_BATCH_BYTES	(4 * 1024 * 1024)
 
 /* the map over nodes named, checked, with the shard in range */
 static MapInfo *
@@ -306,4 +312,92 @@ move_target_put(const char *name, int n, char **keys, int *keylens,
 			stored++;
 	}
 	return stored;
+}
+
+/* items[from, to) onto the target, in one peer_move_put */
+static void
+push_batch(const char *name, Oid target, MoveItem **items, int n)
+{
+	const char **keys = palloc(sizeof(char *) * Max(n, 1));
+	int		   *keylens = palloc(sizeof(int) * Max(n, 1));
+	const char **values = palloc(sizeof(char *) * Max(n, 1));
+	int		   *vallens = palloc(sizeof(int) * Max(n, 1));
+	StringInfoData ttls;
+	const char *params[4];
+	int			lengths[4] = {0, 0, 0, 0};
+	int			formats[4] = {0, 1, 1, 0};
+	RemoteFanout *fanout = remote_fanout_create(1);
+	RemoteCall *call;
+	int			i;
+
+	initStringInfo(&ttls);
+	appendStringInfoChar(&ttls, '{');
+	for (i = 0; i < n; i++)
+	{
+		keys[i] = items[i]->key;
+		keylens[i] = items[i]->keylen;
+		values[i] = items[i]->value;
+		vallens[i] = items[i]->vallen;
+		appendStringInfo(&ttls, "%s" INT64_FORMAT, i ? "," : "",
+						 items[i]->ttl_ms);
+	}
+	appendStringInfoChar(&ttls, '}');
+	params[0] = name;
+	params[1] = remote_binary_text_array(keys, keylens, n, &lengths[1]);
+	params[2] = remote_binary_bytea_array(values, vallens, n, &lengths[2]);
+	params[3] = ttls.data;
+	call = remote_fanout_add(fanout, NULL, target,
+							 "SELECT memshard.peer_move_put($1, $2::pg_catalog.text[], $3::pg_catalog.bytea[], $4::pg_catalog.int8[])");
+	call->nparams = 4;
+	call->paramvalues = params;
+	call->paramlengths = lengths;
+	call->paramformats = formats;
+	remote_fanout_run_or_throw(fanout);
+}
+
+/*
+ * The source sends what move_source_read gives straight to the target
+ * (through this node's server for it, as the caller's mapping says), in
+ * batches of PUSH_BATCH_ITEMS items or PUSH_BATCH_BYTES bytes.
+ */
+void
+move_source_push(const char *name, int32 shard, uint64 token, bool all,
+				 const char *target, MovePushed *pushed)
+{
+	const ClusterNode *node = cluster_node_by_server(target);
+	List	   *items;
+	MoveItem  **batch;
+	ListCell   *lc;
+	int			n = 0;
+	Size		size = 0;
+
+	if (node == NULL || !OidIsValid(node->serverid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("node \"%s\" is not in the cluster here", target)));
+	memset(pushed, 0, sizeof(MovePushed));
+	items = move_source_read(name, shard, token, all, &pushed->overflow);
+	batch = palloc(sizeof(MoveItem *) * PUSH_BATCH_ITEMS);
+	foreach(lc, items)
+	{
+		MoveItem   *item = lfirst(lc);
+
+		batch[n++] = item;
+		size += item->keylen + item->vallen;
+		pushed->keys++;
+		if (item->value != NULL)
+		{
+			pushed->items++;
+			pushed->bytes += item->keylen + item->vallen;
+		}
+		if (n == PUSH_BATCH_ITEMS || size >= PUSH_BATCH_BYTES)
+		{
+			push_batch(name, node->serverid, batch, n);
+			n = 0;
+			size = 0;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (n > 0)
+		push_batch(name, node->serverid, batch, n);
 }

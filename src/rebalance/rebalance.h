@@ -99,6 +99,18 @@ extern int64 move_source_end(const char *map, int32 shard, uint64 token,
 							 bool switched);
 extern List *move_source_read(const char *map, int32 shard, uint64 token,
 							  bool all, bool *overflow);
+
+/* what one round of a copy sent */
+typedef struct MovePushed
+{
+	int64		keys;			/* keys sent, gone ones too */
+	int64		items;			/* with a value */
+	int64		bytes;			/* their key and value bytes */
+	bool		overflow;		/* the log missed keys: start again */
+} MovePushed;
+
+extern void move_source_push(const char *map, int32 shard, uint64 token,
+							 bool all, const char *target, MovePushed *pushed);
 extern int64 move_target_clear(const char *map, int32 shard);
 extern int64 move_target_put(const char *map, int n, char **keys,
 							 int *keylens, char **values, int *vallens,

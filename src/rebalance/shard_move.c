@@ -10,8 +10,8 @@
  *  2. the source registers the move: from then on it logs the key of every
  *     write it applies to the shard (every write of a shard reaches each of
  *     its copies, so the source sees all of them);
- *  3. the mover copies every item of the shard from source to target
- *     (value and remaining TTL), then, in rounds, the current state of the
+ *  3. the source sends every item of the shard to the target (value and
+ *     remaining TTL: peer_move_push), then, in rounds, the current state of the
  *     keys logged meanwhile (a value, or "gone": a delete made during the
  *     copy is repeated on the target, so the key never comes back; an incr
  *     arrives as its result, counted once, because the source applied it);
@@ -47,8 +47,6 @@
 #include "remote/remote.h"
 #include "router/router.h"
 
-#define PUT_BATCH_ITEMS	1000
-#define PUT_BATCH_BYTES	(4 * 1024 * 1024)
 #define LOG_ROUNDS		8
 #define LOG_QUIET		64		/* keys in a round small enough to freeze */
 #define COPY_ATTEMPTS	3
@@ -78,7 +76,6 @@ typedef struct MoveEnds
 static void move_resolve(MoveEnds *m, const char *map, int32 shard,
 						 const char *target, const char *source);
 static int	copy_round(MoveEnds *m, bool all, bool *overflow);
-static void put_batch(MoveEnds *m, const RemoteResult *res, int from, int to);
 static void copy_shard(MoveEnds *m);
 static void undo_move(MoveEnds *m);
 static bool placed_on_target(MoveEnds *m);
@@ -183,72 +180,17 @@ move_resolve(MoveEnds *m, const char *map, int32 shard, const char *target,
 						source, shard, map)));
 }
 
-/* the items read from the source, [from, to), onto the target */
-static void
-put_batch(MoveEnds *m, const RemoteResult *res, int from, int to)
-{
-	int			n = to - from;
-	const char **keys = palloc(sizeof(char *) * Max(n, 1));
-	int		   *keylens = palloc(sizeof(int) * Max(n, 1));
-	const char **values = palloc(sizeof(char *) * Max(n, 1));
-	int		   *vallens = palloc(sizeof(int) * Max(n, 1));
-	StringInfoData ttls;
-	const char *params[4];
-	int			lengths[4];
-	int			formats[4] = {0, 1, 1, 0};
-	RemoteFanout *fanout = remote_fanout_create(1);
-	RemoteCall *call;
-	int			i;
-
-	initStringInfo(&ttls);
-	appendStringInfoChar(&ttls, '{');
-	for (i = 0; i < n; i++)
-	{
-		int			row = from + i;
-
-		keys[i] = res->values[row * res->nfields];
-		keylens[i] = res->lengths[row * res->nfields];
-		values[i] = res->values[row * res->nfields + 1];
-		vallens[i] = values[i] ? res->lengths[row * res->nfields + 1] : 0;
-		appendStringInfo(&ttls, "%s" INT64_FORMAT, i ? "," : "",
-						 rebalance_int8_of(res, row, 2, true));
-		if (values[i] != NULL)
-		{
-			m->items++;
-			m->bytes += keylens[i] + vallens[i];
-		}
-	}
-	appendStringInfoChar(&ttls, '}');
-	params[0] = m->map;
-	lengths[0] = 0;
-	params[1] = remote_binary_text_array(keys, keylens, n, &lengths[1]);
-	params[2] = remote_binary_bytea_array(values, vallens, n, &lengths[2]);
-	params[3] = ttls.data;
-	lengths[3] = 0;
-	call = remote_fanout_add(fanout, NULL, m->target_server,
-							 "SELECT memshard.peer_move_put($1, $2::pg_catalog.text[], $3::pg_catalog.bytea[], $4::pg_catalog.int8[])");
-	call->nparams = 4;
-	call->paramvalues = params;
-	call->paramlengths = lengths;
-	call->paramformats = formats;
-	remote_fanout_run_or_throw(fanout);
-	rebalance_progress_copied(m->items, m->bytes);
-}
-
 /*
- * One read from the source (every item, or the keys logged since) put on
- * the target; returns the keys copied.
+ * One round: the source sends every item of the shard, or the keys logged
+ * since the last round, straight to the target; returns the keys sent.
  */
 static int
 copy_round(MoveEnds *m, bool all, bool *overflow)
 {
 	char		shard[16];
 	char		token[24];
-	const char *params[4];
+	const char *params[5];
 	RemoteResult *res;
-	int			from = 0,
-				row;
-	Size		bytes = 0;
 
 	snprintf(shard, sizeof(shard), "%d", m->shard);
 	snprintf(token, sizeof(token), UINT64_FORMAT, m->token);
@@ -256,31 +198,15 @@ copy_round(MoveEnds *m, bool all, bool *overflow)
 	params[1] = shard;
 	params[2] = token;
 	params[3] = all ? "true" : "false";
+	params[4] = m->target;
 	res = rebalance_call_node(m->source_server,
-					"SELECT key, value, ttl_ms FROM memshard.peer_move_read($1, $2::pg_catalog.int4, $3::pg_catalog.int8, $4::pg_catalog.bool)",
-					4, params, true);
-	*overflow = false;
-	/* a first row with no key says the log overflowed */
-	if (res->ntuples > 0 && res->values[0] == NULL)
-	{
-		*overflow = true;
-		from = 1;
-	}
-	for (row = from; row < res->ntuples; row++)
-	{
-		bytes += res->lengths[row * res->nfields] +
-			res->lengths[row * res->nfields + 1];
-		if (row + 1 - from >= PUT_BATCH_ITEMS || bytes >= PUT_BATCH_BYTES)
-		{
-			put_batch(m, res, from, row + 1);
-			from = row + 1;
-			bytes = 0;
-		}
-		CHECK_FOR_INTERRUPTS();
-	}
-	if (from < res->ntuples)
-		put_batch(m, res, from, res->ntuples);
-	return res->ntuples;
+							  "SELECT keys, items, bytes, overflow FROM memshard.peer_move_push($1, $2::pg_catalog.int4, $3::pg_catalog.int8, $4::pg_catalog.bool, $5::pg_catalog.name)",
+							  5, params, false);
+	m->items += rebalance_int8_of(res, 0, 1, false);
+	m->bytes += rebalance_int8_of(res, 0, 2, false);
+	*overflow = strcmp(res->values[3], "t") == 0;
+	rebalance_progress_copied(m->items, m->bytes);
+	return (int) rebalance_int8_of(res, 0, 0, false);
 }
 
 /* steps 3 and 4: everything, the logged keys in rounds, frozen, the rest */

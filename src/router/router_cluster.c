@@ -20,6 +20,10 @@
  * node that does not answer costs one timeout, not one per read.  mget,
  * mset and flush send one call per node, to all nodes at once.
  *
+ * A copy whose node answers that the shard moved (55M01, a shard move
+ * switched it, src/rebalance) is written again where the metadata, read
+ * again, places it now, each copy once; a read asks again the same way.
+ *
  * Every fan-out keeps each call with the node it went to (RemoteFanout):
  * a node's answer is found by its node, never by position.
  *

@@ -17,6 +17,11 @@
  * are raised here, so that callers see one behaviour whether the key is
  * local or not.
  *
+ * Every write of a map over nodes passes the move log (src/store/
+ * move_log.c) around its store call: while its shard is moving away from
+ * this node the key is logged for the mover, a frozen shard makes it
+ * wait, and a shard switched away refuses it (55M01) before it is made.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
