@@ -1,8 +1,8 @@
 # Rebalancing by memory: three nodes of 64MB with a 32-shard map and a
 # 16-shard map of two replicas, a fourth node of 256MB added, the plan and
 # its preview (every node within the threshold afterwards), then
-# rebalance() while two sessions on other nodes set, incr, delete and
-# touch keys and note what each call acknowledged: afterwards every key is
+# rebalance() while two sessions on other nodes set, incr, delete, touch
+# and mset keys and note what each call acknowledged: afterwards every key is
 # as the sessions' model says (nothing lost, nothing resurrected, counters
 # exact), the placements are where the plan said, and the plan is empty.
 use strict;
@@ -142,7 +142,7 @@ BEGIN
         v_mp := CASE WHEN i % 2 = 0 THEN 'm' ELSE 'r' END;
         v_k := '%1$s_' || (1 + (i * 37) % 199);
         BEGIN
-            CASE i % 4
+            CASE i % 5
             WHEN 0 THEN
                 PERFORM memshard.set(v_mp, v_k, (i % 1000 + 1000)::text);
                 UPDATE model SET v = (i % 1000 + 1000)::text WHERE model.mp = v_mp AND model.k = v_k;
@@ -152,8 +152,11 @@ BEGIN
             WHEN 2 THEN
                 PERFORM memshard.delete(v_mp, v_k);
                 UPDATE model SET v = NULL WHERE model.mp = v_mp AND model.k = v_k;
-            ELSE
+            WHEN 3 THEN
                 PERFORM memshard.touch(v_mp, v_k, '1 hour');
+            ELSE
+                PERFORM memshard.mset(v_mp, ARRAY[v_k], ARRAY[(i % 1000 + 2000)::text]);
+                UPDATE model SET v = (i % 1000 + 2000)::text WHERE model.mp = v_mp AND model.k = v_k;
             END CASE;
         EXCEPTION WHEN OTHERS THEN
             failed := failed + 1;

@@ -448,6 +448,8 @@ router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 	int		   *group_size = palloc0(sizeof(int) * nnodes);
 	bool	   *holds_primary = palloc0(sizeof(bool) * nnodes);
 	RemoteFanout *fanout = remote_fanout_create(nnodes);
+	int		   *deferred = palloc(sizeof(int) * Max(nkeys * placements->replicas, 1));
+	int			ndeferred = 0;
 	int			i;
 	int			n;
 
@@ -466,7 +468,11 @@ router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 		}
 	}
 
-	/* the local group first: its errors come before anything is sent */
+	/*
+	 * The local group first: its errors come before anything is sent.  A
+	 * key whose shard is being switched away from here is set on its own
+	 * afterwards (write_all_copies waits and follows the shard).
+	 */
 	for (n = 0; n < nnodes; n++)
 	{
 		int			k;
@@ -475,7 +481,16 @@ router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 			continue;
 		for (k = 0; k < group_size[n]; k++)
 		{
+			MoveLogState moving;
+
 			i = group[n][k];
+			moving = move_log_state(MyDatabaseId, map->id,
+									router_key_shard(map, keys[i], keylens[i]));
+			if (moving != MOVE_LOG_FREE && moving != MOVE_LOG_COPYING)
+			{
+				deferred[ndeferred++] = i;
+				continue;
+			}
 			(void) router_local_set(&map, keys[i], keylens[i], values[i],
 									vallens[i], ttl_ms, STORE_SET);
 		}
@@ -494,15 +509,39 @@ router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 	{
 		const RemoteCall *call = &fanout->calls[i].call;
 
-		if (call->error != NULL &&
+		if (call->error != NULL && !error_is_moved(call->error) &&
 			(holds_primary[node_index(placements, fanout->calls[i].node)] ||
 			 !remote_error_is_unreachable(call->error)))
 			remote_throw(call);
 	}
 	for (i = 0; i < fanout->ncalls; i++)
 	{
-		if (fanout->calls[i].call.error != NULL)
-			warn_replica_missed(map, &fanout->calls[i].call);
+		const RemoteCall *call = &fanout->calls[i].call;
+		int			k;
+
+		if (call->error == NULL)
+			continue;
+		if (!error_is_moved(call->error))
+		{
+			warn_replica_missed(map, call);
+			continue;
+		}
+
+		/*
+		 * That node's shards moved (some keys may be stored there already):
+		 * each of its keys again on its own, where it is now.  A set stored
+		 * twice is the same set.
+		 */
+		n = node_index(placements, fanout->calls[i].node);
+		for (k = 0; k < group_size[n]; k++)
+			deferred[ndeferred++] = group[n][k];
+	}
+	for (i = 0; i < ndeferred; i++)
+	{
+		int			k = deferred[i];
+
+		(void) router_cluster_set(map, keys[k], keylens[k], values[k],
+								  vallens[k], ttl_ms, STORE_SET);
 	}
 	return nkeys;
 }
