@@ -352,29 +352,6 @@ BEGIN ATOMIC
       ) f(family, metric, type, help, value);
 END;
 
-------------------------------------------------------------------------------
--- metrics(): the samples of 1.0 and of every area above (each area has its
--- own samples function; a new one is one more UNION ALL here)
-------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION memshard.metrics()
-RETURNS pg_catalog.text
-LANGUAGE sql VOLATILE PARALLEL UNSAFE
-BEGIN ATOMIC
-    SELECT coalesce(string_agg(block, '' ORDER BY family), '')
-      FROM (SELECT s.family,
-                   '# HELP ' || s.metric || ' ' || s.help || E'\n' ||
-                   '# TYPE ' || s.metric || ' ' || s.type || E'\n' ||
-                   string_agg(s.metric || s.labels || ' ' || s.value || E'\n', ''
-                              ORDER BY s.sort COLLATE "C", s.labels COLLATE "C") AS block
-              FROM (SELECT * FROM memshard.metric_samples()
-                    UNION ALL
-                    SELECT * FROM memshard.recovery_metric_samples()
-                    UNION ALL
-                    SELECT * FROM memshard.restart_metric_samples()
-                    UNION ALL
-                    SELECT * FROM memshard.tablecache_metric_samples()) s
-             GROUP BY s.family, s.metric, s.type, s.help) families;
-END;
 
 -- The peer side of a table cached over nodes (src/tablecache/tc_remote.c):
 -- the node holding a key's shard reads and stores the key's row item on
@@ -645,6 +622,258 @@ BEGIN ATOMIC
       ) f(family, metric, type, help, value);
 END;
 
+------------------------------------------------------------------------------
+-- elastic cluster: rebalance plans by memory, online shard moves,
+-- rebalance, drain (src/rebalance, src/api/rebalance_api.c,
+-- src/store/move_log.c; issue 13).  The node states' CHECK is the
+-- failover section's ('draining': drain_node's node gets nothing from plans)
+------------------------------------------------------------------------------
+
+-- What a plan needs of a node, in one call: a row per placement it holds
+-- under its own metadata (items and chunk bytes, from one walk of its
+-- store) and its budget (pg_memshard.memory); a first row with NULL map
+-- carries the budget alone.  Internal: for memshard_peer.
+CREATE FUNCTION memshard.peer_shard_sizes(OUT map pg_catalog.text,
+                                          OUT shard pg_catalog.int4,
+                                          OUT items pg_catalog.int8,
+                                          OUT bytes pg_catalog.int8,
+                                          OUT budget pg_catalog.int8)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT NULL::pg_catalog.text, NULL::pg_catalog.int4, NULL::pg_catalog.int8,
+           NULL::pg_catalog.int8,
+           pg_catalog.pg_size_bytes(pg_catalog.current_setting('pg_memshard.memory'))
+    UNION ALL
+    SELECT s.map, s.shard, coalesce(l.items, 0), coalesce(l.bytes, 0), NULL
+      FROM memshard.shards s
+      JOIN memshard.nodes n ON n.server OPERATOR(pg_catalog.=) s.node AND n.is_local
+      LEFT JOIN memshard.local_shard_stats() l
+        ON l.map OPERATOR(pg_catalog.=) s.map AND l.shard OPERATOR(pg_catalog.=) s.shard
+$$;
+
+CREATE FUNCTION memshard.rebalance_plan(map pg_catalog.text DEFAULT NULL,
+                                        strategy pg_catalog.text DEFAULT 'by_memory',
+                                        threshold pg_catalog.float8 DEFAULT 0.1)
+RETURNS TABLE(step pg_catalog.int4, map pg_catalog.text, shard pg_catalog.int4,
+              source pg_catalog.name, target pg_catalog.name,
+              bytes pg_catalog.int8, items pg_catalog.int8)
+AS 'MODULE_PATHNAME', 'memshard_rebalance_plan'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.rebalance_preview(map pg_catalog.text DEFAULT NULL,
+                                           strategy pg_catalog.text DEFAULT 'by_memory',
+                                           threshold pg_catalog.float8 DEFAULT 0.1)
+RETURNS TABLE(node pg_catalog.name, budget pg_catalog.int8,
+              bytes_before pg_catalog.int8, bytes_after pg_catalog.int8,
+              utilization_before pg_catalog.float8,
+              utilization_after pg_catalog.float8)
+AS 'MODULE_PATHNAME', 'memshard_rebalance_preview'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.move_shard(map pg_catalog.text, shard pg_catalog.int4,
+                                    target pg_catalog.name,
+                                    source pg_catalog.name DEFAULT NULL)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_move_shard'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.rebalance(map pg_catalog.text DEFAULT NULL,
+                                   strategy pg_catalog.text DEFAULT 'by_memory',
+                                   threshold pg_catalog.float8 DEFAULT 0.1)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_rebalance'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- the same in a background worker: returns the job at once
+CREATE FUNCTION memshard.rebalance_start(map pg_catalog.text DEFAULT NULL,
+                                         strategy pg_catalog.text DEFAULT 'by_memory',
+                                         threshold pg_catalog.float8 DEFAULT 0.1)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_rebalance_start'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- wait for the job running on this node to end: its final state
+CREATE FUNCTION memshard.rebalance_wait()
+RETURNS pg_catalog.text
+AS 'MODULE_PATHNAME', 'memshard_rebalance_wait'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- stop it, after undoing the move in progress: whether one was running
+CREATE FUNCTION memshard.rebalance_stop()
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'memshard_rebalance_stop'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.drain_node(server pg_catalog.name)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_drain_node'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- every shard back to its replicas copies on distinct live nodes: a copy
+-- on a node that is not 'active' is made again on another, from a live copy
+CREATE FUNCTION memshard.repair(map pg_catalog.text DEFAULT NULL)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'memshard_repair'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+-- add_node(server) and, with rebalance => true, a rebalance once the node
+-- is in (its addition commits first, through this node's own server, so
+-- that the moves see it)
+CREATE FUNCTION memshard.add_node(server pg_catalog.name, rebalance pg_catalog.bool)
+RETURNS pg_catalog.int4
+AS 'MODULE_PATHNAME', 'memshard_add_node_rebalance'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.read_rebalance_status(OUT job pg_catalog.int8,
+                                               OUT state pg_catalog.text,
+                                               OUT step pg_catalog.int4,
+                                               OUT steps pg_catalog.int4,
+                                               OUT map pg_catalog.text,
+                                               OUT shard pg_catalog.int4,
+                                               OUT source pg_catalog.name,
+                                               OUT target pg_catalog.name,
+                                               OUT items_copied pg_catalog.int8,
+                                               OUT bytes_copied pg_catalog.int8,
+                                               OUT started pg_catalog.timestamptz,
+                                               OUT error pg_catalog.text,
+                                               OUT moves_total pg_catalog.int8,
+                                               OUT moves_failed pg_catalog.int8,
+                                               OUT bytes_moved_total pg_catalog.int8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'memshard_read_rebalance_status'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+-- the rebalance or move run from this node (the last one, or the one in
+-- progress)
+CREATE VIEW memshard.rebalance_status AS
+    SELECT job, state, step, steps, map, shard, source, target,
+           items_copied, bytes_copied, started, error
+      FROM memshard.read_rebalance_status();
+GRANT SELECT ON memshard.rebalance_status TO PUBLIC;
+
+-- the source's and target's sides of a move, called by the mover
+CREATE FUNCTION memshard.peer_move_begin(map pg_catalog.text, shard pg_catalog.int4)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_peer_move_begin'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+-- the source sends the shard's items (whole) or the keys logged since the
+-- last round to the target (its peer_move_put)
+CREATE FUNCTION memshard.peer_move_push(map pg_catalog.text, shard pg_catalog.int4,
+                                        token pg_catalog.int8, whole pg_catalog.bool,
+                                        target pg_catalog.name)
+RETURNS TABLE(keys pg_catalog.int8, items pg_catalog.int8, bytes pg_catalog.int8,
+              overflow pg_catalog.bool)
+AS 'MODULE_PATHNAME', 'memshard_peer_move_push'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+-- frozen: writes wait for the switch; false: they go on (logged)
+CREATE FUNCTION memshard.peer_move_freeze(token pg_catalog.int8, frozen pg_catalog.bool)
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'memshard_peer_move_freeze'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.peer_move_end(map pg_catalog.text, shard pg_catalog.int4,
+                                       token pg_catalog.int8, switched pg_catalog.bool)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_peer_move_end'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.peer_move_clear(map pg_catalog.text, shard pg_catalog.int4)
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_peer_move_clear'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+CREATE FUNCTION memshard.peer_move_put(map pg_catalog.text, keys pg_catalog.text[],
+                                       "values" pg_catalog.bytea[], ttls pg_catalog.int8[])
+RETURNS pg_catalog.int8
+AS 'MODULE_PATHNAME', 'memshard_peer_move_put'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+-- the switch, run by the mover on its own node through its own server so
+-- that the metadata change commits (on every node) before the move goes on
+CREATE FUNCTION memshard.peer_move_switch(map pg_catalog.text, shard pg_catalog.int4,
+                                          replica pg_catalog.int4,
+                                          source_id pg_catalog.int4,
+                                          target_id pg_catalog.int4)
+RETURNS void
+AS 'MODULE_PATHNAME', 'memshard_peer_move_switch'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
+-- admin functions: superusers and whom they grant
+REVOKE ALL ON FUNCTION
+    memshard.rebalance_plan(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
+    memshard.rebalance_preview(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
+    memshard.move_shard(pg_catalog.text, pg_catalog.int4, pg_catalog.name, pg_catalog.name),
+    memshard.rebalance(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
+    memshard.rebalance_start(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
+    memshard.rebalance_wait(),
+    memshard.rebalance_stop(),
+    memshard.drain_node(pg_catalog.name),
+    memshard.repair(pg_catalog.text),
+    memshard.add_node(pg_catalog.name, pg_catalog.bool),
+    memshard.peer_move_switch(pg_catalog.text, pg_catalog.int4, pg_catalog.int4,
+                              pg_catalog.int4, pg_catalog.int4)
+  FROM PUBLIC;
+-- the peer functions: for the roles nodes log in as, as the others
+REVOKE ALL ON FUNCTION
+    memshard.peer_shard_sizes(),
+    memshard.peer_move_begin(pg_catalog.text, pg_catalog.int4),
+    memshard.peer_move_push(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool, pg_catalog.name),
+    memshard.peer_move_freeze(pg_catalog.int8, pg_catalog.bool),
+    memshard.peer_move_end(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
+    memshard.peer_move_clear(pg_catalog.text, pg_catalog.int4),
+    memshard.peer_move_put(pg_catalog.text, pg_catalog.text[], pg_catalog.bytea[], pg_catalog.int8[])
+  FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    memshard.peer_shard_sizes(),
+    memshard.peer_move_begin(pg_catalog.text, pg_catalog.int4),
+    memshard.peer_move_push(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool, pg_catalog.name),
+    memshard.peer_move_freeze(pg_catalog.int8, pg_catalog.bool),
+    memshard.peer_move_end(pg_catalog.text, pg_catalog.int4, pg_catalog.int8, pg_catalog.bool),
+    memshard.peer_move_clear(pg_catalog.text, pg_catalog.int4),
+    memshard.peer_move_put(pg_catalog.text, pg_catalog.text[], pg_catalog.bytea[], pg_catalog.int8[])
+  TO memshard_peer;
+-- peer_shard_sizes reads this node's figures
+GRANT EXECUTE ON FUNCTION memshard.local_shard_stats(pg_catalog.text) TO memshard_peer;
+
+-- The samples of the rebalance's figures (families 90..98), as
+-- metric_samples() gives its own: the job run from this node, the moves
+-- and bytes moved since the start (shared memory), and this node's
+-- utilization (the figure plans balance).
+CREATE FUNCTION memshard.rebalance_metric_samples(OUT family integer,
+                                                  OUT metric text,
+                                                  OUT type text,
+                                                  OUT help text,
+                                                  OUT labels text,
+                                                  OUT sort text,
+                                                  OUT value text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT f.family, 'pg_memshard_rebalance_' || f.metric, f.type, f.help, '', '', f.value
+      FROM memshard.read_rebalance_status() r, memshard.stats s,
+      LATERAL (VALUES
+        (90, 'running', 'gauge', 'Whether a rebalance, drain or shard move run from this node is in progress (1) or not (0).',
+         CASE WHEN r.state = 'running' THEN '1' ELSE '0' END),
+        (91, 'step', 'gauge', 'Move of the current (or last) job run from this node.', r.step::text),
+        (92, 'steps', 'gauge', 'Moves of the current (or last) job run from this node.', r.steps::text),
+        (93, 'items_copied', 'gauge', 'Items copied by the move in progress (or the last one).', r.items_copied::text),
+        (94, 'bytes_copied', 'gauge', 'Key and value bytes copied by the move in progress (or the last one).', r.bytes_copied::text),
+        (95, 'moves_total', 'counter', 'Shard moves run from this node that finished, since the start.', r.moves_total::text),
+        (96, 'moves_failed_total', 'counter', 'Shard moves run from this node that failed and were undone, since the start.', r.moves_failed::text),
+        (97, 'bytes_moved_total', 'counter', 'Key and value bytes of the shard moves run from this node, since the start.', r.bytes_moved_total::text),
+        (98, 'utilization_ratio', 'gauge', 'Bytes of chunks held on this node over its pg_memshard.memory, the figure rebalance plans balance.',
+         (s.memory_used::float8 / greatest(s.memory_budget, 1))::text)
+      ) f(family, metric, type, help, value);
+END;
+
+------------------------------------------------------------------------------
+-- metrics(): the samples of 1.0 and of every area above (each area has its
+-- own samples function; a new one is one more UNION ALL here)
+------------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION memshard.metrics()
 RETURNS pg_catalog.text
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
@@ -663,6 +892,8 @@ BEGIN ATOMIC
                     UNION ALL
                     SELECT * FROM memshard.tablecache_metric_samples()
                     UNION ALL
-                    SELECT * FROM memshard.failover_metric_samples()) s
+                    SELECT * FROM memshard.failover_metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.rebalance_metric_samples()) s
              GROUP BY s.family, s.metric, s.type, s.help) families;
 END;

@@ -42,8 +42,10 @@
 #include "ddl_hook.h"
 #include "pg_memshard.h"
 #include "persist/persist.h"
+#include "rebalance/rebalance.h"
 #include "remote/remote.h"
 #include "resp/resp.h"
+#include "store/move_log.h"
 #include "store/store.h"
 #include "tablecache/tablecache.h"
 
@@ -263,6 +265,17 @@ define_session_settings(void)
 							GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("pg_memshard.test_hold_move",
+							"For tests only: after a shard move's first full copy, wait for the advisory lock of this key (0: off).",
+							NULL,
+							&memshard_test_hold_move,
+							0,
+							0,
+							INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
 	DefineCustomBoolVariable("pg_memshard.test_error_after_commit",
 							 "For tests only: fail a metadata change after its local commit, where the other nodes' parts are committed.",
 							 NULL,
@@ -371,6 +384,9 @@ memshard_shmem_request(void)
 	RequestAddinShmemSpace(marks_shmem_size());
 	RequestNamedLWLockTranche(MARKS_LWLOCK_TRANCHE, marks_lwlock_count());
 	RequestAddinShmemSpace(resp_clients_shmem_size());
+	RequestAddinShmemSpace(move_log_shmem_size());
+	RequestNamedLWLockTranche(MOVE_LOG_LWLOCK_TRANCHE, move_log_lwlock_count());
+	RequestAddinShmemSpace(rebalance_shmem_size());
 }
 
 static void
@@ -385,4 +401,6 @@ memshard_shmem_startup(void)
 	persist_shmem_startup();
 	marks_shmem_startup();
 	resp_clients_shmem_startup();
+	move_log_shmem_startup();
+	rebalance_shmem_startup();
 }

@@ -39,7 +39,9 @@ my @admin_local = (
 	'memshard.stats_reset()',
 	'memshard.add_node(name)',
 	'memshard.remove_node(name)',
-	'memshard.recover_metadata()');
+	'memshard.recover_metadata()',
+	'memshard.rebalance_plan(text, text, double precision)',
+	'memshard.rebalance_preview(text, text, double precision)');
 
 # every node: the extension, the servers, and the roles nodes reach each
 # other as (with a password, as non-superusers' mappings need)
@@ -327,6 +329,14 @@ call('memshard.peer_metadata_outcome(text)', "SELECT memshard.peer_metadata_outc
 call('memshard.read_failover_stats()', 'SELECT * FROM memshard.read_failover_stats()');
 call('memshard.failover_metric_samples()', 'SELECT count(*) FROM memshard.failover_metric_samples()');
 call('memshard.add_node(name)', "SELECT memshard.add_node('n2')");
+call('memshard.rebalance_plan(text,text,double precision)',
+	'SELECT * FROM memshard.rebalance_plan()',
+	"SELECT * FROM memshard.rebalance_plan('twice', 'by_shard_count', 0.2)");
+call('memshard.rebalance_preview(text,text,double precision)',
+	'SELECT * FROM memshard.rebalance_preview()');
+call('memshard.read_rebalance_status()', 'SELECT * FROM memshard.read_rebalance_status()');
+call('memshard.rebalance_metric_samples()',
+	'SELECT count(*) FROM memshard.rebalance_metric_samples()');
 call('memshard.remove_node(name)', "SELECT memshard.remove_node('n3')");
 call('memshard.create_map(text,interval,bigint,text,text,integer,text[],name[],integer)',
 	"SELECT memshard.create_map('made_by_' || current_user, nodes => ARRAY['n1', 'n2', 'n3'], replicas => 2)",
@@ -337,7 +347,7 @@ call('memshard.drop_map(text)',
 for my $view (qw(maps stats partition_stats slab_stats map_stats nodes shards
 	cluster_stats shard_stats node_catalog placement_catalog metadata_recovery
 	restart_stats cached_tables resp_clients read_path_stats failover_stats
-	metadata_epoch))
+	metadata_epoch rebalance_status))
 {
 	call("view memshard.$view", "SELECT * FROM memshard.$view");
 }
@@ -383,7 +393,7 @@ sub expected_outcome
 	if ($role eq 'dave')
 	{
 		return '42501'
-		  if $sql =~ /\b(peer_flush|peer_metadata_apply|flush|stats_reset|skew|read_skew|shard_stats|local_shard_stats|node_shard_stats|read_shard_stats|read_resp_clients|resp_clients|recover_metadata|add_node|remove_node|create_map|drop_map)\b/;
+		  if $sql =~ /\b(peer_flush|peer_metadata_apply|flush|stats_reset|skew|read_skew|shard_stats|local_shard_stats|node_shard_stats|read_shard_stats|read_resp_clients|resp_clients|recover_metadata|add_node|remove_node|create_map|drop_map|rebalance_plan|rebalance_preview)\b/;
 		return 'ok';
 	}
 	# carol may, but these refuse: a map of one node is no peer's, the

@@ -72,15 +72,18 @@ SELECT string_agg(proname || ':' || has_function_privilege('public', oid, 'EXECU
 	'peer_count:01 peer_delete:01 peer_epoch:01 peer_flush:00 peer_get:01 '
 	  . 'peer_get_expiry:01 peer_identity:01 peer_incr:01 '
 	  . 'peer_metadata_apply:00 peer_metadata_outcome:01 '
-	  . 'peer_metadata_rejoin:00 peer_mget:01 peer_mset:01 peer_scan:01 '
-	  . 'peer_set:01 peer_tc_get:01 peer_tc_set:01 peer_touch:01 '
-	  . 'peer_write_if:01',
-	'peer_* are not for PUBLIC; memshard_peer runs all but the two admin ones');
+	  . 'peer_metadata_rejoin:00 peer_mget:01 peer_move_begin:01 '
+	  . 'peer_move_clear:01 peer_move_end:01 peer_move_freeze:01 '
+	  . 'peer_move_push:01 peer_move_put:01 peer_move_switch:00 peer_mset:01 '
+	  . 'peer_scan:01 peer_set:01 peer_shard_sizes:01 peer_tc_get:01 '
+	  . 'peer_tc_set:01 peer_touch:01 peer_write_if:01',
+	'peer_* are not for PUBLIC; memshard_peer runs all but the four admin ones');
 is( $node->safe_psql('postgres', q{
 SELECT string_agg(p.proname || ' ' || array_to_string(p.proconfig, ','), E'\n' ORDER BY p.proname)
   FROM pg_proc p
  WHERE p.pronamespace = 'memshard'::regnamespace AND p.proconfig IS NOT NULL}),
 	"metadata_snapshot IntervalStyle=postgres,search_path=pg_catalog, pg_temp\n"
+	  . "peer_shard_sizes search_path=pg_catalog, pg_temp\n"
 	  . "skew search_path=pg_catalog, pg_temp",
 	'the functions whose bodies are parsed when they run have a fixed search_path');
 is( $node->safe_psql('postgres', q{

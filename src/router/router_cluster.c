@@ -20,6 +20,10 @@
  * node that does not answer costs one timeout, not one per read.  mget,
  * mset and flush send one call per node, to all nodes at once.
  *
+ * A copy whose node answers that the shard moved (55M01, a shard move
+ * switched it, src/rebalance) is written again where the metadata, read
+ * again, places it now, each copy once; a read asks again the same way.
+ *
  * Every fan-out keeps each call with the node it went to (RemoteFanout):
  * a node's answer is found by its node, never by position.
  *
@@ -27,12 +31,21 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+#include "utils/inval.h"
+#include "utils/timestamp.h"
+
+#include "pg_memshard.h"
 #include "remote/remote.h"
 #include "router/router.h"
 #include "router/router_internal.h"
+#include "store/move_log.h"
 
 static void key_op_local(MapInfo **map, const KeyOp *op, KeyAnswer *answer);
 static void write_all_copies(MapInfo *map, const KeyOp *op, KeyAnswer *answer);
+static bool write_pending_copies(MapInfo *map, int shard, const KeyOp *op,
+								 KeyAnswer *answer, bool *pending, bool last);
+static bool error_is_moved(const RemoteError *error);
 static void read_first_copy(MapInfo *map, const KeyOp *op, KeyAnswer *answer);
 static int	first_copy_to_read(const MapPlacements *placements, int shard,
 							   const bool *down);
@@ -119,30 +132,73 @@ router_cluster_touch(MapInfo *map, const char *key, int keylen, int64 ttl_ms)
 /*
  * A single-key write on every copy of the key's shard at once: the local
  * copy first (its errors come before anything is sent), then the others in
- * parallel.
+ * parallel.  A copy whose node answers that the shard moved (a shard move
+ * switched it, ERRCODE_MEMSHARD_SHARD_MOVED) is written again where our
+ * metadata, read again, places that copy now: each copy gets the write
+ * once, so that an incr counts once.  The local copy of a shard frozen for
+ * its switch waits the same way.  That goes on for pg_memshard.remote_timeout.
  */
 static void
 write_all_copies(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 {
-	const MapPlacements *placements = router_map_placements(map);
 	int			shard = router_key_shard(map, op->key, op->keylen);
-	const PlacementNode *primary = placement_node(placements, shard, 0);
+	const MapPlacements *placements = router_map_placements(map);
+	bool	   *pending = palloc(sizeof(bool) * placements->replicas);
+	int			replicas = placements->replicas;
+	TimestampTz deadline =
+		TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+									memshard_remote_timeout_ms);
+	int			i;
+
+	for (i = 0; i < replicas; i++)
+		pending[i] = true;
+	while (write_pending_copies(map, shard, op, answer, pending,
+								GetCurrentTimestamp() >= deadline))
+	{
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(2000L);
+		AcceptInvalidationMessages();
+	}
+}
+
+/*
+ * One round of write_all_copies over the copies still pending; true when a
+ * copy is left for another round (its shard moved).  last: raise the moved
+ * error instead.
+ */
+static bool
+write_pending_copies(MapInfo *map, int shard, const KeyOp *op,
+					 KeyAnswer *answer, bool *pending, bool last)
+{
+	const MapPlacements *placements = router_map_placements(map);
 	RemoteFanout *fanout = remote_fanout_create(placements->replicas);
+	int		   *copy_of = palloc(sizeof(int) * placements->replicas);
+	bool		again = false;
 	int			i;
 
 	for (i = 0; i < placement_copies(placements, shard); i++)
 	{
 		const PlacementNode *node = placement_node(placements, shard, i);
 
+		if (!pending[i])
+			continue;
 		if (node->is_local)
 		{
 			KeyAnswer	local;
+			MoveLogState moving = move_log_state(MyDatabaseId, map->id, shard);
 
+			if (!last && moving != MOVE_LOG_FREE && moving != MOVE_LOG_COPYING)
+			{
+				again = true;	/* frozen or switched here: wait */
+				continue;
+			}
 			key_op_local(&map, op, &local);
-			if (node == primary)
+			pending[i] = false;
+			if (i == 0)
 				*answer = local;
 			continue;
 		}
+		copy_of[fanout->ncalls] = i;
 		peer_call_key_op(fanout, node, map, op);
 	}
 	remote_fanout_run(fanout);
@@ -150,25 +206,44 @@ write_all_copies(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 	/* the primary's failure first, then other failures, then warnings */
 	for (i = 0; i < fanout->ncalls; i++)
 	{
-		if (fanout->calls[i].node == primary &&
-			fanout->calls[i].call.error != NULL)
+		const RemoteError *error = fanout->calls[i].call.error;
+
+		if (error == NULL || (!last && error_is_moved(error)))
+			continue;
+		if (copy_of[i] == 0)
 			remote_throw(&fanout->calls[i].call);
 	}
 	for (i = 0; i < fanout->ncalls; i++)
 	{
-		if (fanout->calls[i].call.error != NULL &&
-			!remote_error_is_unreachable(fanout->calls[i].call.error))
+		const RemoteError *error = fanout->calls[i].call.error;
+
+		if (error == NULL || (!last && error_is_moved(error)))
+			continue;
+		if (!remote_error_is_unreachable(error))
 			remote_throw(&fanout->calls[i].call);
 	}
 	for (i = 0; i < fanout->ncalls; i++)
 	{
 		const RemoteCall *call = &fanout->calls[i].call;
 
+		if (call->error != NULL && error_is_moved(call->error))
+		{
+			again = true;		/* pending[copy_of[i]] stays */
+			continue;
+		}
+		pending[copy_of[i]] = false;
 		if (call->error != NULL)
 			warn_replica_missed(map, call);
-		else if (fanout->calls[i].node == primary)
+		else if (copy_of[i] == 0)
 			peer_answer_key_op(op, call, answer);
 	}
+	return again;
+}
+
+static bool
+error_is_moved(const RemoteError *error)
+{
+	return error->sqlstate == ERRCODE_MEMSHARD_SHARD_MOVED;
 }
 
 /*
@@ -217,6 +292,7 @@ read_first_copy(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 										   nodes_recently_down(placements));
 	int			copies = placement_copies(placements, shard);
 	RemoteCall *first_failure = NULL;
+	int			moved_retries = 0;
 	int			tries;
 
 	for (tries = 0; tries < copies; tries++)
@@ -239,6 +315,15 @@ read_first_copy(MapInfo *map, const KeyOp *op, KeyAnswer *answer)
 		{
 			peer_answer_key_op(op, call, answer);
 			return;
+		}
+		if (error_is_moved(call->error) && moved_retries++ < 1000)
+		{
+			/* the shard switched: ask where our metadata says it is now */
+			pg_usleep(2000L);
+			AcceptInvalidationMessages();
+			placements = router_map_placements(map);
+			tries = -1;
+			continue;
 		}
 		if (!remote_error_is_unreachable(call->error))
 			remote_throw(call);
@@ -405,6 +490,8 @@ router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 	int		   *group_size = palloc0(sizeof(int) * nnodes);
 	bool	   *holds_primary = palloc0(sizeof(bool) * nnodes);
 	RemoteFanout *fanout = remote_fanout_create(nnodes);
+	int		   *deferred = palloc(sizeof(int) * Max(nkeys * placements->replicas, 1));
+	int			ndeferred = 0;
 	int			i;
 	int			n;
 
@@ -423,7 +510,11 @@ router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 		}
 	}
 
-	/* the local group first: its errors come before anything is sent */
+	/*
+	 * The local group first: its errors come before anything is sent.  A
+	 * key whose shard is being switched away from here is set on its own
+	 * afterwards (write_all_copies waits and follows the shard).
+	 */
 	for (n = 0; n < nnodes; n++)
 	{
 		int			k;
@@ -432,7 +523,16 @@ router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 			continue;
 		for (k = 0; k < group_size[n]; k++)
 		{
+			MoveLogState moving;
+
 			i = group[n][k];
+			moving = move_log_state(MyDatabaseId, map->id,
+									router_key_shard(map, keys[i], keylens[i]));
+			if (moving != MOVE_LOG_FREE && moving != MOVE_LOG_COPYING)
+			{
+				deferred[ndeferred++] = i;
+				continue;
+			}
 			(void) router_local_set(&map, keys[i], keylens[i], values[i],
 									vallens[i], ttl_ms, STORE_SET);
 		}
@@ -451,15 +551,39 @@ router_cluster_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 	{
 		const RemoteCall *call = &fanout->calls[i].call;
 
-		if (call->error != NULL &&
+		if (call->error != NULL && !error_is_moved(call->error) &&
 			(holds_primary[node_index(placements, fanout->calls[i].node)] ||
 			 !remote_error_is_unreachable(call->error)))
 			remote_throw(call);
 	}
 	for (i = 0; i < fanout->ncalls; i++)
 	{
-		if (fanout->calls[i].call.error != NULL)
-			warn_replica_missed(map, &fanout->calls[i].call);
+		const RemoteCall *call = &fanout->calls[i].call;
+		int			k;
+
+		if (call->error == NULL)
+			continue;
+		if (!error_is_moved(call->error))
+		{
+			warn_replica_missed(map, call);
+			continue;
+		}
+
+		/*
+		 * That node's shards moved (some keys may be stored there already):
+		 * each of its keys again on its own, where it is now.  A set stored
+		 * twice is the same set.
+		 */
+		n = node_index(placements, fanout->calls[i].node);
+		for (k = 0; k < group_size[n]; k++)
+			deferred[ndeferred++] = group[n][k];
+	}
+	for (i = 0; i < ndeferred; i++)
+	{
+		int			k = deferred[i];
+
+		(void) router_cluster_set(map, keys[k], keylens[k], values[k],
+								  vallens[k], ttl_ms, STORE_SET);
 	}
 	return nkeys;
 }

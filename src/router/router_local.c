@@ -17,16 +17,25 @@
  * are raised here, so that callers see one behaviour whether the key is
  * local or not.
  *
+ * Every write of a map over nodes passes the move log (src/store/
+ * move_log.c) around its store call: while its shard is moving away from
+ * this node the key is logged for the mover, a frozen shard makes it
+ * wait, and a shard switched away refuses it (55M01) before it is made.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "miscadmin.h"
 
+#include "pg_memshard.h"
 #include "router/router.h"
 #include "router/router_internal.h"
+#include "store/move_log.h"
 
 static void retry_after_gone(MapInfo **map, bool *retried);
+static void move_guard_begin(MoveWriteGuard *guard, MapInfo *map,
+							 const char *key, int keylen);
 static void report_store_error(MapInfo *map, StoreResult result,
 							   const char *key, int keylen, int64 delta);
 
@@ -97,6 +106,43 @@ report_store_error(MapInfo *map, StoreResult result, const char *key,
 	}
 }
 
+/* a key and its map, for the move log's question "which shard?" */
+typedef struct KeyOfMap
+{
+	MapInfo    *map;
+	const char *key;
+	int			keylen;
+} KeyOfMap;
+
+static int
+key_of_map_shard(void *arg)
+{
+	KeyOfMap   *k = arg;
+
+	return router_key_shard(k->map, k->key, k->keylen);
+}
+
+/*
+ * Around every local write of a map over nodes: while the key's shard is
+ * moving away from this node, the write is logged for the mover, waits
+ * while the shard is frozen for its switch, and is refused (before it is
+ * made) once the shard is gone (src/store/move_log.c).
+ */
+static void
+move_guard_begin(MoveWriteGuard *guard, MapInfo *map, const char *key,
+				 int keylen)
+{
+	KeyOfMap	k = {map, key, keylen};
+
+	guard->slot = -1;
+	guard->unlocked = false;
+	if (map->local_only)
+		return;
+	(void) move_log_write_begin(guard, MyDatabaseId, map->id,
+								key_of_map_shard, &k,
+								memshard_remote_timeout_ms);
+}
+
 /* one item into the local store */
 StoreResult
 router_local_set(MapInfo **map, const char *key, int keylen,
@@ -105,9 +151,18 @@ router_local_set(MapInfo **map, const char *key, int keylen,
 	bool		retried = false;
 	StoreResult result;
 
-	while ((result = store_set(router_map_slot(*map), key, keylen,
-							   value, vallen, ttl_ms, mode)) == STORE_MAP_GONE)
+	for (;;)
+	{
+		int			slot = router_map_slot(*map);
+		MoveWriteGuard guard;
+
+		move_guard_begin(&guard, *map, key, keylen);
+		result = store_set(slot, key, keylen, value, vallen, ttl_ms, mode);
+		move_log_write_end(&guard, key, keylen);
+		if (result != STORE_MAP_GONE)
+			break;
 		retry_after_gone(map, &retried);
+	}
 	report_store_error(*map, result, key, keylen, 0);
 	return result;
 }
@@ -166,9 +221,18 @@ router_local_delete(MapInfo **mapp, const char *key, int keylen)
 	bool		retried = false;
 	StoreResult result;
 
-	while ((result = store_delete(router_map_slot(map), key,
-								  keylen)) == STORE_MAP_GONE)
+	for (;;)
+	{
+		int			slot = router_map_slot(map);
+		MoveWriteGuard guard;
+
+		move_guard_begin(&guard, map, key, keylen);
+		result = store_delete(slot, key, keylen);
+		move_log_write_end(&guard, key, keylen);
+		if (result != STORE_MAP_GONE)
+			break;
 		retry_after_gone(&map, &retried);
+	}
 	*mapp = map;
 	return result == STORE_OK;
 }
@@ -182,9 +246,18 @@ router_local_incr(MapInfo **mapp, const char *key, int keylen, int64 delta,
 	StoreResult result;
 	int64		value = 0;
 
-	while ((result = store_incr(router_map_slot(map), key, keylen, delta,
-								ttl_ms, &value)) == STORE_MAP_GONE)
+	for (;;)
+	{
+		int			slot = router_map_slot(map);
+		MoveWriteGuard guard;
+
+		move_guard_begin(&guard, map, key, keylen);
+		result = store_incr(slot, key, keylen, delta, ttl_ms, &value);
+		move_log_write_end(&guard, key, keylen);
+		if (result != STORE_MAP_GONE)
+			break;
 		retry_after_gone(&map, &retried);
+	}
 	report_store_error(map, result, key, keylen, delta);
 	*mapp = map;
 	return value;
@@ -197,9 +270,18 @@ router_local_touch(MapInfo **mapp, const char *key, int keylen, int64 ttl_ms)
 	bool		retried = false;
 	StoreResult result;
 
-	while ((result = store_touch(router_map_slot(map), key, keylen,
-								 ttl_ms)) == STORE_MAP_GONE)
+	for (;;)
+	{
+		int			slot = router_map_slot(map);
+		MoveWriteGuard guard;
+
+		move_guard_begin(&guard, map, key, keylen);
+		result = store_touch(slot, key, keylen, ttl_ms);
+		move_log_write_end(&guard, key, keylen);
+		if (result != STORE_MAP_GONE)
+			break;
 		retry_after_gone(&map, &retried);
+	}
 	*mapp = map;
 	return result == STORE_OK;
 }

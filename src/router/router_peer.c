@@ -18,6 +18,7 @@
 #include "cluster/cluster.h"
 #include "router/router.h"
 #include "router/router_internal.h"
+#include "store/move_log.h"
 
 static void check_shards_held(MapInfo *map, int nkeys, char **keys,
 							  int *keylens);
@@ -37,8 +38,9 @@ check_shard_held(MapInfo *map, const MapPlacements *placements,
 			return;
 	}
 	self = cluster_local_node();
+	/* the caller retries this one after reading its metadata again */
 	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			(errcode(ERRCODE_MEMSHARD_SHARD_MOVED),
 			 errmsg("node \"%s\" does not hold shard %d of map \"%s\"",
 					self ? NameStr(self->server) : "?", shard, map->name),
 			 errhint("The nodes' metadata differ: compare memshard.shards on each node.")));

@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include "utils/inval.h"
+
 #include "catalog/pg_collation.h"
 
 #include "partition/partition.h"
@@ -45,11 +47,20 @@ router_key_node(MapInfo *map, const char *key, int keylen)
 								  router_key_shard(map, key, keylen), 0)->server);
 }
 
-/* the placements of a map over nodes; ERROR if this node has none valid */
+/*
+ * The placements of a map over nodes; ERROR if this node has none valid.
+ * Invalidations are taken in first: a long transaction takes none of its
+ * own once it holds its locks, and a shard that moved (shard_move.c) must
+ * not be written here, where its copy was freed, by a session that never
+ * heard of the move.  Caches are only marked stale by it, so pointers the
+ * caller holds stay valid until its next lookup.
+ */
 const MapPlacements *
 router_map_placements(MapInfo *map)
 {
 	const MapPlacements *placements;
+
+	AcceptInvalidationMessages();
 
 	/* a node left behind by a failover serves nothing (fencing) */
 	cluster_fence_check();

@@ -1,0 +1,137 @@
+/*-------------------------------------------------------------------------
+ *
+ * rebalance_repair.c
+ *		memshard.repair(map): every shard back to its `replicas` copies on
+ *		distinct live nodes.
+ *
+ * A copy is missing when the node its placement names is not 'active'
+ * (a node the failover marked failed, say): it is made again on an active
+ * node that holds no copy of the shard, chosen by memory (the least
+ * utilized after taking it, within 90% of its budget), copied online from
+ * a live copy (the lowest-numbered), which keeps its own: a move whose
+ * source stays (shard_move.c, rebalance_copy_placement).  The placement
+ * row then names the new node.  A copy that no node can take is left, with
+ * a WARNING.  Runs as a job (one at a time per cluster, rebalance_job.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "rebalance/rebalance.h"
+
+#define USABLE_BUDGET	0.9
+
+/* the live copy to copy placement pi from, or -1 */
+static int
+live_copy(const RebalancePlan *plan, int pi)
+{
+	const PlanPlacement *p = &plan->placements[pi];
+	int			best = -1;
+	int			i;
+
+	for (i = 0; i < plan->nplacements; i++)
+	{
+		const PlanPlacement *o = &plan->placements[i];
+
+		if (o->mapid != p->mapid || o->shard != p->shard || i == pi ||
+			!plan->nodes[o->node].target)
+			continue;
+		if (best < 0 || o->replica < plan->placements[best].replica)
+			best = i;
+	}
+	return best;
+}
+
+/* the node to make the copy on, or -1 */
+static int
+repair_target(const RebalancePlan *plan, int pi, int64 bytes)
+{
+	const PlanPlacement *p = &plan->placements[pi];
+	double		best_util = 0;
+	int			best = -1;
+	int			t,
+				i;
+
+	for (t = 0; t < plan->nnodes; t++)
+	{
+		const PlanNode *n = &plan->nodes[t];
+		bool		holds = false;
+		double		u;
+
+		if (!n->target ||
+			(double) (n->bytes + bytes) > USABLE_BUDGET * (double) n->budget)
+			continue;
+		for (i = 0; i < plan->nplacements; i++)
+			if (plan->placements[i].mapid == p->mapid &&
+				plan->placements[i].shard == p->shard &&
+				plan->placements[i].node == t)
+				holds = true;
+		if (holds)
+			continue;
+		u = (double) (n->bytes + bytes) / (double) Max(n->budget, 1);
+		if (best < 0 || u < best_util)
+		{
+			best = t;
+			best_util = u;
+		}
+	}
+	return best;
+}
+
+int
+rebalance_repair(const char *map)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	RebalancePlan *plan;
+	int			repaired = 0;
+	int			i;
+
+	rebalance_lock_cluster();
+	PG_TRY();
+	{
+		plan = rebalance_gather(map);
+		rebalance_progress_job(0);
+		for (i = 0; i < plan->nplacements; i++)
+		{
+			PlanPlacement *p = &plan->placements[i];
+			int			src,
+						t;
+
+			if (!p->movable || plan->nodes[p->node].target)
+				continue;
+			src = live_copy(plan, i);
+			if (src < 0)
+			{
+				ereport(WARNING,
+						(errmsg("shard %d of map \"%s\" has no live copy to repair from",
+								p->shard, p->map)));
+				continue;
+			}
+			p->bytes = plan->placements[src].bytes;
+			t = repair_target(plan, i, p->bytes);
+			if (t < 0)
+			{
+				ereport(WARNING,
+						(errmsg("no node can take a copy of shard %d of map \"%s\"",
+								p->shard, p->map),
+						 errhint("Add a node; every active node holds a copy already or has no room.")));
+				continue;
+			}
+			rebalance_check_stop();
+			(void) rebalance_copy_placement(p->map, p->shard, p->replica,
+											plan->nodes[plan->placements[src].node].server,
+											plan->nodes[t].server);
+			p->node = t;
+			plan->nodes[t].bytes += p->bytes;
+			repaired++;
+		}
+	}
+	PG_CATCH();
+	{
+		rebalance_job_failed(cxt, "failed");
+	}
+	PG_END_TRY();
+	rebalance_progress_end("done", NULL);
+	rebalance_unlock_cluster();
+	return repaired;
+}
