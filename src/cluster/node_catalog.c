@@ -167,6 +167,13 @@ nodes_load(void)
 	char	   *my_database = get_database_name(MyDatabaseId);
 	uint64		row;
 
+	/*
+	 * The relcache callback recognizes the table by this OID: unknown, a
+	 * backend that never asked for it would miss every change of the node
+	 * list but a full cache reset.
+	 */
+	(void) cluster_node_catalog_relid();
+
 	cluster_sql_begin(&state);
 	cluster_sql_exec("SELECT id, server, system_identifier, database, state "
 					 "FROM memshard.node_catalog ORDER BY id",

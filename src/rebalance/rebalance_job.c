@@ -91,12 +91,8 @@ rebalance_lock_cluster(void)
 	if (lock_depth++ > 0)
 		return;
 
-	/*
-	 * The node list as it is now: a backend that never read the node
-	 * catalog's OID does not take its invalidations (node_catalog.c), and
-	 * a job must not miss a node added by another session.
-	 */
-	cluster_nodes_changed();
+	/* the node list as it is now: a job must not miss a node just added */
+	AcceptInvalidationMessages();
 	nodes = cluster_nodes();
 	fanout = remote_fanout_create(list_length(nodes));
 	foreach(lc, nodes)
@@ -262,7 +258,6 @@ rebalance_add_node(const char *server)
 							  1, params, false);
 	id = (int32) rebalance_int8_of(res, 0, 0, false);
 	AcceptInvalidationMessages();
-	cluster_nodes_changed();
 	(void) rebalance_run(NULL, STRATEGY_BY_MEMORY, 0.1, NULL);
 	return id;
 }
