@@ -470,6 +470,27 @@ LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 CREATE VIEW memshard.read_path_stats AS SELECT * FROM memshard.read_path_counters();
 
 GRANT SELECT ON memshard.read_path_stats TO PUBLIC;
+
+-- its figures in metrics() (families 120, 121)
+CREATE FUNCTION memshard.read_path_metric_samples(OUT family integer,
+                                                  OUT metric text,
+                                                  OUT type text,
+                                                  OUT help text,
+                                                  OUT labels text,
+                                                  OUT sort text,
+                                                  OUT value text)
+RETURNS SETOF record
+LANGUAGE sql VOLATILE PARALLEL UNSAFE
+BEGIN ATOMIC
+    SELECT f.family, 'pg_memshard_read_path_' || f.metric, f.type, f.help, '', '', f.value
+      FROM memshard.read_path_stats s,
+      LATERAL (VALUES
+        (120, 'retries_total', 'counter', 'Optimistic reads tried again because a writer changed their partition meanwhile, since the last stats_reset().', s.retries::text),
+        (121, 'fallbacks_total', 'counter', 'Reads that took the partition lock after their optimistic tries, since the last stats_reset().', s.fallbacks::text)
+      ) f(family, metric, type, help, value);
+END;
+
+------------------------------------------------------------------------------
 -- failover: promote, the metadata epoch (fencing), the failover worker's
 -- figures, pg_dump of the cluster catalogs (src/cluster/promote.c, epoch.c,
 -- failover_worker.c, src/api/failover_api.c; issue 13)
@@ -894,6 +915,8 @@ BEGIN ATOMIC
                     UNION ALL
                     SELECT * FROM memshard.failover_metric_samples()
                     UNION ALL
-                    SELECT * FROM memshard.rebalance_metric_samples()) s
+                    SELECT * FROM memshard.rebalance_metric_samples()
+                    UNION ALL
+                    SELECT * FROM memshard.read_path_metric_samples()) s
              GROUP BY s.family, s.metric, s.type, s.help) families;
 END;

@@ -325,6 +325,7 @@ call('memshard.restart_metric_samples()', 'SELECT count(*) FROM memshard.restart
 call('memshard.read_restart_stats()', 'SELECT * FROM memshard.read_restart_stats()');
 call('memshard.read_resp_clients()', 'SELECT * FROM memshard.read_resp_clients()');
 call('memshard.read_path_counters()', 'SELECT * FROM memshard.read_path_counters()');
+call('memshard.read_path_metric_samples()', 'SELECT count(*) FROM memshard.read_path_metric_samples()');
 call('memshard.peer_metadata_outcome(text)', "SELECT memshard.peer_metadata_outcome('x')");
 call('memshard.read_failover_stats()', 'SELECT * FROM memshard.read_failover_stats()');
 call('memshard.failover_metric_samples()', 'SELECT count(*) FROM memshard.failover_metric_samples()');
