@@ -168,8 +168,11 @@ failover_note_epoch(int64 seen, bool verified)
 }
 
 /*
- * This node took a coordinator's metadata (epoch): what it saw before is
- * no longer news.
+ * This node took a coordinator's metadata (epoch): what it saw before, up
+ * to that epoch, is no longer news.  Only lowered, never raised: the
+ * change is not committed yet (its part here is still to be prepared), and
+ * the other sessions of this node must go on serving at the epoch they see
+ * until it is; raised here, they would fence themselves in the meantime.
  */
 void
 failover_epoch_applied(int64 epoch)
@@ -180,7 +183,7 @@ failover_epoch_applied(int64 epoch)
 		return;
 	SpinLockAcquire(&failover_shared->mutex);
 	slot = slot_for(MyDatabaseId);
-	slot->figures.newest_seen = epoch;
+	slot->figures.newest_seen = Min(slot->figures.newest_seen, epoch);
 	SpinLockRelease(&failover_shared->mutex);
 }
 

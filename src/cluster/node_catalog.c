@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
@@ -40,7 +41,7 @@ static Oid	node_catalog_oid = InvalidOid;
 static int64 nodes_epoch = 0;	/* the metadata epoch, read with the nodes */
 
 static void nodes_load(void);
-static int64 epoch_load(void);
+static int64 epoch_load(bool *ours);
 static void nodes_register_callbacks(void);
 static void nodes_relcache_callback(Datum arg, Oid relid);
 static void nodes_syscache_callback(Datum arg, int cacheid, uint32 hashvalue);
@@ -166,6 +167,7 @@ nodes_load(void)
 	int64		my_sysid = cluster_system_identifier();
 	char	   *my_database = get_database_name(MyDatabaseId);
 	uint64		row;
+	bool		epoch_is_ours;
 
 	/*
 	 * The relcache callback recognizes the table by this OID: unknown, a
@@ -206,9 +208,16 @@ nodes_load(void)
 	}
 	MemoryContextSwitchTo(oldcontext);
 	cluster_sql_end(&state);
-	nodes_epoch = epoch_load();
-	/* what our peer calls tell the nodes (fencing, epoch.c) */
-	remote_set_peer_epoch(nodes_epoch);
+	nodes_epoch = epoch_load(&epoch_is_ours);
+
+	/*
+	 * What our peer calls tell the nodes (fencing, epoch.c): the committed
+	 * epoch.  While this transaction is the change that bumped it, the
+	 * other nodes do not have it yet (their parts are not even prepared):
+	 * sending it would make them fence themselves until the change commits.
+	 * The commit invalidates this list, and the next load sends the new one.
+	 */
+	remote_set_peer_epoch(epoch_is_ours ? nodes_epoch - 1 : nodes_epoch);
 
 	if (nodes_context != NULL)
 		MemoryContextDelete(nodes_context);
@@ -216,16 +225,28 @@ nodes_load(void)
 	node_list = loaded;
 }
 
-/* the epoch in memshard.metadata_epoch (0 without a row, or the table) */
+/*
+ * The epoch in memshard.metadata_epoch (0 without a row, or the table);
+ * *ours: the row is this transaction's own, not committed yet.
+ */
 static int64
-epoch_load(void)
+epoch_load(bool *ours)
 {
 	char	   *text;
+	int64		epoch;
+	unsigned long xmin;
 
+	*ours = false;
 	if (!memshard_epoch_table_exists())
 		return 0;
-	text = cluster_sql_text("SELECT COALESCE((SELECT e.epoch FROM memshard.metadata_epoch e), 0)");
-	return DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(text)));
+	text = cluster_sql_text("SELECT COALESCE((SELECT e.epoch::pg_catalog.text "
+							"OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) "
+							"e.xmin::pg_catalog.text FROM memshard.metadata_epoch e), '0 0')");
+	if (sscanf(text, INT64_FORMAT " %lu", &epoch, &xmin) != 2)
+		elog(ERROR, "unexpected metadata epoch \"%s\"", text);
+	*ours = (xmin != 0 &&
+			 TransactionIdIsCurrentTransactionId((TransactionId) xmin));
+	return epoch;
 }
 
 static void
