@@ -5,7 +5,8 @@
 # of database 0 still see every key exactly once (its shards answered by
 # their replicas); database 1's fail naming the node, while INFO still
 # answers, leaving out the keys of the shards no node answered for and
-# saying how many.
+# saying how many.  MSETNX from clients of two workers at once over nodes
+# is all or none with at most one winner.
 use strict;
 use warnings;
 use FindBin;
@@ -22,6 +23,7 @@ my ($n1, $n2, $n3) = @nodes;
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 $n1->append_conf('postgresql.conf', qq{
 pg_memshard.resp_port = $port
+pg_memshard.resp_workers = 2
 pg_memshard.connect_timeout = 2s
 pg_memshard.remote_timeout = 3s
 });
@@ -61,6 +63,19 @@ my $on_n3 = $n1->safe_psql('postgres',
 my $n3_shards = $n1->safe_psql('postgres',
 	"SELECT count(*) FROM memshard.shards WHERE map = 'redis_1' AND node = 'n3'");
 cmp_ok($on_n3, '>', 0, "$on_n3 keys of database 1 on node 3, in $n3_shards shards");
+
+# MSETNX from clients of both workers at once: all or none, one winner
+my ($rc, $out) = RespNode::run_py('msetnx_race.py', $port, 150);
+is($rc, 0, 'concurrent MSETNX over nodes: at most one winner, all or none of its keys')
+  or diag $out;
+like($out, qr/^150 rounds, [1-9]\d* won, 0 failures$/m, 'rounds run, some won');
+note $out;
+is(cli('MSETNX', 'key:1', 'x', 'fresh:1', 'y'), '0', 'MSETNX with one existing key: 0');
+is(cli('EXISTS', 'fresh:1'), '0', 'and the other key was not left set');
+is(cli('GET', 'key:1'), 'v1', 'nor the existing one changed');
+is(cli('MSETNX', 'fresh:1', 'a', 'fresh:2', 'b', 'fresh:1', 'c'), '1', 'MSETNX of new keys: 1');
+is(cli('MGET', 'fresh:1', 'fresh:2'), "c\nb", 'a key named twice: the last value');
+is(cli('DEL', 'fresh:1', 'fresh:2'), '2', 'cleaned');
 
 $n3->stop;
 
