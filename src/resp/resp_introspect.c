@@ -132,7 +132,13 @@ info_stats(StringInfo buf, StoreGlobalStats *stats)
 	info_line(buf, "cluster_enabled", "0");
 }
 
-/* db<n>:keys=... for each database whose map exists on this node */
+/*
+ * db<n>:keys=... for each database whose map exists: a map of this node
+ * from its counters, a map over nodes from one count over its nodes (as
+ * DBSIZE, each key once).  Shards no node answered for are left out of
+ * keys= and said in pg_memshard_shards_unanswered=N on that line (and in
+ * a LOG line): INFO never fails for a node that is down.
+ */
 static void
 info_keyspace(StringInfo buf)
 {
@@ -143,16 +149,35 @@ info_keyspace(StringInfo buf)
 	{
 		char		name[NAMEDATALEN];
 		MapInfo		info;
-		StoreCounters counters;
+		MapInfo    *map;
+		int64		keys;
+		int			missed = 0;
 
 		resp_map_name(db, name, sizeof(name));
-		if (!map_catalog_lookup(name, &info, CurrentMemoryContext) ||
-			!info.local_only)
+		if (!map_catalog_lookup(name, &info, CurrentMemoryContext))
 			continue;
-		router_map_counters(router_lookup_map(name, strlen(name)), &counters);
-		if (counters.items > 0)
-			appendStringInfo(buf, "db%d:keys=" INT64_FORMAT ",expires=0,avg_ttl=0\r\n",
-							 db, counters.items);
+		map = router_lookup_map(name, strlen(name));
+		if (info.local_only)
+		{
+			StoreCounters counters;
+
+			router_map_counters(map, &counters);
+			keys = counters.items;
+		}
+		else
+			keys = router_count_items_partial(map, &missed);
+		if (keys == 0 && missed == 0)
+			continue;
+		appendStringInfo(buf, "db%d:keys=" INT64_FORMAT ",expires=0,avg_ttl=0",
+						 db, keys);
+		if (missed > 0)
+		{
+			appendStringInfo(buf, ",pg_memshard_shards_unanswered=%d", missed);
+			ereport(LOG,
+					(errmsg("INFO keyspace: %d shards of map \"%s\" left out of its keys count, no node holding them answered",
+							missed, name)));
+		}
+		appendStringInfoString(buf, "\r\n");
 	}
 }
 

@@ -394,10 +394,21 @@ resp_cmd_mset(RespClient *c, RespRequest *req)
 	resp_reply_ok(c);
 }
 
+static bool named_later(char **keys, const int *keylens, int n, int i);
+static void msetnx_undo(MapInfo **map, char **keys, const int *keylens,
+						char **values, const int *vallens, int n, int upto);
+
 /*
  * MSETNX: 0 if any key exists, else set them all (the last of a key named
- * twice wins, as in Redis).  The check and the sets are not one atomic
- * step: a key created by another client in between is overwritten.
+ * twice wins, as in Redis).  All or none: each key is created by a
+ * compare-and-set "if absent" on its primary copy; once one exists, the
+ * keys created so far are deleted again (each only if it still holds our
+ * value), and the reply is 0.  Not isolated: a reader may see some of the
+ * keys for that moment, and a writer that changes one of them meanwhile
+ * keeps its value.  The same on a map over nodes, keys of any nodes (each
+ * compare-and-set on its key's primary): no CROSSSLOT, as we have no hash
+ * tags a client could use to bring its keys together.  A node that fails
+ * midway fails the command (ERROR) and the keys created before stay.
  */
 void
 resp_cmd_msetnx(RespClient *c, RespRequest *req)
@@ -415,16 +426,51 @@ resp_cmd_msetnx(RespClient *c, RespRequest *req)
 	map = resp_map_for(c);
 	for (i = 0; i < n; i++)
 	{
-		int			len;
+		RespValue	absent = {false};
 
-		if (router_get(map, keys[i], keylens[i], 0, &len) != NULL)
+		if (named_later(keys, keylens, n, i))
+			continue;
+		if (!resp_write_if(&map, keys[i], keylens[i], &absent, values[i],
+						   vallens[i], default_expire(map)))
 		{
+			msetnx_undo(&map, keys, keylens, values, vallens, n, i);
 			resp_reply_int(c, 0);
 			return;
 		}
 	}
-	router_mset(map, n, keys, keylens, values, vallens, resp_default_ttl(map));
 	resp_reply_int(c, 1);
+}
+
+/* true when keys[i] is named again after i (that later value wins) */
+static bool
+named_later(char **keys, const int *keylens, int n, int i)
+{
+	int			j;
+
+	for (j = i + 1; j < n; j++)
+		if (keylens[j] == keylens[i] && memcmp(keys[j], keys[i], keylens[i]) == 0)
+			return true;
+	return false;
+}
+
+/* MSETNX lost: delete the keys before upto it created, if still ours */
+static void
+msetnx_undo(MapInfo **map, char **keys, const int *keylens, char **values,
+			const int *vallens, int n, int upto)
+{
+	int			i;
+
+	for (i = 0; i < upto; i++)
+	{
+		RespValue	seen;
+
+		if (named_later(keys, keylens, n, i))
+			continue;
+		resp_read(map, keys[i], keylens[i], &seen);
+		if (seen.found && seen.len == vallens[i] &&
+			memcmp(seen.data, values[i], vallens[i]) == 0)
+			(void) resp_write_if(map, keys[i], keylens[i], &seen, NULL, 0, 0);
+	}
 }
 
 /* INCRBY's work: Redis's integer rules, keeping the key's expiry */

@@ -96,7 +96,10 @@ extern void router_map_counters(MapInfo *map, StoreCounters *counters);
  * walked node after node, each node giving the keys of the shards whose
  * primary copy it holds, so that every key is seen once.
  * router_count_items counts the map's live items the same way (each key
- * once), the nodes asked at once.
+ * once), the nodes asked at once.  A node that cannot be reached has its
+ * shards walked or counted on their other copies; no copy: ERROR naming
+ * the node.  router_count_items_partial never fails for that: it counts
+ * what answered and sets *missed to the shards no copy of which did.
  */
 extern char *router_get_expiry(MapInfo *map, const char *key, int keylen,
 							   bool primary, int *vallen,
@@ -109,6 +112,7 @@ extern bool router_write_if(MapInfo *map, const char *key, int keylen,
 extern uint64 router_scan_keys(MapInfo *map, uint64 cursor, int count,
 							   List **keys);
 extern int64 router_count_items(MapInfo *map);
+extern int64 router_count_items_partial(MapInfo *map, int *missed);
 
 /* a key's shard and its primary's node (router_shards.c) */
 extern int	router_key_shard(MapInfo *map, const char *key, int keylen);
