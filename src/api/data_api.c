@@ -16,7 +16,8 @@
  * in the database encoding (a value set as bytea may not be), unless the
  * local store says the value was set as text (STORE_AS_TEXT: set, add and
  * replace of a text value mark it so; items belong to one database, whose
- * encoding never changes).  mget and values from other nodes are checked.
+ * encoding never changes); mget asks the same of each value.  Values from
+ * other nodes are checked.
  *
  *-------------------------------------------------------------------------
  */
@@ -178,6 +179,7 @@ memshard_mget(PG_FUNCTION_ARGS)
 	char		mapname[NAMEDATALEN];
 	char	  **values;
 	int		   *vallens;
+	bool	   *texts;
 	int			i;
 
 	store_require_ready();
@@ -188,8 +190,9 @@ memshard_mget(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	values = palloc(sizeof(char *) * Max(keys.count, 1));
 	vallens = palloc(sizeof(int) * Max(keys.count, 1));
+	texts = palloc(sizeof(bool) * Max(keys.count, 1));
 	router_mget(map, keys.count, keys.data, keys.lens, VARHDRSZ,
-				values, vallens);
+				values, vallens, texts);
 	/* 'map' may be freed from here on */
 
 	for (i = 0; i < keys.count; i++)
@@ -201,8 +204,9 @@ memshard_mget(PG_FUNCTION_ARGS)
 		row[1] = (Datum) 0;
 		if (values[i] != NULL)
 		{
-			check_value_encoding(values[i] + VARHDRSZ, vallens[i],
-								 keys.data[i], keys.lens[i], mapname);
+			if (!texts[i])
+				check_value_encoding(values[i] + VARHDRSZ, vallens[i],
+									 keys.data[i], keys.lens[i], mapname);
 			SET_VARSIZE(values[i], VARHDRSZ + vallens[i]);
 			row[1] = PointerGetDatum(values[i]);
 		}

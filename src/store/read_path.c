@@ -377,7 +377,8 @@ group_by_partition(const ReadKey *rks, int nkeys)
 }
 
 /*
- * Many keys of one map: values[i] and vallens[i] as store_get gives them.
+ * Many keys of one map: values[i] and vallens[i] as store_get gives them,
+ * texts[i] (if texts != NULL) whether the value was set as text.
  * Every key is hashed first and its bucket prefetched, then the first item
  * of each chain; the keys are read partition by partition, each group
  * from one read of the partition's seq.  False when the map is gone (then
@@ -386,7 +387,7 @@ group_by_partition(const ReadKey *rks, int nkeys)
  */
 bool
 store_mget(int handle, int nkeys, char **keys, int *keylens, Size prefix,
-		   char **values, int *vallens)
+		   char **values, int *vallens, bool *texts)
 {
 	ReadKey    *rks;
 	ReadKey    *sorted;
@@ -427,6 +428,8 @@ store_mget(int handle, int nkeys, char **keys, int *keylens, Size prefix,
 			read_key(handle, &sorted[i], prefix, &seq, &res);
 			values[sorted[i].index] = res.value;
 			vallens[sorted[i].index] = res.vallen;
+			if (texts)
+				texts[sorted[i].index] = res.text;
 			gone |= res.vallen < 0;
 		}
 	}
