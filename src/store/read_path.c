@@ -25,8 +25,8 @@
  *
  * A reader of an item that fits one chunk takes no lock and writes nothing
  * shared: it reads seq (even, else it waits a little and tries again), a
- * read barrier, then walks the chain and copies the value into a private
- * buffer, a read barrier, and reads seq again.  The same value means no
+ * read barrier, then walks the chain and copies the value into a buffer
+ * of its own (the one it will return), a read barrier, and reads seq again.  The same value means no
  * exclusive holder began between the two reads, so nothing it read was
  * changing (seqlock: what a writer wrote after its odd seq, behind a write
  * barrier, cannot be seen by a read that comes before our second read of
