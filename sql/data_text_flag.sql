@@ -31,5 +31,12 @@ SELECT memshard.get('tf', 'ok') AS valid_bytes, memshard.get_bytea('tf', 'a') AS
 SELECT memshard.set('tf', 'bin', 'text now');
 SELECT memshard.get('tf', 'bin');
 
+-- mget takes each value's flag: a large text item (read under the lock),
+-- valid bytes set as bytea, text over bytes, a miss; then the bytes of 'b'
+-- after a text value in the same batch are still checked
+SELECT key, length(value) AS len, value = repeat('é', 40000) AS is_big
+FROM memshard.mget('tf', ARRAY['big', 'ok', 'bin', 'missing']);
+SELECT * FROM memshard.mget('tf', ARRAY['bin', 'big', 'b']);
+
 SELECT memshard.drop_map('tf');
 DROP EXTENSION pg_memshard;

@@ -16,7 +16,8 @@
  * in the database encoding (a value set as bytea may not be), unless the
  * local store says the value was set as text (STORE_AS_TEXT: set, add and
  * replace of a text value mark it so; items belong to one database, whose
- * encoding never changes).  mget and values from other nodes are checked.
+ * encoding never changes); mget asks the same of each value.  Values from
+ * other nodes are checked.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,9 +52,8 @@ PG_FUNCTION_INFO_V1(memshard_flush);
 #define ARG_KEY		1
 
 static int64 ttl_arg(FunctionCallInfo fcinfo, int argno, MapInfo *map);
-static void check_value_encoding(const char *value, int vallen,
-								 const char *key, int keylen,
-								 const char *mapname);
+static void check_value_encoding(FunctionCallInfo fcinfo, const char *value,
+								 int vallen, const char *key, int keylen);
 static Datum store_item(FunctionCallInfo fcinfo, StoreSetMode mode);
 static Datum fetch_value(FunctionCallInfo fcinfo, bool as_text);
 
@@ -68,18 +68,20 @@ ttl_arg(FunctionCallInfo fcinfo, int argno, MapInfo *map)
 
 /*
  * ERROR 22021 unless the value is valid text in the database encoding.
- * Called after routing, which may have reloaded the map cache: the caller
- * passes its own copy of the map's name, never a MapInfo.
+ * Called after routing, which may have reloaded the map cache: the map is
+ * named by the call's own argument (the name it was found by), never by a
+ * MapInfo, and only when there is an error to report.
  */
 static void
-check_value_encoding(const char *value, int vallen, const char *key,
-					 int keylen, const char *mapname)
+check_value_encoding(FunctionCallInfo fcinfo, const char *value, int vallen,
+					 const char *key, int keylen)
 {
 	if (!pg_verifymbstr(value, vallen, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("value of key \"%s\" in map \"%s\" is not valid in encoding \"%s\"",
-						pnstrdup(key, keylen), mapname,
+						pnstrdup(key, keylen),
+						text_to_cstring(PG_GETARG_TEXT_PP(ARG_MAP)),
 						GetDatabaseEncodingName()),
 				 errhint("Read binary values with memshard.get_bytea().")));
 }
@@ -137,21 +139,19 @@ fetch_value(FunctionCallInfo fcinfo, bool as_text)
 	char	   *key;
 	int			keylen;
 	MapInfo    *map;
-	char		mapname[NAMEDATALEN];
 	char	   *buf;
 	int			vallen;
 
 	store_require_ready();
 	api_key_arg(fcinfo, ARG_KEY, &key, &keylen);
 	map = api_map_arg(fcinfo, ARG_MAP);
-	strlcpy(mapname, map->name, sizeof(mapname));
 	(void) store_take_last_get_text();
 	buf = router_get(map, key, keylen, VARHDRSZ, &vallen);
 	/* 'map' may be freed from here on */
 	if (buf == NULL)
 		PG_RETURN_NULL();
 	if (as_text && !store_take_last_get_text())
-		check_value_encoding(buf + VARHDRSZ, vallen, key, keylen, mapname);
+		check_value_encoding(fcinfo, buf + VARHDRSZ, vallen, key, keylen);
 	SET_VARSIZE(buf, VARHDRSZ + vallen);
 	PG_RETURN_POINTER(buf);
 }
@@ -175,21 +175,21 @@ memshard_mget(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	VarlenaArrayArg keys;
 	MapInfo    *map;
-	char		mapname[NAMEDATALEN];
 	char	  **values;
 	int		   *vallens;
+	bool	   *texts;
 	int			i;
 
 	store_require_ready();
 	api_key_array_arg(fcinfo, 1, &keys);
 	map = api_map_arg(fcinfo, ARG_MAP);
-	strlcpy(mapname, map->name, sizeof(mapname));
 
 	InitMaterializedSRF(fcinfo, 0);
 	values = palloc(sizeof(char *) * Max(keys.count, 1));
 	vallens = palloc(sizeof(int) * Max(keys.count, 1));
+	texts = palloc(sizeof(bool) * Max(keys.count, 1));
 	router_mget(map, keys.count, keys.data, keys.lens, VARHDRSZ,
-				values, vallens);
+				values, vallens, texts);
 	/* 'map' may be freed from here on */
 
 	for (i = 0; i < keys.count; i++)
@@ -201,8 +201,9 @@ memshard_mget(PG_FUNCTION_ARGS)
 		row[1] = (Datum) 0;
 		if (values[i] != NULL)
 		{
-			check_value_encoding(values[i] + VARHDRSZ, vallens[i],
-								 keys.data[i], keys.lens[i], mapname);
+			if (!texts[i])
+				check_value_encoding(fcinfo, values[i] + VARHDRSZ, vallens[i],
+									 keys.data[i], keys.lens[i]);
 			SET_VARSIZE(values[i], VARHDRSZ + vallens[i]);
 			row[1] = PointerGetDatum(values[i]);
 		}

@@ -65,7 +65,7 @@ resp_cmd_exists(RespClient *c, RespRequest *req)
 
 	for (i = 0; i < n; i++)
 		keylens[i] = req->argvlen[i + 1];
-	router_mget(map, n, req->argv + 1, keylens, 0, values, vallens);
+	router_mget(map, n, req->argv + 1, keylens, 0, values, vallens, NULL);
 	for (i = 0; i < n; i++)
 		if (values[i])
 			count++;

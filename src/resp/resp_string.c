@@ -337,7 +337,7 @@ resp_cmd_mget(RespClient *c, RespRequest *req)
 
 	for (i = 0; i < n; i++)
 		keylens[i] = req->argvlen[i + 1];
-	router_mget(map, n, req->argv + 1, keylens, 0, values, vallens);
+	router_mget(map, n, req->argv + 1, keylens, 0, values, vallens, NULL);
 	resp_reply_array(c, n);
 	for (i = 0; i < n; i++)
 	{

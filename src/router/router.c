@@ -39,15 +39,22 @@ router_get(MapInfo *map, const char *key, int keylen, Size prefix,
 	return router_local_get(&map, key, keylen, prefix, vallen);
 }
 
-/* the value of each key; values[i] is NULL on a miss */
+/*
+ * The value of each key; values[i] is NULL on a miss.  texts[i], when
+ * texts != NULL, says whether the value is known valid text of this
+ * database (set as text in the local store); values from other nodes are
+ * not.
+ */
 void
 router_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
-			Size prefix, char **values, int *vallens)
+			Size prefix, char **values, int *vallens, bool *texts)
 {
 	if (!map->local_only)
-		router_cluster_mget(map, nkeys, keys, keylens, prefix, values, vallens);
+		router_cluster_mget(map, nkeys, keys, keylens, prefix, values, vallens,
+							texts);
 	else
-		router_local_mget(&map, nkeys, keys, keylens, prefix, values, vallens);
+		router_local_mget(&map, nkeys, keys, keylens, prefix, values, vallens,
+						  texts);
 }
 
 /*

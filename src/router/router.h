@@ -63,7 +63,8 @@ extern bool router_set(MapInfo *map, const char *key, int keylen,
 extern char *router_get(MapInfo *map, const char *key, int keylen,
 						Size prefix, int *vallen);
 extern void router_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
-						Size prefix, char **values, int *vallens);
+						Size prefix, char **values, int *vallens,
+						bool *texts);
 extern int	router_mset(MapInfo *map, int nkeys, char **keys, int *keylens,
 						char **values, int *vallens, int64 ttl_ms);
 extern bool router_delete(MapInfo *map, const char *key, int keylen);

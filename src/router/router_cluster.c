@@ -346,12 +346,13 @@ node_index(const MapPlacements *placements, const void *node)
  */
 static void
 local_mget(MapInfo **map, const int *idx, int count, char **keys,
-		   int *keylens, Size prefix, char **values, int *vallens)
+		   int *keylens, Size prefix, char **values, int *vallens, bool *texts)
 {
 	char	  **gkeys = palloc(sizeof(char *) * count);
 	int		   *glens = palloc(sizeof(int) * count);
 	char	  **gvalues = palloc(sizeof(char *) * count);
 	int		   *gvallens = palloc(sizeof(int) * count);
+	bool	   *gtexts = texts ? palloc(sizeof(bool) * count) : NULL;
 	int			k;
 
 	for (k = 0; k < count; k++)
@@ -359,12 +360,17 @@ local_mget(MapInfo **map, const int *idx, int count, char **keys,
 		gkeys[k] = keys[idx[k]];
 		glens[k] = keylens[idx[k]];
 	}
-	router_local_mget(map, count, gkeys, glens, prefix, gvalues, gvallens);
+	router_local_mget(map, count, gkeys, glens, prefix, gvalues, gvallens,
+					  gtexts);
 	for (k = 0; k < count; k++)
 	{
 		values[idx[k]] = gvalues[k];
 		vallens[idx[k]] = gvallens[k];
+		if (texts)
+			texts[idx[k]] = gtexts[k];
 	}
+	if (gtexts)
+		pfree(gtexts);
 	pfree(gkeys);
 	pfree(glens);
 	pfree(gvalues);
@@ -378,7 +384,7 @@ local_mget(MapInfo **map, const int *idx, int count, char **keys,
  */
 void
 router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
-					Size prefix, char **values, int *vallens)
+					Size prefix, char **values, int *vallens, bool *texts)
 {
 	const MapPlacements *placements = router_map_placements(map);
 	int			nnodes = placements->nnodes;
@@ -426,7 +432,7 @@ router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 			if (node->is_local)
 			{
 				local_mget(&map, group[n], group_size[n], keys, keylens,
-						   prefix, values, vallens);
+						   prefix, values, vallens, texts);
 				for (k = 0; k < group_size[n]; k++)
 					pending[group[n][k]] = false;
 				npending -= group_size[n];
@@ -467,6 +473,8 @@ router_cluster_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 				int			key = group[n][k];
 
 				values[key] = peer_answer_value(call, k, prefix, &vallens[key]);
+				if (texts)
+					texts[key] = false; /* checked: another node's bytes */
 				pending[key] = false;
 				npending--;
 			}

@@ -33,7 +33,7 @@ extern char *router_local_get(MapInfo **map, const char *key, int keylen,
 							  Size prefix, int *vallen);
 extern void router_local_mget(MapInfo **map, int nkeys, char **keys,
 							  int *keylens, Size prefix, char **values,
-							  int *vallens);
+							  int *vallens, bool *texts);
 extern int	router_local_mset(MapInfo **map, int nkeys, char **keys,
 							  int *keylens, char **values, int *vallens,
 							  int64 ttl_ms);
@@ -52,7 +52,7 @@ extern char *router_cluster_get(MapInfo *map, const char *key, int keylen,
 								Size prefix, int *vallen);
 extern void router_cluster_mget(MapInfo *map, int nkeys, char **keys,
 								int *keylens, Size prefix, char **values,
-								int *vallens);
+								int *vallens, bool *texts);
 extern int	router_cluster_mset(MapInfo *map, int nkeys, char **keys,
 								int *keylens, char **values, int *vallens,
 								int64 ttl_ms);

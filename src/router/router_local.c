@@ -188,12 +188,12 @@ router_local_get(MapInfo **map, const char *key, int keylen, Size prefix,
  */
 void
 router_local_mget(MapInfo **map, int nkeys, char **keys, int *keylens,
-				  Size prefix, char **values, int *vallens)
+				  Size prefix, char **values, int *vallens, bool *texts)
 {
 	bool		retried = false;
 
 	while (!store_mget(router_map_slot(*map), nkeys, keys, keylens, prefix,
-					   values, vallens))
+					   values, vallens, texts))
 		retry_after_gone(map, &retried);
 }
 

@@ -93,7 +93,8 @@ router_peer_mget(MapInfo *map, int nkeys, char **keys, int *keylens,
 				 Size prefix, char **values, int *vallens)
 {
 	check_shards_held(map, nkeys, keys, keylens);
-	router_local_mget(&map, nkeys, keys, keylens, prefix, values, vallens);
+	router_local_mget(&map, nkeys, keys, keylens, prefix, values, vallens,
+					  NULL);
 }
 
 int

@@ -25,8 +25,8 @@
  *
  * A reader of an item that fits one chunk takes no lock and writes nothing
  * shared: it reads seq (even, else it waits a little and tries again), a
- * read barrier, then walks the chain and copies the value into a private
- * buffer, a read barrier, and reads seq again.  The same value means no
+ * read barrier, then walks the chain and copies the value into a buffer
+ * of its own (the one it will return), a read barrier, and reads seq again.  The same value means no
  * exclusive holder began between the two reads, so nothing it read was
  * changing (seqlock: what a writer wrote after its odd seq, behind a write
  * barrier, cannot be seen by a read that comes before our second read of
@@ -35,9 +35,11 @@
  * validated, everything it read may be garbage, so every reference is
  * checked against the page area, every length against the page that holds
  * the chunk (an item never crosses its page), a chain is followed at most
- * READ_CHAIN_MAX steps, and the value goes to the private buffer (a page
- * long): the palloc that the caller gets is sized from the validated
- * length only.  Large items (chained over data chunks) are read under the
+ * READ_CHAIN_MAX steps, and the value is copied straight into the palloc'd
+ * buffer the caller gets (no second copy), sized from a length bounded by
+ * the room left in the chunk's page: a torn length costs at most a page's
+ * palloc, which a failed validation frees; once validated, that length is
+ * the item's.  Large items (chained over data chunks) are read under the
  * lock, as are chains longer than READ_CHAIN_MAX.
  *
  * The CLOCK reference byte is written only when it is clear, and then
@@ -93,13 +95,12 @@ typedef struct ReadResult
 	bool		text;			/* set as text of this database */
 } ReadResult;
 
-static char *read_buf = NULL;	/* a page: the unvalidated copy */
 static bool last_get_text = false;	/* store_take_last_get_text() */
 
-static void read_setup(void);
 static ReadSeen read_chain(uint32 *bucket, int handle, const char *key,
-						   int keylen, uint32 *len, uint32 *expire,
-						   bool *text, StoreItem **found, bool *ref_clear);
+						   int keylen, Size prefix, char **copy, uint32 *len,
+						   uint32 *expire, bool *text, StoreItem **found,
+						   bool *ref_clear);
 static void mark_referenced(StorePartition *part, StoreItem *item,
 							uint32 seq);
 static bool read_optimistic(int handle, const ReadKey *rk, Size prefix,
@@ -111,18 +112,11 @@ static void read_key(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 static void locate_key(ReadKey *rk, int mapslot, const char *key, int keylen,
 					   int index);
 
-/* the private buffer, once */
-static void
-read_setup(void)
-{
-	if (likely(read_buf != NULL))
-		return;
-	read_buf = MemoryContextAlloc(TopMemoryContext, store_shared->page_size);
-}
-
 /*
  * One pass over a chain without the lock, for (handle, key): a hit copies
- * the value into read_buf (*len bytes) and tells its expiry and whether its
+ * the value into *copy, palloc'd with prefix bytes in front (*len bytes of
+ * value, at most the room left in the chunk's page, so bounded even when
+ * torn), and tells its expiry and whether its
  * reference byte is clear.  Nothing read is trusted before the caller
  * validates seq; every read stays within the page area and each chunk's
  * page.  Header fields are read once, through volatile, so that what was
@@ -130,8 +124,8 @@ read_setup(void)
  */
 static ReadSeen
 read_chain(uint32 *bucket, int handle, const char *key, int keylen,
-		   uint32 *len, uint32 *expire, bool *text, StoreItem **found,
-		   bool *ref_clear)
+		   Size prefix, char **copy, uint32 *len, uint32 *expire, bool *text,
+		   StoreItem **found, bool *ref_clear)
 {
 	Size		page_size = store_shared->page_size;
 	uint32		units = (uint32) ((Size) store_shared->npages * page_size / STORE_ALIGN);
@@ -157,6 +151,9 @@ read_chain(uint32 *bucket, int handle, const char *key, int keylen,
 		if (off + ITEM_HEADER_SIZE + sizeof(uint32) > page_size)
 			return SEEN_LOCK;
 		item = item_at(ref);
+		/* the value's lines while the header's miss is served (no fault) */
+		__builtin_prefetch((const char *) item + 64);
+		__builtin_prefetch((const char *) item + 128);
 		room = page_size - off - ITEM_HEADER_SIZE;
 		rawkeylen = item->keylen;
 		if (item->mapslot != mapslot || (rawkeylen & KEYLEN_MASK) != keylen)
@@ -175,7 +172,9 @@ read_chain(uint32 *bucket, int handle, const char *key, int keylen,
 			*expire = 0;
 			if (meta)
 				memcpy(expire, (const char *) item->data, sizeof(uint32));
-			memcpy(read_buf, (const char *) item->data + meta + keylen, vallen);
+			*copy = palloc(prefix + vallen);
+			memcpy(*copy + prefix, (const char *) item->data + meta + keylen,
+				   vallen);
 			*len = vallen;
 			*text = (rawkeylen & KEYLEN_TEXT) != 0;
 			*ref_clear = item->ref == REF_CLEAR;
@@ -212,6 +211,7 @@ read_optimistic(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 	for (attempt = 0; attempt < READ_ATTEMPTS; attempt++)
 	{
 		uint32		len = 0;
+		char	   *copy = NULL;
 		uint32		expire = 0;
 		StoreItem  *item = NULL;
 		bool		ref_clear = false;
@@ -227,12 +227,16 @@ read_optimistic(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 			continue;
 		}
 		pg_read_barrier();
-		seen = read_chain(rk->bucket, handle, rk->key, rk->keylen, &len,
-						  &expire, &text, &item, &ref_clear);
+		seen = read_chain(rk->bucket, handle, rk->key, rk->keylen, prefix,
+						  &copy, &len, &expire, &text, &item, &ref_clear);
 		pg_read_barrier();
 		after = pg_atomic_read_u32(&part->seq);
 		if (after != *seq)
+		{
+			if (copy)
+				pfree(copy);
 			continue;
+		}
 
 		/* validated: what we read was the partition as it was at seq */
 		if (attempt > 0)
@@ -244,14 +248,15 @@ read_optimistic(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 			out->vallen = -1;
 		else if (seen == SEEN_HIT && (expire == 0 || now_tick() < expire))
 		{
-			out->value = palloc(prefix + len);
-			memcpy(out->value + prefix, read_buf, len);
+			out->value = copy;
 			out->vallen = (int) len;
 			out->expire = expire;
 			out->text = text;
 			if (ref_clear)
 				mark_referenced(part, item, *seq);
 		}
+		else if (copy)
+			pfree(copy);		/* expired */
 		return true;
 	}
 	if (attempt == READ_ATTEMPTS)
@@ -334,7 +339,6 @@ store_get_expiry(int handle, const char *key, int keylen, Size prefix,
 	ReadResult	res;
 	uint32		seq;
 
-	read_setup();
 	locate_key(&rk, HANDLE_SLOT(handle), key, keylen, 0);
 	seq = pg_atomic_read_u32(&store_partition(rk.partition)->seq);
 	read_key(handle, &rk, prefix, &seq, &res);
@@ -377,7 +381,8 @@ group_by_partition(const ReadKey *rks, int nkeys)
 }
 
 /*
- * Many keys of one map: values[i] and vallens[i] as store_get gives them.
+ * Many keys of one map: values[i] and vallens[i] as store_get gives them,
+ * texts[i] (if texts != NULL) whether the value was set as text.
  * Every key is hashed first and its bucket prefetched, then the first item
  * of each chain; the keys are read partition by partition, each group
  * from one read of the partition's seq.  False when the map is gone (then
@@ -386,7 +391,7 @@ group_by_partition(const ReadKey *rks, int nkeys)
  */
 bool
 store_mget(int handle, int nkeys, char **keys, int *keylens, Size prefix,
-		   char **values, int *vallens)
+		   char **values, int *vallens, bool *texts)
 {
 	ReadKey    *rks;
 	ReadKey    *sorted;
@@ -396,7 +401,6 @@ store_mget(int handle, int nkeys, char **keys, int *keylens, Size prefix,
 
 	if (nkeys <= 0)
 		return true;
-	read_setup();
 	units = (uint32) ((Size) store_shared->npages * store_shared->page_size /
 					  STORE_ALIGN);
 	rks = palloc(sizeof(ReadKey) * nkeys);
@@ -411,7 +415,14 @@ store_mget(int handle, int nkeys, char **keys, int *keylens, Size prefix,
 
 		/* only a hint: a stale reference costs a useless prefetch */
 		if (ref != 0 && ref <= units)
-			__builtin_prefetch(item_at(ref));
+		{
+			const char *item = (const char *) item_at(ref);
+
+			/* header and key, and the start of the value */
+			__builtin_prefetch(item);
+			__builtin_prefetch(item + 64);
+			__builtin_prefetch(item + 128);
+		}
 	}
 	sorted = group_by_partition(rks, nkeys);
 	pfree(rks);
@@ -427,6 +438,8 @@ store_mget(int handle, int nkeys, char **keys, int *keylens, Size prefix,
 			read_key(handle, &sorted[i], prefix, &seq, &res);
 			values[sorted[i].index] = res.value;
 			vallens[sorted[i].index] = res.vallen;
+			if (texts)
+				texts[sorted[i].index] = res.text;
 			gone |= res.vallen < 0;
 		}
 	}

@@ -166,8 +166,9 @@ extern char *store_get_expiry(int slot, const char *key, int keylen,
 
 /*
  * Many keys of one map (read_path.c): values[i] and vallens[i] as store_get
- * gives them.  False when the map is gone meanwhile: look it up again and
- * ask again.
+ * gives them, and texts[i] (when texts != NULL) whether the value was set
+ * with STORE_AS_TEXT.  False when the map is gone meanwhile: look it up
+ * again and ask again.
  */
 /*
  * Whether the value the last store_get of this backend returned was set
@@ -177,7 +178,7 @@ extern char *store_get_expiry(int slot, const char *key, int keylen,
  */
 extern bool store_take_last_get_text(void);
 extern bool store_mget(int slot, int nkeys, char **keys, int *keylens,
-					   Size prefix, char **values, int *vallens);
+					   Size prefix, char **values, int *vallens, bool *texts);
 extern StoreResult store_write_if(int slot, const char *key, int keylen,
 								  const char *expect, int expectlen,
 								  TimestampTz expect_expires,
