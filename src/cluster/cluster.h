@@ -247,6 +247,7 @@ extern bool cluster_node_is_failed(const ClusterNode *node);
 
 extern int	cluster_promote(const char *server);
 extern void cluster_rejoin(const char *server);
+extern void cluster_mark_draining(const char *server);
 extern void cluster_apply_rejoin(const char *snapshot, const char *after_digest);
 extern void cluster_change_begin_degraded(void);
 

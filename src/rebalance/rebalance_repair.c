@@ -4,8 +4,9 @@
  *		memshard.repair(map): every shard back to its `replicas` copies on
  *		distinct live nodes.
  *
- * A copy is missing when the node its placement names is not 'active'
- * (a node the failover marked failed, say): it is made again on an active
+ * A copy is missing when the node its placement names is failed (the
+ * failover marked it so; a 'draining' node still holds its copies, which
+ * its drain moves, and gets none): it is made again on an active
  * node that holds no copy of the shard, chosen by memory (the least
  * utilized after taking it, within 90% of its budget), copied online from
  * a live copy (the lowest-numbered), which keeps its own: a move whose
@@ -21,6 +22,13 @@
 
 #define USABLE_BUDGET	0.9
 
+/* a copy there is not missing: active, or draining (up, holding it) */
+static inline bool
+node_is_live(const PlanNode *n)
+{
+	return n->target || n->draining;
+}
+
 /* the live copy to copy placement pi from, or -1 */
 static int
 live_copy(const RebalancePlan *plan, int pi)
@@ -34,7 +42,7 @@ live_copy(const RebalancePlan *plan, int pi)
 		const PlanPlacement *o = &plan->placements[i];
 
 		if (o->mapid != p->mapid || o->shard != p->shard || i == pi ||
-			!plan->nodes[o->node].target)
+			!node_is_live(&plan->nodes[o->node]))
 			continue;
 		if (best < 0 || o->replica < plan->placements[best].replica)
 			best = i;
@@ -97,7 +105,7 @@ rebalance_repair(const char *map)
 			int			src,
 						t;
 
-			if (!p->movable || plan->nodes[p->node].target)
+			if (!p->movable || node_is_live(&plan->nodes[p->node]))
 				continue;
 			src = live_copy(plan, i);
 			if (src < 0)

@@ -163,8 +163,10 @@ rebalance_gather(const char *map)
 		pn->id = node->id;
 		strlcpy(pn->server, NameStr(node->server), NAMEDATALEN);
 		pn->target = strcmp(node->state, "active") == 0;
-		/* a node in another state (failed) is not asked: it takes nothing */
-		if (!pn->target)
+		/* a draining node holds shards but takes none (drain_node's mark) */
+		pn->draining = strcmp(node->state, "draining") == 0;
+		/* a failed node is not asked: it holds and takes nothing */
+		if (!pn->target && !pn->draining)
 		{
 			remote_fanout_skip(fanout, pn);
 			continue;
