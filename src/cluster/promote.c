@@ -334,8 +334,12 @@ cluster_mark_draining(const char *server)
 {
 	const ClusterNode *node;
 
-	cluster_change_begin();
 	cluster_fence_check();
+	node = cluster_node_by_server(server);
+	/* already draining (a drain run again): no change at all */
+	if (node != NULL && strcmp(node->state, "draining") == 0)
+		return;
+	cluster_change_begin();
 	node = cluster_node_by_server(server);
 	if (node == NULL)
 		ereport(ERROR,
@@ -346,8 +350,7 @@ cluster_mark_draining(const char *server)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("node \"%s\" is failed: it has nothing to drain", server),
 				 errhint("Remove it with memshard.remove_node, or rejoin it first.")));
-	if (strcmp(node->state, "active") == 0)
-		set_node_state(node->id, "draining");
+	set_node_state(node->id, "draining");
 	cluster_change_end();
 }
 
