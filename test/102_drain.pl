@@ -147,4 +147,14 @@ is($n3->safe_psql('postgres', q{
 SELECT count(*) FROM memshard.mget('m', (SELECT array_agg('k' || i) FROM generate_series(1, 6000) i)) WHERE value IS NOT NULL}),
 	'6000', 'every item of m is still there');
 
+# rejoin_node ends a drain: the node active again, keeping its placements
+my $held = $n1->safe_psql('postgres', "SELECT count(*) FROM memshard.shards WHERE node = 'n2'");
+$n1->safe_psql('postgres', "SELECT memshard.peer_node_draining('n2')");
+is(states($n3), 'n1:active,n2:draining,n3:active', 'the mark reaches every node');
+$n3->safe_psql('postgres', "SELECT memshard.rejoin_node('n2')");
+is(states($n1), 'n1:active,n2:active,n3:active', 'rejoin_node ends the drain');
+is($n1->safe_psql('postgres', "SELECT count(*) FROM memshard.shards WHERE node = 'n2'"),
+	$held, 'the node keeps its placements');
+same_metadata('after rejoin_node of a draining node', @nodes);
+
 done_testing();

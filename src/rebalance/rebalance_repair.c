@@ -11,14 +11,19 @@
  * utilized after taking it, within 90% of its budget), copied online from
  * a live copy (the lowest-numbered), which keeps its own: a move whose
  * source stays (shard_move.c, rebalance_copy_placement).  The placement
- * row then names the new node.  A copy that no node can take is left, with
- * a WARNING.  Runs as a job (one at a time per cluster, rebalance_job.c).
+ * row then names the new node.  A copy that has no row at all (promote
+ * drops the failed node's copies) is made the same way, from the shard's
+ * primary, its row inserted at the switch.  A copy that no node can take
+ * is left, with a WARNING.  Runs as a job (one at a time per cluster, rebalance_job.c).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "cluster/cluster.h"
+#include "cluster/placement.h"
 #include "rebalance/rebalance.h"
+#include "router/router.h"
 
 #define USABLE_BUDGET	0.9
 
@@ -86,6 +91,65 @@ repair_target(const RebalancePlan *plan, int pi, int64 bytes)
 	return best;
 }
 
+/*
+ * The copies a shard has no row for (promote drops a failed node's copies,
+ * promote.c): each made on a node chosen as above, from the lowest live
+ * copy, with the next copy number, its row inserted at the switch
+ * (move_switch_placement).  Returns how many.
+ */
+static int
+repair_dropped(RebalancePlan *plan)
+{
+	int			repaired = 0;
+	int			n = plan->nplacements;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		const PlanPlacement *p = &plan->placements[i];
+		MapInfo    *info;
+		const MapPlacements *placements;
+		int			copies,
+					t;
+
+		/* once per shard: at its primary, on a live node */
+		if (p->replica != 0 || !p->movable ||
+			!node_is_live(&plan->nodes[p->node]))
+			continue;
+		info = router_lookup_map(p->map, strlen(p->map));
+		placements = cluster_map_placements(info->id);
+		if (placements == NULL)
+			continue;
+		for (copies = placement_copies(placements, p->shard);
+			 copies < placements->replicas; copies++)
+		{
+			PlanPlacement *np;
+
+			t = repair_target(plan, i, p->bytes);
+			if (t < 0)
+			{
+				ereport(WARNING,
+						(errmsg("no node can take a copy of shard %d of map \"%s\"",
+								p->shard, p->map),
+						 errhint("Add a node; every active node holds a copy already or has no room.")));
+				break;
+			}
+			rebalance_check_stop();
+			(void) rebalance_copy_placement(p->map, p->shard, copies,
+											plan->nodes[p->node].server,
+											plan->nodes[t].server);
+			/* the new copy counts for the next choice (the array has room) */
+			np = &plan->placements[plan->nplacements++];
+			*np = *p;
+			np->replica = copies;
+			np->node = t;
+			plan->nodes[t].bytes += p->bytes;
+			repaired++;
+		}
+	}
+	return repaired;
+}
+
 int
 rebalance_repair(const char *map)
 {
@@ -133,6 +197,7 @@ rebalance_repair(const char *map)
 			plan->nodes[t].bytes += p->bytes;
 			repaired++;
 		}
+		repaired += repair_dropped(plan);
 	}
 	PG_CATCH();
 	{

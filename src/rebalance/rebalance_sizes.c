@@ -69,7 +69,7 @@ add_placements(RebalancePlan *plan, const char *map)
 		if (placements == NULL)
 			continue;
 		for (s = 0; s < placements->nshards; s++)
-			for (r = 0; r < placements->replicas; r++)
+			for (r = 0; r < placement_copies(placements, s); r++)
 			{
 				PlanPlacement *p = &plan->placements[plan->nplacements++];
 
