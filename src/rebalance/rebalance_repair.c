@@ -91,6 +91,16 @@ repair_target(const RebalancePlan *plan, int pi, int64 bytes)
 	return best;
 }
 
+/* a copy left missing: said once, the repair goes on */
+static void
+warn_no_target(const PlanPlacement *p)
+{
+	ereport(WARNING,
+			(errmsg("no node can take a copy of shard %d of map \"%s\"",
+					p->shard, p->map),
+			 errhint("Add a node; every active node holds a copy already or has no room.")));
+}
+
 /*
  * The copies a shard has no row for (promote drops a failed node's copies,
  * promote.c): each made on a node chosen as above, from the lowest live
@@ -128,10 +138,7 @@ repair_dropped(RebalancePlan *plan)
 			t = repair_target(plan, i, p->bytes);
 			if (t < 0)
 			{
-				ereport(WARNING,
-						(errmsg("no node can take a copy of shard %d of map \"%s\"",
-								p->shard, p->map),
-						 errhint("Add a node; every active node holds a copy already or has no room.")));
+				warn_no_target(p);
 				break;
 			}
 			rebalance_check_stop();
@@ -183,10 +190,7 @@ rebalance_repair(const char *map)
 			t = repair_target(plan, i, p->bytes);
 			if (t < 0)
 			{
-				ereport(WARNING,
-						(errmsg("no node can take a copy of shard %d of map \"%s\"",
-								p->shard, p->map),
-						 errhint("Add a node; every active node holds a copy already or has no room.")));
+				warn_no_target(p);
 				continue;
 			}
 			rebalance_check_stop();
