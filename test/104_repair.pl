@@ -53,7 +53,9 @@ is($n2->safe_psql('postgres', "SELECT count(*) FROM memshard.shards WHERE node =
 is($n2->safe_psql('postgres',
 	"SELECT count(*) FROM (SELECT shard FROM memshard.shards WHERE map = 'r' GROUP BY shard HAVING count(DISTINCT node) = 2) x"),
 	'8', 'every shard has its two copies on distinct nodes');
-same_metadata('after the repair', @nodes);
+# node 3 is failed: metadata changes skip it (it takes the metadata when it
+# rejoins), so the live nodes only
+same_metadata('after the repair', $n1, $n2, $n4);
 
 # each copy holds what the other holds (read each node's own copy)
 my $copies = q{
