@@ -178,10 +178,20 @@ current_epoch(int64 seen)
 	{
 		cluster_nodes_changed();
 		epoch = cluster_epoch();
-		if (epoch >= seen || metadata_prepared_here() == NIL ||
+		if (epoch >= seen)
+			break;
+		if (metadata_prepared_here() == NIL ||
 			TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
 									   CATCH_UP_MS))
+		{
+			/*
+			 * Read once more: the COMMIT PREPARED may have finished between
+			 * the read above and the look at what is prepared.
+			 */
+			cluster_nodes_changed();
+			epoch = cluster_epoch();
 			break;
+		}
 		pg_usleep(10 * 1000L);
 		CHECK_FOR_INTERRUPTS();
 	}
