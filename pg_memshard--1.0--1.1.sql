@@ -823,8 +823,17 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'memshard_peer_move_switch'
 LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
 
+-- drain_node's mark: the node 'draining' (plans and repair give it
+-- nothing), run by the drainer on its own node through its own server so
+-- that it commits on every node before the first move
+CREATE FUNCTION memshard.peer_node_draining(server pg_catalog.name)
+RETURNS void
+AS 'MODULE_PATHNAME', 'memshard_peer_node_draining'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+
 -- admin functions: superusers and whom they grant
 REVOKE ALL ON FUNCTION
+    memshard.peer_node_draining(pg_catalog.name),
     memshard.rebalance_plan(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
     memshard.rebalance_preview(pg_catalog.text, pg_catalog.text, pg_catalog.float8),
     memshard.move_shard(pg_catalog.text, pg_catalog.int4, pg_catalog.name, pg_catalog.name),

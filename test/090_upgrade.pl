@@ -75,9 +75,9 @@ SELECT string_agg(proname || ':' || has_function_privilege('public', oid, 'EXECU
 	  . 'peer_metadata_rejoin:00 peer_mget:01 peer_move_begin:01 '
 	  . 'peer_move_clear:01 peer_move_end:01 peer_move_freeze:01 '
 	  . 'peer_move_push:01 peer_move_put:01 peer_move_switch:00 peer_mset:01 '
-	  . 'peer_scan:01 peer_set:01 peer_shard_sizes:01 peer_tc_get:01 '
+	  . 'peer_node_draining:00 peer_scan:01 peer_set:01 peer_shard_sizes:01 peer_tc_get:01 '
 	  . 'peer_tc_set:01 peer_touch:01 peer_write_if:01',
-	'peer_* are not for PUBLIC; memshard_peer runs all but the four admin ones');
+	'peer_* are not for PUBLIC; memshard_peer runs all but the five admin ones');
 is( $node->safe_psql('postgres', q{
 SELECT string_agg(p.proname || ' ' || array_to_string(p.proconfig, ','), E'\n' ORDER BY p.proname)
   FROM pg_proc p

@@ -26,6 +26,42 @@ SELECT memshard.mset(mp, array_agg('c' || i), array_agg('0'::text))
 my $on_n3 = $n1->safe_psql('postgres', "SELECT count(*) FROM memshard.shards WHERE node = 'n3'");
 cmp_ok($on_n3, '>', 5, "node 3 holds $on_n3 placements");
 
+sub states
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT string_agg(server || ':' || state, ',' ORDER BY server) FROM memshard.nodes");
+}
+
+# a drain that fails midway (cancelled at its first move, held after the
+# copy) leaves the node 'draining' on every node, its placements where they
+# were; plans and repair give it nothing; drain_node run again continues
+my $holder = $n1->background_psql('postgres');
+my $drain = $n1->background_psql('postgres', on_error_stop => 0);
+$holder->query_safe('SELECT pg_advisory_lock(5201)');
+$drain->query_safe('SET pg_memshard.test_hold_move = 5201');
+$drain->query_until(qr/started/,
+	"\\echo started\nSELECT memshard.drain_node('n3');\n\\echo done\n");
+$n1->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 5201 AND NOT granted")
+  or die 'the drain did not reach its hold';
+is(states($n2), 'n1:active,n2:active,n3:draining', 'drain_node marks the node draining before it moves');
+$n1->safe_psql('postgres',
+	"SELECT pg_cancel_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objid = 5201 AND NOT granted");
+$drain->query_until(qr/done/, '');
+like($drain->{stderr}, qr/canceling statement/, 'the drain is cancelled');
+$drain->quit;
+$holder->quit;
+is(states($_), 'n1:active,n2:active,n3:draining', 'a failed drain leaves the node draining on ' . $_->name)
+  for @nodes;
+is($n1->safe_psql('postgres', "SELECT count(*) FROM memshard.shards WHERE node = 'n3'"),
+	$on_n3, 'the cancelled move is undone: node 3 keeps its placements');
+is($n2->safe_psql('postgres', "SELECT count(*) FROM memshard.rebalance_plan('m', 'by_shard_count', 0.01) WHERE target = 'n3'"),
+	'0', 'a plan gives a draining node nothing');
+is($n2->safe_psql('postgres', 'SELECT memshard.repair()'), '0',
+	'repair sees no copy missing on a draining node, and gives it nothing');
+same_metadata('after the failed drain', @nodes);
+
 # a session on node 2 counts up while node 3 is drained
 my $bg = $n2->background_psql('postgres', on_error_stop => 0);
 $bg->query_until(qr/started/, q{
@@ -58,7 +94,7 @@ $$;
 });
 
 is($n1->safe_psql('postgres', "SELECT memshard.drain_node('n3')"), $on_n3,
-	'drain_node moves every placement off the node');
+	'drain_node run again moves every placement off the node');
 $n1->safe_psql('postgres', "SELECT memshard.set('m', 'stop', '1')");
 $bg->query_until(qr/finished/, '');
 is($bg->query_safe('SELECT count(*) FROM acked WHERE n < 0'), '0', 'no write failed during the drain');
@@ -74,6 +110,7 @@ is($n2->safe_psql('postgres',
 is($n3->safe_psql('postgres', "SELECT coalesce(sum(items), 0) FROM memshard.local_shard_stats()"),
 	'0', 'node 3 freed every copy');
 same_metadata('after the drain', @nodes);
+is(states($n1), 'n1:active,n2:active,n3:draining', 'the drained node stays draining');
 $n1->safe_psql('postgres', "SELECT memshard.remove_node('n3')");
 is($n1->safe_psql('postgres', "SELECT string_agg(server, ',' ORDER BY server) FROM memshard.nodes"),
 	'n1,n2', 'remove_node succeeds after the drain');
@@ -94,6 +131,7 @@ like($err, qr/53000: no node can take shard \d+ of map "\w+"/, 'a drain that can
 like($err, qr/HINT:  Add a node, or raise pg_memshard.memory/, 'with a hint');
 is($n1->safe_psql('postgres', 'SELECT md5(memshard.metadata_snapshot()::text)'), $before,
 	'the refused drain moved nothing');
+is(states($n2), 'n1:active,n2:active', 'the refused drain leaves the node active');
 same_metadata('after the refused drain', $n1, $n2);
 
 # node 3 comes back: add_node(server, rebalance => true) adds it and
@@ -108,5 +146,15 @@ same_metadata('after add_node with rebalance', @nodes);
 is($n3->safe_psql('postgres', q{
 SELECT count(*) FROM memshard.mget('m', (SELECT array_agg('k' || i) FROM generate_series(1, 6000) i)) WHERE value IS NOT NULL}),
 	'6000', 'every item of m is still there');
+
+# rejoin_node ends a drain: the node active again, keeping its placements
+my $held = $n1->safe_psql('postgres', "SELECT count(*) FROM memshard.shards WHERE node = 'n2'");
+$n1->safe_psql('postgres', "SELECT memshard.peer_node_draining('n2')");
+is(states($n3), 'n1:active,n2:draining,n3:active', 'the mark reaches every node');
+$n3->safe_psql('postgres', "SELECT memshard.rejoin_node('n2')");
+is(states($n1), 'n1:active,n2:active,n3:active', 'rejoin_node ends the drain');
+is($n1->safe_psql('postgres', "SELECT count(*) FROM memshard.shards WHERE node = 'n2'"),
+	$held, 'the node keeps its placements');
+same_metadata('after rejoin_node of a draining node', @nodes);
 
 done_testing();

@@ -47,7 +47,7 @@ like($err, qr/cannot promote the shards of node "n1" away from itself/, 'promote
 ($rc, $out, $err) = $n1->psql('postgres', "SELECT memshard.promote('n2')");
 like($err, qr/node "n2" answers: promote is for a node that is down/, 'promote of a node that answers');
 ($rc, $out, $err) = $n1->psql('postgres', "SELECT memshard.rejoin_node('n2')");
-like($err, qr/node "n2" is not failed/, 'rejoin_node of an active node');
+like($err, qr/node "n2" is neither failed nor draining/, 'rejoin_node of an active node');
 is($n1->safe_psql('postgres', 'SELECT epoch FROM memshard.failover_stats'), $epoch_before,
 	'the refusals changed nothing');
 

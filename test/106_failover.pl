@@ -26,6 +26,7 @@ my $key = $n1->safe_psql('postgres', "SELECT ($keys_n2)[1]");
 my $primaries = $n1->safe_psql('postgres',
 	"SELECT count(*) FROM memshard.shards WHERE node = 'n2' AND role = 'primary'");
 ok($primaries > 0, "node 2 holds $primaries primaries");
+my $on_n2 = $n1->safe_psql('postgres', "SELECT count(*) FROM memshard.shards WHERE node = 'n2'");
 sleep 1;
 is($n1->safe_psql('postgres', 'SELECT count(*) FROM memshard.nodes WHERE state <> $$active$$'),
 	'0', 'every node is active while all answer: nothing is promoted');
@@ -91,6 +92,29 @@ is($n3->safe_psql('postgres',
 		"SELECT count(*) FROM generate_series(1, 300) i WHERE memshard.set('r2', 'k' || i, 'final')"),
 	'300', 'every key is written on the live nodes');
 
+# --- repair() on a live node while node 2 is still down ---
+is($n1->safe_psql('postgres', 'SELECT count(*) FROM memshard.placement_catalog'),
+	24 - $on_n2, 'the failover dropped the copies of node 2');
+is($n3->safe_psql('postgres', "SELECT memshard.repair('r2')"), $on_n2,
+	'repair() makes every copy dropped with node 2 again');
+for my $node ($n1, $n3)
+{
+	is($node->safe_psql('postgres', q{
+SELECT count(*) FROM (SELECT pc.shard FROM memshard.placement_catalog pc
+  JOIN memshard.node_catalog n ON n.id = pc.node_id
+ WHERE n.server IN ('n1', 'n3') GROUP BY pc.shard
+HAVING count(DISTINCT pc.node_id) = 2 AND count(*) = 2 AND min(pc.replica) = 0 AND max(pc.replica) = 1) x}),
+		'12', 'every shard has its 2 copies on distinct live nodes, in placement_catalog of ' . $node->name);
+}
+is( $n1->safe_psql('postgres', "SELECT coalesce(sum(items), 0) FROM memshard.local_shard_stats('r2')")
+	  + $n3->safe_psql('postgres', "SELECT coalesce(sum(items), 0) FROM memshard.local_shard_stats('r2')"),
+	2 * 301, 'both copies of every shard hold its items');
+is($n1->safe_psql('postgres',
+		"SELECT count(*) FROM generate_series(1, 300) i WHERE memshard.get('r2', 'k' || i) = 'final'"),
+	'300', 'every value reads back after the repair');
+same_metadata('after the repair', $n1, $n3);
+is($n1->safe_psql('postgres', 'SELECT memshard.repair()'), '0', 'a second repair has nothing to do');
+
 # --- node 2 restarts: fenced until it has answered for failover_timeout ---
 $n2->start;
 my $started = time;
@@ -123,6 +147,17 @@ is($n2->safe_psql('postgres', 'SELECT items FROM memshard.stats'), '0',
 	'its old items were freed');
 is($n2->safe_psql('postgres', "SELECT memshard.get('r2', '$key')"), 'final',
 	'node 2 serves the current value from the new primary');
-# TODO (elastic branch): memshard.repair() gives the shards their second copy back
+
+# --- the rejoined node gets work: repair has none, a rebalance does ---
+is($n2->safe_psql('postgres', 'SELECT memshard.repair()'), '0',
+	'every shard has its copies: repair() gives node 2 nothing');
+cmp_ok($n2->safe_psql('postgres', "SELECT memshard.rebalance('r2', 'by_shard_count')"),
+	'>', 0, 'a rebalance gives node 2 work');
+cmp_ok($n1->safe_psql('postgres', "SELECT count(*) FROM memshard.shards WHERE node = 'n2'"),
+	'>', 0, 'node 2 holds placements again');
+is($n2->safe_psql('postgres',
+		"SELECT count(*) FROM generate_series(1, 300) i WHERE memshard.get('r2', 'k' || i) = 'final'"),
+	'300', 'every value reads back from node 2');
+same_metadata('after the rebalance', $n1, $n2, $n3);
 
 done_testing();

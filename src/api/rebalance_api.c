@@ -41,6 +41,7 @@ PG_FUNCTION_INFO_V1(memshard_peer_move_end);
 PG_FUNCTION_INFO_V1(memshard_peer_move_clear);
 PG_FUNCTION_INFO_V1(memshard_peer_move_put);
 PG_FUNCTION_INFO_V1(memshard_peer_move_switch);
+PG_FUNCTION_INFO_V1(memshard_peer_node_draining);
 
 static char *
 text_arg(FunctionCallInfo fcinfo, int arg)
@@ -420,5 +421,13 @@ memshard_peer_move_switch(PG_FUNCTION_ARGS)
 						  int_arg(fcinfo, 2, "replica"),
 						  int_arg(fcinfo, 3, "source_id"),
 						  int_arg(fcinfo, 4, "target_id"));
+	PG_RETURN_VOID();
+}
+
+/* memshard.peer_node_draining(server): drain_node's mark, on its own node */
+Datum
+memshard_peer_node_draining(PG_FUNCTION_ARGS)
+{
+	cluster_mark_draining(name_arg(fcinfo, 0, "server"));
 	PG_RETURN_VOID();
 }

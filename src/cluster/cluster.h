@@ -243,10 +243,12 @@ extern void cluster_epoch_from_snapshot(Datum snapshot);
 extern void cluster_peer_epoch_check(void);
 extern void cluster_fence_check(void);
 extern bool cluster_is_fenced(void);
+extern bool cluster_fenced_now(int64 *newest_seen);
 extern bool cluster_node_is_failed(const ClusterNode *node);
 
 extern int	cluster_promote(const char *server);
 extern void cluster_rejoin(const char *server);
+extern void cluster_mark_draining(const char *server);
 extern void cluster_apply_rejoin(const char *snapshot, const char *after_digest);
 extern void cluster_change_begin_degraded(void);
 

@@ -22,8 +22,11 @@
  *	  worker, and by the first request after the start) finds a newer
  *	  epoch elsewhere.
  * Then every request for a map over nodes is refused here
- * (cluster_fence_check, from the router) until the node takes the
- * cluster's metadata (a rejoin, promote.c), which resets what it saw.
+ * (cluster_fence_check, from the router and the table cache's peer
+ * functions) until the node takes the cluster's metadata (a rejoin,
+ * promote.c), which resets what it saw.  The table cache's own reads of a
+ * table cached over nodes are not refused: they read the table instead of
+ * the cache (cluster_fenced_now, tablecache/reader.c).
  *
  * The epoch of this backend is read with the node list (node_catalog.c)
  * and cached with it; what was seen elsewhere is in shared memory
@@ -123,14 +126,28 @@ cluster_peer_epoch_check(void)
 void
 cluster_fence_check(void)
 {
-	int64		newest_seen = 0;
+	int64		newest_seen;
+
+	if (cluster_fenced_now(&newest_seen))
+		report_fenced(cluster_epoch(), newest_seen);
+}
+
+/*
+ * cluster_fence_check's test without the ERROR (*newest_seen: the newer
+ * epoch seen): for the table cache, which reads the table instead of its
+ * cache on a fenced node (tablecache/reader.c).
+ */
+bool
+cluster_fenced_now(int64 *newest_seen)
+{
 	bool		verified = false;
 	TimestampTz last_verify = 0;
 	bool		known;
 
+	*newest_seen = 0;
 	if (!memshard_preloaded)
-		return;
-	known = failover_fence_peek(&newest_seen, &verified, &last_verify);
+		return false;
+	known = failover_fence_peek(newest_seen, &verified, &last_verify);
 	if (!verified &&
 		(!known || last_verify == 0 ||
 		 (memshard_failover_timeout_ms > 0 &&
@@ -138,10 +155,9 @@ cluster_fence_check(void)
 									 VERIFY_RETRY_MS))))
 	{
 		(void) failover_probe_nodes(0);
-		known = failover_fence_peek(&newest_seen, &verified, &last_verify);
+		known = failover_fence_peek(newest_seen, &verified, &last_verify);
 	}
-	if (known && newest_seen > current_epoch(newest_seen))
-		report_fenced(cluster_epoch(), newest_seen);
+	return known && *newest_seen > current_epoch(*newest_seen);
 }
 
 /*
@@ -162,10 +178,20 @@ current_epoch(int64 seen)
 	{
 		cluster_nodes_changed();
 		epoch = cluster_epoch();
-		if (epoch >= seen || metadata_prepared_here() == NIL ||
+		if (epoch >= seen)
+			break;
+		if (metadata_prepared_here() == NIL ||
 			TimestampDifferenceExceeds(start, GetCurrentTimestamp(),
 									   CATCH_UP_MS))
+		{
+			/*
+			 * Read once more: the COMMIT PREPARED may have finished between
+			 * the read above and the look at what is prepared.
+			 */
+			cluster_nodes_changed();
+			epoch = cluster_epoch();
 			break;
+		}
 		pg_usleep(10 * 1000L);
 		CHECK_FOR_INTERRUPTS();
 	}

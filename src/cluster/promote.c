@@ -27,6 +27,10 @@
  *	  place nothing on it (placement.c).
  * Returns the number of shards promoted (the first case).
  *
+ * drain_node marks its node 'draining' (cluster_mark_draining) before its
+ * first move; rejoin_node on a draining node ends the drain (it is
+ * 'active' again, keeping what it holds, a normal metadata change).
+ *
  * A node comes back (cluster_rejoin, from the failover worker when it
  * answers again, or memshard.rejoin_node): one more change marks it
  * 'active', and the coordinator sends it the metadata with
@@ -294,7 +298,8 @@ set_node_state(int32 node_id, const char *state)
 
 /*
  * A failed node back: marked active, and given the metadata (with empty
- * placements) by the change's end (metadata_sync.c).
+ * placements) by the change's end (metadata_sync.c).  A draining node:
+ * marked active, its drain ended (a normal change: it missed nothing).
  */
 void
 cluster_rejoin(const char *server)
@@ -308,12 +313,44 @@ cluster_rejoin(const char *server)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("node \"%s\" is not in the cluster", server)));
-	if (!cluster_node_is_failed(node))
+	if (strcmp(node->state, "active") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("node \"%s\" is not failed", server),
-				 errhint("Only a node promoted away (state failed in memshard.nodes) rejoins.")));
+				 errmsg("node \"%s\" is neither failed nor draining", server),
+				 errhint("Only a node promoted away or being drained (state failed or draining in memshard.nodes) rejoins.")));
 	set_node_state(node->id, "active");
+	cluster_change_end();
+}
+
+/*
+ * drain_node's mark (peer_node_draining, run by the drainer through this
+ * node's own server so that it commits everywhere before the first move):
+ * an active node becomes 'draining', so plans and repair give it nothing
+ * (src/rebalance) and memshard.nodes shows it.  A node already draining
+ * stays so (drain_node run again continues); a failed one is refused.
+ */
+void
+cluster_mark_draining(const char *server)
+{
+	const ClusterNode *node;
+
+	cluster_fence_check();
+	node = cluster_node_by_server(server);
+	/* already draining (a drain run again): no change at all */
+	if (node != NULL && strcmp(node->state, "draining") == 0)
+		return;
+	cluster_change_begin();
+	node = cluster_node_by_server(server);
+	if (node == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("node \"%s\" is not in the cluster", server)));
+	if (cluster_node_is_failed(node))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("node \"%s\" is failed: it has nothing to drain", server),
+				 errhint("Remove it with memshard.remove_node, or rejoin it first.")));
+	set_node_state(node->id, "draining");
 	cluster_change_end();
 }
 

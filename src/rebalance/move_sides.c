@@ -71,7 +71,7 @@ holds_shard(MapInfo *map, int32 shard)
 
 	if (placements == NULL)
 		return false;
-	for (i = 0; i < placements->replicas; i++)
+	for (i = 0; i < placement_copies(placements, shard); i++)
 		if (placement_node(placements, shard, i)->is_local)
 			return true;
 	return false;

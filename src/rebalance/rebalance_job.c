@@ -68,7 +68,7 @@ unlock_nodes(const List *nodes)
 	{
 		const ClusterNode *node = lfirst(lc);
 
-		if (OidIsValid(node->serverid) && strcmp(node->state, "active") == 0)
+		if (OidIsValid(node->serverid) && !cluster_node_is_failed(node))
 			remote_fanout_add(fanout, node, node->serverid,
 							  REBALANCE_LOCK_SQL_RELEASE);
 	}
@@ -99,8 +99,8 @@ rebalance_lock_cluster(void)
 	{
 		const ClusterNode *node = lfirst(lc);
 
-		/* a node in another state (failed) takes no part */
-		if (OidIsValid(node->serverid) && strcmp(node->state, "active") == 0)
+		/* a failed node takes no part (a draining one does: it is up) */
+		if (OidIsValid(node->serverid) && !cluster_node_is_failed(node))
 			remote_fanout_add(fanout, node, node->serverid,
 							  REBALANCE_LOCK_SQL_TRY);
 	}
@@ -196,6 +196,26 @@ rebalance_move_one(const char *map, int32 shard, const char *target,
 	return items;
 }
 
+/*
+ * A drain's node is marked 'draining' once its plan is made (a drain that
+ * cannot fit is refused before: nothing changes) and before its first
+ * move, in a metadata change of its own (through this node's server, so
+ * that it commits on every node now).  It stays so: after the drain
+ * (remove_node follows), and after a drain that failed midway, when
+ * drain_node run again continues it; rejoin_node ends a drain.
+ */
+static void
+mark_draining(const char *server)
+{
+	const ClusterNode *self = cluster_local_node();
+	const char *params[1] = {server};
+
+	rebalance_call_node(self->serverid,
+						"SELECT memshard.peer_node_draining($1::pg_catalog.name)",
+						1, params, false);
+	AcceptInvalidationMessages();
+}
+
 /* run a plan's moves; returns how many were done */
 int64
 rebalance_run(const char *map, RebalanceStrategy strategy, double threshold,
@@ -209,6 +229,8 @@ rebalance_run(const char *map, RebalanceStrategy strategy, double threshold,
 	PG_TRY();
 	{
 		plan = rebalance_make_plan(map, strategy, threshold, drain);
+		if (drain != NULL)
+			mark_draining(drain);
 		rebalance_progress_job(plan->nsteps);
 		for (i = 0; i < plan->nsteps; i++)
 		{

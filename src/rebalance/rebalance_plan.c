@@ -345,7 +345,8 @@ rebalance_make_plan(const char *map, RebalanceStrategy strategy,
 	{
 		const PlanNode *n = &plan->nodes[i];
 
-		if (n->target || n->draining)
+		/* a node draining (drain_node not done) keeps its load out */
+		if (n->target)
 			load += load_of(plan, n);
 		if (n->target)
 			cap += cap_of(plan, n);

@@ -69,7 +69,7 @@ add_placements(RebalancePlan *plan, const char *map)
 		if (placements == NULL)
 			continue;
 		for (s = 0; s < placements->nshards; s++)
-			for (r = 0; r < placements->replicas; r++)
+			for (r = 0; r < placement_copies(placements, s); r++)
 			{
 				PlanPlacement *p = &plan->placements[plan->nplacements++];
 
@@ -163,8 +163,10 @@ rebalance_gather(const char *map)
 		pn->id = node->id;
 		strlcpy(pn->server, NameStr(node->server), NAMEDATALEN);
 		pn->target = strcmp(node->state, "active") == 0;
-		/* a node in another state (failed) is not asked: it takes nothing */
-		if (!pn->target)
+		/* a draining node holds shards but takes none (drain_node's mark) */
+		pn->draining = strcmp(node->state, "draining") == 0;
+		/* a failed node is not asked: it holds and takes nothing */
+		if (!pn->target && !pn->draining)
 		{
 			remote_fanout_skip(fanout, pn);
 			continue;

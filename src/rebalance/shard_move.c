@@ -154,7 +154,7 @@ move_resolve(MoveEnds *m, const char *map, int32 shard, const char *target,
 	m->self_server = self->serverid;
 
 	placements = cluster_map_placements(info->id);
-	for (i = 0; i < placements->replicas; i++)
+	for (i = 0; i < placement_copies(placements, shard); i++)
 	{
 		const PlacementNode *node = placement_node(placements, shard, i);
 
@@ -269,6 +269,7 @@ placed_on_target(MoveEnds *m)
 	info = router_lookup_map(m->map, strlen(m->map));
 	placements = cluster_map_placements(info->id);
 	return placements != NULL &&
+		m->replica < placement_copies(placements, m->shard) &&
 		placement_node(placements, m->shard, m->replica)->id == m->target_id;
 }
 
@@ -342,7 +343,9 @@ rebalance_copy_placement(const char *map, int32 shard, int32 replica,
 	m.map = map;
 	m.shard = shard;
 	m.replica = replica;
-	m.placed_id = placement_node(placements, shard, replica)->id;
+	/* a copy the failover dropped (promote.c) has no row: 0, made anew */
+	m.placed_id = replica < placement_copies(placements, shard) ?
+		placement_node(placements, shard, replica)->id : 0;
 	m.source_id = snode->id;
 	m.source_server = snode->serverid;
 	strlcpy(m.source, source, NAMEDATALEN);
@@ -466,12 +469,20 @@ move_switch_placement(const char *map, int32 shard, int32 replica,
 	args[2] = Int32GetDatum(replica);
 	args[3] = Int32GetDatum(source_id);
 	args[4] = Int32GetDatum(target_id);
-	if (cluster_sql("UPDATE memshard.placement_catalog SET node_id = $5 "
-					"WHERE map_id OPERATOR(pg_catalog.=) $1 "
-					"AND shard OPERATOR(pg_catalog.=) $2 "
-					"AND replica OPERATOR(pg_catalog.=) $3 "
-					"AND node_id OPERATOR(pg_catalog.=) $4",
-					5, argtypes, args, SPI_OK_UPDATE) != 1)
+	if (source_id == 0)
+	{
+		/* repair of a copy with no row (dropped by promote): a new row */
+		cluster_sql("INSERT INTO memshard.placement_catalog "
+					"(map_id, shard, replica, node_id) "
+					"SELECT $1, $2, $3, $5 WHERE $4 OPERATOR(pg_catalog.=) 0",
+					5, argtypes, args, SPI_OK_INSERT);
+	}
+	else if (cluster_sql("UPDATE memshard.placement_catalog SET node_id = $5 "
+						 "WHERE map_id OPERATOR(pg_catalog.=) $1 "
+						 "AND shard OPERATOR(pg_catalog.=) $2 "
+						 "AND replica OPERATOR(pg_catalog.=) $3 "
+						 "AND node_id OPERATOR(pg_catalog.=) $4",
+						 5, argtypes, args, SPI_OK_UPDATE) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("copy %d of shard %d of map \"%s\" is no longer on node %d",

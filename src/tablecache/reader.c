@@ -57,6 +57,7 @@
 #include "utils/rls.h"
 #include "utils/snapmgr.h"
 
+#include "cluster/cluster.h"
 #include "pg_memshard.h"
 #include "tablecache/tablecache_internal.h"
 
@@ -184,6 +185,15 @@ tc_read(TcTable *table, const Datum *keyvals, Datum *result)
 	int			keylen;
 	char	   *key = tc_key_encode(table, keyvals, space, sizeof(space), &keylen);
 
+	int64		newest_epoch;
+
+	/*
+	 * A node left behind by a failover (fenced, epoch.c) may hold copies of
+	 * shards given to others since: neither its cache nor another node's
+	 * serves it; the table does, so get_row still answers (and right).
+	 */
+	if (table->over_nodes && cluster_fenced_now(&newest_epoch))
+		mode = TC_BYPASS;
 	if (mode != TC_BYPASS && keylen <= MEMSHARD_MAX_KEY_SIZE)
 	{
 		tc_attach(table);

@@ -25,7 +25,9 @@
  * uses the map's store slot of its own (database, -map id) on that node,
  * as the table's node does, so the data functions do not reach the rows
  * there either; each refuses a key whose shard the node does not hold
- * under its own metadata.
+ * under its own metadata, and everything while the node is fenced (its
+ * epoch older than the caller's or than one seen elsewhere, epoch.c), as
+ * the other peer_* functions do: the caller then reads the table.
  *
  *-------------------------------------------------------------------------
  */
@@ -186,6 +188,12 @@ peer_map(FunctionCallInfo fcinfo, const char **key, int *keylen)
 	map = router_lookup_map(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
 	*key = VARDATA_ANY(keyarg);
 	*keylen = VARSIZE_ANY_EXHDR(keyarg);
+	if (!map->local_only)
+	{
+		/* fenced (left behind by a failover): no row served nor stored */
+		cluster_peer_epoch_check();
+		cluster_fence_check();
+	}
 	placements = map->local_only ? NULL : cluster_map_placements(map->id);
 	shard = placements ? router_key_shard(map, *key, *keylen) : -1;
 	if (placements == NULL || !placement_node(placements, shard, 0)->is_local)
