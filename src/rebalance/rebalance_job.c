@@ -162,18 +162,6 @@ rebalance_job_failed(MemoryContext cxt, const char *state)
 	ReThrowError(edata);
 }
 
-/* ERROR if rebalance_stop() asked this job to stop */
-void
-rebalance_check_stop(void)
-{
-	CHECK_FOR_INTERRUPTS();
-	if (rebalance_progress_stop_requested())
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("the rebalance was stopped"),
-				 errdetail("memshard.rebalance_stop() was called; the move in progress is undone.")));
-}
-
 /* move_shard on its own: a job of one move */
 int64
 rebalance_move_one(const char *map, int32 shard, const char *target,

@@ -271,3 +271,18 @@ rebalance_progress_request_stop(void)
 	SpinLockRelease(&progress_shared->mutex);
 	return running;
 }
+
+/*
+ * ERROR if rebalance_stop() asked this job to stop: here, beside the
+ * request it reads, so that the moves and the jobs both call down to it.
+ */
+void
+rebalance_check_stop(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (rebalance_progress_stop_requested())
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("the rebalance was stopped"),
+				 errdetail("memshard.rebalance_stop() was called; the move in progress is undone.")));
+}

@@ -74,7 +74,7 @@ held_shard_flags(MapInfo *map, const int *shards, int nshards)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("map \"%s\" has no shard %d", map->name, shard)));
-		for (c = 0; c < placements->replicas; c++)
+		for (c = 0; c < placement_copies(placements, shard); c++)
 			held |= placement_node(placements, shard, c)->is_local;
 		if (!held)
 		{

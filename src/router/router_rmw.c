@@ -113,7 +113,7 @@ cluster_write_if(MapInfo *map, const KeyOp *op)
 		remote_fanout_run_or_throw(fanout);
 		peer_answer_key_op(op, &fanout->calls[0].call, &answer);
 	}
-	if (answer.flag && placements->replicas > 1)
+	if (answer.flag && placement_copies(placements, shard) > 1)
 		write_replicas(map, placements, shard, op);
 	return answer.flag;
 }
@@ -134,7 +134,7 @@ write_replicas(MapInfo *map, const MapPlacements *placements, int shard,
 	copy.ttl_ms = op->expires ? ttl_until(op->expires) : 0;
 	if (op->value == NULL || copy.ttl_ms < 0)
 		copy.kind = KEY_DELETE;
-	for (i = 1; i < placements->replicas; i++)
+	for (i = 1; i < placement_copies(placements, shard); i++)
 	{
 		const PlacementNode *node = placement_node(placements, shard, i);
 
