@@ -70,7 +70,7 @@ done
 echo "== three instances on ports ${ports[*]} (sockets in $data)"
 
 export PGHOST=$data
-on() {    # q (bench_lib.sh) on node $1, database postgres
+on() {    # psql on node $1, database postgres, quiet, unaligned
     local node=$1
     shift
     PGPORT=${ports[$((node - 1))]} nice -n 10 "$BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"
@@ -132,7 +132,7 @@ EOF
 pgb() {
     nice -n 10 "$BINDIR/pgbench" -n -M prepared -h "$data" -p "${ports[0]}" -c "$CLIENTS" -j "$CLIENTS" \
         -T "$SECONDS_RUN" -f "$data/set.sql" postgres 2>>"$log" \
-        | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+        | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | awk '{ printf "%.0f\n", $1 }'
 }
 
 wait_for() {    # until node 1 answers SQL with 't', at most $2 s
