@@ -182,13 +182,15 @@ set_expire_ms(RespValue *val)
 {
 	/*
 	 * The store keeps expiries to 100 ms, rounded up: a set time x is kept as
-	 * T with x in (T - 100, T].  We tell T - 99, so that PTTL never reads
-	 * more than was set (and times on the grid, as EXPIREAT's, read exactly
-	 * when rounded to seconds).
+	 * T with x in (T - 100, T].  We tell T - 100 ms, in whole milliseconds
+	 * rounded down, which is below x: so PTTL never reads more than was set,
+	 * even when it comes within the millisecond of the SET (T - 99 could be
+	 * up to 1 ms above x), and times on the grid, as EXPIREAT's, read
+	 * exactly when rounded to seconds.
 	 */
 	val->found = val->data != NULL;
 	val->expire_ms = val->expire_ts ?
-		Max(time_to_unix_ms(val->expire_ts) - 99, 1) : 0;
+		Max(time_to_unix_ms(val->expire_ts - 100 * INT64CONST(1000)), 1) : 0;
 }
 
 /* a key's value and expiry: the primary's copy, or any that answers */

@@ -6,9 +6,10 @@
  *
  * Replies and checks follow Redis's expire.c and db.c.  Every value is a
  * string, so TYPE answers "string" or "none".  Expiry times are the store's:
- * kept to 100 ms and rounded up, so PTTL and PEXPIRETIME may read up to
- * 100 ms more than was set (TTL and EXPIRETIME round to seconds as Redis
- * does and read what was set).
+ * kept to 100 ms and rounded up, and read back 100 ms lower
+ * (resp_data.c), so PTTL and PEXPIRETIME may read up to 100 ms less than
+ * was set, never more (TTL and EXPIRETIME round to seconds as Redis does and
+ * read what was set).
  *
  * KEYS and SCAN walk the map's keys with the router's scan
  * (router_scan_keys: the store's batched scan, one partition lock held at a
