@@ -79,3 +79,74 @@ run_measures() {
     done
     m_names=()
 }
+
+# Three throwaway instances on Unix sockets, for the cluster benchmarks:
+#   start_cluster NAME PORT MEMORY [CONF]
+#                               initdb and start n1..n3 under a fresh
+#                               $data (sockets there), ports from PORT on in
+#                               ${ports[@]}, pg_memshard.memory = MEMORY, CONF
+#                               appended to each postgresql.conf; stopped and
+#                               removed on exit (STOP_MODE, default fast)
+#   start_node I                start instance I again
+#   psql_on I [psql args]       psql on instance I, database postgres
+#   create_cluster_servers      the extension, and servers n1..n3 with user
+#                               mappings, on every instance
+start_cluster() {
+    local name=$1 port=$2 memory=$3 conf=${4:-} i
+    data=$(mktemp -d "${TMPDIR:-/tmp}/memshard-$name.XXXXXX")
+    ports=()
+    port=$(free_port "$port")
+    for i in 1 2 3; do
+        ports+=("$port")
+        port=$(free_port $((port + 1)))
+    done
+    trap stop_instances EXIT
+    for i in 1 2 3; do
+        "$BINDIR/initdb" -D "$data/n$i" -A trust --no-sync >/dev/null
+        cat >>"$data/n$i/postgresql.conf" <<CONF
+port = ${ports[$((i - 1))]}
+listen_addresses = ''
+unix_socket_directories = '$data'
+shared_preload_libraries = 'pg_memshard'
+pg_memshard.memory = $memory
+max_prepared_transactions = 10
+fsync = off
+synchronous_commit = off
+jit = off
+$conf
+CONF
+        start_node "$i"
+    done
+    echo "== three instances on ports ${ports[*]} (sockets in $data)"
+}
+
+stop_instances() {
+    local i
+    for i in 1 2 3; do
+        "$BINDIR/pg_ctl" -D "$data/n$i" -m "${STOP_MODE:-fast}" stop >/dev/null 2>&1 || true
+    done
+    rm -rf "$data"
+}
+
+start_node() {
+    nice -n 10 "$BINDIR/pg_ctl" -D "$data/n$1" -l "$data/n$1.log" -w start >/dev/null
+}
+
+psql_on() {
+    local node=$1
+    shift
+    nice -n 10 "$BINDIR/psql" -X -q -At -h "$data" -p "${ports[$((node - 1))]}" \
+        -d postgres -v ON_ERROR_STOP=1 "$@"
+}
+
+create_cluster_servers() {
+    local servers="" i
+    for i in 1 2 3; do
+        servers+="CREATE SERVER n$i FOREIGN DATA WRAPPER memshard OPTIONS (host '$data', port '${ports[$((i - 1))]}', dbname 'postgres');
+CREATE USER MAPPING FOR CURRENT_USER SERVER n$i;
+"
+    done
+    for i in 1 2 3; do
+        psql_on "$i" -c "CREATE EXTENSION pg_memshard;" -c "$servers" >/dev/null
+    done
+}

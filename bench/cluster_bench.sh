@@ -19,6 +19,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/common.sh"
+. "$top/bench/bench_lib.sh"
 KEYS=${KEYS:-1000}
 REPS=${REPS:-7}
 
@@ -29,57 +30,8 @@ echo "== build and private install"
 make -s PG_CONFIG="$PG_CONFIG" >/dev/null
 make_private_install "$top"
 
-data=$(mktemp -d "${TMPDIR:-/tmp}/memshard-cluster-bench.XXXXXX")
-ports=()
-port=56432
-for i in 1 2 3; do
-    while [ -e "$data/.s.PGSQL.$port" ] || (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-        port=$((port + 1))
-    done
-    ports+=("$port")
-    port=$((port + 1))
-done
-stop_instances() {
-    for i in 1 2 3; do
-        "$BINDIR/pg_ctl" -D "$data/n$i" -m fast stop >/dev/null 2>&1 || true
-    done
-    rm -rf "$data"
-}
-trap stop_instances EXIT
-
-for i in 1 2 3; do
-    "$BINDIR/initdb" -D "$data/n$i" -A trust --no-sync >/dev/null
-    cat >>"$data/n$i/postgresql.conf" <<EOF
-port = ${ports[$((i - 1))]}
-listen_addresses = ''
-unix_socket_directories = '$data'
-shared_preload_libraries = 'pg_memshard'
-pg_memshard.memory = 64MB
-max_prepared_transactions = 10
-fsync = off
-synchronous_commit = off
-jit = off
-EOF
-    nice -n 10 "$BINDIR/pg_ctl" -D "$data/n$i" -l "$data/n$i.log" -w start >/dev/null
-done
-echo "== three instances on ports ${ports[*]} (sockets in $data)"
-
-psql_on() {
-    local node=$1
-    shift
-    nice -n 10 "$BINDIR/psql" -X -q -At -h "$data" -p "${ports[$((node - 1))]}" \
-        -d postgres -v ON_ERROR_STOP=1 "$@"
-}
-
-servers=""
-for i in 1 2 3; do
-    servers+="CREATE SERVER n$i FOREIGN DATA WRAPPER memshard OPTIONS (host '$data', port '${ports[$((i - 1))]}', dbname 'postgres');
-CREATE USER MAPPING FOR CURRENT_USER SERVER n$i;
-"
-done
-for i in 1 2 3; do
-    psql_on "$i" -c "CREATE EXTENSION pg_memshard;" -c "$servers" >/dev/null
-done
+start_cluster cluster-bench 56432 64MB
+create_cluster_servers
 psql_on 1 >/dev/null <<EOF
 SELECT memshard.add_node('n1'), memshard.add_node('n2'), memshard.add_node('n3');
 SELECT memshard.create_map('bench', nodes => ARRAY['n1', 'n2', 'n3']);

@@ -30,62 +30,13 @@ echo "== build and private install"
 make -s PG_CONFIG="$PG_CONFIG" >/dev/null
 make_private_install "$top"
 
-data=$(mktemp -d "${TMPDIR:-/tmp}/memshard-failover-bench.XXXXXX")
 log="${TMPDIR:-/tmp}/memshard-failover-bench.log"
 : >"$log"
-ports=()
-port=$(free_port 58432)
-for i in 1 2 3; do
-    ports+=("$port")
-    port=$(free_port $((port + 1)))
-done
-stop_instances() {
-    for i in 1 2 3; do
-        "$BINDIR/pg_ctl" -D "$data/n$i" -m immediate stop >/dev/null 2>&1 || true
-    done
-    rm -rf "$data"
-}
-trap stop_instances EXIT
-
-start_node() {
-    nice -n 10 "$BINDIR/pg_ctl" -D "$data/n$1" -l "$data/n$1.log" -w start >/dev/null
-}
-for i in 1 2 3; do
-    "$BINDIR/initdb" -D "$data/n$i" -A trust --no-sync >/dev/null
-    cat >>"$data/n$i/postgresql.conf" <<EOF
-port = ${ports[$((i - 1))]}
-listen_addresses = ''
-unix_socket_directories = '$data'
-shared_preload_libraries = 'pg_memshard'
-pg_memshard.memory = 64MB
-pg_memshard.connect_timeout = 1000
-pg_memshard.remote_timeout = 2000
-max_prepared_transactions = 10
-fsync = off
-synchronous_commit = off
-jit = off
-EOF
-    start_node "$i"
-done
-echo "== three instances on ports ${ports[*]} (sockets in $data)"
-
-export PGHOST=$data
-on() {    # psql on node $1, database postgres, quiet, unaligned
-    local node=$1
-    shift
-    PGPORT=${ports[$((node - 1))]} nice -n 10 "$BINDIR/psql" -X -q -At -v ON_ERROR_STOP=1 -d postgres "$@"
-}
-
-servers=""
-for i in 1 2 3; do
-    servers+="CREATE SERVER n$i FOREIGN DATA WRAPPER memshard OPTIONS (host '$data', port '${ports[$((i - 1))]}', dbname 'postgres');
-CREATE USER MAPPING FOR CURRENT_USER SERVER n$i;
-"
-done
-for i in 1 2 3; do
-    on "$i" -c "CREATE EXTENSION pg_memshard;" -c "$servers" >/dev/null
-done
-on 1 >/dev/null <<'EOF'
+STOP_MODE=immediate    # the instances are thrown away
+start_cluster failover-bench 58432 64MB "pg_memshard.connect_timeout = 1000
+pg_memshard.remote_timeout = 2000"
+create_cluster_servers
+psql_on 1 >/dev/null <<'EOF'
 SELECT memshard.add_node('n1'), memshard.add_node('n2'), memshard.add_node('n3');
 -- Writes random keys of map fo, and every 50 ms the key probe, until the
 -- probe's write works; t0 is the stop (epoch seconds).  Answers
@@ -137,7 +88,7 @@ pgb() {
 
 wait_for() {    # until node 1 answers SQL with 't', at most $2 s
     local sql=$1 limit=$2 start=$SECONDS
-    until [ "$(on 1 -c "$sql" 2>>"$log")" = t ]; do
+    until [ "$(psql_on 1 -c "$sql" 2>>"$log")" = t ]; do
         if [ $((SECONDS - start)) -ge "$limit" ]; then
             echo "timed out waiting for: $sql" >&2
             exit 1
@@ -149,21 +100,21 @@ wait_for() {    # until node 1 answers SQL with 't', at most $2 s
 declare -A r r_med
 for fo in $TIMEOUTS; do
     for i in 1 2 3; do
-        on "$i" -c "ALTER SYSTEM SET pg_memshard.failover_timeout = $fo" -c "SELECT pg_reload_conf()" >/dev/null
+        psql_on "$i" -c "ALTER SYSTEM SET pg_memshard.failover_timeout = $fo" -c "SELECT pg_reload_conf()" >/dev/null
     done
     for round in $(seq "$ROUNDS"); do
-        on 1 >/dev/null <<'EOF'
+        psql_on 1 >/dev/null <<'EOF'
 SELECT memshard.drop_map(name) FROM memshard.maps WHERE name = 'fo';
 SELECT memshard.create_map('fo', nodes => ARRAY['n1', 'n2', 'n3'], shard_count => 12, replicas => 2);
 SELECT memshard.mset('fo', array_agg('k' || i), array_agg(repeat('v', 100))) FROM generate_series(1, 10000) i;
 EOF
-        probe=$(on 1 -c "SELECT 'k' || i FROM generate_series(1, 10000) i WHERE memshard.node_for('fo', 'k' || i) = 'n3' LIMIT 1")
+        probe=$(psql_on 1 -c "SELECT 'k' || i FROM generate_series(1, 10000) i WHERE memshard.node_for('fo', 'k' || i) = 'n3' LIMIT 1")
         before=$(pgb)
         t0=$(date +%s.%N)
         "$BINDIR/pg_ctl" -D "$data/n3" -m immediate stop >/dev/null
-        read -r secs ok failed < <(on 1 -c "SELECT fo_wait('$probe', $t0)" 2>>"$log")
+        read -r secs ok failed < <(psql_on 1 -c "SELECT fo_wait('$probe', $t0)" 2>>"$log")
         after=$(pgb)
-        on 1 -c "SELECT 'placements after: ' || string_agg(node || ' ' || role || ' ' || n, ', ')
+        psql_on 1 -c "SELECT 'placements after: ' || string_agg(node || ' ' || role || ' ' || n, ', ')
                    FROM (SELECT node, role, count(*) n FROM memshard.shards WHERE map = 'fo'
                          GROUP BY 1, 2 ORDER BY 1, 2) s" >>"$log" 2>&1 || true
         overhead=$(awk "BEGIN { printf \"%.2f\", $secs - $fo / 1000 }")
