@@ -498,7 +498,7 @@ serve_turn(WaitEvent *events, int nevents, bool *more)
 		WaitEvent  *ev = &events[i];
 
 		if (ev->events & WL_LATCH_SET)
-			ResetLatch(MyLatch);
+			continue;			/* reset in resp_worker_main */
 		else if (is_listener(ev->user_data))
 			accept_clients(*(int *) ev->user_data);
 		else if (ev->user_data != NULL)
@@ -588,6 +588,15 @@ resp_worker_main(Datum arg)
 		MemoryContextSwitchTo(turn_cxt);
 		n = WaitEventSetWait(wset, more ? 0 : -1, events, EVENTS_PER_WAIT,
 							 PG_WAIT_EXTENSION);
+
+		/*
+		 * Reset before looking at what the signal handlers flagged, never
+		 * after: a SIGTERM that arrives while a reload or a turn runs sets
+		 * the latch again and the next wait returns at once.  Resetting it
+		 * later in the turn lost that wake-up and the worker slept through
+		 * a fast shutdown.
+		 */
+		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 			reload_settings();
