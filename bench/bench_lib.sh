@@ -54,25 +54,28 @@ keep_round() {
         END { if (n % 2) print v[(n + 1) / 2]; else printf "%.1f\n", (v[n / 2] + v[n / 2 + 1]) / 2 }' <<<"$sorted")
 }
 
-# Timed statements are registered with "measure NAME OPS SQL [PRE]" and run
-# by "run_measures": RUNS rounds in which each statement runs once (PRE,
-# optional, before it), so that a burst of load from elsewhere on the
-# machine hurts them alike.
+# Timed statements are registered with "measure NAME OPS SQL [PRE [PORT]]"
+# and run by "run_measures": RUNS rounds in which each statement runs once
+# (PRE, optional, before it; PORT, optional, the instance's port instead of
+# $PGPORT), so that a burst of load from elsewhere on the machine hurts them
+# alike.
 m_names=()
-declare -A m_ops m_sql m_pre
+declare -A m_ops m_sql m_pre m_port
 measure() {
     m_names+=("$1")
     m_ops[$1]=$2
     m_sql[$1]=$3
     m_pre[$1]=${4:-}
+    m_port[$1]=${5:-}
 }
 
 run_measures() {
-    local name ns
+    local name ns port
     for _ in $(seq "$RUNS"); do
         for name in "${m_names[@]}"; do
-            [ -n "${m_pre[$name]}" ] && q -c "${m_pre[$name]}"
-            ns=$(q -c "SELECT round(bench_ns(\$q\$${m_sql[$name]}\$q\$, ${m_ops[$name]})::numeric, 1)")
+            port=${m_port[$name]:-${PGPORT:-}}
+            [ -n "${m_pre[$name]}" ] && PGPORT=$port q -c "${m_pre[$name]}"
+            ns=$(PGPORT=$port q -c "SELECT round(bench_ns(\$q\$${m_sql[$name]}\$q\$, ${m_ops[$name]})::numeric, 1)")
             echo "  $ns ns/op: ${m_sql[$name]}" >>"$log"
             keep_round "$name" "$ns"
         done

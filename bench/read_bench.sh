@@ -13,7 +13,9 @@
 #    clients reading random keys, then the 2 hot readers beside 1 writer
 #    client updating that key (reads/s and the optimistic read's retries,
 #    from memshard.read_path_stats when the build has it);
-#  - the get figures again with huge_pages = on.  As root the script sizes
+#  - the get figures again in two instances side by side, in the same
+#    rounds: a copy with huge_pages = on and the original without (4kB
+#    pages), so that the machine's drifts fall on both.  As root it sizes
 #    vm.nr_hugepages for pg_memshard.memory + shared_buffers and puts the
 #    old value back at the end; if the kernel refuses, or other servers
 #    on the machine (huge_pages = try) took the pages meanwhile, it says so
@@ -96,7 +98,8 @@ pg_port=$(free_port 56532)
 data=$run_dir/data
 cleanup() {
     pg_ctl -D "$data" -m fast stop >/dev/null 2>&1 || true
-    rm -rf "$data"
+    pg_ctl -D "$run_dir/data_huge" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$data" "$run_dir/data_huge"
 }
 trap cleanup EXIT
 
@@ -143,11 +146,11 @@ expect "mget of 1,000 keys" 300000 \
 
 # the get statements (S suffix: a label for the huge pages run)
 measure_gets() {
-    local s=$1
-    measure "floor$s" "$GETS" "SELECT count(textcat('bench', 'k' || (i % 100000))) FROM generate_series(1, $GETS) i"
-    measure "get$s" "$GETS" "SELECT count(memshard.get('bench', 'k' || (i % 100000))) FROM generate_series(1, $GETS) i"
-    measure "get_bytea$s" "$GETS" "SELECT count(memshard.get_bytea('bench', 'k' || (i % 100000))) FROM generate_series(1, $GETS) i"
-    measure "unlogged$s" "$GETS" "SELECT count((SELECT v FROM kv WHERE k = 'k' || (i % 100000))) FROM generate_series(1, $GETS) i"
+    local s=$1 port=${2:-}
+    measure "floor$s" "$GETS" "SELECT count(textcat('bench', 'k' || (i % 100000))) FROM generate_series(1, $GETS) i" "" "$port"
+    measure "get$s" "$GETS" "SELECT count(memshard.get('bench', 'k' || (i % 100000))) FROM generate_series(1, $GETS) i" "" "$port"
+    measure "get_bytea$s" "$GETS" "SELECT count(memshard.get_bytea('bench', 'k' || (i % 100000))) FROM generate_series(1, $GETS) i" "" "$port"
+    measure "unlogged$s" "$GETS" "SELECT count((SELECT v FROM kv WHERE k = 'k' || (i % 100000))) FROM generate_series(1, $GETS) i" "" "$port"
 }
 
 echo "== gets and mgets: $ROUNDS rounds"
@@ -206,7 +209,8 @@ fi
 HUGE_STATUS=
 if [ -n "$HUGE_HANDSHAKE" ]; then
     touch "$run_dir/want_huge"
-    for _ in $(seq 100); do
+    # the kernel may take a while to find the pages (compaction)
+    for _ in $(seq 1200); do
         [ -e "$run_dir/huge_ready" ] && break
         sleep 0.1
     done
@@ -214,28 +218,39 @@ if [ -n "$HUGE_HANDSHAKE" ]; then
 fi
 echo "== huge pages: ${HUGE_STATUS:-not root: vm.nr_hugepages left alone}"
 huge=skipped
+huge_data=$run_dir/data_huge
 if [ -z "$HUGE_STATUS" ] || [ "${HUGE_STATUS#refused}" != "$HUGE_STATUS" ]; then
     huge="skipped (${HUGE_STATUS:-not root: vm.nr_hugepages left alone})"
 else
+    # a second instance, a copy of the first with huge_pages = on, beside
+    # it: the gets of both run in the same rounds, so that the machine's
+    # drifts (other tenants, frequency) fall on both alike
     pg_ctl -D "$data" -m fast -w stop >>"$log"
     need=$(postgres -D "$data" -c huge_pages=on -C shared_memory_size_in_huge_pages)
     have=$(awk '$1 == "HugePages_Free:" { print $2 }' /proc/meminfo)
+    cp -a "$data" "$huge_data"
+    huge_port=$(free_port $((pg_port + 1)))
+    sed -i "s/^port = .*/port = $huge_port/; s/^huge_pages = off/huge_pages = on/" \
+        "$huge_data/postgresql.conf"
+    pg_ctl -D "$data" -l "$run_dir/postgres.log" -w start >>"$log"
     if [ "$have" -lt "$need" ]; then
         huge="skipped (the instance needs $need huge pages, $have free)"
+    elif pg_ctl -D "$huge_data" -l "$run_dir/postgres_huge.log" -w start >>"$log" 2>&1; then
+        huge="on ($need huge pages of 2MB), beside the same instance without"
+        for port in "$pg_port" "$huge_port"; do
+            PGPORT=$port expect "memshard load" 100000 \
+                "SELECT count(*) FILTER (WHERE memshard.set('bench', 'k' || i, bench_value(i)))
+                   FROM generate_series(0, 99999) i"
+        done
+        measure_gets _4k "$pg_port"
+        measure_gets _huge "$huge_port"
+        run_measures
+        pg_ctl -D "$huge_data" -m fast -w stop >>"$log"
+        touch "$run_dir/huge_done"
     else
-        sed -i 's/^huge_pages = off/huge_pages = on/' "$data/postgresql.conf"
-        if pg_ctl -D "$data" -l "$run_dir/postgres.log" -w start >>"$log" 2>&1; then
-            huge="on ($need huge pages of 2MB)"
-            q -c "SELECT count(*) FILTER (WHERE memshard.set('bench', 'k' || i, bench_value(i))) FROM generate_series(0, 99999) i" >>"$log"
-            measure_gets _huge
-            run_measures
-            touch "$run_dir/huge_done"
-        else
-            # other instances on the machine (huge_pages = try, the
-            # default) may have taken the pages reserved for us
-            huge="skipped (the server did not start with huge_pages = on: see postgres.log; $(awk '$1 == "HugePages_Free:" { print $2 }' /proc/meminfo) huge pages free now)"
-            sed -i 's/^huge_pages = on/huge_pages = off/' "$data/postgresql.conf"
-        fi
+        # other instances on the machine (huge_pages = try, the
+        # default) may have taken the pages reserved for us
+        huge="skipped (the server did not start with huge_pages = on: see postgres_huge.log; $(awk '$1 == "HugePages_Free:" { print $2 }' /proc/meminfo) huge pages free now)"
     fi
 fi
 
@@ -276,10 +291,11 @@ row "hot key + 1 writer: reads/s" "${r_med[tps_hot_writer]}" "${r[tps_hot_writer
 row "hot key + 1 writer: writes/s" "${r_med[tps_writer]}" "${r[tps_writer]}"
 row "hot key + 1 writer: read retries, fallbacks" "$retries" "$fallbacks"
 if [ -n "${r[get_huge]:-}" ]; then
+    show_gets _4k " (4kB pages)"
     show_gets _huge " (huge pages)"
-    row "get over the loop: huge / no huge pages" \
-        "$(ratio "$(over "${r_med[get_huge]}" "${r_med[floor_huge]}")" "$(over "${r_med[get]}" "${r_med[floor]}")")" \
-        "$(ratio "$(over "${r[get_huge]}" "${r[floor_huge]}")" "$(over "${r[get]}" "${r[floor]}")")"
+    row "get over the loop: huge / 4kB pages" \
+        "$(ratio "$(over "${r_med[get_huge]}" "${r_med[floor_huge]}")" "$(over "${r_med[get_4k]}" "${r_med[floor_4k]}")")" \
+        "$(ratio "$(over "${r[get_huge]}" "${r[floor_huge]}")" "$(over "${r[get_4k]}" "${r[floor_4k]}")")"
 fi
 echo
 echo "log: tmp_check/read_bench/bench.log"

@@ -66,6 +66,7 @@
 
 #define READ_ATTEMPTS		4	/* optimistic tries before the lock */
 #define READ_CHAIN_MAX		64	/* chain steps an optimistic read follows */
+#define MGET_AHEAD			8	/* keys between a prefetch and its use */
 
 /* what one unlocked pass over a chain saw (to be validated) */
 typedef enum ReadSeen
@@ -359,42 +360,50 @@ store_take_last_get_text(void)
 }
 
 /*
- * The keys of a batch grouped by partition, as asked within a group: a
- * counting sort (a comparison sort cost more than the reads).
+ * The first item of a key's chain, prefetched: its header and key, and the
+ * start of its value.  The bucket was prefetched MGET_AHEAD keys earlier;
+ * what it holds is only a hint (a stale reference costs a useless
+ * prefetch, and one outside the page area is not followed).
  */
-static ReadKey *
-group_by_partition(const ReadKey *rks, int nkeys)
+static inline void
+prefetch_first_item(const ReadKey *rk, uint32 units)
 {
-	int			np = store_shared->npartitions;
-	int		   *next = palloc0(sizeof(int) * (np + 1));
-	ReadKey    *sorted = palloc(sizeof(ReadKey) * nkeys);
-	int			i;
+	uint32		ref = *(volatile uint32 *) rk->bucket;
 
-	for (i = 0; i < nkeys; i++)
-		next[rks[i].partition + 1]++;
-	for (i = 0; i < np; i++)
-		next[i + 1] += next[i];
-	for (i = 0; i < nkeys; i++)
-		sorted[next[rks[i].partition]++] = rks[i];
-	pfree(next);
-	return sorted;
+	if (ref != 0 && ref <= units)
+	{
+		const char *item = (const char *) item_at(ref);
+
+		__builtin_prefetch(item);
+		__builtin_prefetch(item + 64);
+		__builtin_prefetch(item + 128);
+	}
 }
 
 /*
  * Many keys of one map: values[i] and vallens[i] as store_get gives them,
  * texts[i] (if texts != NULL) whether the value was set as text.
- * Every key is hashed first and its bucket prefetched, then the first item
- * of each chain; the keys are read partition by partition, each group
- * from one read of the partition's seq.  False when the map is gone (then
- * some values may be missing: the caller looks the map up again and asks
- * again).
+ *
+ * Every key is hashed first; then the keys are read in order, as a
+ * pipeline: key i+2*MGET_AHEAD's bucket is prefetched, then key
+ * i+MGET_AHEAD's first item (its bucket has arrived by then), then key i
+ * is read.  A fixed distance keeps the lines in flight within what the
+ * core can track and what its L1 holds: prefetching a whole batch of
+ * 1,000 keys up front stalled on the prefetches themselves and read the
+ * items back from L2.  Each partition's seq is read once per batch, when
+ * its first key comes, and carried from key to key (a read that finds it
+ * moved reads it again, as any optimistic read does).  False when the map
+ * is gone (then some values may be missing: the caller looks the map up
+ * again and asks again).
  */
 bool
 store_mget(int handle, int nkeys, char **keys, int *keylens, Size prefix,
 		   char **values, int *vallens, bool *texts)
 {
+	int			np = store_shared->npartitions;
 	ReadKey    *rks;
-	ReadKey    *sorted;
+	uint32	   *seqs;
+	bool	   *seq_read;
 	uint32		units;
 	bool		gone = false;
 	int			i;
@@ -404,45 +413,37 @@ store_mget(int handle, int nkeys, char **keys, int *keylens, Size prefix,
 	units = (uint32) ((Size) store_shared->npages * store_shared->page_size /
 					  STORE_ALIGN);
 	rks = palloc(sizeof(ReadKey) * nkeys);
+	seqs = palloc(sizeof(uint32) * np);
+	seq_read = palloc0(sizeof(bool) * np);
 	for (i = 0; i < nkeys; i++)
-	{
 		locate_key(&rks[i], HANDLE_SLOT(handle), keys[i], keylens[i], i);
+	for (i = 0; i < Min(nkeys, 2 * MGET_AHEAD); i++)
 		__builtin_prefetch(rks[i].bucket);
-	}
+	for (i = 0; i < Min(nkeys, MGET_AHEAD); i++)
+		prefetch_first_item(&rks[i], units);
 	for (i = 0; i < nkeys; i++)
 	{
-		uint32		ref = *(volatile uint32 *) rks[i].bucket;
+		int			part = rks[i].partition;
+		ReadResult	res;
 
-		/* only a hint: a stale reference costs a useless prefetch */
-		if (ref != 0 && ref <= units)
+		if (i + 2 * MGET_AHEAD < nkeys)
+			__builtin_prefetch(rks[i + 2 * MGET_AHEAD].bucket);
+		if (i + MGET_AHEAD < nkeys)
+			prefetch_first_item(&rks[i + MGET_AHEAD], units);
+		if (!seq_read[part])
 		{
-			const char *item = (const char *) item_at(ref);
-
-			/* header and key, and the start of the value */
-			__builtin_prefetch(item);
-			__builtin_prefetch(item + 64);
-			__builtin_prefetch(item + 128);
+			seqs[part] = pg_atomic_read_u32(&store_partition(part)->seq);
+			seq_read[part] = true;
 		}
+		read_key(handle, &rks[i], prefix, &seqs[part], &res);
+		values[i] = res.value;
+		vallens[i] = res.vallen;
+		if (texts)
+			texts[i] = res.text;
+		gone |= res.vallen < 0;
 	}
-	sorted = group_by_partition(rks, nkeys);
+	pfree(seq_read);
+	pfree(seqs);
 	pfree(rks);
-	for (i = 0; i < nkeys;)
-	{
-		int			part = sorted[i].partition;
-		uint32		seq = pg_atomic_read_u32(&store_partition(part)->seq);
-
-		for (; i < nkeys && sorted[i].partition == part; i++)
-		{
-			ReadResult	res;
-
-			read_key(handle, &sorted[i], prefix, &seq, &res);
-			values[sorted[i].index] = res.value;
-			vallens[sorted[i].index] = res.vallen;
-			if (texts)
-				texts[sorted[i].index] = res.text;
-			gone |= res.vallen < 0;
-		}
-	}
-	pfree(sorted);
 	return !gone;
 }
