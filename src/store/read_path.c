@@ -52,9 +52,11 @@
  * and added to the shared counters now and then; retries and fallbacks
  * (rare) go straight to shared counters on a line of their own.
  *
- * A batch (store_mget) hashes every key first, prefetches buckets, then
- * the first item of each chain, and reads the keys partition by partition:
- * one seq read for the keys of a partition while nothing changes there.
+ * A batch (store_mget) hashes every key first, then reads the keys in
+ * order as a pipeline, prefetching a bucket and, later, the first item of
+ * its chain a fixed number of keys ahead; each partition's seq is read
+ * once per batch and carried from one of its keys to the next while
+ * nothing changes there.
  *
  *-------------------------------------------------------------------------
  */
