@@ -1,5 +1,5 @@
 # The RESP workers and their signals: a reload followed at once by a fast
-# shutdown.  SIGHUP sets a worker's latch and the worker re-reads its
+# or a smart shutdown.  SIGHUP sets a worker's latch and the worker re-reads its
 # settings; a SIGTERM that lands while it does so must still end it.  (The
 # worker once reset its latch after the reload and slept through the
 # shutdown: pg_ctl stop timed out in test 050, once in CI.)
@@ -29,21 +29,23 @@ sub gone_within
 	return 0;
 }
 
-# SIGHUP then SIGINT (fast shutdown) to the postmaster, $delay_us apart:
-# the postmaster passes SIGHUP on to the workers, then SIGTERM
+# SIGHUP then SIGINT (fast shutdown) or SIGTERM (smart shutdown) to the
+# postmaster, $delay_us apart: the postmaster passes SIGHUP on to the
+# workers, then SIGTERM.  Rounds 0-9 and 20-29 fast, 10-19 smart.
 my $hung = 0;
 for my $round (0 .. 29)
 {
 	my $delay_us = ($round % 10) * 500;
+	my $mode = (int($round / 10) % 2) ? 'TERM' : 'INT';
 	my $pid = $node->{_pid};
 
 	kill 'HUP', $pid;
 	usleep($delay_us);
-	kill 'INT', $pid;
+	kill $mode, $pid;
 	if (!gone_within($pid, 30))
 	{
 		$hung++;
-		diag "round $round ($delay_us us between reload and stop): the server did not stop in 30 s";
+		diag "round $round (SIG$mode $delay_us us after the reload): the server did not stop in 30 s";
 		diag `ps -o pid,stat,cmd --ppid $pid`;
 		$node->stop('immediate');
 		last;
@@ -52,7 +54,7 @@ for my $round (0 .. 29)
 	$node->start;
 	RespNode::wait_resp($port) or BAIL_OUT("RESP port does not answer after restart");
 }
-is($hung, 0, 'a fast shutdown right after a reload stops the RESP workers, 30 times');
+is($hung, 0, 'a fast or smart shutdown right after a reload stops the RESP workers, 30 times');
 is(`redis-cli -p $port PING`, "PONG\n", 'the workers answer after the last restart');
 
 $node->stop('fast');
