@@ -86,7 +86,6 @@ typedef struct ReadKey
 	int			keylen;
 	int			partition;
 	uint32	   *bucket;
-	int			index;			/* in the caller's arrays */
 } ReadKey;
 
 /* what a read of one key gives */
@@ -112,8 +111,7 @@ static void read_locked(int handle, const ReadKey *rk, Size prefix,
 						ReadResult *out);
 static void read_key(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 					 ReadResult *out);
-static void locate_key(ReadKey *rk, int mapslot, const char *key, int keylen,
-					   int index);
+static void locate_key(ReadKey *rk, int mapslot, const char *key, int keylen);
 
 /*
  * One pass over a chain without the lock, for (handle, key): a hit copies
@@ -316,7 +314,7 @@ read_key(int handle, const ReadKey *rk, Size prefix, uint32 *seq,
 }
 
 static void
-locate_key(ReadKey *rk, int mapslot, const char *key, int keylen, int index)
+locate_key(ReadKey *rk, int mapslot, const char *key, int keylen)
 {
 	uint64		hash = item_hash(mapslot, key, keylen);
 
@@ -324,7 +322,6 @@ locate_key(ReadKey *rk, int mapslot, const char *key, int keylen, int index)
 	rk->keylen = keylen;
 	rk->partition = hash_partition_of(hash);
 	rk->bucket = index_bucket(rk->partition, hash);
-	rk->index = index;
 }
 
 char *
@@ -342,7 +339,7 @@ store_get_expiry(int handle, const char *key, int keylen, Size prefix,
 	ReadResult	res;
 	uint32		seq;
 
-	locate_key(&rk, HANDLE_SLOT(handle), key, keylen, 0);
+	locate_key(&rk, HANDLE_SLOT(handle), key, keylen);
 	seq = pg_atomic_read_u32(&store_partition(rk.partition)->seq);
 	read_key(handle, &rk, prefix, &seq, &res);
 	*vallen = res.vallen;
@@ -418,7 +415,7 @@ store_mget(int handle, int nkeys, char **keys, int *keylens, Size prefix,
 	seqs = palloc(sizeof(uint32) * np);
 	seq_read = palloc0(sizeof(bool) * np);
 	for (i = 0; i < nkeys; i++)
-		locate_key(&rks[i], HANDLE_SLOT(handle), keys[i], keylens[i], i);
+		locate_key(&rks[i], HANDLE_SLOT(handle), keys[i], keylens[i]);
 	for (i = 0; i < Min(nkeys, 2 * MGET_AHEAD); i++)
 		__builtin_prefetch(rks[i].bucket);
 	for (i = 0; i < Min(nkeys, MGET_AHEAD); i++)
