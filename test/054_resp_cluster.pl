@@ -21,9 +21,7 @@ my @nodes = start_cluster('rc', 2, "pg_memshard.resp_auth = off\n");
 my @ports;
 for my $node (@nodes)
 {
-	my $port = PostgreSQL::Test::Cluster::get_free_port();
-	$node->append_conf('postgresql.conf', "pg_memshard.resp_port = $port\n");
-	$node->restart;
+	my $port = RespNode::listen($node);
 	push @ports, $port;
 	ok(RespNode::wait_resp($port), $node->name . ' listens for RESP');
 }

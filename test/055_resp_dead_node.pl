@@ -17,14 +17,11 @@ use RespNode;
 
 my @nodes = start_cluster('rd', 2, "pg_memshard.resp_auth = off\n");
 my ($n1, $n2) = @nodes;
-my $port = PostgreSQL::Test::Cluster::get_free_port();
-$n1->append_conf('postgresql.conf', qq{
-pg_memshard.resp_port = $port
+my $port = RespNode::listen($n1, q{
 pg_memshard.resp_workers = 2
 pg_memshard.connect_timeout = 2s
 pg_memshard.remote_timeout = 3s
 });
-$n1->restart;
 ok(RespNode::wait_resp($port), 'node 1 listens for RESP');
 $n1->safe_psql('postgres',
 	"SELECT memshard.create_map('redis', shard_count => 8, nodes => ARRAY['n1', 'n2'])");

@@ -33,6 +33,18 @@ password_encryption = 'scram-sha-256'
 	return $node;
 }
 
+# listen(NODE, EXTRA_CONF): the RESP front end on a running node, on a free
+# port (EXTRA_CONF appended too), after a restart; returns the port
+sub listen
+{
+	my ($node, $extra) = @_;
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	$node->append_conf('postgresql.conf',
+		"pg_memshard.resp_port = $port\n" . ($extra // ''));
+	$node->restart;
+	return $port;
+}
+
 # a raw PING until the workers listen
 sub wait_resp
 {
