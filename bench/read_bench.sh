@@ -153,12 +153,13 @@ expect "mget of 1,000 keys" 300000 \
 # (the pages, the TLB entries and the hardware prefetcher served them),
 # which no real workload does, and which a restart's reload undid.
 # the get statements (S suffix: a label for the huge pages run)
+key="'k' || (i::bigint * 7919 % 100000)"
 measure_gets() {
     local s=$1 port=${2:-}
-    measure "floor$s" "$GETS" "SELECT count(textcat('bench', 'k' || (i::bigint * 7919 % 100000))) FROM generate_series(1, $GETS) i" "" "$port"
-    measure "get$s" "$GETS" "SELECT count(memshard.get('bench', 'k' || (i::bigint * 7919 % 100000))) FROM generate_series(1, $GETS) i" "" "$port"
-    measure "get_bytea$s" "$GETS" "SELECT count(memshard.get_bytea('bench', 'k' || (i::bigint * 7919 % 100000))) FROM generate_series(1, $GETS) i" "" "$port"
-    measure "unlogged$s" "$GETS" "SELECT count((SELECT v FROM kv WHERE k = 'k' || (i::bigint * 7919 % 100000))) FROM generate_series(1, $GETS) i" "" "$port"
+    measure "floor$s" "$GETS" "SELECT count(textcat('bench', $key)) FROM generate_series(1, $GETS) i" "" "$port"
+    measure "get$s" "$GETS" "SELECT count(memshard.get('bench', $key)) FROM generate_series(1, $GETS) i" "" "$port"
+    measure "get_bytea$s" "$GETS" "SELECT count(memshard.get_bytea('bench', $key)) FROM generate_series(1, $GETS) i" "" "$port"
+    measure "unlogged$s" "$GETS" "SELECT count((SELECT v FROM kv WHERE k = $key)) FROM generate_series(1, $GETS) i" "" "$port"
 }
 
 echo "== gets and mgets: $ROUNDS rounds"
